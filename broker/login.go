@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+const rememberCookie = "fedgate_upstream"
+
+// startLogin begins an in-flight login for app (nil: fedgate's own pages)
+// that returns to the current URL.
+func (b *Server) startLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, _ bool) {
+	if wantsJSON(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
+		b.fail(w, r, snap, http.StatusUnauthorized, "err.expired", nil)
+		return
+	}
+	p := &Pending{ID: randomID(), Return: r.URL.RequestURI(), Created: b.now()}
+	if app != nil {
+		p.App = app.ID
+	}
+	b.redirectToPending(w, r, snap, p)
+}
+
+func (b *Server) redirectToPending(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending) {
+	if err := b.savePending(w, snap, p); err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	http.Redirect(w, r, "/login?l="+p.ID, http.StatusSeeOther)
+}
+
+// loginPage: without l, start a login from ?app= and ?return=; with l, show
+// the form or chooser for that in-flight login.
+func (b *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	q := r.URL.Query()
+	if !q.Has("l") {
+		p := &Pending{ID: randomID(), Return: "/", Created: b.now()}
+		if id := q.Get("app"); id != "" {
+			if snap.apps[id] == nil {
+				b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("unknown app "+id))
+				return
+			}
+			p.App, p.Return = id, "/apps/"+id+"/"
+		}
+		if ret := q.Get("return"); ret != "" {
+			local, ok := localPath(ret)
+			if !ok {
+				b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("return is not a local path"))
+				return
+			}
+			p.Return = local
+		}
+		b.redirectToPending(w, r, snap, p)
+		return
+	}
+	p, ok := b.loadPending(r, snap)
+	if !ok {
+		b.expired(w, r, snap)
+		return
+	}
+	if up := q.Get("upstream"); up != "" {
+		if !slices.Contains(b.candidates(snap, p), up) {
+			b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("upstream not allowed: "+up))
+			return
+		}
+		p.Upstream = up
+	}
+	b.route(w, r, snap, p, "")
+}
+
+func (b *Server) expired(w http.ResponseWriter, r *http.Request, snap *Snapshot) {
+	b.fail(w, r, snap, http.StatusBadRequest, "err.expired", errors.New("no valid in-flight login"))
+}
+
+// candidates are the upstreams that may sign in to the pending login's app.
+func (b *Server) candidates(snap *Snapshot, p *Pending) []string {
+	if app := snap.apps[p.App]; app != nil && len(app.Upstreams) > 0 {
+		return app.Upstreams
+	}
+	ids := make([]string, len(snap.upstreams))
+	for i, u := range snap.upstreams {
+		ids[i] = u.ID()
+	}
+	return ids
+}
+
+// route is home-realm discovery: the chosen upstream, else the remembered
+// one, else the only one, else the app's default; if none, the chooser.
+func (b *Server) route(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, formErr string) {
+	cands := b.candidates(snap, p)
+	up := p.Upstream
+	if up == "" {
+		if c, err := r.Cookie(rememberCookie); err == nil && slices.Contains(cands, c.Value) {
+			up = c.Value
+		}
+	}
+	if up == "" && len(cands) == 1 {
+		up = cands[0]
+	}
+	if app := snap.apps[p.App]; up == "" && app != nil {
+		up = app.DefaultUpstream
+	}
+	if up == "" {
+		b.render(w, r, snap, http.StatusOK, "chooser", b.formData(r, snap, p, cands, "", formErr))
+		return
+	}
+	if _, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator); !ok {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("upstream cannot sign in here: "+up))
+		return
+	}
+	status := http.StatusOK
+	if formErr != "" {
+		status = http.StatusUnauthorized
+	}
+	b.render(w, r, snap, status, "signin", b.formData(r, snap, p, cands, up, formErr))
+}
+
+func (b *Server) formData(r *http.Request, snap *Snapshot, p *Pending, cands []string, up, formErr string) pageData {
+	d := pageData{
+		Action: r.URL.Path + "?l=" + p.ID, CSRF: snap.sealer.csrfToken("login:" + p.ID),
+		Username: p.Hint, Upstream: up, Error: formErr, Title: "Sign in",
+	}
+	if up == "" {
+		d.Action = "/login/discover?l=" + p.ID
+	}
+	if app := snap.apps[p.App]; app != nil {
+		d.AppName = app.Name
+		if d.AppName == "" {
+			d.AppName = app.ID
+		}
+	}
+	for _, id := range cands {
+		if id == up {
+			continue
+		}
+		e := snap.byID[id]
+		d.Choices = append(d.Choices, choice{
+			Name: e.name, Href: "/login?l=" + p.ID + "&upstream=" + url.QueryEscape(id),
+			Ready: e.Ready(r.Context()) == nil,
+		})
+	}
+	return d
+}
+
+// loginSubmit checks a password form.
+func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	p, ok := b.loadPending(r, snap)
+	if !ok {
+		b.expired(w, r, snap)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", err)
+		return
+	}
+	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
+	user, up := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("upstream")
+	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: user, Upstream: up, App: p.App,
+		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
+	if !snap.sealer.checkCSRF("login:"+p.ID, r.PostForm.Get("csrf")) {
+		ev.Reason = "csrf"
+		b.Audit.Record(ev)
+		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("login csrf token mismatch"))
+		return
+	}
+	pa, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator)
+	if !ok || !slices.Contains(b.candidates(snap, p), up) {
+		ev.Reason = "unknown-upstream"
+		b.Audit.Record(ev)
+		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("bad upstream "+up))
+		return
+	}
+	p.Upstream, p.Hint = up, user
+	if len(user) > 256 {
+		user = user[:256]
+	}
+	lang := pickLanguage(w, r, snap.sealer.secure)
+	wait, err := b.lockedFor(r.Context(), up, user, ip)
+	if err != nil {
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
+		return
+	}
+	if wait > 0 {
+		ev.Reason = "throttled"
+		b.Audit.Record(ev)
+		b.Metrics.signins.WithLabelValues(up, "throttled").Inc()
+		w.Header().Set("Retry-After", itoa(wait))
+		b.renderForm(w, r, snap, p, http.StatusTooManyRequests, translate(lang, "err.throttled", int(wait.Seconds()+0.999)))
+		return
+	}
+	id, err := pa.Authenticate(r.Context(), user, r.PostForm.Get("password"))
+	if err != nil {
+		ev.Reason = reasonOf(err)
+		b.Audit.Record(ev)
+		b.Metrics.signins.WithLabelValues(up, "failure").Inc()
+		if errors.Is(err, protocols.ErrInvalidCredentials) || errors.Is(err, protocols.ErrAccountDisabled) {
+			if err := b.recordFailure(r.Context(), snap, up, user, ip); err != nil {
+				b.Logger.ErrorContext(r.Context(), "throttle store failed", "err", err)
+			}
+			b.route(w, r, snap, p, translate(lang, "err.credentials"))
+			return
+		}
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
+		return
+	}
+	if err := b.recordSuccess(r.Context(), up, user); err != nil {
+		b.Logger.ErrorContext(r.Context(), "throttle store failed", "err", err)
+	}
+	ev.Outcome, ev.User, ev.Reason = "success", id.Username, ""
+	b.Audit.Record(ev)
+	b.Metrics.signins.WithLabelValues(up, "success").Inc()
+	b.signedIn(w, r, snap, p, id)
+}
+
+func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, status int, msg string) {
+	cands := b.candidates(snap, p)
+	b.render(w, r, snap, status, "signin", b.formData(r, snap, p, cands, p.Upstream, msg))
+}
+
+// signedIn starts the session, forgets the in-flight login, remembers the
+// upstream, and continues to where the login was going, via the app's policy.
+func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) {
+	s := b.newSession(snap, id)
+	if err := snap.sealer.seal(w, sessionCookie, s, s.Expires.Sub(b.now()), http.SameSiteLaxMode); err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	snap.sealer.clear(w, pendingPrefix+p.ID)
+	if d := snap.Config.Discovery.RememberFor; d > 0 {
+		http.SetCookie(w, &http.Cookie{Name: rememberCookie, Value: id.Upstream, Path: "/", MaxAge: int(d.Seconds()),
+			Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s) {
+		return
+	}
+	http.Redirect(w, r, p.Return, http.StatusSeeOther)
+}
+
+// discover routes an email address to the upstream that owns its domain.
+func (b *Server) discover(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	p, ok := b.loadPending(r, snap)
+	if !ok {
+		b.expired(w, r, snap)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", err)
+		return
+	}
+	if !snap.sealer.checkCSRF("login:"+p.ID, r.PostForm.Get("csrf")) {
+		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("discover csrf token mismatch"))
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	_, domain, _ := strings.Cut(email, "@")
+	domain = strings.ToLower(domain)
+	for _, id := range b.candidates(snap, p) {
+		if domain != "" && slices.Contains(snap.byID[id].domains, domain) {
+			p.Upstream, p.Hint = id, email
+			b.redirectToPending(w, r, snap, p)
+			return
+		}
+	}
+	p.Hint = email
+	b.route(w, r, snap, p, translate(pickLanguage(w, r, snap.sealer.secure), "err.nodomain"))
+}
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, protocols.ErrInvalidCredentials):
+		return "invalid-credentials"
+	case errors.Is(err, protocols.ErrAccountDisabled):
+		return "account-disabled"
+	}
+	return "upstream-error"
+}
+
+func itoa(d time.Duration) string {
+	return (time.Duration(int(d.Seconds()+0.999)) * time.Second).String()
+}

@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// logoutPage asks for confirmation: a GET must not sign anyone out, or any
+// page could do it with an <img>.
+func (b *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	s := b.loadSession(r, snap)
+	if s == nil {
+		http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+		return
+	}
+	b.render(w, r, snap, http.StatusOK, "logout", pageData{Title: translate("en", "logout.title"), CSRF: snap.sealer.csrfToken("session:" + s.ID)})
+}
+
+// logoutSubmit ends the session: the cookie is the session, so clearing it
+// is enough on this browser.
+func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	s := b.loadSession(r, snap)
+	if s == nil {
+		http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", err)
+		return
+	}
+	ev := AuditEvent{Time: b.now(), Event: "signout", User: s.Identity.Username, Upstream: s.Identity.Upstream,
+		ClientIP: proxy.ClientIP(r, snap.Config.Server.TrustedProxies).String(), UserAgent: r.UserAgent(),
+		CorrelationID: requestID(r.Context())}
+	if !snap.sealer.checkCSRF("session:"+s.ID, r.PostForm.Get("csrf")) {
+		ev.Outcome, ev.Reason = "failure", "csrf"
+		b.Audit.Record(ev)
+		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("logout csrf token mismatch"))
+		return
+	}
+	snap.sealer.clear(w, sessionCookie)
+	ev.Outcome = "success"
+	b.Audit.Record(ev)
+	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+}
+
+func (b *Server) signedOut(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	b.render(w, r, snap, http.StatusOK, "signedout", pageData{Title: translate("en", "out.title")})
+}

@@ -1,0 +1,59 @@
+package broker
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are fedgate's Prometheus metrics, on a registry of their own (no
+// package globals).
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	signins  *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+}
+
+// NewMetrics registers fedgate's metrics and the Go runtime's.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fedgate_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fedgate_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+		}, []string{"route"}),
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fedgate_signins_total", Help: "Sign-in attempts by upstream and outcome.",
+		}, []string{"upstream", "outcome"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fedgate_config_reloads_total", Help: "Config reloads by result.",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.signins, m.reloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Reloaded counts a config reload attempt.
+func (m *Metrics) Reloaded(ok bool) {
+	m.reloads.WithLabelValues(map[bool]string{true: "success", false: "failure"}[ok]).Inc()
+}
+
+func (m *Metrics) observe(route string, code int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}

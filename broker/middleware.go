@@ -1,0 +1,99 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	snapshotKey
+)
+
+// snapOf is the config snapshot the request started with.
+func snapOf(r *http.Request) *Snapshot {
+	return r.Context().Value(snapshotKey).(*Snapshot)
+}
+
+// requestID is the correlation id of the request: in logs, audit events,
+// error pages and the X-Request-Id response header.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
+}
+
+// statusRecorder remembers the status code for metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// maxFormBytes bounds every request body the broker reads itself.
+const maxFormBytes = 64 << 10
+
+// wrap adds, around every route: a correlation id, security headers, a body
+// limit, panic recovery (a generic page, the stack only in the log) and metrics.
+func (b *Server) wrap(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		snap := b.snap.Load()
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		r = r.WithContext(context.WithValue(ctx, snapshotKey, snap))
+		rec := &statusRecorder{ResponseWriter: w}
+		hdr := w.Header()
+		hdr.Set("X-Request-Id", id)
+		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Referrer-Policy", "no-referrer")
+		if snap.sealer.secure {
+			hdr.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				b.Logger.ErrorContext(r.Context(), "panic", "route", route, "panic", p, "stack", string(debug.Stack()), "request_id", id)
+				if rec.code == 0 {
+					b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
+				}
+			}
+			b.Metrics.observe(route, max(rec.code, http.StatusOK), time.Since(start))
+		}()
+		h(rec, r)
+	})
+}

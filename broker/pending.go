@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Pending is an in-flight login: which app asked, and where to go when done.
+// It is sealed into its own cookie, named by its id, so parallel tabs do not
+// overwrite each other and any replica can finish what another began.
+type Pending struct {
+	ID       string    `json:"id"`
+	App      string    `json:"app,omitempty"`
+	Return   string    `json:"ret"`
+	Upstream string    `json:"up,omitempty"`
+	Hint     string    `json:"hint,omitempty"`
+	Created  time.Time `json:"c"`
+}
+
+const (
+	pendingTTL    = 15 * time.Minute
+	pendingPrefix = "fedgate_login_"
+)
+
+var pendingIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
+
+func (b *Server) savePending(w http.ResponseWriter, snap *Snapshot, p *Pending) error {
+	// Lax: the login form posts back to us, same site; later protocol
+	// callbacks that arrive by cross-site POST use their own binding.
+	return snap.sealer.seal(w, pendingPrefix+p.ID, p, pendingTTL, http.SameSiteLaxMode)
+}
+
+// loadPending opens the in-flight login named by the request's "l" parameter.
+func (b *Server) loadPending(r *http.Request, snap *Snapshot) (*Pending, bool) {
+	id := r.URL.Query().Get("l")
+	if !pendingIDPattern.MatchString(id) {
+		return nil, false
+	}
+	var p Pending
+	if err := snap.sealer.open(r, pendingPrefix+id, &p); err != nil || p.ID != id {
+		return nil, false
+	}
+	if b.now().Sub(p.Created) > pendingTTL {
+		return nil, false
+	}
+	return &p, true
+}
+
+// localPath accepts only a path on this server as a place to return to:
+// anything with a scheme, a host, a backslash or a control character, and
+// protocol-relative "//" forms, is refused (no open redirect).
+func localPath(s string) (string, bool) {
+	if s == "" || len(s) > 2048 || s[0] != '/' {
+		return "", false
+	}
+	if strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\") {
+		return "", false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return "", false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	// A decoded path beginning // or /\ is what some browsers treat as a host.
+	if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
+		return "", false
+	}
+	return u.RequestURI(), true
+}

@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/fedgate/fedgate/broker/keys"
+	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// Server is the broker's HTTP side. Its dependencies are exported fields; the
+// configuration and everything derived from it sit in an immutable Snapshot
+// that a reload swaps atomically, so a request sees one config from start to end.
+type Server struct {
+	Deps
+	pages pages
+	snap  atomic.Pointer[Snapshot]
+}
+
+// Deps are what the server needs from outside; Now nil means time.Now.
+type Deps struct {
+	Logger  *slog.Logger
+	Audit   *Auditor
+	Metrics *Metrics
+	Store   store.Store
+	Now     func() time.Time
+}
+
+// Snapshot is one config and what was built from it.
+type Snapshot struct {
+	Config    *config.Config
+	upstreams []upstreamEntry // in config order, for the chooser
+	byID      map[string]upstreamEntry
+	apps      map[string]*config.App
+	sealer    *sealer
+	theme     []byte
+	logo      []byte
+	logoType  string
+}
+
+type upstreamEntry struct {
+	protocols.Upstream
+	name    string
+	domains []string
+}
+
+// NewSnapshot derives the broker's state from cfg, its cookie keys and the
+// built upstreams (one per cfg.Upstreams entry, same order).
+func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protocols.Upstream) (*Snapshot, error) {
+	pub, err := url.Parse(cfg.Server.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{}}
+	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
+		return nil, err
+	}
+	if len(built) != len(cfg.Upstreams) {
+		return nil, fmt.Errorf("broker: %d upstreams built for %d configured", len(built), len(cfg.Upstreams))
+	}
+	for i, b := range cfg.Upstreams {
+		e := upstreamEntry{Upstream: built[i], name: b.Name, domains: b.Domains}
+		if e.name == "" {
+			e.name = b.ID
+		}
+		s.upstreams = append(s.upstreams, e)
+		s.byID[b.ID] = e
+	}
+	for i := range cfg.Apps {
+		s.apps[cfg.Apps[i].ID] = &cfg.Apps[i]
+	}
+	// The colour was validated as #hex, so it is safe inside CSS.
+	s.theme = []byte(":root { --brand: " + cfg.Branding.PrimaryColor + "; }\n")
+	if f := cfg.Branding.LogoFile; f != "" {
+		if s.logo, err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("broker: branding logo: %w", err)
+		}
+		// By extension: content sniffing calls SVG text/xml, which <img> refuses.
+		s.logoType = mime.TypeByExtension(filepath.Ext(f))
+	}
+	return s, nil
+}
+
+// NewServer makes a server serving snap.
+func NewServer(d Deps, snap *Snapshot) (*Server, error) {
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{Deps: d, pages: p}
+	if srv.Now == nil {
+		srv.Now = time.Now
+	}
+	srv.snap.Store(snap)
+	return srv, nil
+}
+
+// Swap makes snap the config every new request sees; requests in flight
+// finish with the one they started with.
+func (b *Server) Swap(snap *Snapshot) { b.snap.Store(snap) }
+
+// Current is the snapshot in force.
+func (b *Server) Current() *Snapshot { return b.snap.Load() }
+
+func (b *Server) now() time.Time { return b.Now() }
+
+// Handler is the broker's HTTP interface.
+func (b *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.HandlerFunc) { mux.Handle(pattern, b.wrap(name, h)) }
+	route("GET /{$}", "home", b.home)
+	route("GET /login", "login", b.loginPage)
+	route("POST /login", "login", b.loginSubmit)
+	route("POST /login/discover", "discover", b.discover)
+	route("GET /logout", "logout", b.logoutPage)
+	route("POST /logout", "logout", b.logoutSubmit)
+	route("GET /signed-out", "signed-out", b.signedOut)
+	route("GET /apps/{app}/", "app", b.whoamiApp)
+	route("GET /static/style.css", "static", staticFile("text/css", func(*Snapshot) []byte { return styleCSS }))
+	route("GET /static/theme.css", "static", staticFile("text/css", func(s *Snapshot) []byte { return s.theme }))
+	route("GET /static/logo", "static", func(w http.ResponseWriter, r *http.Request) {
+		snap := snapOf(r)
+		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
+	})
+	route("GET /healthz", "healthz", b.healthz)
+	route("GET /readyz", "readyz", b.readyz)
+	mux.Handle("GET /metrics", b.Metrics.Handler())
+	route("/", "notfound", func(w http.ResponseWriter, r *http.Request) {
+		b.fail(w, r, snapOf(r), http.StatusNotFound, "err.notfound", nil)
+	})
+	return mux
+}
+
+func staticFile(ctype string, body func(*Snapshot) []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data := body(snapOf(r))
+		if len(data) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		if ctype == "" {
+			ctype = http.DetectContentType(data)
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(data)
+	}
+}

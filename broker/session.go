@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// Session is the whole server-side knowledge of a signed-in browser; it lives
+// sealed in the session cookie, so any replica can read it.
+type Session struct {
+	ID       string             `json:"id"`
+	Identity protocols.Identity `json:"idn"`
+	Created  time.Time          `json:"c"`
+	LastSeen time.Time          `json:"l"`
+	// Expires is the absolute end: creation + lifetime, or sooner if a policy
+	// capped it.
+	Expires time.Time `json:"e"`
+}
+
+const (
+	sessionCookie = "fedgate"
+	// touchEvery limits cookie rewrites for the idle timeout to one a minute.
+	touchEvery = time.Minute
+)
+
+// valid reports whether the session is neither past its absolute lifetime
+// nor idle for longer than idle.
+func (s *Session) valid(now time.Time, idle time.Duration) bool {
+	return s.ID != "" && s.Identity.Subject != "" && now.Before(s.Expires) && now.Sub(s.LastSeen) < idle
+}
+
+// loadSession returns the request's valid session, or nil.
+func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
+	var s Session
+	if err := snap.sealer.open(r, sessionCookie, &s); err != nil {
+		return nil
+	}
+	if !s.valid(b.now(), snap.Config.Session.Idle) {
+		return nil
+	}
+	return &s
+}
+
+// touch slides the idle timeout, rewriting the cookie at most once a minute.
+func (b *Server) touch(w http.ResponseWriter, snap *Snapshot, s *Session) {
+	now := b.now()
+	if now.Sub(s.LastSeen) < touchEvery {
+		return
+	}
+	s.LastSeen = now
+	b.writeSession(w, snap, s)
+}
+
+func (b *Server) writeSession(w http.ResponseWriter, snap *Snapshot, s *Session) {
+	ttl := s.Expires.Sub(b.now())
+	if err := snap.sealer.seal(w, sessionCookie, s, ttl, http.SameSiteLaxMode); err != nil {
+		// Only an oversized identity gets here; the caller's page still renders.
+		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
+	}
+}
+
+// newSession starts a session for id.
+func (b *Server) newSession(snap *Snapshot, id protocols.Identity) *Session {
+	now := b.now()
+	return &Session{
+		ID: randomID(), Identity: id, Created: now, LastSeen: now,
+		Expires: now.Add(snap.Config.Session.Lifetime),
+	}
+}

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrLocked is returned by OpenBolt when another process holds the file lock.
+var ErrLocked = errors.New("store: database file is locked by another process")
+
+const (
+	openTimeout   = 2 * time.Second
+	sweepInterval = time.Minute
+	// sweepBatch bounds how many deletions one sweep transaction makes, so the sweep
+	// never holds bbolt's single writer lock for long while logins wait.
+	sweepBatch = 1000
+	// header is a version byte then the expiry as big-endian Unix nanoseconds
+	// (0 = never expires). The version byte lets the layout change later.
+	headerLen     = 9
+	headerVersion = 1
+)
+
+var bucketName = []byte("kv")
+
+// Bolt is the embedded default Store: one bbolt file, single node, surviving
+// restarts. bbolt serializes write transactions, which is what makes Claim and Incr
+// atomic.
+type Bolt struct {
+	db   *bolt.DB
+	now  func() time.Time
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+var _ Store = (*Bolt)(nil)
+
+// OpenBolt opens (creating if needed) the bbolt file at path and starts a sweep that
+// deletes expired entries every minute until Close. now nil means time.Now.
+func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (is another fedgate using the same data directory?)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketName)
+		return err
+	})
+	if err != nil {
+		_ = db.Close() // the bucket error is the one worth reporting
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	b := &Bolt{db: db, now: orNow(now), stop: make(chan struct{}), done: make(chan struct{})}
+	go b.sweepLoop()
+	return b, nil
+}
+
+func (b *Bolt) sweepLoop() {
+	defer close(b.done)
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			// A failed sweep is retried on the next tick; entries past expiry are
+			// invisible to readers meanwhile, so nothing depends on it succeeding.
+			_, _ = b.sweep()
+		}
+	}
+}
+
+// sweep deletes expired entries in batches and returns how many it removed.
+func (b *Bolt) sweep() (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucketName)
+			now := b.now()
+			var expired [][]byte
+			c := bk.Cursor()
+			for k, v := c.First(); k != nil && len(expired) < sweepBatch; k, v = c.Next() {
+				if exp, _, err := decode(v); err != nil || !live(exp, now) {
+					expired = append(expired, clone(k)) // keys are only valid inside the tx
+				}
+			}
+			for _, k := range expired {
+				if err := bk.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(expired)
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, b.wrap("sweep", err)
+		}
+		if n < sweepBatch {
+			return total, nil
+		}
+	}
+}
+
+func (b *Bolt) wrap(op string, err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+func (b *Bolt) update(ctx context.Context, op, key string, fn func(bk *bolt.Bucket, now time.Time) error) error {
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	if err := checkKey(op, key); err != nil {
+		return err
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(bucketName), b.now()) })
+	if err != nil && !isOwn(err) {
+		return b.wrap(op, err)
+	}
+	return err
+}
+
+// isOwn reports errors this package already wrapped, so they are not wrapped twice.
+func isOwn(err error) bool {
+	return errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrNotCounter)
+}
+
+// getLive returns the live value at key (aliasing bbolt memory: valid only inside the tx).
+func getLive(bk *bolt.Bucket, key string, now time.Time) ([]byte, bool, error) {
+	raw := bk.Get([]byte(key))
+	if raw == nil {
+		return nil, false, nil
+	}
+	exp, v, err := decode(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, live(exp, now), nil
+}
+
+func (b *Bolt) Claim(ctx context.Context, key string, expiry time.Time) (bool, error) {
+	claimed := false
+	err := b.update(ctx, "claim", key, func(bk *bolt.Bucket, now time.Time) error {
+		if err := checkClaim(key, expiry, now); err != nil {
+			return err
+		}
+		_, ok, err := getLive(bk, key, now)
+		if err != nil || ok {
+			return err
+		}
+		claimed = true
+		return bk.Put([]byte(key), encode(expiry, nil))
+	})
+	return claimed && err == nil, err
+}
+
+func (b *Bolt) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	var n int64
+	err := b.update(ctx, "incr", key, func(bk *bolt.Bucket, now time.Time) error {
+		if err := checkIncr(key, window); err != nil {
+			return err
+		}
+		raw := bk.Get([]byte(key))
+		expiry, cur, ok := now.Add(window), []byte(nil), false
+		if raw != nil {
+			exp, v, err := decode(raw)
+			if err != nil {
+				return err
+			}
+			if live(exp, now) {
+				expiry, cur, ok = exp, v, true
+			}
+		}
+		var err error
+		if n, err = nextCounter(cur, ok); err != nil {
+			return err
+		}
+		return bk.Put([]byte(key), encode(expiry, strconv.AppendInt(nil, n, 10)))
+	})
+	return n, err
+}
+
+func (b *Bolt) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
+	return b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) error {
+		return bk.Put([]byte(key), encode(expiry, value))
+	})
+}
+
+func (b *Bolt) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctxErr(ctx, "get"); err != nil {
+		return nil, err
+	}
+	if err := checkKey("get", key); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v, ok, err := getLive(tx.Bucket(bucketName), key, b.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		out = clone(v)
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, b.wrap("get", err)
+	}
+	return out, nil
+}
+
+func (b *Bolt) Delete(ctx context.Context, key string) error {
+	return b.update(ctx, "delete", key, func(bk *bolt.Bucket, _ time.Time) error {
+		return bk.Delete([]byte(key))
+	})
+}
+
+func (b *Bolt) Ping(ctx context.Context) error {
+	if err := ctxErr(ctx, "ping"); err != nil {
+		return err
+	}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketName) == nil {
+			return errors.New("bucket missing")
+		}
+		return nil
+	})
+	if err != nil {
+		return b.wrap("ping", err)
+	}
+	return nil
+}
+
+// Close stops the sweep, waits for it, and closes the file. Later calls return nil.
+func (b *Bolt) Close() error {
+	var err error
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.done
+		if cerr := b.db.Close(); cerr != nil {
+			err = fmt.Errorf("store: close: %w", cerr)
+		}
+	})
+	return err
+}
+
+func encode(expiry time.Time, value []byte) []byte {
+	out := make([]byte, headerLen, headerLen+len(value))
+	out[0] = headerVersion
+	if !expiry.IsZero() {
+		binary.BigEndian.PutUint64(out[1:headerLen], uint64(expiry.UnixNano()))
+	}
+	return append(out, value...)
+}
+
+// errCorrupt means a value without a valid header: a damaged file or a foreign writer.
+var errCorrupt = errors.New("corrupt value header")
+
+func decode(raw []byte) (expiry time.Time, value []byte, err error) {
+	if len(raw) < headerLen || raw[0] != headerVersion {
+		return time.Time{}, nil, errCorrupt
+	}
+	if ns := int64(binary.BigEndian.Uint64(raw[1:headerLen])); ns != 0 {
+		expiry = time.Unix(0, ns)
+	}
+	return expiry, raw[headerLen:], nil
+}

@@ -1,0 +1,104 @@
+// Package store holds the little state fedgate cannot keep in cookies: single-use
+// markers (OIDC codes, TOTP steps, assertion IDs), login-throttling counters and MFA
+// enrolments. Everything else is stateless (see DESIGN.md, "Stateless, and what state
+// remains").
+//
+// Keys are opaque strings that callers namespace ("code:…", "totp:…"). Because keys
+// can embed secrets such as authorization codes, no error from this package contains a
+// key or a value: errors are logged, and invariant 8 forbids logging secrets.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned by Get when the key is absent or expired.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrNotCounter is returned by Incr when the key holds a value Incr did not write.
+	ErrNotCounter = errors.New("store: value is not a counter")
+	// ErrInvalidArgument is returned for an empty or oversized key, a Claim without a
+	// future expiry, or a non-positive Incr window.
+	ErrInvalidArgument = errors.New("store: invalid argument")
+)
+
+// MaxKeyLen bounds keys in every implementation. It is far below bbolt's limit
+// (32 KiB); callers with longer identifiers should hash them.
+const MaxKeyLen = 4096
+
+// Store is the one place for state that cannot be stateless. Implementations must be
+// safe for concurrent use, and every method checks ctx.Err() before doing anything.
+// An entry is live while its expiry is zero or after now; at the expiry instant it is
+// gone.
+type Store interface {
+	// Claim marks key as used until expiry; true if this call claimed it first, false
+	// if it is already claimed (or holds any other live value). Atomic across
+	// concurrent callers. expiry must be after now: a marker that never expires would
+	// grow the store forever.
+	Claim(ctx context.Context, key string, expiry time.Time) (bool, error)
+	// Incr adds 1 to the counter at key, creating it with expiry now+window if absent
+	// or expired, and returns the new value. The window is fixed: increments do not
+	// extend it. Counters are stored as decimal ASCII, so Get returns e.g. "3".
+	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// Put stores a copy of value until expiry; zero expiry means never expires.
+	Put(ctx context.Context, key string, value []byte, expiry time.Time) error
+	// Get returns a copy of the value; ErrNotFound if absent or expired.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Delete removes key; deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Ping reports whether the store is usable, for /readyz.
+	Ping(ctx context.Context) error
+	// Close releases resources; calling it again returns nil.
+	Close() error
+}
+
+func checkKey(op, key string) error {
+	if key == "" || len(key) > MaxKeyLen {
+		return fmt.Errorf("store: %s: key length %d not in 1..%d: %w", op, len(key), MaxKeyLen, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func checkClaim(key string, expiry, now time.Time) error {
+	if err := checkKey("claim", key); err != nil {
+		return err
+	}
+	if !expiry.After(now) {
+		return fmt.Errorf("store: claim: expiry must be in the future: %w", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func checkIncr(key string, window time.Duration) error {
+	if err := checkKey("incr", key); err != nil {
+		return err
+	}
+	if window <= 0 {
+		return fmt.Errorf("store: incr: window must be positive: %w", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// live reports whether an entry with this expiry is still visible at now.
+func live(expiry, now time.Time) bool {
+	return expiry.IsZero() || now.Before(expiry)
+}
+
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	return nil
+}
+
+func orNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}

@@ -1,0 +1,303 @@
+// Package storetest is the contract every store.Store implementation must meet. Each
+// implementation's tests call Run; a new backend (Redis) passes when Run passes.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/broker/store"
+)
+
+// Run runs the contract suite against stores returned by open, which must return a
+// fresh, empty store using now as its clock and register t.Cleanup to Close it
+// (Close is idempotent, so the suite may close it first).
+func Run(t *testing.T, open func(t *testing.T, now func() time.Time) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store, c *Clock)
+	}{
+		{"ClaimFirstThenSecond", testClaimTwice},
+		{"ClaimAfterExpiry", testClaimAfterExpiry},
+		{"ClaimConcurrent", testClaimConcurrent},
+		{"ClaimRejectsPastOrZeroExpiry", testClaimBadExpiry},
+		{"IncrCounts", testIncrCounts},
+		{"IncrWindowResets", testIncrWindow},
+		{"IncrConcurrent", testIncrConcurrent},
+		{"IncrRejects", testIncrRejects},
+		{"PutGetDelete", testPutGetDelete},
+		{"Expiry", testExpiry},
+		{"ZeroExpiryNeverExpires", testZeroExpiry},
+		{"NotAliased", testNotAliased},
+		{"InvalidKey", testInvalidKey},
+		{"CancelledContext", testCancelled},
+		{"Close", testClose},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := NewClock()
+			tt.fn(t, open(t, c.Now), c)
+		})
+	}
+}
+
+func claim(t *testing.T, s store.Store, key string, exp time.Time) bool {
+	t.Helper()
+	ok, err := s.Claim(t.Context(), key, exp)
+	if err != nil {
+		t.Fatalf("Claim(%q): %v", key, err)
+	}
+	return ok
+}
+
+func incr(t *testing.T, s store.Store, key string, w time.Duration) int64 {
+	t.Helper()
+	n, err := s.Incr(t.Context(), key, w)
+	if err != nil {
+		t.Fatalf("Incr(%q): %v", key, err)
+	}
+	return n
+}
+
+func put(t *testing.T, s store.Store, key string, v []byte, exp time.Time) {
+	t.Helper()
+	if err := s.Put(t.Context(), key, v, exp); err != nil {
+		t.Fatalf("Put(%q): %v", key, err)
+	}
+}
+
+func wantValue(t *testing.T, s store.Store, key string, want []byte) {
+	t.Helper()
+	got, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Get(%q) = %q, want %q", key, got, want)
+	}
+}
+
+func wantNotFound(t *testing.T, s store.Store, key string) {
+	t.Helper()
+	got, err := s.Get(t.Context(), key)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get(%q) = %q, %v; want ErrNotFound", key, got, err)
+	}
+}
+
+func testClaimTwice(t *testing.T, s store.Store, c *Clock) {
+	exp := c.Now().Add(time.Minute)
+	if !claim(t, s, "code:a", exp) {
+		t.Fatal("first Claim = false, want true")
+	}
+	if claim(t, s, "code:a", exp) {
+		t.Fatal("second Claim = true, want false")
+	}
+	if !claim(t, s, "code:b", exp) {
+		t.Fatal("Claim of another key = false, want true")
+	}
+	put(t, s, "code:c", []byte("x"), time.Time{})
+	if claim(t, s, "code:c", exp) {
+		t.Fatal("Claim over a live Put value = true, want false")
+	}
+}
+
+func testClaimAfterExpiry(t *testing.T, s store.Store, c *Clock) {
+	if !claim(t, s, "totp:1", c.Now().Add(30*time.Second)) {
+		t.Fatal("first Claim = false")
+	}
+	c.Advance(29 * time.Second)
+	if claim(t, s, "totp:1", c.Now().Add(30*time.Second)) {
+		t.Fatal("Claim before expiry = true")
+	}
+	c.Advance(time.Second) // exactly at expiry: the marker is gone
+	if !claim(t, s, "totp:1", c.Now().Add(30*time.Second)) {
+		t.Fatal("Claim at expiry = false, want true")
+	}
+}
+
+func testClaimConcurrent(t *testing.T, s store.Store, c *Clock) {
+	const n = 100
+	var wins, errs atomic.Int64
+	var wg sync.WaitGroup
+	exp := c.Now().Add(time.Minute)
+	for range n {
+		wg.Go(func() {
+			ok, err := s.Claim(context.Background(), "assertion:x", exp)
+			if err != nil {
+				errs.Add(1)
+			} else if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if errs.Load() != 0 || wins.Load() != 1 {
+		t.Fatalf("%d concurrent Claims: %d won, %d errors; want exactly 1 win, 0 errors", n, wins.Load(), errs.Load())
+	}
+}
+
+func testClaimBadExpiry(t *testing.T, s store.Store, c *Clock) {
+	for name, exp := range map[string]time.Time{"zero": {}, "now": c.Now(), "past": c.Now().Add(-time.Second)} {
+		if ok, err := s.Claim(t.Context(), "k", exp); !errors.Is(err, store.ErrInvalidArgument) || ok {
+			t.Errorf("Claim with %s expiry = %v, %v; want false, ErrInvalidArgument", name, ok, err)
+		}
+	}
+}
+
+func testIncrCounts(t *testing.T, s store.Store, _ *Clock) {
+	for want := int64(1); want <= 5; want++ {
+		if got := incr(t, s, "login:alice", time.Minute); got != want {
+			t.Fatalf("Incr #%d = %d", want, got)
+		}
+	}
+	if got := incr(t, s, "login:bob", time.Minute); got != 1 {
+		t.Fatalf("Incr of another key = %d, want 1", got)
+	}
+	wantValue(t, s, "login:alice", []byte("5"))
+}
+
+func testIncrWindow(t *testing.T, s store.Store, c *Clock) {
+	incr(t, s, "k", time.Minute)
+	c.Advance(40 * time.Second)
+	if got := incr(t, s, "k", time.Minute); got != 2 {
+		t.Fatalf("Incr inside window = %d, want 2", got)
+	}
+	// The window is fixed from the first Incr; the second did not extend it.
+	c.Advance(20 * time.Second)
+	if got := incr(t, s, "k", time.Minute); got != 1 {
+		t.Fatalf("Incr after window = %d, want 1 (reset)", got)
+	}
+	c.Advance(59 * time.Second)
+	if got := incr(t, s, "k", time.Minute); got != 2 {
+		t.Fatalf("Incr in new window = %d, want 2", got)
+	}
+}
+
+func testIncrConcurrent(t *testing.T, s store.Store, _ *Clock) {
+	const n = 50
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { _, _ = s.Incr(context.Background(), "k", time.Minute) })
+	}
+	wg.Wait()
+	wantValue(t, s, "k", []byte(strconv.Itoa(n)))
+}
+
+func testIncrRejects(t *testing.T, s store.Store, _ *Clock) {
+	if _, err := s.Incr(t.Context(), "k", 0); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Errorf("Incr with zero window: %v, want ErrInvalidArgument", err)
+	}
+	put(t, s, "blob", []byte("not a number"), time.Time{})
+	if _, err := s.Incr(t.Context(), "blob", time.Minute); !errors.Is(err, store.ErrNotCounter) {
+		t.Errorf("Incr of a non-counter: %v, want ErrNotCounter", err)
+	}
+}
+
+func testPutGetDelete(t *testing.T, s store.Store, c *Clock) {
+	exp := c.Now().Add(time.Hour)
+	wantNotFound(t, s, "mfa:alice")
+	put(t, s, "mfa:alice", []byte("v1"), exp)
+	wantValue(t, s, "mfa:alice", []byte("v1"))
+	put(t, s, "mfa:alice", []byte("v2"), exp)
+	wantValue(t, s, "mfa:alice", []byte("v2"))
+	put(t, s, "empty", nil, exp)
+	wantValue(t, s, "empty", []byte{})
+	for range 2 { // the second Delete is of an absent key
+		if err := s.Delete(t.Context(), "mfa:alice"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	wantNotFound(t, s, "mfa:alice")
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testExpiry(t *testing.T, s store.Store, c *Clock) {
+	put(t, s, "k", []byte("v"), c.Now().Add(time.Minute))
+	c.Advance(time.Minute - time.Nanosecond)
+	wantValue(t, s, "k", []byte("v"))
+	c.Advance(time.Nanosecond)
+	wantNotFound(t, s, "k")
+	put(t, s, "past", []byte("v"), c.Now().Add(-time.Second))
+	wantNotFound(t, s, "past")
+}
+
+func testZeroExpiry(t *testing.T, s store.Store, c *Clock) {
+	put(t, s, "k", []byte("v"), time.Time{})
+	c.Advance(100 * 365 * 24 * time.Hour)
+	wantValue(t, s, "k", []byte("v"))
+}
+
+func testNotAliased(t *testing.T, s store.Store, _ *Clock) {
+	in := []byte("abc")
+	put(t, s, "k", in, time.Time{})
+	in[0] = 'X'
+	got, err := s.Get(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got[1] = 'Y'
+	wantValue(t, s, "k", []byte("abc"))
+}
+
+func testInvalidKey(t *testing.T, s store.Store, _ *Clock) {
+	long := string(make([]byte, store.MaxKeyLen+1))
+	for name, key := range map[string]string{"empty": "", "too long": long} {
+		if err := s.Put(t.Context(), key, []byte("v"), time.Time{}); !errors.Is(err, store.ErrInvalidArgument) {
+			t.Errorf("Put with %s key: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	put(t, s, string(make([]byte, store.MaxKeyLen)), []byte("v"), time.Time{})
+}
+
+func testCancelled(t *testing.T, s store.Store, c *Clock) {
+	put(t, s, "k", []byte("v"), time.Time{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	exp := c.Now().Add(time.Minute)
+	ops := map[string]func() error{
+		"Claim":  func() error { _, err := s.Claim(ctx, "c", exp); return err },
+		"Incr":   func() error { _, err := s.Incr(ctx, "i", time.Minute); return err },
+		"Put":    func() error { return s.Put(ctx, "p", []byte("v"), exp) },
+		"Get":    func() error { _, err := s.Get(ctx, "k"); return err },
+		"Delete": func() error { return s.Delete(ctx, "k") },
+		"Ping":   func() error { return s.Ping(ctx) },
+	}
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with cancelled ctx: %v, want context.Canceled", name, err)
+		}
+	}
+	// Nothing happened: the cancelled calls must not have written or deleted.
+	wantValue(t, s, "k", []byte("v"))
+	if !claim(t, s, "c", exp) {
+		t.Error("cancelled Claim left a marker behind")
+	}
+}
+
+func testClose(t *testing.T, s store.Store, c *Clock) {
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Get(t.Context(), "k"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Get after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.Claim(t.Context(), "k", c.Now().Add(time.Minute)); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Claim after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Ping after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/fedgate/fedgate/broker"
+	"github.com/fedgate/fedgate/broker/keys"
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/local"
+)
+
+// upstreamTypes builds an upstream from its config block, one entry per type.
+var upstreamTypes = map[string]func(b config.Block) (protocols.Upstream, []string, error){
+	"local": buildLocal,
+}
+
+// buildLocal decodes a local upstream and its users file; it also returns the
+// files it read, for the reload watcher.
+func buildLocal(b config.Block) (protocols.Upstream, []string, error) {
+	var cfg local.Config
+	if err := b.Decode(&cfg); err != nil {
+		return nil, nil, err
+	}
+	var files []string
+	if cfg.UsersFile != "" {
+		path := cfg.UsersFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(b.Dir, path)
+		}
+		var uf local.UsersFile
+		if err := config.DecodeFile(path, &uf); err != nil {
+			return nil, nil, err
+		}
+		cfg.Users = append(cfg.Users, uf.Users...)
+		files = append(files, path)
+	}
+	u, err := local.Open(cfg, nil)
+	if err != nil {
+		var errs []error
+		for _, e := range flatten(err) {
+			errs = append(errs, b.Pos("upstream %q: %v", b.ID, e))
+		}
+		return nil, nil, errors.Join(errs...)
+	}
+	return u, files, nil
+}
+
+// loaded is a config and everything built from it.
+type loaded struct {
+	cfg  *config.Config
+	snap *broker.Snapshot
+}
+
+// load reads and builds everything; with generate, missing default keys are
+// created in data_dir (serve does that; check never writes).
+func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	built := make([]protocols.Upstream, len(cfg.Upstreams))
+	for i, b := range cfg.Upstreams {
+		mk, ok := upstreamTypes[b.Type]
+		if !ok {
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local)", b.ID, b.Type))
+			continue
+		}
+		u, files, err := mk(b)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		built[i] = u
+		cfg.Files = append(cfg.Files, files...)
+	}
+	cookiePaths := cfg.Keys.Cookie
+	if len(cookiePaths) == 0 {
+		cookiePaths = []string{filepath.Join(cfg.DataDir, "cookie.key")}
+		if generate {
+			if _, _, created, err := keys.EnsureDefault(cfg.DataDir); err != nil {
+				errs = append(errs, err)
+			} else if created {
+				logger.Warn("generated new keys for first run; back them up, or configure keys: for production",
+					"data_dir", cfg.DataDir)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ck, err := keys.LoadCookieKeys(cookiePaths)
+	if err != nil && !generate && len(cfg.Keys.Cookie) == 0 {
+		// check before the first serve: the keys do not exist yet, and check
+		// never writes; validate the rest with a throwaway key.
+		var k keys.CookieKey
+		k, err = keys.GenerateCookieKey()
+		ck = []keys.CookieKey{k}
+	}
+	if err != nil {
+		return nil, err
+	}
+	snap, err := broker.NewSnapshot(cfg, ck, built)
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{cfg: cfg, snap: snap}, nil
+}

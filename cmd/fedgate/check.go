@@ -1,0 +1,45 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// check validates like `nginx -t`: every problem on its own line, with
+// file:line:col and a hint; exit 1 if there is any.
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "fedgate.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	l, err := load(*path, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		problems := flatten(err)
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "%s: %d problem(s); configuration NOT ok\n", *path, len(problems))
+		return 1
+	}
+	c := l.cfg
+	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s)\n",
+		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files))
+	return 0
+}
+
+// flatten unwraps joined errors into their leaves, in order.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
+}

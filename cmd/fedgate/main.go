@@ -1,0 +1,62 @@
+// Command fedgate is the identity federation broker: serve it, check its
+// config, explain its policies, and generate its keys.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `fedgate — identity federation broker and gateway
+
+Usage:
+  fedgate serve  --config FILE         run the server (SIGHUP or a file change reloads the config)
+  fedgate check  --config FILE         validate the config and every policy file; exit 1 on problems
+  fedgate policy explain --config FILE --app APP --user U [flags]
+                                       show how a policy decides; exit 0 allow, 1 deny, 3 step-up
+  fedgate keys generate --cookie FILE | --signing FILE [--alg rsa2048|rsa3072|p256]
+                                       create a cookie key or a signing key with a self-signed certificate
+  fedgate hash-password                read a password on stdin, print its argon2id hash
+  fedgate version                      print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "policy":
+		if len(args) > 1 && args[1] == "explain" {
+			return explain(args[2:], stdout, stderr)
+		}
+	case "keys":
+		if len(args) > 1 && args[1] == "generate" {
+			return keysGenerate(args[2:], stdout, stderr)
+		}
+	case "hash-password":
+		return hashPassword(stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "fedgate %s (%s)\n", version, runtime.Version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "fedgate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

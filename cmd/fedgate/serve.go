@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fedgate/fedgate/broker"
+	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/config"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "fedgate.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, *path, stderr); err != nil {
+		fmt.Fprintf(stderr, "fedgate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer serves until ctx ends, then drains in-flight requests.
+func runServer(ctx context.Context, path string, stderr io.Writer) error {
+	boot := slog.New(slog.NewTextHandler(stderr, nil))
+	l, err := load(path, true, boot)
+	if err != nil {
+		return fmt.Errorf("config %s:\n%w", path, err)
+	}
+	cfg := l.cfg
+	logger := newLogger(cfg.Log, stderr)
+	st, err := openStore(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	auditOut, closeAudit, err := openAudit(cfg.Audit.File)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	srv, err := broker.NewServer(broker.Deps{
+		Logger: logger, Audit: broker.NewAuditor(auditOut), Metrics: broker.NewMetrics(), Store: st,
+	}, l.snap)
+	if err != nil {
+		return err
+	}
+	t := cfg.Server.Timeouts
+	hs := &http.Server{
+		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	go reloadLoop(ctx, path, srv, cfg.Files, logger)
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.Server.InsecureHTTP {
+			errc <- hs.Serve(ln)
+		} else {
+			errc <- hs.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		}
+	}()
+	logger.Info("fedgate serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "timeout", t.Shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// reloadLoop rebuilds the config on SIGHUP or a file change. A config that
+// fails is refused and the last good one keeps serving.
+func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	w, err := config.NewWatcher(files)
+	if err != nil {
+		logger.Warn("config file watching disabled; SIGHUP still reloads", "err", err)
+	} else {
+		go w.Run(ctx, 300*time.Millisecond)
+	}
+	var changed <-chan struct{}
+	if w != nil {
+		changed = w.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-changed:
+		}
+		l, err := load(path, true, logger)
+		if err != nil {
+			srv.Metrics.Reloaded(false)
+			logger.Error("config reload refused; still serving the last good config", "config", path, "problems", err.Error())
+			continue
+		}
+		srv.Swap(l.snap)
+		srv.Metrics.Reloaded(true)
+		if w != nil {
+			if err := w.Track(l.cfg.Files); err != nil {
+				logger.Warn("config watch", "err", err)
+			}
+		}
+		logger.Info("config reloaded", "config", path, "files", len(l.cfg.Files))
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func openStore(c config.Store) (store.Store, error) {
+	if c.Memory {
+		return store.NewMemory(nil), nil
+	}
+	return store.OpenBolt(c.Bolt, nil)
+}
+
+func openAudit(file string) (io.Writer, func(), error) {
+	if file == "stdout" || file == "-" {
+		return os.Stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit log: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}

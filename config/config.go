@@ -1,0 +1,187 @@
+// Package config turns fedgate's YAML file into a typed, validated, immutable
+// *Config. Decoding is strict (unknown keys are errors with a did-you-mean),
+// every problem is reported at once with file:line:col, and defaults live in
+// one place (Defaults). Upstream blocks stay raw: the package that owns an
+// upstream type decodes its Block.
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/fedgate/fedgate/policy"
+)
+
+// Config is one complete, validated configuration. Treat it as immutable.
+type Config struct {
+	Server    Server    `yaml:"server"`
+	DataDir   string    `yaml:"data_dir"`
+	Keys      Keys      `yaml:"keys"`
+	Session   Session   `yaml:"session"`
+	Store     Store     `yaml:"store"`
+	Audit     Audit     `yaml:"audit"`
+	Log       Log       `yaml:"log"`
+	Branding  Branding  `yaml:"branding"`
+	Throttle  Throttle  `yaml:"throttle"`
+	Upstreams []Block   `yaml:"upstreams"`
+	Apps      []App     `yaml:"apps"`
+	Policies  []string  `yaml:"policies"`
+	Discovery Discovery `yaml:"discovery"`
+
+	// Path is the file the config came from; Files are every file it read
+	// (for the reload watcher). PolicySet holds the compiled policies.
+	Path      string      `yaml:"-"`
+	Files     []string    `yaml:"-"`
+	PolicySet *policy.Set `yaml:"-"`
+}
+
+// Server is how fedgate listens.
+type Server struct {
+	PublicURL string `yaml:"public_url"`
+	Listen    string `yaml:"listen"`
+	// InsecureHTTP allows plain HTTP: for the quickstart on loopback or behind a
+	// TLS-terminating proxy. Without it, TLS is required.
+	InsecureHTTP   bool           `yaml:"insecure_http"`
+	TLS            TLS            `yaml:"tls"`
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+	Timeouts       Timeouts       `yaml:"timeouts"`
+}
+
+// TLS names the certificate and key files.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Timeouts bound every phase of a request and of shutdown.
+type Timeouts struct {
+	ReadHeader time.Duration `yaml:"read_header"`
+	Read       time.Duration `yaml:"read"`
+	Write      time.Duration `yaml:"write"`
+	Idle       time.Duration `yaml:"idle"`
+	Shutdown   time.Duration `yaml:"shutdown"`
+	Upstream   time.Duration `yaml:"upstream"`
+}
+
+// Keys names key files. Cookie: the first key encodes, all decode (rotation).
+type Keys struct {
+	Cookie  []string     `yaml:"cookie"`
+	Signing []SigningKey `yaml:"signing"`
+}
+
+// SigningKey is one signing key file; Status "next" publishes it before use.
+type SigningKey struct {
+	File   string `yaml:"file"`
+	Status string `yaml:"status"`
+}
+
+// Session bounds the browser session.
+type Session struct {
+	Lifetime time.Duration `yaml:"lifetime"`
+	Idle     time.Duration `yaml:"idle"`
+}
+
+// Store selects where single-use markers and enrolments live.
+type Store struct {
+	Bolt   string `yaml:"bolt"`
+	Memory bool   `yaml:"memory"`
+}
+
+// Audit says where audit events go: "-" or "stdout", or a file path.
+type Audit struct {
+	File string `yaml:"file"`
+}
+
+// Log configures operational logs (stderr).
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Branding customises the pages.
+type Branding struct {
+	Name         string `yaml:"name"`
+	LogoFile     string `yaml:"logo_file"`
+	PrimaryColor string `yaml:"primary_color"`
+	HelpText     Text   `yaml:"help_text"`
+}
+
+// Text is a message in English and Japanese.
+type Text struct {
+	En string `yaml:"en"`
+	Ja string `yaml:"ja"`
+}
+
+// Throttle limits failed sign-ins per user and per client IP.
+type Throttle struct {
+	MaxFailures int `yaml:"max_failures"`
+	// MaxFailuresPerIP is higher: a whole office may share one address.
+	MaxFailuresPerIP int           `yaml:"max_failures_per_ip"`
+	Window           time.Duration `yaml:"window"`
+}
+
+// Discovery is home-realm discovery: which upstream a user is sent to.
+type Discovery struct {
+	// RememberFor keeps the chosen upstream in a cookie; 0 disables.
+	RememberFor time.Duration `yaml:"remember_for"`
+}
+
+// App is a downstream application. Type "whoami" is a page fedgate renders
+// itself, showing the signed-in identity (for the quickstart and for
+// diagnosing claims); protocol app types build on the same fields.
+// Upstreams limits which upstreams may sign in to it.
+type App struct {
+	ID              string   `yaml:"id"`
+	Type            string   `yaml:"type"`
+	Name            string   `yaml:"name"`
+	Policy          string   `yaml:"policy"`
+	Upstreams       []string `yaml:"upstreams"`
+	DefaultUpstream string   `yaml:"default_upstream"`
+}
+
+// Defaults fills every zero value that has a default. It is the only place
+// defaults are defined.
+func (c *Config) Defaults() {
+	s := &c.Server
+	if s.Listen == "" {
+		s.Listen = ":8443"
+	}
+	t := &s.Timeouts
+	setDur(&t.ReadHeader, 10*time.Second)
+	setDur(&t.Read, 30*time.Second)
+	setDur(&t.Write, 60*time.Second)
+	setDur(&t.Idle, 120*time.Second)
+	setDur(&t.Shutdown, 30*time.Second)
+	setDur(&t.Upstream, 10*time.Second)
+	setDur(&c.Session.Lifetime, 12*time.Hour)
+	setDur(&c.Session.Idle, 2*time.Hour)
+	if c.Audit.File == "" {
+		c.Audit.File = "stdout"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.Branding.Name == "" {
+		c.Branding.Name = "fedgate"
+	}
+	if c.Branding.PrimaryColor == "" {
+		c.Branding.PrimaryColor = "#1f4e8c"
+	}
+	if c.Throttle.MaxFailures == 0 {
+		c.Throttle.MaxFailures = 5
+	}
+	if c.Throttle.MaxFailuresPerIP == 0 {
+		c.Throttle.MaxFailuresPerIP = 4 * c.Throttle.MaxFailures
+	}
+	setDur(&c.Throttle.Window, 5*time.Minute)
+	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
+}
+
+func setDur(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}

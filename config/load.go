@@ -1,0 +1,195 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/fedgate/fedgate/policy"
+)
+
+// maxFileSize bounds every file the config reads: config files are small, and
+// a runaway file must not take the process down.
+const maxFileSize = 4 << 20
+
+// Load reads, decodes, defaults and validates the config at path and every
+// policy file it references. The error joins every *Problem found.
+func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, yamlProblem(path, err)
+	}
+	c := &Config{Path: path, Files: []string{path}}
+	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+		return nil, &Problem{File: path, Line: 1, Col: 1, Msg: "expected one YAML document"}
+	}
+	var errs []error
+	decodeSections(path, f.Docs[0].Body, c, &errs)
+	if len(errs) > 0 {
+		// Validating a half-decoded config would only add noise.
+		return nil, errors.Join(errs...)
+	}
+	c.Defaults()
+	dir := filepath.Dir(path)
+	c.resolvePaths(dir)
+	for i := range c.Upstreams {
+		c.Upstreams[i].File, c.Upstreams[i].Dir = path, dir
+	}
+	if err := c.loadPolicies(dir); err != nil {
+		errs = append(errs, err)
+	}
+	for _, v := range c.validate() {
+		errs = append(errs, v.at(path, f))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, maxFileSize)
+	}
+	return os.ReadFile(path)
+}
+
+// decodeSections decodes each top-level key (and each list element) on its
+// own, so one type error does not hide the next.
+func decodeSections(file string, body ast.Node, c *Config, errs *[]error) {
+	m, ok := unwrap(body).(*ast.MappingNode)
+	if !ok {
+		if mv, isMV := unwrap(body).(*ast.MappingValueNode); isMV {
+			m = &ast.MappingNode{Values: []*ast.MappingValueNode{mv}}
+		} else {
+			*errs = append(*errs, problemAt(file, body, "", "expected a mapping of settings"))
+			return
+		}
+	}
+	rv := reflect.ValueOf(c).Elem()
+	fields := yamlFields(rv.Type())
+	for _, kv := range m.Values {
+		key := kv.Key.String()
+		if _, ok := fields[key]; !ok {
+			*errs = append(*errs, problemAt(file, kv.Key, didYouMean(key, fields), "unknown key %q", key))
+			continue
+		}
+		fv := fieldByKey(rv, key)
+		seq, isSeq := unwrap(kv.Value).(*ast.SequenceNode)
+		if fv.Kind() != reflect.Slice || !isSeq {
+			if err := decodeStrict(file, kv.Value, fv.Addr().Interface()); err != nil {
+				*errs = append(*errs, err)
+			}
+			continue
+		}
+		out := reflect.MakeSlice(fv.Type(), len(seq.Values), len(seq.Values))
+		for i, e := range seq.Values {
+			if err := decodeStrict(file, e, out.Index(i).Addr().Interface()); err != nil {
+				*errs = append(*errs, err)
+			}
+		}
+		fv.Set(out)
+	}
+}
+
+func fieldByKey(rv reflect.Value, key string) reflect.Value {
+	t := rv.Type()
+	for i := range t.NumField() {
+		if n := yamlName(t.Field(i)); n == key {
+			return rv.Field(i)
+		}
+	}
+	panic("config: no field for key " + key) // unreachable: key came from yamlFields
+}
+
+// resolvePaths makes file names relative to the config file's directory.
+func (c *Config) resolvePaths(dir string) {
+	rel := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	rel(&c.DataDir)
+	rel(&c.Server.TLS.CertFile)
+	rel(&c.Server.TLS.KeyFile)
+	rel(&c.Store.Bolt)
+	rel(&c.Branding.LogoFile)
+	if c.Audit.File != "stdout" && c.Audit.File != "-" {
+		rel(&c.Audit.File)
+	}
+	for i := range c.Keys.Cookie {
+		rel(&c.Keys.Cookie[i])
+	}
+	for i := range c.Keys.Signing {
+		rel(&c.Keys.Signing[i].File)
+	}
+	if c.Store.Bolt == "" && !c.Store.Memory && c.DataDir != "" {
+		c.Store.Bolt = filepath.Join(c.DataDir, "state.db")
+	}
+}
+
+// loadPolicies reads every file the policies globs match and compiles them.
+func (c *Config) loadPolicies(dir string) error {
+	var files []policy.File
+	var errs []error
+	for _, pat := range c.Policies {
+		if !filepath.IsAbs(pat) {
+			pat = filepath.Join(dir, pat)
+		}
+		matches, err := filepath.Glob(pat)
+		if err != nil || len(matches) == 0 {
+			errs = append(errs, &Problem{File: c.Path, Msg: fmt.Sprintf("policies: %q matches no file", pat)})
+			continue
+		}
+		slices.Sort(matches)
+		for _, m := range matches {
+			data, err := readFile(m)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			files = append(files, policy.File{Name: m, Data: data})
+			c.Files = append(c.Files, m)
+		}
+	}
+	set, err := policy.Load(files)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.PolicySet = set
+	return errors.Join(errs...)
+}
+
+// finding is a validation problem located by a YAML path such as
+// $.apps[1].policy; at resolves it to line and column.
+type finding struct {
+	path, msg, hint string
+}
+
+func (v finding) at(file string, f *ast.File) error {
+	p := &Problem{File: file, Msg: v.msg, Hint: v.hint}
+	if yp, err := yaml.PathString(v.path); err == nil {
+		if n, err := yp.FilterFile(f); err == nil && n != nil && n.GetToken() != nil {
+			p.Line, p.Col = n.GetToken().Position.Line, n.GetToken().Position.Column
+		}
+	}
+	if p.Line == 0 {
+		p.Line, p.Col = 1, 1
+	}
+	return p
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+)
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	colorPattern = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+)
+
+// validate checks what no single field can: cross-references and
+// combinations. It returns every finding.
+func (c *Config) validate() []finding {
+	var out []finding
+	add := func(path, hint, format string, args ...any) {
+		out = append(out, finding{path: path, msg: fmt.Sprintf(format, args...), hint: hint})
+	}
+	c.validateServer(add)
+	if len(c.Keys.Cookie) == 0 && c.DataDir == "" {
+		add("$.keys", "run `fedgate keys generate --cookie FILE`, or set data_dir to generate keys on first run",
+			"keys.cookie: no cookie key configured")
+	}
+	for i, k := range c.Keys.Signing {
+		if k.Status != "" && k.Status != "active" && k.Status != "next" {
+			add(fmt.Sprintf("$.keys.signing[%d].status", i), "use active or next", "unknown signing key status %q", k.Status)
+		}
+	}
+	if c.Session.Idle > c.Session.Lifetime {
+		add("$.session.idle", "the idle timeout must not exceed the lifetime", "session.idle %s exceeds session.lifetime %s", c.Session.Idle, c.Session.Lifetime)
+	}
+	if c.Store.Bolt != "" && c.Store.Memory {
+		add("$.store", "choose one", "store: both bolt and memory are set")
+	}
+	if c.Store.Bolt == "" && !c.Store.Memory {
+		add("$.store", "set store.bolt or data_dir", "store: no state store configured")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		add("$.log.level", "use debug, info, warn or error", "unknown log level %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		add("$.log.format", "use json or text", "unknown log format %q", c.Log.Format)
+	}
+	if !colorPattern.MatchString(c.Branding.PrimaryColor) {
+		add("$.branding.primary_color", `a hex colour such as "#1f4e8c"`, "invalid colour %q", c.Branding.PrimaryColor)
+	}
+	if c.Throttle.MaxFailures < 1 {
+		add("$.throttle.max_failures", "at least 1", "throttle.max_failures must be positive")
+	}
+	upstreams := c.validateUpstreams(add)
+	c.validateApps(upstreams, add)
+	return out
+}
+
+// AppTypes are the app types this build knows.
+var AppTypes = []string{"whoami"}
+
+type addFunc func(path, hint, format string, args ...any)
+
+func (c *Config) validateServer(add addFunc) {
+	s := c.Server
+	u, err := url.Parse(s.PublicURL)
+	switch {
+	case s.PublicURL == "":
+		add("$.server", "the URL users reach fedgate at, e.g. https://sso.example.co.jp", "server.public_url is required")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "":
+		add("$.server.public_url", "an absolute http(s) URL with no query", "invalid server.public_url %q", s.PublicURL)
+	case u.Scheme == "http" && !s.InsecureHTTP:
+		add("$.server.public_url", "use https, or set server.insecure_http for loopback/quickstart", "public_url is plain http")
+	}
+	if !s.InsecureHTTP && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
+		add("$.server", "set server.tls.cert_file and key_file, or insecure_http: true behind a TLS terminator",
+			"TLS is required but no certificate is configured")
+	}
+}
+
+func (c *Config) validateUpstreams(add addFunc) map[string]bool {
+	seen := map[string]bool{}
+	for i, u := range c.Upstreams {
+		p := fmt.Sprintf("$.upstreams[%d]", i)
+		switch {
+		case !idPattern.MatchString(u.ID):
+			add(p, "lowercase letters, digits, - and _", "upstream id %q is missing or invalid", u.ID)
+		case seen[u.ID]:
+			add(p+".id", "ids must be unique", "duplicate upstream id %q", u.ID)
+		}
+		if u.Type == "" {
+			add(p, "e.g. type: local", "upstream %q has no type", u.ID)
+		}
+		seen[u.ID] = true
+	}
+	if len(c.Upstreams) == 0 {
+		add("$", "add at least one entry under upstreams", "no upstreams configured: nobody could sign in")
+	}
+	return seen
+}
+
+func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
+	seen := map[string]bool{}
+	for i, a := range c.Apps {
+		p := fmt.Sprintf("$.apps[%d]", i)
+		switch {
+		case !idPattern.MatchString(a.ID):
+			add(p, "lowercase letters, digits, - and _", "app id %q is missing or invalid", a.ID)
+		case seen[a.ID]:
+			add(p+".id", "ids must be unique", "duplicate app id %q", a.ID)
+		}
+		seen[a.ID] = true
+		if !slices.Contains(AppTypes, a.Type) {
+			add(p+".type", fmt.Sprintf("known types: %v", AppTypes), "app %q has unknown type %q", a.ID, a.Type)
+		}
+		if a.Policy == "" {
+			add(p, "every app needs a policy: access is denied by default", "app %q has no policy", a.ID)
+		} else if c.PolicySet != nil {
+			if _, ok := c.PolicySet.Policy(a.Policy); !ok {
+				add(p+".policy", fmt.Sprintf("known policies: %v", c.PolicySet.Names()), "app %q refers to undefined policy %q", a.ID, a.Policy)
+			}
+		}
+		for j, u := range a.Upstreams {
+			if !upstreams[u] {
+				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "define it under upstreams", "app %q refers to undefined upstream %q", a.ID, u)
+			}
+		}
+		if a.DefaultUpstream != "" && !upstreams[a.DefaultUpstream] {
+			add(p+".default_upstream", "define it under upstreams", "app %q refers to undefined upstream %q", a.ID, a.DefaultUpstream)
+		}
+	}
+}

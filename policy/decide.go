@@ -1,0 +1,170 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// rule is one compiled rule. Exactly one of allow/deny is set.
+type rule struct {
+	name  string
+	when  allOf // empty: always matches
+	allow *allowAction
+	deny  *Message
+}
+
+type allowAction struct {
+	mfa        *MFARequirement // methods lowercased
+	maxSession time.Duration
+}
+
+// cond is one compiled condition. ok reports whether it holds; why appends a
+// human-readable account of why it does not (called only after ok is false,
+// so evaluation itself never formats or allocates).
+type cond interface {
+	ok(e *env) bool
+	why(b []byte, e *env) []byte
+}
+
+// env is the per-call evaluation state: the input plus values derived from it
+// on first use (lowercased user and groups, local time).
+type env struct {
+	in  *Input
+	loc *time.Location
+
+	userDone   bool
+	user       string
+	groupsDone bool
+	groups     []string // lowercased, sorted
+
+	clockDone bool
+	clock     localClock
+}
+
+// lowerUser returns the user name lowercased, computed once per call.
+func (e *env) lowerUser() string {
+	if !e.userDone {
+		e.user, e.userDone = strings.ToLower(e.in.User), true
+	}
+	return e.user
+}
+
+// lowerGroups returns the groups lowercased and sorted, computed once per call.
+func (e *env) lowerGroups() []string {
+	if !e.groupsDone {
+		e.groupsDone = true
+		if len(e.in.Groups) > 0 {
+			e.groups = make([]string, len(e.in.Groups))
+			for i, g := range e.in.Groups {
+				e.groups[i] = strings.ToLower(g)
+			}
+			slices.Sort(e.groups)
+		}
+	}
+	return e.groups
+}
+
+// Decide evaluates p's rules in order against in. The first rule whose
+// conditions all hold decides; when none does, the answer is Deny with
+// ReasonNoRuleMatched. A nil policy is denied with ReasonNoPolicy.
+func Decide(p *Policy, in Input) Decision {
+	if p == nil {
+		return Decision{Effect: Deny, Reasons: []Reason{{Code: ReasonNoPolicy}}}
+	}
+	e := &env{in: &in, loc: p.loc}
+	var (
+		trace []RuleTrace
+		ends  []int
+		buf   []byte
+	)
+	for i := range p.rules {
+		r := &p.rules[i]
+		if r.when.ok(e) {
+			d := decideRule(p, r, e)
+			d.Trace = finishTrace(trace, ends, buf)
+			return d
+		}
+		if trace == nil {
+			n := len(p.rules) - i
+			trace = make([]RuleTrace, 0, n)
+			ends = make([]int, 0, n)
+			buf = make([]byte, 0, p.traceHint)
+		}
+		trace = append(trace, RuleTrace{Rule: r.name})
+		buf = r.when.why(buf, e)
+		ends = append(ends, len(buf))
+	}
+	return Decision{
+		Effect:  Deny,
+		Policy:  p.name,
+		Reasons: []Reason{{Code: ReasonNoRuleMatched}},
+		Message: p.message,
+		Trace:   finishTrace(trace, ends, buf),
+	}
+}
+
+// finishTrace turns the shared text buffer into one string and slices each
+// rule's explanation out of it: one allocation for all of them.
+func finishTrace(trace []RuleTrace, ends []int, buf []byte) []RuleTrace {
+	s := string(buf)
+	start := 0
+	for i, end := range ends {
+		trace[i].Failed = s[start:end]
+		start = end
+	}
+	return trace
+}
+
+func decideRule(p *Policy, r *rule, e *env) Decision {
+	d := Decision{Policy: p.name, Rule: r.name}
+	if r.deny != nil {
+		d.Effect = Deny
+		d.Reasons = []Reason{{Code: ReasonDeniedByRule}}
+		d.Message = *r.deny
+		if d.Message == (Message{}) {
+			d.Message = p.message
+		}
+		return d
+	}
+	a := r.allow
+	d.Obligations.MaxSession = a.maxSession
+	if a.mfa != nil {
+		hasMethod := anyFold(e.in.AMR, a.mfa.Methods)
+		fresh := a.mfa.MaxAge == 0 || withinAge(e.in, a.mfa.MaxAge)
+		if !hasMethod || !fresh {
+			d.Effect = StepUp
+			d.Reasons = []Reason{{Code: ReasonMFARequired}}
+			if hasMethod {
+				d.Reasons = append(d.Reasons, Reason{Code: ReasonMFATooOld})
+			}
+			d.Obligations.MFA = &MFARequirement{Methods: slices.Clone(a.mfa.Methods), MaxAge: a.mfa.MaxAge}
+			return d
+		}
+	}
+	d.Effect = Allow
+	d.Reasons = []Reason{{Code: ReasonAllowedByRule}}
+	return d
+}
+
+// withinAge reports whether the user authenticated no more than maxAge
+// before Now. An unknown (zero) AuthTime is never recent enough; an AuthTime
+// slightly in the future (clock skew) counts as now.
+func withinAge(in *Input, maxAge time.Duration) bool {
+	if in.AuthTime.IsZero() {
+		return false
+	}
+	return in.Now.Sub(in.AuthTime) <= maxAge
+}
+
+// anyFold reports whether have and want share an entry, ignoring case.
+func anyFold(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if strings.EqualFold(h, w) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,65 @@
+// Package protocols is the small contract between the broker and the protocol
+// implementations: the normalized Identity every upstream produces, the
+// capability interfaces an upstream may implement, and sentinel errors.
+//
+// Implementations pin what they implement with var _ protocols.X = (*T)(nil).
+package protocols
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Identity is a signed-in user as fedgate knows them, whatever the upstream.
+// It is what the session cookie carries, so keep it small.
+type Identity struct {
+	// Subject is the stable, unique key of the user within Upstream.
+	Subject  string `json:"sub"`
+	Upstream string `json:"up"`
+	// Username is what the user typed or the UPN; it may change over time.
+	Username    string            `json:"usr,omitempty"`
+	Email       string            `json:"em,omitempty"`
+	DisplayName string            `json:"dn,omitempty"`
+	Groups      []string          `json:"grp,omitempty"`
+	Claims      map[string]string `json:"clm,omitempty"`
+	// AuthTime is when the user last presented credentials upstream.
+	AuthTime time.Time `json:"at"`
+	// AMR lists the authentication methods (RFC 8176 values: pwd, mfa, otp, kerberos...).
+	AMR []string `json:"amr,omitempty"`
+}
+
+// HasAMR reports whether the identity was authenticated with method m.
+func (id Identity) HasAMR(m string) bool {
+	for _, a := range id.AMR {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Upstream is anything users can sign in with.
+type Upstream interface {
+	ID() string
+	// Ready reports whether the upstream can currently take sign-ins (for /readyz
+	// and the chooser page); nil means ready.
+	Ready(ctx context.Context) error
+}
+
+// PasswordAuthenticator is an upstream that checks a username and password
+// itself (local users, later LDAP).
+type PasswordAuthenticator interface {
+	Upstream
+	// Authenticate returns the identity, or ErrInvalidCredentials /
+	// ErrAccountDisabled. Implementations must take the same time for unknown
+	// users as for wrong passwords.
+	Authenticate(ctx context.Context, username, password string) (Identity, error)
+}
+
+// Sentinel errors the broker maps to user-facing messages.
+var (
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrAccountDisabled    = errors.New("account disabled")
+	ErrUnavailable        = errors.New("upstream unavailable")
+)

@@ -1,0 +1,80 @@
+// Package proxy puts apps without SSO behind fedgate. It imports nothing of
+// fedgate's own: what it needs from the broker it declares as interfaces.
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIP is the address network policy must use: the TCP peer, unless that
+// peer is a trusted proxy; then the right-most X-Forwarded-For hop that is not
+// itself a trusted proxy. Hops left of an untrusted one are attacker-chosen
+// and never used. RFC 7239 Forwarded is read only when X-Forwarded-For is absent.
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseAddr(r.RemoteAddr)
+	if !peer.IsValid() || !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := forwardedHops(r.Header)
+	for i := len(hops) - 1; i >= 0; i-- {
+		a := parseAddr(hops[i])
+		if !a.IsValid() {
+			// Garbage in the chain: stop at the last address we can vouch for.
+			return peer
+		}
+		if !isTrusted(a, trusted) {
+			return a
+		}
+		peer = a
+	}
+	return peer
+}
+
+func forwardedHops(h http.Header) []string {
+	var hops []string
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, line := range xff {
+			for _, hop := range strings.Split(line, ",") {
+				hops = append(hops, strings.TrimSpace(hop))
+			}
+		}
+		return hops
+	}
+	for _, line := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(line, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					hops = append(hops, strings.Trim(v, `"`))
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// parseAddr accepts "ip", "ip:port", "[v6]:port" and "[v6]"; 4-in-6 is unmapped
+// so policy CIDRs written as IPv4 match.
+func parseAddr(s string) netip.Addr {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
