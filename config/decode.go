@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // Problem is one thing wrong with a config file, with where it is and, when
@@ -31,6 +32,9 @@ func (p *Problem) Error() string {
 // problemAt makes a Problem positioned at node n.
 func problemAt(file string, n ast.Node, hint, format string, args ...any) *Problem {
 	p := &Problem{File: file, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	if mv, ok := n.(*ast.MappingValueNode); ok {
+		n = mv.Key // "key: value" points at its key, not at the colon
+	}
 	if n != nil && n.GetToken() != nil {
 		p.Line, p.Col = n.GetToken().Position.Line, n.GetToken().Position.Column
 	}
@@ -87,16 +91,27 @@ func decodeStrict(file string, n ast.Node, v any) error {
 		return errors.Join(errs...)
 	}
 	if err := yaml.NodeToValue(n, v); err != nil {
-		return yamlProblem(file, err)
+		p := yamlProblem(file, err)
+		if p.Line == 0 {
+			// Errors from value parsers (durations, addresses) carry no
+			// position: find the value they quote, else use the section's.
+			at := problemAt(file, quotedValue(n, err.Error()), "", "")
+			p.Line, p.Col = at.Line, at.Col
+		}
+		return p
 	}
 	return nil
 }
 
 // yamlProblem turns a go-yaml error into a positioned Problem.
-func yamlProblem(file string, err error) error {
+func yamlProblem(file string, err error) *Problem {
 	var ye yaml.Error
 	if errors.As(err, &ye) && ye.GetToken() != nil {
-		pos := ye.GetToken().Position
+		tk := ye.GetToken()
+		if tk.Type == token.MappingValueType && tk.Next != nil {
+			tk = tk.Next // point at the offending value, not at "key:"'s colon
+		}
+		pos := tk.Position
 		return &Problem{File: file, Line: pos.Line, Col: pos.Column, Msg: ye.GetMessage()}
 	}
 	return &Problem{File: file, Msg: err.Error()}
@@ -235,4 +250,31 @@ func DecodeFile(path string, v any) error {
 		return &Problem{File: path, Line: 1, Col: 1, Msg: "expected one YAML document"}
 	}
 	return decodeStrict(path, f.Docs[0].Body, v)
+}
+
+// quotedValue finds the scalar under n whose text the message quotes, or n.
+func quotedValue(n ast.Node, msg string) ast.Node {
+	_, rest, ok := strings.Cut(msg, `"`)
+	quoted, _, ok2 := strings.Cut(rest, `"`)
+	if !ok || !ok2 {
+		return n
+	}
+	found := n
+	ast.Walk(visitFunc(func(c ast.Node) bool {
+		if _, scalar := c.(ast.ScalarNode); scalar && c.GetToken() != nil && c.GetToken().Value == quoted {
+			found = c
+			return false
+		}
+		return true
+	}), n)
+	return found
+}
+
+type visitFunc func(ast.Node) bool
+
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if f(n) {
+		return f
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -35,11 +36,7 @@ func Load(path string) (*Config, error) {
 		return nil, &Problem{File: path, Line: 1, Col: 1, Msg: "expected one YAML document"}
 	}
 	var errs []error
-	decodeSections(path, f.Docs[0].Body, c, &errs)
-	if len(errs) > 0 {
-		// Validating a half-decoded config would only add noise.
-		return nil, errors.Join(errs...)
-	}
+	failed := decodeSections(path, f.Docs[0].Body, c, &errs)
 	c.Defaults()
 	dir := filepath.Dir(path)
 	c.resolvePaths(dir)
@@ -50,7 +47,10 @@ func Load(path string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	for _, v := range c.validate() {
-		errs = append(errs, v.at(path, f))
+		// A section that did not decode is zero: checking it would only add noise.
+		if !failed[v.section()] {
+			errs = append(errs, v.at(path, f))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -70,15 +70,18 @@ func readFile(path string) ([]byte, error) {
 }
 
 // decodeSections decodes each top-level key (and each list element) on its
-// own, so one type error does not hide the next.
-func decodeSections(file string, body ast.Node, c *Config, errs *[]error) {
+// own, so one type error does not hide the next. It returns the keys of the
+// sections that failed.
+func decodeSections(file string, body ast.Node, c *Config, errs *[]error) map[string]bool {
+	failed := map[string]bool{}
 	m, ok := unwrap(body).(*ast.MappingNode)
 	if !ok {
 		if mv, isMV := unwrap(body).(*ast.MappingValueNode); isMV {
 			m = &ast.MappingNode{Values: []*ast.MappingValueNode{mv}}
 		} else {
 			*errs = append(*errs, problemAt(file, body, "", "expected a mapping of settings"))
-			return
+			failed[""] = true
+			return failed
 		}
 	}
 	rv := reflect.ValueOf(c).Elem()
@@ -87,6 +90,7 @@ func decodeSections(file string, body ast.Node, c *Config, errs *[]error) {
 		key := kv.Key.String()
 		if _, ok := fields[key]; !ok {
 			*errs = append(*errs, problemAt(file, kv.Key, didYouMean(key, fields), "unknown key %q", key))
+			failed[key] = true
 			continue
 		}
 		fv := fieldByKey(rv, key)
@@ -94,6 +98,7 @@ func decodeSections(file string, body ast.Node, c *Config, errs *[]error) {
 		if fv.Kind() != reflect.Slice || !isSeq {
 			if err := decodeStrict(file, kv.Value, fv.Addr().Interface()); err != nil {
 				*errs = append(*errs, err)
+				failed[key] = true
 			}
 			continue
 		}
@@ -101,10 +106,12 @@ func decodeSections(file string, body ast.Node, c *Config, errs *[]error) {
 		for i, e := range seq.Values {
 			if err := decodeStrict(file, e, out.Index(i).Addr().Interface()); err != nil {
 				*errs = append(*errs, err)
+				failed[key] = true
 			}
 		}
 		fv.Set(out)
 	}
+	return failed
 }
 
 func fieldByKey(rv reflect.Value, key string) reflect.Value {
@@ -179,6 +186,16 @@ func (c *Config) loadPolicies(dir string) error {
 // $.apps[1].policy; at resolves it to line and column.
 type finding struct {
 	path, msg, hint string
+}
+
+// section is the top-level key the finding is about ("" for the root).
+func (v finding) section() string {
+	s := strings.TrimPrefix(strings.TrimPrefix(v.path, "$"), ".")
+	end := strings.IndexAny(s, ".[")
+	if end < 0 {
+		return s
+	}
+	return s[:end]
 }
 
 func (v finding) at(file string, f *ast.File) error {

@@ -93,7 +93,7 @@ func (c *Config) validateUpstreams(add addFunc) map[string]bool {
 		seen[u.ID] = true
 	}
 	if len(c.Upstreams) == 0 {
-		add("$", "add at least one entry under upstreams", "no upstreams configured: nobody could sign in")
+		add("$.upstreams", "add at least one entry under upstreams", "no upstreams configured: nobody could sign in")
 	}
 	return seen
 }

@@ -47,12 +47,12 @@ func (d *decoder) authCond(n ast.Node) (cond, bool) {
 func (c authCond) amrOK(in *Input) bool { return c.amr == nil || anyFold(in.AMR, c.amr) }
 
 func (c authCond) ok(e *env) bool {
-	return c.amrOK(e.in) && (c.maxAge == 0 || withinAge(e.in, c.maxAge))
+	return c.amrOK(&e.in) && (c.maxAge == 0 || withinAge(&e.in, c.maxAge))
 }
 
 func (c authCond) why(b []byte, e *env) []byte {
 	b = append(b, "auth: "...)
-	if !c.amrOK(e.in) {
+	if !c.amrOK(&e.in) {
 		b = append(b, "amr ["...)
 		for i, m := range e.in.AMR {
 			if i > 0 {

@@ -111,7 +111,7 @@ func (t *claimTest) pass(in *Input) bool {
 
 func (c claimsCond) ok(e *env) bool {
 	for i := range c {
-		if !c[i].pass(e.in) {
+		if !c[i].pass(&e.in) {
 			return false
 		}
 	}
@@ -121,7 +121,7 @@ func (c claimsCond) ok(e *env) bool {
 func (c claimsCond) why(b []byte, e *env) []byte {
 	for i := range c {
 		t := &c[i]
-		if t.pass(e.in) {
+		if t.pass(&e.in) {
 			continue
 		}
 		b = append(b, "claims: "...)

@@ -21,7 +21,7 @@ func TestCombinators(t *testing.T) {
 		{name: "nested", when: "any: [{ not: { networks: [10.0.0.0/8] }, auth: { amr: [mfa] } }, { networks: [10.0.0.0/8] }]",
 			in: Input{ClientIP: ip("203.0.113.1"), AMR: []string{"mfa"}}, want: true},
 		{name: "nested, fails", when: "any: [{ not: { networks: [10.0.0.0/8] }, auth: { amr: [mfa] } }, { networks: [10.0.0.0/8] }]",
-			in: Input{ClientIP: ip("203.0.113.1"), AMR: []string{"pwd"}},
+			in:     Input{ClientIP: ip("203.0.113.1"), AMR: []string{"pwd"}},
 			failed: "any: none matched (auth: amr [pwd] has none of [mfa]; networks: 203.0.113.1 not in [10.0.0.0/8])"},
 		{name: "conditions in a map all hold; first failing in file order", when: "users: [bob], apps: [wiki], upstreams: [corp]",
 			in: Input{User: "bob", App: "hr", Upstream: "other"}, failed: "apps: hr not in [wiki]"},

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// traceBytesPerRule is the trace text reserved per failed rule (typical
+// explanations are 40-70 bytes), so the text rarely needs to grow.
+const traceBytesPerRule = 64
+
 // rule is one compiled rule. Exactly one of allow/deny is set.
 type rule struct {
 	name  string
@@ -30,7 +34,7 @@ type cond interface {
 // env is the per-call evaluation state: the input plus values derived from it
 // on first use (lowercased user and groups, local time).
 type env struct {
-	in  *Input
+	in  Input
 	loc *time.Location
 
 	userDone   bool
@@ -72,42 +76,45 @@ func Decide(p *Policy, in Input) Decision {
 	if p == nil {
 		return Decision{Effect: Deny, Reasons: []Reason{{Code: ReasonNoPolicy}}}
 	}
-	e := &env{in: &in, loc: p.loc}
+	e := &env{in: in, loc: p.loc}
 	var (
-		trace []RuleTrace
-		ends  []int
-		buf   []byte
+		trace   []RuleTrace
+		ends    []int
+		text    strings.Builder // every rule's explanation, back to back
+		scratch []byte
 	)
 	for i := range p.rules {
 		r := &p.rules[i]
 		if r.when.ok(e) {
 			d := decideRule(p, r, e)
-			d.Trace = finishTrace(trace, ends, buf)
+			d.Trace = finishTrace(trace, ends, &text)
 			return d
 		}
 		if trace == nil {
 			n := len(p.rules) - i
 			trace = make([]RuleTrace, 0, n)
 			ends = make([]int, 0, n)
-			buf = make([]byte, 0, p.traceHint)
+			text.Grow(n * traceBytesPerRule)
+			scratch = make([]byte, 0, 256)
 		}
 		trace = append(trace, RuleTrace{Rule: r.name})
-		buf = r.when.why(buf, e)
-		ends = append(ends, len(buf))
+		scratch = r.when.why(scratch[:0], e)
+		text.Write(scratch)
+		ends = append(ends, text.Len())
 	}
 	return Decision{
 		Effect:  Deny,
 		Policy:  p.name,
 		Reasons: []Reason{{Code: ReasonNoRuleMatched}},
 		Message: p.message,
-		Trace:   finishTrace(trace, ends, buf),
+		Trace:   finishTrace(trace, ends, &text),
 	}
 }
 
-// finishTrace turns the shared text buffer into one string and slices each
-// rule's explanation out of it: one allocation for all of them.
-func finishTrace(trace []RuleTrace, ends []int, buf []byte) []RuleTrace {
-	s := string(buf)
+// finishTrace slices each rule's explanation out of the shared text, so all
+// of them together cost one allocation.
+func finishTrace(trace []RuleTrace, ends []int, text *strings.Builder) []RuleTrace {
+	s := text.String()
 	start := 0
 	for i, end := range ends {
 		trace[i].Failed = s[start:end]
@@ -131,7 +138,7 @@ func decideRule(p *Policy, r *rule, e *env) Decision {
 	d.Obligations.MaxSession = a.maxSession
 	if a.mfa != nil {
 		hasMethod := anyFold(e.in.AMR, a.mfa.Methods)
-		fresh := a.mfa.MaxAge == 0 || withinAge(e.in, a.mfa.MaxAge)
+		fresh := a.mfa.MaxAge == 0 || withinAge(&e.in, a.mfa.MaxAge)
 		if !hasMethod || !fresh {
 			d.Effect = StepUp
 			d.Reasons = []Reason{{Code: ReasonMFARequired}}

@@ -20,14 +20,12 @@ type groupsCond struct {
 }
 
 func (d *decoder) groups(n ast.Node) (cond, bool) {
-	if _, isMap := unwrap(n).(*ast.MappingNode); !isMap {
-		if _, isPair := unwrap(n).(*ast.MappingValueNode); !isPair {
-			items, ok := d.list(n, "groups")
-			if !ok {
-				return nil, false
-			}
-			return groupsCond{anyOf: lowerSet(items), anyText: listText(items)}, true
+	if !isMapping(n) {
+		items, ok := d.list(n, "groups")
+		if !ok {
+			return nil, false
 		}
+		return groupsCond{anyOf: lowerSet(items), anyText: listText(items)}, true
 	}
 	fs, ok := d.fields(n, "groups", []string{"any_of", "all_of"})
 	var c groupsCond

@@ -15,10 +15,6 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// traceBytesPerRule is the trace text reserved per rule, so that a decision
-// that fails many rules formats into one buffer without regrowing it.
-const traceBytesPerRule = 72
-
 // Load parses and compiles policy files. Named networks are shared by all
 // files. On any mistake it returns a nil Set and every Problem found, joined
 // with errors.Join, ordered by file and position.
@@ -37,7 +33,6 @@ func Load(files []File) (*Set, error) {
 		if t.rules != nil {
 			t.p.rules = l.compileRules(t.d, t.rules)
 		}
-		t.p.traceHint = traceBytesPerRule * len(t.p.rules)
 		set.policies[t.p.name] = t.p
 		set.names = append(set.names, t.p.name)
 	}
@@ -214,7 +209,7 @@ func (l *loader) compileRules(d *decoder, n ast.Node) []rule {
 	catchAll := ""
 	for i, rn := range items {
 		fs, _ := d.fields(rn, "rule", []string{"name", "description", "when", "allow", "deny"})
-		if _, isMap := unwrap(rn).(*ast.MappingNode); !isMap {
+		if !isMapping(rn) {
 			continue // reported by fields
 		}
 		r := rule{}

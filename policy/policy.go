@@ -38,11 +38,10 @@ func (s *Set) Names() []string {
 // Policy is one compiled policy: an ordered list of rules evaluated in the
 // policy's time zone.
 type Policy struct {
-	name      string
-	loc       *time.Location
-	message   Message
-	rules     []rule
-	traceHint int // bytes to reserve for trace text when every rule fails
+	name    string
+	loc     *time.Location
+	message Message
+	rules   []rule
 }
 
 // Name returns the policy's name.

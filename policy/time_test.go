@@ -31,6 +31,8 @@ func TestTimeTokyo(t *testing.T) {
 			in: in("2026-03-14T14:00:00Z"), failed: "time: sat not in [fri]"},
 		{name: "night window, early friday began thursday", when: `time: { weekdays: [fri], hours: "22:00-06:00" }`,
 			in: in("2026-03-12T17:00:00Z"), failed: "time: window began thu not in [fri]"},
+		{name: "unquoted hours", when: "time: { hours: 09:00-18:00 }",
+			in: in("2026-03-10T00:30:00Z"), want: true},
 		{name: "whole day with 24:00", when: `time: { hours: "00:00-24:00" }`,
 			in: in("2026-03-10T14:59:59Z"), want: true}, // 23:59:59
 		{name: "date range, last day", when: "time: { dates: [{from: 2026-12-28, to: 2027-01-03}] }",

@@ -36,14 +36,14 @@ func (c idCond) value(in *Input) string {
 }
 
 func (c idCond) ok(e *env) bool {
-	_, ok := c.set[c.value(e.in)]
+	_, ok := c.set[c.value(&e.in)]
 	return ok
 }
 
 func (c idCond) why(b []byte, e *env) []byte {
 	b = append(b, c.what...)
 	b = append(b, ": "...)
-	if v := c.value(e.in); v != "" {
+	if v := c.value(&e.in); v != "" {
 		b = append(b, v...)
 	} else {
 		b = append(b, "none"...)

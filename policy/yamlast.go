@@ -71,6 +71,15 @@ func isNull(n ast.Node) bool {
 	return n == nil || ok
 }
 
+// isMapping reports whether n is a mapping.
+func isMapping(n ast.Node) bool {
+	switch unwrap(n).(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return true
+	}
+	return false
+}
+
 // isEmptyMap reports whether n is null or {}.
 func isEmptyMap(n ast.Node) bool {
 	m, ok := unwrap(n).(*ast.MappingNode)

@@ -1,0 +1,244 @@
+package broker
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// sessionValue signs alice in and returns her session cookie's value.
+func sessionValue(t *testing.T, e *testEnv) string {
+	t.Helper()
+	e.signIn(e.client, "alice", "alice-pw")
+	for _, c := range e.client.Jar.Cookies(mustURL(e.http.URL)) {
+		if c.Name == sessionCookie {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
+// withCookie requests the app presenting only the given session cookie.
+func withCookie(e *testEnv, value string) resp {
+	req, _ := http.NewRequest("GET", e.http.URL+"/apps/demo/", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+	return e.do(e.newClient(), req)
+}
+
+func TestSessionCookie(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(t *testing.T, e *testEnv, v string) string
+		ok     bool
+	}{
+		{"valid", func(_ *testing.T, _ *testEnv, v string) string { return v }, true},
+		{"tampered", func(_ *testing.T, _ *testEnv, v string) string {
+			b := []byte(v)
+			b[len(b)/2] ^= 0x01
+			return string(b)
+		}, false},
+		{"truncated", func(_ *testing.T, _ *testEnv, v string) string { return v[:len(v)-5] }, false},
+		{"garbage", func(_ *testing.T, _ *testEnv, _ string) string { return "not-a-cookie|||" }, false},
+		{"oversized", func(_ *testing.T, _ *testEnv, v string) string { return v + strings.Repeat("A", 5000) }, false},
+		{"past absolute lifetime", func(_ *testing.T, e *testEnv, v string) string {
+			// Keep it from going idle so only the absolute lifetime ends it.
+			for range 12 {
+				e.clock.Advance(59 * time.Minute)
+				_ = withCookie(e, v)
+			}
+			e.clock.Advance(13 * time.Minute)
+			return v
+		}, false},
+		{"idle too long", func(_ *testing.T, e *testEnv, v string) string {
+			e.clock.Advance(2*time.Hour + time.Second)
+			return v
+		}, false},
+		{"sealed under another cookie's name", func(t *testing.T, e *testEnv, _ string) string {
+			snap := e.srv.Current()
+			rec := &headerRecorder{h: http.Header{}}
+			p := &Pending{ID: randomID(), Return: "/", Created: e.clock.Now()}
+			if err := snap.sealer.seal(rec, pendingPrefix+p.ID, p, time.Hour, http.SameSiteLaxMode); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+			return c.Value
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			v := tt.mutate(t, e, sessionValue(t, e))
+			r := withCookie(e, v)
+			if got := r.code == http.StatusOK; got != tt.ok {
+				t.Fatalf("status %d, want accepted=%v", r.code, tt.ok)
+			}
+			if !tt.ok && (r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login?l=")) {
+				t.Fatalf("rejected cookie should lead to sign-in, got %d %q", r.code, r.location)
+			}
+		})
+	}
+}
+
+type headerRecorder struct{ h http.Header }
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *headerRecorder) WriteHeader(int)             {}
+
+func TestCookieKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	v := sessionValue(t, e) // sealed with keys[0]
+	snap := e.srv.Current()
+	swapKeys := func(t *testing.T, idx ...int) {
+		t.Helper()
+		var ups []protocols.Upstream
+		for _, u := range snap.upstreams {
+			ups = append(ups, u.Upstream)
+		}
+		var ks = e.keys[:0:0]
+		for _, i := range idx {
+			ks = append(ks, e.keys[i])
+		}
+		s, err := NewSnapshot(snap.Config, ks, ups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.Swap(s)
+	}
+	// A new key in front: old cookies still open, new ones use the new key.
+	swapKeys(t, 1, 0)
+	if r := withCookie(e, v); r.code != http.StatusOK {
+		t.Fatalf("old-key cookie after rotation = %d", r.code)
+	}
+	// The old key dropped: its cookies are refused.
+	swapKeys(t, 1)
+	if r := withCookie(e, v); r.code != http.StatusSeeOther {
+		t.Fatalf("cookie of a dropped key = %d, want sign-in", r.code)
+	}
+}
+
+func TestCookieAttributes(t *testing.T) {
+	e := newEnv(t)
+	r := e.get(e.client, "/apps/demo/")
+	c, err := http.ParseSetCookie(r.header.Get("Set-Cookie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge <= 0 {
+		t.Fatalf("pending cookie attributes: %+v", c)
+	}
+	// Over https the cookie is Secure and __Host- prefixed.
+	s, err := newSealer(e.keys, true, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &headerRecorder{h: http.Header{}}
+	if err := s.seal(rec, sessionCookie, map[string]string{"a": "b"}, time.Hour, http.SameSiteLaxMode); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	if sc.Name != "__Host-fedgate" || !sc.Secure || !sc.HttpOnly {
+		t.Fatalf("secure cookie: %+v", sc)
+	}
+}
+
+// TestBadInput: malformed or oversized input gets a 4xx with a correlation
+// id, never a 5xx or a stack trace.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	formURL, csrf := e.beginLogin(e.client, "/apps/demo/")
+	big := strings.Repeat("a", 70<<10)
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"unknown app", "GET", "/login?app=nope", "", 400},
+		{"open redirect return", "GET", "/login?return=//evil.example/", "", 400},
+		{"absolute return", "GET", "/login?return=https://evil.example/", "", 400},
+		{"backslash return", "GET", "/login?return=/%5Cevil.example", "", 400},
+		{"bad pending id", "GET", "/login?l=../../etc", "", 400},
+		{"unknown pending id", "GET", "/login?l=AAAAAAAAAAAAAAAAAAAAAA", "", 400},
+		{"unknown upstream", "GET", formURL + "&upstream=ghost", "", 400},
+		{"post unknown upstream", "POST", formURL, "csrf=" + url.QueryEscape(csrf) + "&upstream=ghost&username=a&password=b", 400},
+		{"oversized form", "POST", formURL, "csrf=" + url.QueryEscape(csrf) + "&username=" + big, 400},
+		{"malformed form", "POST", formURL, "%zz=%", 400},
+		{"unknown app path", "GET", "/apps/nope/", "", 404},
+		{"unknown route", "GET", "/nope", "", 404},
+		{"bad query escape", "GET", "/login?app=%zz", "", 303},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.http.URL+tt.path, strings.NewReader(tt.body))
+			if tt.method == "POST" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			r := e.do(e.client, req)
+			if r.code != tt.want {
+				t.Fatalf("status %d, want %d\n%s", r.code, tt.want, r.body)
+			}
+			if r.code >= 400 && (!strings.Contains(r.body, r.header.Get("X-Request-Id")) || r.header.Get("X-Request-Id") == "") {
+				t.Fatalf("error page lacks the correlation id %q", r.header.Get("X-Request-Id"))
+			}
+			if strings.Contains(r.body, "goroutine") || strings.Contains(r.body, ".go:") {
+				t.Fatal("stack trace in response")
+			}
+		})
+	}
+	// API clients get JSON errors.
+	req, _ := http.NewRequest("GET", e.http.URL+"/apps/demo/", nil)
+	req.Header.Set("Accept", "application/json")
+	if r := e.do(e.newClient(), req); r.code != 401 || !strings.Contains(r.body, `"correlation_id"`) || r.header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("API client without session = %d %s", r.code, r.body)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for _, s := range []string{"//evil", "/\\evil", "https:evil", "https://evil", "\t//evil", "/%09/evil", "a@b@evil", "evil", "", "/ok\r\nSet-Cookie:x", "//%2F%2Fevil"} {
+		if got, ok := localPath(s); ok && (strings.HasPrefix(got, "//") || !strings.HasPrefix(got, "/")) {
+			t.Errorf("localPath(%q) = %q accepted", s, got)
+		} else if ok && s != "/%09/evil" {
+			t.Errorf("localPath(%q) accepted as %q", s, got)
+		}
+	}
+	for _, s := range []string{"/", "/apps/demo/", "/apps/demo/?x=1&y=%2F"} {
+		if _, ok := localPath(s); !ok {
+			t.Errorf("localPath(%q) refused", s)
+		}
+	}
+}
+
+func TestAcceptLanguage(t *testing.T) {
+	tests := map[string]string{
+		"":                                "en",
+		"ja":                              "ja",
+		"ja-JP,ja;q=0.9,en-US;q=0.8":      "ja",
+		"en-US,en;q=0.9,ja;q=0.8":         "en",
+		"fr-FR, ja;q=0.5, en;q=0.4":       "ja",
+		"de":                              "en",
+		"ja;q=0.1, en;q=0.2":              "en",
+		strings.Repeat("x,", 1000) + "ja": "en",
+	}
+	for h, want := range tests {
+		if got := fromAcceptLanguage(h); got != want {
+			t.Errorf("fromAcceptLanguage(%.40q) = %s, want %s", h, got, want)
+		}
+	}
+}
+
+func TestMessagesComplete(t *testing.T) {
+	for k := range messages["en"] {
+		if _, ok := messages["ja"][k]; !ok {
+			t.Errorf("ja lacks %q", k)
+		}
+	}
+	for k := range messages["ja"] {
+		if _, ok := messages["en"][k]; !ok {
+			t.Errorf("en lacks %q", k)
+		}
+	}
+}

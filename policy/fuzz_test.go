@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// FuzzLoad feeds arbitrary bytes to Load: it must never panic, must return
+// either a Set or *Problem errors, and any Set it returns must decide
+// without panicking.
+func FuzzLoad(f *testing.F) {
+	files, _ := loadExamples(f)
+	for _, file := range files {
+		f.Add(file.Data)
+	}
+	f.Add([]byte(stepUpSrc))
+	f.Add([]byte("policy: a\nrules:\n  - name: r\n    when: { time: { hours: \"22:00-06:00\", weekdays: [fri], dates: [{from: 2026-12-28, to: 2027-01-03}] } }\n    allow: {}\n"))
+	f.Add([]byte("policy: a\nrules:\n  - name: r\n    when: { any: [{ not: { claims: { x: { regex: 'a+' } } } }], all: [{ auth: { amr: [mfa], max_age: 1h } }] }\n    deny: {}\n"))
+	f.Add([]byte("networks: { a: [\"::ffff:10.0.0.0/104\"] }\n"))
+	f.Add([]byte("- &a [*a]\n"))
+	now := time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)
+	in := Input{
+		App: "wiki", User: "Alice", Upstream: "corp-adfs", Groups: []string{"Staff", "admins"},
+		Claims: map[string]string{"tid": "x", "x": "aaa"}, AMR: []string{"pwd", "mfa"},
+		AuthTime: now.Add(-time.Hour), ClientIP: ip("::ffff:10.1.2.3"), Now: now,
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := Load([]File{{Name: "fuzz.yaml", Data: data}})
+		if (set == nil) == (err == nil) {
+			t.Fatalf("Load returned set %v and error %v", set, err)
+		}
+		if err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var p *Problem
+				if !errors.As(e, &p) || p.Msg == "" {
+					t.Fatalf("not a *Problem with a message: %#v", e)
+				}
+			}
+			return
+		}
+		for _, name := range set.Names() {
+			p, _ := set.Policy(name)
+			d := Decide(p, in)
+			if d.Effect == Allow && d.Rule == "" {
+				t.Fatalf("allowed without a rule: %+v", d)
+			}
+			if len(d.Trace) > len(p.rules) {
+				t.Fatalf("trace longer than the rules: %+v", d.Trace)
+			}
+		}
+	})
+}

@@ -1,0 +1,101 @@
+// Shared setup for the browser tests: a private fedgate per test (so each
+// test reads only its own audit log) and a headless system Chromium.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const outDir = path.join(repoRoot, 'test', 'out');
+const binary = path.join(outDir, 'fedgate');
+const quickstart = path.join(repoRoot, 'examples', 'quickstart');
+
+// all.sh builds the binary; building here too lets one run a single file alone.
+function ensureBinary() {
+  if (existsSync(binary)) return;
+  const r = spawnSync('go', ['build', '-o', binary, './cmd/fedgate'], { cwd: repoRoot, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);
+}
+
+// A port the kernel just handed out; released right away for fedgate to take.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts the quickstart on a free loopback port in a temp copy (the copy gets
+// its own data/ dir, so no keys or state leak between tests or into the repo).
+export async function startFedgate(t) {
+  ensureBinary();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-e2e-'));
+  for (const name of ['fedgate.yaml', 'users.yaml', 'policies']) {
+    await cp(path.join(quickstart, name), path.join(dir, name), { recursive: true });
+  }
+  const port = await freePort();
+  const config = path.join(dir, 'fedgate.yaml');
+  const yaml = await readFile(config, 'utf8');
+  await writeFile(config, yaml.replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`));
+
+  const proc = spawn(binary, ['serve', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdout is the audit log, one JSON object per line; keep whole lines only.
+  const lines = [];
+  let partial = '';
+  proc.stdout.setEncoding('utf8').on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    lines.push(...parts.filter((l) => l.trim() !== ''));
+  });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+  let exited = null;
+  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? code}`;
+    resolve();
+  }));
+
+  t.after(async () => {
+    if (!exited) {
+      proc.kill('SIGTERM');
+      // A hung shutdown must not hang the test run.
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) throw new Error(`fedgate ${exited} before /healthz answered:\n${stderr}`);
+    try {
+      const res = await fetch(`${baseURL}/healthz`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`fedgate /healthz not 200 within 15 s:\n${stderr}`);
+    await sleep(100);
+  }
+  return { baseURL, auditLines: () => [...lines], stderr: () => stderr };
+}
+
+// The Debian Chromium; playwright-core never downloads a browser of its own.
+export async function launchBrowser(t) {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t?.after(() => browser.close());
+  return browser;
+}
