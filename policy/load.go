@@ -33,6 +33,9 @@ func Load(files []File) (*Set, error) {
 		if t.rules != nil {
 			t.p.rules = l.compileRules(t.d, t.rules)
 		}
+		if t.dup {
+			continue
+		}
 		set.policies[t.p.name] = t.p
 		set.names = append(set.names, t.p.name)
 	}
@@ -68,6 +71,7 @@ type pending struct {
 	d     *decoder
 	p     *Policy
 	rules ast.Node
+	dup   bool // a second policy of the same name: compiled for its problems only
 }
 
 func where(d *decoder, n ast.Node) string {
@@ -140,7 +144,7 @@ func (l *loader) parseFile(d *decoder, data []byte) *pending {
 	}
 	if prev, dup := l.policyAt[p.name]; dup {
 		d.problem(nameN, "policy names are unique across all files; rename one", "policy %q is already defined at %s", p.name, prev)
-		return nil
+		return &pending{d: d, p: p, rules: rules, dup: true} // still checked, never kept
 	}
 	l.policyAt[p.name] = where(d, nameN)
 	return &pending{d: d, p: p, rules: rules}

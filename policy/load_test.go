@@ -130,12 +130,13 @@ func TestLoadProblems(t *testing.T) {
 func TestLoadAcrossFiles(t *testing.T) {
 	got := problems(t,
 		File{Name: "a.yaml", Data: []byte("policy: staff\nnetworks:\n  office: [10.0.0.0/8]\n")},
-		File{Name: "b.yaml", Data: []byte("policy: staff\nnetworks:\n  office: [192.168.0.0/16]\n")},
+		File{Name: "b.yaml", Data: []byte("policy: staff\nnetworks:\n  office: [192.168.0.0/16]\nrules:\n  - name: r\n    when: { users: [] }\n    allow: {}\n")},
 		File{Name: "c.yaml", Data: []byte("policy: c\nrules:\n  - name: r\n    when: { networks: [vpn] }\n    allow: {}\n")},
 	)
 	want := []string{
 		"b.yaml:1:1: policy \"staff\" is already defined at a.yaml:1:1 (hint: policy names are unique across all files; rename one)",
 		"b.yaml:3:3: network \"office\" is already defined at a.yaml:3:3 (hint: network names are shared by all policy files; rename one or merge the lists)",
+		"b.yaml:6:20: users is an empty list and can never match (hint: remove the condition, or list at least one entry)",
 		"c.yaml:4:24: unknown network \"vpn\" (hint: defined networks: office)",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -27,15 +27,16 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, *path, stderr); err != nil {
+	if err := runServer(ctx, *path, stderr, nil); err != nil {
 		fmt.Fprintf(stderr, "fedgate: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// runServer serves until ctx ends, then drains in-flight requests.
-func runServer(ctx context.Context, path string, stderr io.Writer) error {
+// runServer serves until ctx ends, then drains in-flight requests. onListen,
+// if set, learns the bound address (tests listen on port 0).
+func runServer(ctx context.Context, path string, stderr io.Writer, onListen func(net.Addr)) error {
 	boot := slog.New(slog.NewTextHandler(stderr, nil))
 	l, err := load(path, true, boot)
 	if err != nil {
@@ -68,6 +69,9 @@ func runServer(ctx context.Context, path string, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err
+	}
+	if onListen != nil {
+		onListen(ln.Addr())
 	}
 	go reloadLoop(ctx, path, srv, cfg.Files, logger)
 	errc := make(chan error, 1)
