@@ -65,7 +65,9 @@ policies: [policies/*.yaml]
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a }) }()
+	go func() {
+		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
+	}()
 	select {
 	case a := <-addrc:
 		base = "http://" + a.String()
