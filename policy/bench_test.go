@@ -45,7 +45,10 @@ func benchInput() Input {
 
 func TestBenchPolicyShape(t *testing.T) {
 	p := benchPolicy(t, 1000)
-	d := Decide(p, benchInput())
+	if d := Decide(p, benchInput()); d.Effect != Allow || d.Rule != "last" || d.Trace != nil {
+		t.Fatalf("Decide: %v by %q, trace %d", d.Effect, d.Rule, len(d.Trace))
+	}
+	d := Explain(p, benchInput())
 	if d.Effect != Allow || d.Rule != "last" || len(d.Trace) != 999 {
 		t.Fatalf("got %v by %q with %d trace entries", d.Effect, d.Rule, len(d.Trace))
 	}
@@ -69,6 +72,19 @@ func BenchmarkDecide(b *testing.B) {
 	for b.Loop() {
 		if d := Decide(p, in); d.Effect != Allow {
 			b.Fatal(d.Effect)
+		}
+	}
+}
+
+// BenchmarkExplain is the same decision with every rule's explanation, as
+// `fedgate policy explain` prints it.
+func BenchmarkExplain(b *testing.B) {
+	p := benchPolicy(b, 1000)
+	in := benchInput()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Explain(p, in); len(d.Trace) != 999 {
+			b.Fatal(len(d.Trace))
 		}
 	}
 }

@@ -71,8 +71,15 @@ func (e *env) lowerGroups() []string {
 
 // Decide evaluates p's rules in order against in. The first rule whose
 // conditions all hold decides; when none does, the answer is Deny with
-// ReasonNoRuleMatched. A nil policy is denied with ReasonNoPolicy.
-func Decide(p *Policy, in Input) Decision {
+// ReasonNoRuleMatched. A nil policy is denied with ReasonNoPolicy. It leaves
+// Trace empty: enforcement on every request need not pay for explanations.
+func Decide(p *Policy, in Input) Decision { return decide(p, in, false) }
+
+// Explain decides exactly as Decide and also fills Trace: for each rule
+// before the deciding one, the first condition that did not hold.
+func Explain(p *Policy, in Input) Decision { return decide(p, in, true) }
+
+func decide(p *Policy, in Input, explain bool) Decision {
 	if p == nil {
 		return Decision{Effect: Deny, Reasons: []Reason{{Code: ReasonNoPolicy}}}
 	}
@@ -89,6 +96,9 @@ func Decide(p *Policy, in Input) Decision {
 			d := decideRule(p, r, e)
 			d.Trace = finishTrace(trace, ends, &text)
 			return d
+		}
+		if !explain {
+			continue
 		}
 		if trace == nil {
 			n := len(p.rules) - i

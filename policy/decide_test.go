@@ -74,7 +74,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Decide(p, tc.in)
+			got := Explain(p, tc.in)
 			if len(got.Trace) != tc.nTr {
 				t.Errorf("trace has %d entries, want %d: %+v", len(got.Trace), tc.nTr, got.Trace)
 			}
@@ -88,7 +88,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideTrace(t *testing.T) {
 	p := mustLoad(t, stepUpSrc)
-	d := Decide(p, Input{ClientIP: ip("203.0.113.9"), Groups: []string{"Sales"}})
+	d := Explain(p, Input{ClientIP: ip("203.0.113.9"), Groups: []string{"Sales"}})
 	want := []RuleTrace{
 		{Rule: "office", Failed: "networks: 203.0.113.9 not in [10.0.0.0/8]"},
 		{Rule: "blocked", Failed: "groups: in none of [blocked]"},
@@ -122,7 +122,7 @@ rules:
 		{Input{User: "bob", Groups: []string{"staff"}}, "staff", Allow},
 		{Input{User: "bob"}, "everyone", Allow},
 	} {
-		d := Decide(p, tc.in)
+		d := Explain(p, tc.in)
 		if d.Rule != tc.rule || d.Effect != tc.eff {
 			t.Errorf("%+v: got %v by %q, want %v by %q", tc.in, d.Effect, d.Rule, tc.eff, tc.rule)
 		}
@@ -130,7 +130,7 @@ rules:
 }
 
 func TestDecideNilPolicy(t *testing.T) {
-	d := Decide(nil, Input{User: "alice"})
+	d := Explain(nil, Input{User: "alice"})
 	if d.Effect != Deny || !reflect.DeepEqual(d.Reasons, []Reason{{ReasonNoPolicy}}) {
 		t.Errorf("got %+v", d)
 	}
@@ -138,7 +138,7 @@ func TestDecideNilPolicy(t *testing.T) {
 
 func TestEmptyPolicyDeniesAll(t *testing.T) {
 	p := mustLoad(t, "policy: locked\n")
-	d := Decide(p, Input{User: "alice"})
+	d := Explain(p, Input{User: "alice"})
 	if d.Effect != Deny || d.Rule != "" || !reflect.DeepEqual(d.Reasons, []Reason{{ReasonNoRuleMatched}}) {
 		t.Errorf("got %+v", d)
 	}
@@ -147,9 +147,9 @@ func TestEmptyPolicyDeniesAll(t *testing.T) {
 func TestObligationsDoNotAliasThePolicy(t *testing.T) {
 	p := mustLoad(t, stepUpSrc)
 	in := Input{Groups: []string{"staff"}, ClientIP: ip("203.0.113.9")}
-	d := Decide(p, in)
+	d := Explain(p, in)
 	d.Obligations.MFA.Methods[0] = "none"
-	if again := Decide(p, in); again.Obligations.MFA.Methods[0] != "mfa" {
+	if again := Explain(p, in); again.Obligations.MFA.Methods[0] != "mfa" {
 		t.Errorf("mutating a decision changed the policy: %v", again.Obligations.MFA.Methods)
 	}
 }

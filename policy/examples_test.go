@@ -74,7 +74,7 @@ func TestExamples(t *testing.T) {
 				t.Fatalf("policy %q not loaded; have %v", tc.policy, set.Names())
 			}
 			seen[tc.policy] = true
-			d := Decide(p, tc.in)
+			d := Explain(p, tc.in)
 			if d.Effect != tc.want || d.Rule != tc.rule {
 				t.Errorf("got %v by %q, want %v by %q; trace %+v", d.Effect, d.Rule, tc.want, tc.rule, d.Trace)
 			}

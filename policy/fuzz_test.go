@@ -41,7 +41,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, name := range set.Names() {
 			p, _ := set.Policy(name)
-			d := Decide(p, in)
+			d := Explain(p, in)
 			if d.Effect == Allow && d.Rule == "" {
 				t.Fatalf("allowed without a rule: %+v", d)
 			}

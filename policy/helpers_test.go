@@ -49,7 +49,7 @@ func runCondCases(t *testing.T, tz string, cases []condCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := whenPolicy(t, tz, tc.when)
-			d := Decide(p, tc.in)
+			d := Explain(p, tc.in)
 			if got := d.Effect == Allow; got != tc.want {
 				t.Fatalf("when {%s}: matched = %v, want %v (decision %+v)", tc.when, got, tc.want, d)
 			}

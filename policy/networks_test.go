@@ -56,7 +56,7 @@ func TestNamedNetworksAcrossFiles(t *testing.T) {
 			t.Errorf("%v: got %v, want %v", tc.ip, got, tc.want)
 		}
 	}
-	d := Decide(p, Input{ClientIP: ip("172.16.0.1")})
+	d := Explain(p, Input{ClientIP: ip("172.16.0.1")})
 	if want := "networks: 172.16.0.1 not in [office, 192.168.0.0/16]"; d.Trace[0].Failed != want {
 		t.Errorf("trace %q, want %q", d.Trace[0].Failed, want)
 	}

@@ -63,7 +63,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fedgate policy explain: no app %q in %s\n", *app, *path)
 		return exitUsage
 	}
-	d := policy.Decide(p, in)
+	d := policy.Explain(p, in)
 	if *asJSON {
 		printJSON(stdout, d)
 	} else {

@@ -138,9 +138,14 @@ describe('quickstart in the browser', () => {
   it('works from the keyboard alone', async (t) => {
     const { page } = await setup(t);
     await openSignIn(page);
-    // The username field has autofocus; start from the top of the document
-    // as a keyboard user arriving at the page would.
-    await page.evaluate(() => document.activeElement?.blur());
+    // The username field has autofocus, which also sets where Tab starts.
+    // Clicking the empty page background moves that point to the document
+    // itself (blur() does not), so the next Tab starts from the top.
+    await page.waitForFunction(() => document.activeElement?.id === 'username');
+    const { height } = page.viewportSize();
+    const [x, y] = [1, height - 1];
+    assert.match(await page.evaluate(([x, y]) => document.elementFromPoint(x, y).tagName, [x, y]), /^(HTML|BODY)$/);
+    await page.mouse.click(x, y);
     const focused = () => page.evaluate(() => {
       const e = document.activeElement;
       return e.id || (e.classList.contains('skip') ? 'skip' : e.getAttribute('hreflang') ? `lang:${e.getAttribute('hreflang')}` : e.tagName);
