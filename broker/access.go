@@ -5,13 +5,17 @@ import (
 
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
 )
 
 // authorize evaluates app's policy for the session and request. It is called
-// after every sign-in and before every answer to an app. On anything but
-// allow it writes the deny page and the audit event, and returns false.
-func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, s *Session) bool {
+// after every sign-in and before every answer to an app. On allow it returns
+// true; on step-up it sends the user to get MFA if the upstream can give it;
+// otherwise it writes the deny page and the audit event. after is the login
+// that just completed, if any: if that was already a step-up, its result is
+// final.
+func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, s *Session, after *Pending) bool {
 	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
 	id := s.Identity
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
@@ -29,12 +33,12 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	}
 	switch d.Effect {
 	case policy.Allow:
-		if max := d.Obligations.MaxSession; max > 0 && s.Expires.After(s.Created.Add(max)) {
-			s.Expires = s.Created.Add(max)
+		if limit := d.Obligations.MaxSession; limit > 0 && s.Expires.After(s.Created.Add(limit)) {
+			s.Expires = s.Created.Add(limit)
 			if !s.valid(b.now(), snap.Config.Session.Idle) {
 				ev.Outcome, ev.Reason = "deny", "session-capped"
 				b.Audit.Record(ev)
-				b.startLogin(w, r, snap, app, true)
+				b.startLogin(w, r, snap, app)
 				return false
 			}
 			b.writeSession(w, snap, s)
@@ -42,7 +46,27 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 		b.Audit.Record(ev)
 		return true
 	case policy.StepUp:
-		// No upstream or local MFA method can satisfy it yet: deny, never allow.
+		req := &protocols.MFARequest{Methods: d.Obligations.MFA.Methods, MaxAge: d.Obligations.MFA.MaxAge}
+		if after != nil && after.MFA != nil {
+			// We asked the upstream for MFA and it came back without proof.
+			ev.Outcome, ev.Reason = "deny", "mfa-not-proven"
+			b.Audit.Record(ev)
+			b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
+			return false
+		}
+		if ra, ok := b.mfaUpstream(snap, id.Upstream); ok && !wantsJSON(r) {
+			ev.Outcome = "step-up"
+			b.Audit.Record(ev)
+			ret := r.URL.RequestURI()
+			if after != nil {
+				ret = after.Return
+			}
+			p := &Pending{ID: randomID(), App: app.ID, Return: ret, Upstream: id.Upstream, Hint: id.Username,
+				Created: b.now(), MFA: req, Force: true}
+			b.beginRedirect(w, r, snap, p, ra)
+			return false
+		}
+		// Neither the upstream nor a local method can give MFA: deny, never allow.
 		ev.Outcome, ev.Reason = "deny", "mfa-required-unavailable"
 		b.Audit.Record(ev)
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa", nil)
@@ -51,6 +75,17 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	b.Audit.Record(ev)
 	b.denyPage(w, r, snap, d.Message)
 	return false
+}
+
+// mfaUpstream is the session's upstream if it can be asked for MFA.
+func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.RedirectAuthenticator, bool) {
+	e, ok := snap.byID[upstream]
+	if !ok {
+		return nil, false
+	}
+	ra, isRedirect := e.Upstream.(protocols.RedirectAuthenticator)
+	m, canMFA := e.Upstream.(protocols.MFARequester)
+	return ra, isRedirect && canMFA && m.CanRequestMFA()
 }
 
 // denyPage shows the policy's reason, in the user's language.

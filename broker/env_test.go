@@ -140,8 +140,15 @@ func hashOf(t *testing.T, pw string) protocols.Secret {
 // groups) in "local" and pat in "partner".
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newEnvWith(t, testConfig, nil)
+}
+
+// newEnvWith starts a broker on cfgYAML; its upstreams are local, partner,
+// then extra (in the config's order).
+func newEnvWith(t *testing.T, cfgYAML string, extra []protocols.Upstream) *testEnv {
+	t.Helper()
 	clock := storetest.NewClock()
-	cfg := loadTestConfig(t, testConfig, defaultPolicies)
+	cfg := loadTestConfig(t, cfgYAML, defaultPolicies)
 	corp, err := local.Open(local.Config{ID: "local", Users: []local.User{
 		{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), DisplayName: "Alice", Groups: []string{"staff"}},
 		{Username: "eve", PasswordHash: hashOf(t, "eve-pw")},
@@ -163,7 +170,7 @@ func newEnv(t *testing.T) *testEnv {
 		}
 		ks = append(ks, k)
 	}
-	snap, err := NewSnapshot(cfg, ks[:1], []protocols.Upstream{corp, partner})
+	snap, err := NewSnapshot(cfg, ks[:1], append([]protocols.Upstream{corp, partner}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}

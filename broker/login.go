@@ -17,7 +17,7 @@ const rememberCookie = "fedgate_upstream"
 
 // startLogin begins an in-flight login for app (nil: fedgate's own pages)
 // that returns to the current URL.
-func (b *Server) startLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, _ bool) {
+func (b *Server) startLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App) {
 	if wantsJSON(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
 		b.fail(w, r, snap, http.StatusUnauthorized, "err.expired", nil)
@@ -112,6 +112,11 @@ func (b *Server) route(w http.ResponseWriter, r *http.Request, snap *Snapshot, p
 	}
 	if up == "" {
 		b.render(w, r, snap, http.StatusOK, "chooser", b.formData(r, snap, p, cands, "", formErr))
+		return
+	}
+	if ra, ok := snap.byID[up].Upstream.(protocols.RedirectAuthenticator); ok {
+		p.Upstream = up
+		b.beginRedirect(w, r, snap, p, ra)
 		return
 	}
 	if _, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator); !ok {
@@ -241,7 +246,7 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 		http.SetCookie(w, &http.Cookie{Name: rememberCookie, Value: id.Upstream, Path: "/", MaxAge: int(d.Seconds()),
 			Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
-	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s) {
+	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s, p) {
 		return
 	}
 	http.Redirect(w, r, p.Return, http.StatusSeeOther)

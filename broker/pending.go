@@ -2,6 +2,8 @@ package broker
 
 import (
 	"net/http"
+
+	"github.com/fedgate/fedgate/protocols"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,6 +20,12 @@ type Pending struct {
 	Upstream string    `json:"up,omitempty"`
 	Hint     string    `json:"hint,omitempty"`
 	Created  time.Time `json:"c"`
+	// For redirect upstreams: the secrets checked on the way back.
+	Nonce    string `json:"n,omitempty"`
+	Verifier string `json:"v,omitempty"`
+	// MFA is set when this login is a step-up: its result must prove MFA.
+	MFA   *protocols.MFARequest `json:"mfa,omitempty"`
+	Force bool                  `json:"f,omitempty"`
 }
 
 const (
@@ -35,7 +43,12 @@ func (b *Server) savePending(w http.ResponseWriter, snap *Snapshot, p *Pending) 
 
 // loadPending opens the in-flight login named by the request's "l" parameter.
 func (b *Server) loadPending(r *http.Request, snap *Snapshot) (*Pending, bool) {
-	id := r.URL.Query().Get("l")
+	return b.loadPendingID(r, snap, r.URL.Query().Get("l"))
+}
+
+// loadPendingID opens the in-flight login id (for redirect upstreams, id is
+// the OAuth state).
+func (b *Server) loadPendingID(r *http.Request, snap *Snapshot, id string) (*Pending, bool) {
 	if !pendingIDPattern.MatchString(id) {
 		return nil, false
 	}

@@ -121,6 +121,7 @@ func (b *Server) Handler() http.Handler {
 	route("GET /login", "login", b.loginPage)
 	route("POST /login", "login", b.loginSubmit)
 	route("POST /login/discover", "discover", b.discover)
+	route("GET /callback/{upstream}", "callback", b.callback)
 	route("GET /logout", "logout", b.logoutPage)
 	route("POST /logout", "logout", b.logoutSubmit)
 	route("GET /signed-out", "signed-out", b.signedOut)

@@ -11,7 +11,7 @@ func (b *Server) home(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	s := b.loadSession(r, snap)
 	if s == nil {
-		b.startLogin(w, r, snap, nil, false)
+		b.startLogin(w, r, snap, nil)
 		return
 	}
 	b.touch(w, snap, s)
@@ -30,10 +30,10 @@ func (b *Server) whoamiApp(w http.ResponseWriter, r *http.Request) {
 	}
 	s := b.loadSession(r, snap)
 	if s == nil {
-		b.startLogin(w, r, snap, app, false)
+		b.startLogin(w, r, snap, app)
 		return
 	}
-	if !b.authorize(w, r, snap, app, s) {
+	if !b.authorize(w, r, snap, app, s, nil) {
 		return
 	}
 	b.touch(w, snap, s)

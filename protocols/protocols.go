@@ -8,6 +8,7 @@ package protocols
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 )
 
@@ -57,9 +58,51 @@ type PasswordAuthenticator interface {
 	Authenticate(ctx context.Context, username, password string) (Identity, error)
 }
 
+// RedirectAuthenticator is an upstream the browser is sent to and comes back
+// from (OpenID Connect, SAML). The broker generates and seals the per-login
+// secrets in AuthRequest; the upstream only uses them.
+type RedirectAuthenticator interface {
+	Upstream
+	// Begin returns the URL to send the browser to.
+	Begin(ctx context.Context, a AuthRequest) (string, error)
+	// Finish completes the login from the callback request, checking it
+	// against the same AuthRequest that Begin was given.
+	Finish(ctx context.Context, r *http.Request, a AuthRequest) (Identity, error)
+}
+
+// AuthRequest is one login at a redirect upstream.
+type AuthRequest struct {
+	State        string // unguessable; the callback must return it
+	Nonce        string // bound into the ID token
+	PKCEVerifier string // RFC 7636; the challenge is its S256
+	CallbackURL  string // this upstream's own redirect URI (mix-up defence)
+	LoginHint    string // from home-realm discovery
+	DomainHint   string
+	ForceLogin   bool        // the user must present credentials again now
+	MFA          *MFARequest // step-up: ask the upstream for MFA
+}
+
+// MFARequest is what a policy demands: one of Methods (AMR values), at most
+// MaxAge ago.
+type MFARequest struct {
+	Methods []string
+	MaxAge  time.Duration
+}
+
+// MFARequester is an upstream that can be asked for MFA (AuthRequest.MFA).
+// Whether it happened is read from the returned Identity, never assumed.
+type MFARequester interface {
+	CanRequestMFA() bool
+}
+
 // Sentinel errors the broker maps to user-facing messages.
 var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	ErrAccountDisabled    = errors.New("account disabled")
 	ErrUnavailable        = errors.New("upstream unavailable")
+	// ErrRejected: the upstream's answer failed a check (signature, issuer,
+	// audience, nonce, state, expiry, tenant); details are in the wrapping error.
+	ErrRejected = errors.New("upstream answer rejected")
+	// ErrDeclined: the upstream reported an error (user cancelled, access denied).
+	ErrDeclined = errors.New("upstream declined the sign-in")
 )

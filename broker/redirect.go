@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// beginRedirect sends the browser to a redirect upstream. The in-flight
+// login's id doubles as the OAuth state; its nonce and PKCE verifier live
+// only in the sealed login cookie, so any replica can finish the login.
+func (b *Server) beginRedirect(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, ra protocols.RedirectAuthenticator) {
+	p.Nonce, p.Verifier = randomID(), pkceVerifier()
+	to, err := ra.Begin(r.Context(), b.authRequest(snap, p))
+	if err != nil {
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
+		return
+	}
+	if err := b.savePending(w, snap, p); err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (b *Server) authRequest(snap *Snapshot, p *Pending) protocols.AuthRequest {
+	a := protocols.AuthRequest{
+		State: p.ID, Nonce: p.Nonce, PKCEVerifier: p.Verifier, LoginHint: p.Hint,
+		CallbackURL: strings.TrimSuffix(snap.Config.Server.PublicURL, "/") + "/callback/" + p.Upstream,
+		ForceLogin:  p.Force, MFA: p.MFA,
+	}
+	if _, domain, ok := strings.Cut(p.Hint, "@"); ok {
+		a.DomainHint = strings.ToLower(domain)
+	}
+	return a
+}
+
+// pkceVerifier is 256 random bits, base64url: 43 characters (RFC 7636 §4.1).
+func pkceVerifier() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// callback finishes a login at the upstream named in the path. The state
+// must name an in-flight login of this browser that was started for this
+// same upstream: an answer arriving at another upstream's callback is a
+// mix-up attempt and is refused.
+func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	up := r.PathValue("upstream")
+	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
+	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", Upstream: up,
+		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
+	p, ok := b.loadPendingID(r, snap, r.URL.Query().Get("state"))
+	if !ok {
+		ev.Reason = "no-login-state"
+		b.Audit.Record(ev)
+		b.expired(w, r, snap)
+		return
+	}
+	ev.App = p.App
+	ra, isRedirect := snap.byID[up].Upstream.(protocols.RedirectAuthenticator)
+	if !isRedirect || p.Upstream != up || p.Nonce == "" {
+		ev.Reason = "state-upstream-mismatch"
+		b.Audit.Record(ev)
+		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("state of upstream "+p.Upstream+" returned to "+up))
+		return
+	}
+	id, err := ra.Finish(r.Context(), r, b.authRequest(snap, p))
+	if err != nil {
+		snap.sealer.clear(w, pendingPrefix+p.ID) // one try per login: a replay finds nothing
+		ev.Reason = upstreamReason(err)
+		b.Audit.Record(ev)
+		b.Metrics.signins.WithLabelValues(up, "failure").Inc()
+		switch {
+		case errors.Is(err, protocols.ErrDeclined):
+			b.fail(w, r, snap, http.StatusForbidden, "err.declined", err)
+		case errors.Is(err, protocols.ErrRejected):
+			b.fail(w, r, snap, http.StatusBadRequest, "err.rejected", err)
+		default:
+			b.fail(w, r, snap, http.StatusBadGateway, "err.unavailable", err)
+		}
+		return
+	}
+	ev.Outcome, ev.User = "success", id.Username
+	b.Audit.Record(ev)
+	b.Metrics.signins.WithLabelValues(up, "success").Inc()
+	b.signedIn(w, r, snap, p, id)
+}
+
+func upstreamReason(err error) string {
+	switch {
+	case errors.Is(err, protocols.ErrDeclined):
+		return "upstream-declined"
+	case errors.Is(err, protocols.ErrRejected):
+		return "upstream-answer-rejected"
+	}
+	return "upstream-unavailable"
+}
