@@ -72,6 +72,19 @@ func (s *sealer) seal(w http.ResponseWriter, base string, v any, ttl time.Durati
 	return nil
 }
 
+// sealValue seals v for use outside a cookie (a URL parameter), bound to name.
+func (s *sealer) sealValue(name string, v any) (string, error) {
+	return securecookie.EncodeMulti(name, v, s.codecs[0])
+}
+
+// openValue opens what sealValue made.
+func (s *sealer) openValue(name, value string, dst any) error {
+	if value == "" || len(value) > maxCookieLen {
+		return errors.New("broker: no or oversized sealed value")
+	}
+	return securecookie.DecodeMulti(name, value, dst, s.codecs...)
+}
+
 // open reads cookie base into dst; a missing, oversized, tampered or
 // unknown-key cookie is simply absent (http.ErrNoCookie or a decode error).
 func (s *sealer) open(r *http.Request, base string, dst any) error {

@@ -53,12 +53,17 @@ func (b *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			p.App, p.Return = id, "/apps/"+id+"/"
 		}
 		if ret := q.Get("return"); ret != "" {
-			local, ok := localPath(ret)
+			back, ok := validReturn(snap, ret)
 			if !ok {
-				b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("return is not a local path"))
+				b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("return is not a local path or app URL"))
 				return
 			}
-			p.Return = local
+			p.Return = back
+		}
+		// Single sign-on: an existing session goes straight on.
+		if s := b.loadSession(r, snap); s != nil {
+			b.complete(w, r, snap, p, s)
+			return
 		}
 		b.redirectToPending(w, r, snap, p)
 		return
@@ -246,10 +251,16 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 		http.SetCookie(w, &http.Cookie{Name: rememberCookie, Value: id.Upstream, Path: "/", MaxAge: int(d.Seconds()),
 			Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
+	b.complete(w, r, snap, p, s)
+}
+
+// complete continues a login that has a session: the app's policy, then
+// back to where the login was going.
+func (b *Server) complete(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, s *Session) {
 	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s, p) {
 		return
 	}
-	http.Redirect(w, r, p.Return, http.StatusSeeOther)
+	b.redirectAfterLogin(w, r, snap, s, p.Return)
 }
 
 // discover routes an email address to the upstream that owns its domain.

@@ -60,9 +60,20 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // maxFormBytes bounds every request body the broker reads itself.
 const maxFormBytes = 64 << 10
 
-// wrap adds, around every route: a correlation id, security headers, a body
-// limit, panic recovery (a generic page, the stack only in the log) and metrics.
+// wrap adds, around every route of fedgate's own: a correlation id, security
+// headers, a body limit, panic recovery (a generic page, the stack only in
+// the log) and metrics.
 func (b *Server) wrap(route string, h http.HandlerFunc) http.Handler {
+	return b.wrapWith(route, h, true)
+}
+
+// wrapProxied is wrap for app hosts: bodies stream to the backend unlimited,
+// and the backend's responses keep their own headers.
+func (b *Server) wrapProxied(h http.HandlerFunc) http.Handler {
+	return b.wrapWith("proxy", h, false)
+}
+
+func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
@@ -70,17 +81,15 @@ func (b *Server) wrap(route string, h http.HandlerFunc) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		r = r.WithContext(context.WithValue(ctx, snapshotKey, snap))
 		rec := &statusRecorder{ResponseWriter: w}
-		hdr := w.Header()
-		hdr.Set("X-Request-Id", id)
-		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		hdr.Set("X-Content-Type-Options", "nosniff")
-		hdr.Set("X-Frame-Options", "DENY")
-		hdr.Set("Referrer-Policy", "no-referrer")
-		if snap.sealer.secure {
-			hdr.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
+		w.Header().Set("X-Request-Id", id)
+		if own {
+			setPageHeaders(w.Header(), "")
+			if snap.sealer.secure {
+				w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
+			}
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -96,4 +105,14 @@ func (b *Server) wrap(route string, h http.HandlerFunc) http.Handler {
 		}()
 		h(rec, r)
 	})
+}
+
+// setPageHeaders are the headers of every page fedgate renders; asset is the
+// origin its style sheets come from when the page is served on an app host.
+func setPageHeaders(h http.Header, asset string) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' "+asset+"; img-src 'self' data: "+asset+
+		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
 }

@@ -40,6 +40,7 @@ func parsePages() (pages, error) {
 type pageData struct {
 	// Layout.
 	Lang    string
+	Asset   string // origin of fedgate's static files ("" on its own host)
 	T       func(key string, args ...any) string
 	Title   string
 	Brand   config.Branding
@@ -88,6 +89,10 @@ func (b *Server) render(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	}
 	for _, l := range languages {
 		d.Switch = append(d.Switch, langLink{Lang: l, Label: translate(l, "lang.name"), Href: withLang(r.URL, l), Current: l == lang})
+	}
+	if snap.proxy != nil && snap.proxy.HasHost(r.Host) {
+		d.Asset = publicBase(snap)
+		setPageHeaders(w.Header(), d.Asset)
 	}
 	var buf bytes.Buffer
 	if err := b.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
 )
 
 // Server is the broker's HTTP side. Its dependencies are exported fields; the
@@ -24,6 +26,9 @@ type Server struct {
 	Deps
 	pages pages
 	snap  atomic.Pointer[Snapshot]
+
+	transportMu sync.Mutex
+	transports  map[string]*http.Transport // by CA file, kept across reloads
 }
 
 // Deps are what the server needs from outside; Now nil means time.Now.
@@ -45,6 +50,7 @@ type Snapshot struct {
 	theme     []byte
 	logo      []byte
 	logoType  string
+	proxy     *proxy.Proxy // nil without proxy apps
 }
 
 type upstreamEntry struct {
@@ -96,25 +102,55 @@ func NewServer(d Deps, snap *Snapshot) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{Deps: d, pages: p}
+	srv := &Server{Deps: d, pages: p, transports: map[string]*http.Transport{}}
 	if srv.Now == nil {
 		srv.Now = time.Now
 	}
-	srv.snap.Store(snap)
+	if err := srv.Swap(snap); err != nil {
+		return nil, err
+	}
 	return srv, nil
 }
 
 // Swap makes snap the config every new request sees; requests in flight
-// finish with the one they started with.
-func (b *Server) Swap(snap *Snapshot) { b.snap.Store(snap) }
+// finish with the one they started with. On error nothing changes.
+func (b *Server) Swap(snap *Snapshot) error {
+	if err := b.attachProxy(snap); err != nil {
+		return err
+	}
+	b.snap.Store(snap)
+	return nil
+}
 
 // Current is the snapshot in force.
 func (b *Server) Current() *Snapshot { return b.snap.Load() }
 
 func (b *Server) now() time.Time { return b.Now() }
 
-// Handler is the broker's HTTP interface.
+// Handler is the broker's HTTP interface: proxied app hosts first, then
+// fedgate's own pages.
 func (b *Server) Handler() http.Handler {
+	own := b.ownHandler()
+	appHost := b.wrapProxied(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case callbackPath:
+			b.appHostCallback(w, r)
+		case signoutPath:
+			b.appHostSignout(w, r)
+		default:
+			snapOf(r).proxy.ServeHTTP(w, r)
+		}
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := b.snap.Load().proxy; p != nil && p.HasHost(r.Host) {
+			appHost.ServeHTTP(w, r)
+			return
+		}
+		own.ServeHTTP(w, r)
+	})
+}
+
+func (b *Server) ownHandler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.HandlerFunc) { mux.Handle(pattern, b.wrap(name, h)) }
 	route("GET /{$}", "home", b.home)

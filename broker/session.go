@@ -31,10 +31,16 @@ func (s *Session) valid(now time.Time, idle time.Duration) bool {
 	return s.ID != "" && s.Identity.Subject != "" && now.Before(s.Expires) && now.Sub(s.LastSeen) < idle
 }
 
-// loadSession returns the request's valid session, or nil.
+// loadSession returns the request's valid session on fedgate's host, or nil.
 func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
+	return b.loadCookieSession(r, snap, sessionCookie)
+}
+
+// loadCookieSession reads a session from cookie name (fedgate's own, or an
+// app host's).
+func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string) *Session {
 	var s Session
-	if err := snap.sealer.open(r, sessionCookie, &s); err != nil {
+	if err := snap.sealer.open(r, name, &s); err != nil {
 		return nil
 	}
 	if !s.valid(b.now(), snap.Config.Session.Idle) {
@@ -45,17 +51,25 @@ func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
 
 // touch slides the idle timeout, rewriting the cookie at most once a minute.
 func (b *Server) touch(w http.ResponseWriter, snap *Snapshot, s *Session) {
+	b.touchCookie(w, snap, s, sessionCookie)
+}
+
+func (b *Server) touchCookie(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
 	now := b.now()
 	if now.Sub(s.LastSeen) < touchEvery {
 		return
 	}
 	s.LastSeen = now
-	b.writeSession(w, snap, s)
+	b.writeCookieSession(w, snap, s, name)
 }
 
 func (b *Server) writeSession(w http.ResponseWriter, snap *Snapshot, s *Session) {
+	b.writeCookieSession(w, snap, s, sessionCookie)
+}
+
+func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
 	ttl := s.Expires.Sub(b.now())
-	if err := snap.sealer.seal(w, sessionCookie, s, ttl, http.SameSiteLaxMode); err != nil {
+	if err := snap.sealer.seal(w, name, s, ttl, http.SameSiteLaxMode); err != nil {
 		// Only an oversized identity gets here; the caller's page still renders.
 		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
 	}

@@ -137,6 +137,20 @@ type App struct {
 	Policy          string   `yaml:"policy"`
 	Upstreams       []string `yaml:"upstreams"`
 	DefaultUpstream string   `yaml:"default_upstream"`
+
+	// type: proxy — an app without SSO behind fedgate's reverse proxy.
+	Host       string   `yaml:"host"`        // host[:port] the browser uses for the app
+	PathPrefix string   `yaml:"path_prefix"` // default "/"
+	To         []string `yaml:"to"`          // backend URLs (round robin), or builtin:echo
+	// PreserveHost sends the browser's Host to the backend; HostHeader sends
+	// this one. Default: the backend URL's host.
+	PreserveHost bool   `yaml:"preserve_host"`
+	HostHeader   string `yaml:"host_header"`
+	CAFile       string `yaml:"ca_file"` // PEM CAs for https backends (default: system)
+	// Headers maps a header name to what it carries: username, upn, email,
+	// name, groups, subject, upstream, or claim:<name>.
+	Headers         map[string]string `yaml:"headers"`
+	GroupsSeparator string            `yaml:"groups_separator"` // default ","
 }
 
 // Defaults fills every zero value that has a default. It is the only place
@@ -178,6 +192,15 @@ func (c *Config) Defaults() {
 	}
 	setDur(&c.Throttle.Window, 5*time.Minute)
 	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if a.Type == "proxy" && a.PathPrefix == "" {
+			a.PathPrefix = "/"
+		}
+		if a.GroupsSeparator == "" {
+			a.GroupsSeparator = ","
+		}
+	}
 }
 
 func setDur(d *time.Duration, v time.Duration) {

@@ -145,6 +145,9 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Keys.Signing {
 		rel(&c.Keys.Signing[i].File)
 	}
+	for i := range c.Apps {
+		rel(&c.Apps[i].CAFile)
+	}
 	if c.Store.Bolt == "" && !c.Store.Memory && c.DataDir != "" {
 		c.Store.Bolt = filepath.Join(c.DataDir, "state.db")
 	}

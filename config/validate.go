@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 var (
@@ -56,7 +57,10 @@ func (c *Config) validate() []finding {
 }
 
 // AppTypes are the app types this build knows.
-var AppTypes = []string{"whoami"}
+var AppTypes = []string{"whoami", "proxy"}
+
+// HeaderSources are what a proxy app's identity headers may carry.
+var HeaderSources = []string{"username", "upn", "email", "name", "groups", "subject", "upstream"}
 
 type addFunc func(path, hint, format string, args ...any)
 
@@ -127,5 +131,71 @@ func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
 		if a.DefaultUpstream != "" && !upstreams[a.DefaultUpstream] {
 			add(p+".default_upstream", "define it under upstreams", "app %q refers to undefined upstream %q", a.ID, a.DefaultUpstream)
 		}
+		if a.Type == "proxy" {
+			c.validateProxyApp(p, a, add)
+		}
+	}
+	c.validateProxyRoutes(add)
+}
+
+var headerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+
+func (c *Config) validateProxyApp(p string, a App, add addFunc) {
+	pub, _ := url.Parse(c.Server.PublicURL)
+	switch {
+	case a.Host == "":
+		add(p, "the host name browsers use for the app, e.g. wiki.corp.example", "proxy app %q has no host", a.ID)
+	case pub != nil && strings.EqualFold(a.Host, pub.Host):
+		add(p+".host", "give proxied apps their own host names", "proxy app %q uses fedgate's own host %s", a.ID, a.Host)
+	}
+	if !strings.HasPrefix(a.PathPrefix, "/") || !strings.HasSuffix(a.PathPrefix, "/") {
+		add(p+".path_prefix", `start and end with "/"`, "invalid path_prefix %q", a.PathPrefix)
+	}
+	if len(a.To) == 0 {
+		add(p, "backend URLs, e.g. to: [http://10.0.0.5:8080]", "proxy app %q has no backend (to)", a.ID)
+	}
+	for j, t := range a.To {
+		u, err := url.Parse(t)
+		if t == "builtin:echo" {
+			continue
+		}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			add(fmt.Sprintf("%s.to[%d]", p, j), "an http(s) URL, or builtin:echo", "invalid backend URL %q", t)
+		}
+	}
+	for name, src := range a.Headers {
+		if !headerName.MatchString(name) || isReservedHeader(name) {
+			add(p+".headers", "a plain header name such as X-Remote-User", "header %q cannot carry identity", name)
+		}
+		if !slices.Contains(HeaderSources, src) && !strings.HasPrefix(src, "claim:") {
+			add(p+".headers", fmt.Sprintf("one of %v or claim:<name>", HeaderSources), "unknown source %q for header %s", src, name)
+		}
+	}
+}
+
+// isReservedHeader: headers the proxy itself manages or that mean something
+// to HTTP.
+func isReservedHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "host", "cookie", "connection", "content-length", "content-type", "transfer-encoding", "upgrade",
+		"te", "trailer", "keep-alive", "proxy-authorization", "authorization",
+		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded":
+		return true
+	}
+	return false
+}
+
+// validateProxyRoutes: one app per host and path prefix.
+func (c *Config) validateProxyRoutes(add addFunc) {
+	seen := map[string]string{}
+	for i, a := range c.Apps {
+		if a.Type != "proxy" {
+			continue
+		}
+		k := strings.ToLower(a.Host) + a.PathPrefix
+		if other, dup := seen[k]; dup {
+			add(fmt.Sprintf("$.apps[%d].host", i), "give each app its own host or path_prefix", "apps %q and %q both serve %s", other, a.ID, k)
+		}
+		seen[k] = a.ID
 	}
 }

@@ -89,6 +89,9 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 			}
 		}
 	}
+	if err := resolveBuiltins(cfg, generate); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -127,7 +127,11 @@ func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []st
 			logger.Error("config reload refused; still serving the last good config", "config", path, "problems", err.Error())
 			continue
 		}
-		srv.Swap(l.snap)
+		if err := srv.Swap(l.snap); err != nil {
+			srv.Metrics.Reloaded(false)
+			logger.Error("config reload refused; still serving the last good config", "config", path, "problems", err.Error())
+			continue
+		}
 		srv.Metrics.Reloaded(true)
 		if w != nil {
 			if err := w.Track(l.cfg.Files); err != nil {

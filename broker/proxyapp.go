@@ -1,0 +1,269 @@
+package broker
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// Proxy apps live on their own hosts. The sign-in session is a cookie on
+// fedgate's host; an app host gets its own session cookie through a
+// one-time ticket: after sign-in fedgate redirects to
+// https://<app host>/.fedgate/callback?t=<sealed ticket>, which sets the app
+// host's cookie. Both cookies are stripped before the backend sees a request.
+
+const (
+	appSessionCookie = "fedgate_app"
+	ticketName       = "fedgate_ticket"
+	ticketTTL        = time.Minute
+	callbackPath     = "/.fedgate/callback"
+	signoutPath      = "/.fedgate/signout"
+)
+
+// ownCookie reports fedgate's cookies, which backends never receive.
+func ownCookie(name string) bool {
+	name = strings.TrimPrefix(name, "__Host-")
+	return name == sessionCookie || name == appSessionCookie || name == rememberCookie ||
+		name == langCookie || strings.HasPrefix(name, pendingPrefix)
+}
+
+// routes turns the config's proxy apps into proxy routes.
+func proxyRoutes(cfg *config.Config) ([]*proxy.Route, error) {
+	var out []*proxy.Route
+	for _, a := range cfg.Apps {
+		if a.Type != "proxy" {
+			continue
+		}
+		rt := &proxy.Route{App: a.ID, Host: a.Host, PathPrefix: a.PathPrefix,
+			PreserveHost: a.PreserveHost, HostHeader: a.HostHeader}
+		for _, t := range a.To {
+			u, err := url.Parse(t)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("broker: app %s: backend %q is not a URL", a.ID, t)
+			}
+			rt.Targets = append(rt.Targets, u)
+		}
+		for name := range a.Headers {
+			rt.IdentityHeaders = append(rt.IdentityHeaders, name)
+		}
+		out = append(out, rt)
+	}
+	return out, nil
+}
+
+// attachProxy builds the snapshot's reverse proxy, reusing one transport
+// per CA file across reloads so keep-alive pools survive them.
+func (b *Server) attachProxy(snap *Snapshot) error {
+	routes, err := proxyRoutes(snap.Config)
+	if err != nil || len(routes) == 0 {
+		return err
+	}
+	ca := ""
+	for _, a := range snap.Config.Apps {
+		if a.CAFile != "" {
+			ca = a.CAFile
+		}
+	}
+	b.transportMu.Lock()
+	t, ok := b.transports[ca]
+	if !ok {
+		var pool *x509.CertPool
+		if ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				b.transportMu.Unlock()
+				return fmt.Errorf("broker: ca_file: %w", err)
+			}
+			pool = x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				b.transportMu.Unlock()
+				return fmt.Errorf("broker: ca_file %s holds no PEM certificate", ca)
+			}
+		}
+		t = proxy.NewTransport(pool)
+		b.transports[ca] = t
+	}
+	b.transportMu.Unlock()
+	snap.proxy, err = proxy.New(routes, proxy.Options{
+		Authorizer: proxyAuthorizer{b}, TrustedProxies: snap.Config.Server.TrustedProxies,
+		StripCookie: ownCookie, Logger: b.Logger, Transport: t,
+		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
+			key := map[int]string{400: "err.badrequest", 404: "err.notfound"}[status]
+			if key == "" {
+				key = "err.backend"
+			}
+			b.fail(w, r, snapOf(r), status, key, nil)
+		},
+	})
+	return err
+}
+
+// proxyAuthorizer is the broker as the proxy's Authorizer.
+type proxyAuthorizer struct{ b *Server }
+
+// Authorize runs on every proxied request: a session on this host, the
+// app's policy now, then the identity headers.
+func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *proxy.Route) (http.Header, bool) {
+	b, snap := pa.b, snapOf(r)
+	app := snap.apps[rt.App]
+	s := b.loadCookieSession(r, snap, appSessionCookie)
+	if s == nil {
+		b.toSignIn(w, r, snap, app)
+		return nil, false
+	}
+	if !b.authorize(w, r, snap, app, s, nil) {
+		return nil, false
+	}
+	b.touchCookie(w, snap, s, appSessionCookie)
+	return identityHeaders(app, s.Identity), true
+}
+
+// toSignIn sends a browser to fedgate's sign-in, to come back to this very
+// URL; an API client gets 401.
+func (b *Server) toSignIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App) {
+	if r.Method != http.MethodGet || wantsJSON(r) || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
+		b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
+		return
+	}
+	back := b.appURL(snap, r.Host, r.URL.RequestURI())
+	q := url.Values{"app": {app.ID}, "return": {back}}
+	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+func publicBase(snap *Snapshot) string { return strings.TrimSuffix(snap.Config.Server.PublicURL, "/") }
+
+// appURL is an absolute URL on an app host, with the public URL's scheme.
+func (b *Server) appURL(snap *Snapshot, host, requestURI string) string {
+	pub, _ := url.Parse(snap.Config.Server.PublicURL)
+	return pub.Scheme + "://" + host + requestURI
+}
+
+// identityHeaders maps the identity to the app's configured headers.
+func identityHeaders(app *config.App, id protocols.Identity) http.Header {
+	h := http.Header{}
+	for name, src := range app.Headers {
+		var v string
+		switch src {
+		case "username":
+			v = id.Username
+		case "upn":
+			v = id.Claims["upn"]
+			if v == "" {
+				v = id.Username
+			}
+		case "email":
+			v = id.Email
+		case "name":
+			v = id.DisplayName
+		case "groups":
+			v = strings.Join(id.Groups, app.GroupsSeparator)
+		case "subject":
+			v = id.Subject
+		case "upstream":
+			v = id.Upstream
+		default:
+			v = id.Claims[strings.TrimPrefix(src, "claim:")]
+		}
+		if v != "" {
+			h.Set(name, proxy.EncodeValue(v))
+		}
+	}
+	return h
+}
+
+// validReturn accepts a local path, or an absolute URL on a proxy app's
+// host (exact host match, http(s), no user info): nothing else is a place
+// fedgate sends a browser back to.
+func validReturn(snap *Snapshot, s string) (string, bool) {
+	if local, ok := localPath(s); ok {
+		return local, true
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.Opaque != "" ||
+		snap.proxy == nil || !snap.proxy.HasHost(u.Host) || strings.ContainsAny(s, "\\\t\r\n") {
+		return "", false
+	}
+	local, ok := localPath(u.RequestURI())
+	if !ok {
+		return "", false
+	}
+	return u.Scheme + "://" + u.Host + local, true
+}
+
+// ticket carries a session from fedgate's host to an app host, once.
+type ticket struct {
+	ID      string    `json:"id"`
+	Exp     time.Time `json:"x"`
+	Host    string    `json:"h"`
+	Return  string    `json:"r"`
+	Session Session   `json:"s"`
+}
+
+// redirectAfterLogin goes to where the login was headed: a local path as
+// is, an app host through a ticket.
+func (b *Server) redirectAfterLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, s *Session, ret string) {
+	u, err := url.Parse(ret)
+	if err != nil || u.Host == "" {
+		http.Redirect(w, r, ret, http.StatusSeeOther)
+		return
+	}
+	t := ticket{ID: randomID(), Exp: b.now().Add(ticketTTL), Host: u.Host, Return: u.RequestURI(), Session: *s}
+	sealed, err := snap.sealer.sealValue(ticketName, t)
+	if err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	http.Redirect(w, r, u.Scheme+"://"+u.Host+callbackPath+"?t="+url.QueryEscape(sealed), http.StatusSeeOther)
+}
+
+// appHostCallback redeems a ticket on the app host: right host, young
+// enough, never used before; then the host's session cookie is set.
+func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	var t ticket
+	err := snap.sealer.openValue(ticketName, r.URL.Query().Get("t"), &t)
+	switch {
+	case err != nil:
+	case !b.now().Before(t.Exp):
+		err = errors.New("ticket expired")
+	case !strings.EqualFold(t.Host, r.Host):
+		err = errors.New("ticket for another host")
+	case !t.Session.valid(b.now(), snap.Config.Session.Idle):
+		err = errors.New("ticket session expired")
+	}
+	if err == nil {
+		var first bool
+		first, err = b.Store.Claim(r.Context(), "ticket:"+t.ID, t.Exp)
+		if err == nil && !first {
+			err = errors.New("ticket replayed")
+		}
+	}
+	if err != nil {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", err)
+		return
+	}
+	ret, ok := localPath(t.Return)
+	if !ok {
+		ret = "/"
+	}
+	b.writeCookieSession(w, snap, &t.Session, appSessionCookie)
+	http.Redirect(w, r, ret, http.StatusSeeOther)
+}
+
+// appHostSignout ends the app host's session and continues to fedgate's
+// sign-out page (which asks before ending the single sign-on session).
+func (b *Server) appHostSignout(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	snap.sealer.clear(w, appSessionCookie)
+	http.Redirect(w, r, publicBase(snap)+"/logout", http.StatusSeeOther)
+}

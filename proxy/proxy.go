@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Authorizer decides each request; the broker implements it. On allow it
+// returns the identity headers to inject; otherwise it has written the
+// answer itself (a redirect to sign in, 401, or the deny page) and returns
+// false.
+type Authorizer interface {
+	Authorize(w http.ResponseWriter, r *http.Request, route *Route) (http.Header, bool)
+}
+
+// Options are the proxy's collaborators and knobs.
+type Options struct {
+	Authorizer     Authorizer
+	TrustedProxies []netip.Prefix
+	// StripCookie reports the cookies of fedgate itself, removed from what
+	// the backend receives.
+	StripCookie func(name string) bool
+	// ErrorPage renders the generic error page (the backend is down).
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int)
+	Logger    *slog.Logger
+	Transport http.RoundTripper // nil: NewTransport(nil)
+}
+
+// Proxy routes requests for configured hosts to their backends.
+type Proxy struct {
+	opts    Options
+	table   *routeTable
+	proxies map[*Route]*httputil.ReverseProxy
+	next    atomic.Uint64 // round-robin over a route's targets
+}
+
+type routeKey struct{}
+
+// New builds the proxy for routes.
+func New(routes []*Route, opts Options) (*Proxy, error) {
+	if opts.Authorizer == nil || opts.ErrorPage == nil {
+		return nil, errors.New("proxy: Authorizer and ErrorPage are required")
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport(nil)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.StripCookie == nil {
+		opts.StripCookie = func(string) bool { return false }
+	}
+	p := &Proxy{opts: opts, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{}}
+	for _, rt := range routes {
+		if len(rt.Targets) == 0 {
+			return nil, fmt.Errorf("proxy: app %s has no target", rt.App)
+		}
+		p.proxies[rt] = &httputil.ReverseProxy{
+			Rewrite:      p.rewrite,
+			Transport:    opts.Transport,
+			BufferPool:   bufferPool{},
+			ErrorHandler: p.backendError,
+		}
+	}
+	return p, nil
+}
+
+// HasHost reports whether host is served by the proxy.
+func (p *Proxy) HasHost(host string) bool { return p.table.has(host) }
+
+// Route returns the route a request maps to, or nil; ok is false when the
+// path is not canonical (and must be refused).
+func (p *Proxy) Route(r *http.Request) (rt *Route, ok bool) {
+	cp, ok := canonicalPath(r.URL)
+	if !ok {
+		return nil, false
+	}
+	return p.table.match(r.Host, cp), true
+}
+
+// ServeHTTP authorizes and forwards one request for a proxied host.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, ok := p.Route(r)
+	if !ok {
+		p.opts.ErrorPage(w, r, http.StatusBadRequest)
+		return
+	}
+	if rt == nil {
+		p.opts.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	hdr, allowed := p.opts.Authorizer.Authorize(w, r, rt)
+	if !allowed {
+		return
+	}
+	ctx := context.WithValue(r.Context(), routeKey{}, routed{rt, hdr})
+	p.proxies[rt].ServeHTTP(w, r.WithContext(ctx))
+}
+
+type routed struct {
+	route *Route
+	hdr   http.Header
+}
+
+// rewrite builds the outbound request. Hop-by-hop headers (including any a
+// client named in Connection:) are already gone; identity headers are then
+// stripped in every spelling and set from the authorizer only.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	rd := pr.In.Context().Value(routeKey{}).(routed)
+	rt := rd.route
+	t := rt.Targets[0]
+	if n := len(rt.Targets); n > 1 {
+		t = rt.Targets[p.next.Add(1)%uint64(n)]
+	}
+	pr.SetURL(t)
+	stripIdentity(pr.Out.Header, rt.IdentityHeaders)
+	for k, vs := range rd.hdr {
+		pr.Out.Header[k] = vs
+	}
+	p.setForwarded(pr)
+	stripCookies(pr.Out.Header, p.opts.StripCookie)
+	switch {
+	case rt.HostHeader != "":
+		pr.Out.Host = rt.HostHeader
+	case rt.PreserveHost:
+		pr.Out.Host = pr.In.Host
+	}
+}
+
+// setForwarded sets X-Forwarded-For/Host/Proto. A chain the client sent is
+// kept only when the client is a trusted proxy.
+func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
+	h := pr.Out.Header
+	peer := parseAddr(pr.In.RemoteAddr)
+	chain := ""
+	if isTrusted(peer, p.opts.TrustedProxies) {
+		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
+	}
+	if chain != "" {
+		chain += ", "
+	}
+	h.Set("X-Forwarded-For", chain+peer.String())
+	h.Set("X-Forwarded-Host", pr.In.Host)
+	proto := "http"
+	if pr.In.TLS != nil {
+		proto = "https"
+	} else if isTrusted(peer, p.opts.TrustedProxies) && pr.In.Header.Get("X-Forwarded-Proto") == "https" {
+		proto = "https"
+	}
+	h.Set("X-Forwarded-Proto", proto)
+	h.Del("Forwarded")
+}
+
+func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away; nobody to answer
+	}
+	rd, _ := r.Context().Value(routeKey{}).(routed)
+	app := ""
+	if rd.route != nil {
+		app = rd.route.App
+	}
+	p.opts.Logger.ErrorContext(r.Context(), "backend unavailable", "app", app, "err", err)
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		status = http.StatusGatewayTimeout
+	}
+	p.opts.ErrorPage(w, r, status)
+}
+
+// NewTransport is a transport tuned for a reverse proxy: large idle pools
+// (the default of 2 idle connections per host throttles a busy proxy),
+// bounded dials and handshakes, HTTP/2 where the backend offers it, and
+// rootCAs (nil: the system's) for TLS backends.
+func NewTransport(rootCAs *x509.CertPool) *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{RootCAs: rootCAs, MinVersion: tls.VersionTLS12},
+	}
+}
+
+// bufferPool reuses 32 KiB copy buffers across requests.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// Route is one app behind the proxy: requests for Host whose path starts
+// with PathPrefix go to Targets, after the Authorizer has allowed them.
+type Route struct {
+	App        string
+	Host       string // host[:port] as browsers send it; matched case-insensitively
+	PathPrefix string // "/" or a prefix ending in "/"
+	Targets    []*url.URL
+	// HostHeader overrides the Host sent to the backend; PreserveHost sends
+	// the client's. By default the target's host is sent.
+	HostHeader   string
+	PreserveHost bool
+	// IdentityHeaders are every header name the Authorizer may inject. Any
+	// incoming copy of them (any case, underscores for dashes) is removed.
+	IdentityHeaders []string
+}
+
+// routeTable finds the route of a request: exact host, longest path prefix.
+type routeTable struct {
+	byHost map[string][]*Route // prefixes sorted longest first
+}
+
+func newRouteTable(routes []*Route) *routeTable {
+	t := &routeTable{byHost: map[string][]*Route{}}
+	for _, r := range routes {
+		h := strings.ToLower(r.Host)
+		t.byHost[h] = append(t.byHost[h], r)
+	}
+	for _, rs := range t.byHost {
+		sort.SliceStable(rs, func(i, j int) bool { return len(rs[i].PathPrefix) > len(rs[j].PathPrefix) })
+	}
+	return t
+}
+
+// match returns the route for host and a canonical path, or nil.
+func (t *routeTable) match(host, p string) *Route {
+	for _, r := range t.byHost[strings.ToLower(host)] {
+		if strings.HasPrefix(p, r.PathPrefix) || p+"/" == r.PathPrefix {
+			return r
+		}
+	}
+	return nil
+}
+
+// Hosts reports whether host has any route (for return-URL checks).
+func (t *routeTable) has(host string) bool {
+	return len(t.byHost[strings.ToLower(host)]) > 0
+}
+
+// canonicalPath refuses paths whose meaning a backend could read
+// differently from the route match: dot segments (also as %2e), Tomcat's
+// "..;" parameters, empty segments ("//"), NULs, and encoded slashes or
+// backslashes. What is matched is then exactly what is forwarded.
+func canonicalPath(u *url.URL) (string, bool) {
+	p := u.Path
+	if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") {
+		return "", false
+	}
+	raw := strings.ToLower(u.EscapedPath())
+	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
+		return "", false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		name, _, _ := strings.Cut(seg, ";")
+		if name == "." || name == ".." {
+			return "", false
+		}
+	}
+	return p, true
+}
