@@ -83,7 +83,7 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		rec := &statusRecorder{ResponseWriter: w}
 		w.Header().Set("X-Request-Id", id)
 		if own {
-			setPageHeaders(w.Header(), "")
+			setPageHeaders(w.Header(), snap, "")
 			if snap.sealer.secure {
 				w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 			}
@@ -109,9 +109,11 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 
 // setPageHeaders are the headers of every page fedgate renders; asset is the
 // origin its style sheets come from when the page is served on an app host.
-func setPageHeaders(h http.Header, asset string) {
+// form-action lists the app origins too: browsers apply it to the redirect
+// that follows a sign-in form's POST.
+func setPageHeaders(h http.Header, snap *Snapshot, asset string) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' "+asset+"; img-src 'self' data: "+asset+
-		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"; form-action 'self' "+snap.formOrigins+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")

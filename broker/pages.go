@@ -92,7 +92,7 @@ func (b *Server) render(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	}
 	if snap.proxy != nil && snap.proxy.HasHost(r.Host) {
 		d.Asset = publicBase(snap)
-		setPageHeaders(w.Header(), d.Asset)
+		setPageHeaders(w.Header(), snap, d.Asset)
 	}
 	var buf bytes.Buffer
 	if err := b.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,8 @@ type Snapshot struct {
 	logo      []byte
 	logoType  string
 	proxy     *proxy.Proxy // nil without proxy apps
+	// formOrigins are the app origins a sign-in may redirect to (CSP).
+	formOrigins string
 }
 
 type upstreamEntry struct {
@@ -81,9 +84,15 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		s.upstreams = append(s.upstreams, e)
 		s.byID[b.ID] = e
 	}
+	var origins []string
 	for i := range cfg.Apps {
-		s.apps[cfg.Apps[i].ID] = &cfg.Apps[i]
+		a := &cfg.Apps[i]
+		s.apps[a.ID] = a
+		if a.Type == "proxy" {
+			origins = append(origins, pub.Scheme+"://"+a.Host)
+		}
 	}
+	s.formOrigins = strings.Join(origins, " ")
 	// The colour was validated as #hex, so it is safe inside CSS.
 	s.theme = []byte(":root { --brand: " + cfg.Branding.PrimaryColor + "; }\n")
 	if f := cfg.Branding.LogoFile; f != "" {

@@ -45,7 +45,7 @@ export async function startFedgate(t) {
   const port = await freePort();
   const config = path.join(dir, 'fedgate.yaml');
   const yaml = await readFile(config, 'utf8');
-  await writeFile(config, yaml.replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`));
+  await writeFile(config, yaml.replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`).replaceAll('localhost:8080', `localhost:${port}`));
 
   const proc = spawn(binary, ['serve', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // stdout is the audit log, one JSON object per line; keep whole lines only.
@@ -86,7 +86,8 @@ export async function startFedgate(t) {
     if (Date.now() > deadline) throw new Error(`fedgate /healthz not 200 within 15 s:\n${stderr}`);
     await sleep(100);
   }
-  return { baseURL, auditLines: () => [...lines], stderr: () => stderr };
+  // The demo app is proxied on its own host name: localhost, same port.
+  return { baseURL, appURL: `http://localhost:${port}`, auditLines: () => [...lines], stderr: () => stderr };
 }
 
 // The Debian Chromium; playwright-core never downloads a browser of its own.

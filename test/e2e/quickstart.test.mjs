@@ -16,6 +16,11 @@ async function setup(t) {
   return { fg, page: await newPage(), newPage };
 }
 
+const hostOf = (page) => new URL(page.url()).host;
+
+// The headers the echo backend received, as it lists them.
+const header = (page, name) => page.textContent(`[data-header="${name}"]`);
+
 const pathOf = (page) => new URL(page.url()).pathname;
 
 // The audit line is written around the response the browser saw, but node
@@ -30,15 +35,17 @@ async function findAudit(fg, fields) {
   assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${fg.auditLines().join('\n')}`);
 }
 
-// Opens the demo app, which sends a signed-out browser to the sign-in page.
-async function openSignIn(page) {
-  await page.goto('/apps/demo/');
+// Opens the demo app (proxied on localhost), which sends a signed-out
+// browser to fedgate's sign-in page (on 127.0.0.1).
+async function openSignIn(page, fg) {
+  await page.goto(fg.appURL + '/');
+  assert.match(hostOf(page), /^127\.0\.0\.1:/);
   assert.equal(pathOf(page), '/login');
   assert.ok(new URL(page.url()).searchParams.get('l'), 'sign-in page keeps its pending login id');
 }
 
-async function signIn(page, username, password) {
-  await openSignIn(page);
+async function signIn(page, fg, username, password) {
+  await openSignIn(page, fg);
   await page.fill('#username', username);
   await page.fill('#password', password);
   const [response] = await Promise.all([
@@ -52,10 +59,17 @@ async function signIn(page, username, password) {
 describe('quickstart in the browser', () => {
   it('signs alice in and shows her identity', async (t) => {
     const { fg, page } = await setup(t);
-    await signIn(page, 'alice', 'alice-demo-pw');
-    assert.equal(pathOf(page), '/apps/demo/');
+    await signIn(page, fg, 'alice', 'alice-demo-pw');
+    // Back on the app's own host, through the proxy: the backend got the
+    // identity headers, and none of fedgate's cookies.
+    assert.equal(page.url(), fg.appURL + '/');
+    assert.equal(await header(page, 'X-Remote-Name'), 'Alice Example');
+    assert.equal(await header(page, 'X-Remote-User'), 'alice');
+    assert.equal(await header(page, 'X-Remote-Groups'), 'staff,admins');
+    assert.equal(await page.locator('[data-header="Cookie"]').count(), 0);
+    // fedgate's own page shows the session: name, groups and method.
+    await page.goto(fg.baseURL + '/');
     assert.equal(await page.textContent('#who-name'), 'Alice Example');
-    assert.equal(await page.textContent('#who-username'), 'alice');
     assert.deepEqual(await page.locator('#who-groups li').allTextContents(), ['staff', 'admins']);
     assert.match(await page.textContent('#who-method'), /password/);
 
@@ -66,7 +80,7 @@ describe('quickstart in the browser', () => {
 
   it('refuses a wrong password with a 401 and a visible message', async (t) => {
     const { fg, page } = await setup(t);
-    const response = await signIn(page, 'alice', 'wrong');
+    const response = await signIn(page, fg, 'alice', 'wrong');
     assert.equal(response.status(), 401);
     assert.equal(pathOf(page), '/login');
     const alert = page.locator('[role=alert]');
@@ -90,14 +104,14 @@ describe('quickstart in the browser', () => {
     const heading = (page) => page.textContent('h1');
     const submit = async (page) => (await page.textContent('button[type=submit]')).trim();
 
-    const { page: en, newPage } = await setup(t);
-    await openSignIn(en);
+    const { fg, page: en, newPage } = await setup(t);
+    await openSignIn(en, fg);
     assert.equal(await en.getAttribute('html', 'lang'), 'en');
     assert.equal(await heading(en), 'Sign in');
     assert.equal(await submit(en), 'Sign in');
 
     const ja = await newPage('ja-JP');
-    await openSignIn(ja);
+    await openSignIn(ja, fg);
     assert.equal(await ja.getAttribute('html', 'lang'), 'ja');
     assert.equal(await heading(ja), 'サインイン');
     assert.equal(await submit(ja), 'サインイン');
@@ -108,7 +122,7 @@ describe('quickstart in the browser', () => {
     assert.equal(await ja.getAttribute('html', 'lang'), 'en');
     assert.equal(await heading(ja), 'Sign in');
     await shot(ja, 'signin-en.png');
-    await openSignIn(ja);
+    await openSignIn(ja, fg);
     assert.equal(await ja.getAttribute('html', 'lang'), 'en');
     assert.equal(await submit(ja), 'Sign in');
   });
@@ -117,7 +131,7 @@ describe('quickstart in the browser', () => {
     const { fg, page } = await setup(t);
     // The policy is checked as part of sign-in, so the denial is the answer
     // to the form POST itself.
-    const response = await signIn(page, 'carol', 'carol-demo-pw');
+    const response = await signIn(page, fg, 'carol', 'carol-demo-pw');
     assert.equal(response.status(), 403);
     assert.equal((await page.textContent('[role=alert]')).trim(), 'The demo app is for staff only.');
     assert.notEqual((await page.textContent('#correlation-id')).trim(), '');
@@ -126,18 +140,21 @@ describe('quickstart in the browser', () => {
 
   it('signs bob out and asks for sign-in again', async (t) => {
     const { fg, page } = await setup(t);
-    await signIn(page, 'bob', 'bob-demo-pw');
-    assert.equal(pathOf(page), '/apps/demo/');
+    await signIn(page, fg, 'bob', 'bob-demo-pw');
+    assert.equal(page.url(), fg.appURL + '/');
+    // The app's sign-out link ends the app session, then fedgate asks to
+    // confirm ending the single sign-on session.
+    await Promise.all([page.waitForURL('**/logout'), page.click('#signout')]);
     await Promise.all([page.waitForURL('**/signed-out'), page.getByRole('button', { name: 'Sign out' }).click()]);
     assert.equal(await page.textContent('h1'), 'Signed out');
-    await openSignIn(page);
-    assert.equal(await page.locator('#who-name').count(), 0);
+    await openSignIn(page, fg);
+    assert.equal(await page.locator('[data-header]').count(), 0);
     await findAudit(fg, { event: 'signout', outcome: 'success', user: 'bob' });
   });
 
   it('works from the keyboard alone', async (t) => {
-    const { page } = await setup(t);
-    await openSignIn(page);
+    const { fg, page } = await setup(t);
+    await openSignIn(page, fg);
     // The username field has autofocus, which also sets where Tab starts.
     // Clicking the empty page background moves that point to the document
     // itself (blur() does not), so the next Tab starts from the top.
@@ -166,7 +183,7 @@ describe('quickstart in the browser', () => {
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'password');
     await page.keyboard.type('alice-demo-pw');
-    await Promise.all([page.waitForURL('**/apps/demo/'), page.keyboard.press('Enter')]);
-    assert.equal(await page.textContent('#who-name'), 'Alice Example');
+    await Promise.all([page.waitForURL(fg.appURL + '/'), page.keyboard.press('Enter')]);
+    assert.equal(await header(page, 'X-Remote-Name'), 'Alice Example');
   });
 });
