@@ -1,0 +1,194 @@
+package oidc
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// identity maps verified claims to the shared Identity.
+func (u *Upstream) identity(ctx context.Context, c claimSet) (protocols.Identity, error) {
+	id := protocols.Identity{Upstream: u.cfg.ID}
+	for _, name := range u.m.subject {
+		if name == "tid:oid" {
+			if tid, oid := c.str("tid"), c.str("oid"); tid != "" && oid != "" {
+				id.Subject = strings.ToLower(tid) + ":" + strings.ToLower(oid)
+			}
+		} else {
+			id.Subject = c.str(name)
+		}
+		if id.Subject != "" {
+			break
+		}
+	}
+	if id.Subject == "" {
+		return protocols.Identity{}, u.rejected("token has no subject claim (%s)", strings.Join(u.m.subject, ", "))
+	}
+	id.Username = first(c, u.m.username)
+	if id.Username == "" {
+		id.Username = id.Subject
+	}
+	id.Email = first(c, u.m.email)
+	if id.Email != "" && !strings.Contains(id.Email, "@") {
+		id.Email = ""
+	}
+	id.DisplayName = first(c, u.m.displayName)
+
+	groups, err := u.groups(ctx, c)
+	if err != nil {
+		return protocols.Identity{}, err
+	}
+	id.Groups = groups
+
+	claims := map[string]string{}
+	for k, name := range u.m.extra {
+		if v := c.str(name); v != "" {
+			claims[k] = v
+		}
+	}
+	if v := first(c, u.m.immutableID); v != "" {
+		claims["immutable_id"] = v
+	}
+	if len(claims) > 0 {
+		id.Claims = claims
+	}
+
+	if t, ok := c.time("auth_time"); ok {
+		id.AuthTime = t.UTC()
+	} else if t, ok := c.time("iat"); ok {
+		id.AuthTime = t.UTC()
+	} else {
+		id.AuthTime = u.now().UTC().Truncate(time.Second)
+	}
+	id.AMR = u.amr(c)
+	return id, nil
+}
+
+func first(c claimSet, names []string) string {
+	for _, n := range names {
+		if v := c.str(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// groups reads the groups claim; Entra's overage (no groups claim, a
+// _claim_names entry for it instead) is never taken as "no groups".
+func (u *Upstream) groups(ctx context.Context, c claimSet) ([]string, error) {
+	var out []string
+	for _, name := range u.m.groups {
+		if _, ok := c[name]; ok {
+			out = c.strs(name)
+			if u.cfg.GroupDN == "cn" {
+				for i, g := range out {
+					out[i] = dnCN(g)
+				}
+			}
+			return out, nil
+		}
+	}
+	if names, ok := c["_claim_names"].(map[string]any); ok {
+		for _, name := range u.m.groups {
+			if _, over := names[name]; !over {
+				continue
+			}
+			if u.cfg.GroupsOverage == "warn" {
+				u.log.WarnContext(ctx, "groups overage: the user is in too many groups for the token; signed in with no groups (groups_overage: warn)",
+					"subject", c.str("oid"))
+				return nil, nil
+			}
+			return nil, u.rejected("groups overage: the user is in too many groups for the token to list (hint: emit only groups assigned to the application, or set groups_overage: warn)")
+		}
+	}
+	return nil, nil
+}
+
+// dnCN returns the first CN of a distinguished name, or s itself.
+func dnCN(s string) string {
+	rest, ok := strings.CutPrefix(s, "CN=")
+	if !ok {
+		rest, ok = strings.CutPrefix(s, "cn=")
+	}
+	if !ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
+		case '\\':
+			if i+1 < len(rest) {
+				i++
+				b.WriteByte(rest[i])
+			}
+		case ',':
+			return b.String()
+		default:
+			b.WriteByte(rest[i])
+		}
+	}
+	return b.String()
+}
+
+// Claims that may carry authentication methods.
+const authMethodClaim = "http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationmethod"
+
+// amrAliases normalises vendor method names to RFC 8176-style values.
+var amrAliases = map[string]string{
+	"pwd": "pwd", "password": "pwd",
+	"http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password": "pwd",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport":              "pwd",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:Password":                                "pwd",
+	"wia": "kerberos", "kerberos": "kerberos",
+	"http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/windows":   "kerberos",
+	"urn:federation:authentication:windows":                                           "kerberos",
+	"http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient": "sc",
+	"http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/x509":      "sc",
+	"otp": "otp", "sms": "sms", "tel": "tel", "hwk": "hwk", "swk": "swk", "fpt": "fpt", "face": "face",
+	"pin": "pin", "rsa": "rsa", "sc": "sc", "fed": "fed", "pop": "pop", "kba": "kba", "user": "user",
+}
+
+// amr collects the methods from amr, authnmethodsreferences, authmethod and
+// the authenticationmethod claim, normalised; "mfa" is added only when a
+// configured evidence value is present (or, for entra, the configured
+// authentication context in acrs). "mfa" in the token is itself evidence
+// only when the preset says so: ADFS proves MFA with multipleauthn.
+func (u *Upstream) amr(c claimSet) []string {
+	var raw []string
+	for _, k := range []string{"amr", "authnmethodsreferences", "authmethod", authMethodClaim} {
+		raw = append(raw, c.strs(k)...)
+	}
+	var out []string
+	add := func(m string) {
+		if m != "" && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	mfa := false
+	for _, v := range raw {
+		if slices.Contains(u.ev.AMR, v) {
+			mfa = true
+			continue
+		}
+		if v == "mfa" || v == "ngcmfa" || v == multipleAuthN {
+			continue // not evidence for this upstream: do not pass it on either
+		}
+		add(amrAliases[v])
+	}
+	if acr := c.str("acr"); acr != "" && slices.Contains(u.ev.ACR, acr) {
+		mfa = true
+	}
+	if ctxID := u.step.AuthContext; ctxID != "" && slices.Contains(c.strs("acrs"), ctxID) {
+		mfa = true
+	}
+	if mfa {
+		add("mfa")
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
