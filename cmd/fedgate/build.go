@@ -15,6 +15,7 @@ import (
 // upstreamTypes builds an upstream from its config block, one entry per type.
 var upstreamTypes = map[string]func(b config.Block) (protocols.Upstream, []string, error){
 	"local": buildLocal,
+	"oidc":  buildOIDC,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
@@ -66,7 +67,7 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
 		if !ok {
-			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local)", b.ID, b.Type))
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc)", b.ID, b.Type))
 			continue
 		}
 		u, files, err := mk(b)

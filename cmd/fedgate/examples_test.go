@@ -1,0 +1,61 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every example config must pass `fedgate check` as shipped (secrets come
+// from the environment, so the test provides them).
+func TestExamplesPassCheck(t *testing.T) {
+	for _, env := range []string{"ADFS_CLIENT_SECRET", "ENTRA_CLIENT_SECRET"} {
+		t.Setenv(env, "example-secret")
+	}
+	files, err := filepath.Glob("../../examples/*/fedgate.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f)), func(t *testing.T) {
+			code, stdout, stderr := runCLI("check", "--config", f)
+			if code != 0 || !strings.Contains(stdout, ": ok — ") {
+				t.Fatalf("check %s: exit %d\n%s%s", f, code, stdout, stderr)
+			}
+		})
+	}
+}
+
+// A bad oidc block is reported with file:line:col, every problem at once.
+func TestCheckReportsBadOIDCBlock(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
+data_dir: data
+upstreams:
+  - id: entra
+    type: oidc
+    preset: entra
+    tenant: organizations
+    client_id: fedgate
+    client_secret: s
+    signing_algs: [HS256]
+  - { id: adfs, type: oidc, preset: adfs, issuer: "https://fs.example/adfs", client_id: c, client_secret: s, tennant: x }
+apps:
+  - { id: demo, type: whoami, policy: p }
+policies: [p.yaml]
+`)
+	writeFile(t, dir, "p.yaml", "policy: p\nrules:\n  - { name: all, allow: {} }\n")
+	code, _, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`fedgate.yaml:4:7: upstream "entra": tenant "organizations" needs allowed_tenants`,
+		`fedgate.yaml:4:7: upstream "entra": signing_algs: "HS256" is never accepted`,
+		`fedgate.yaml:11:110: unknown key "tennant" (hint: did you mean "tenant"?)`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
