@@ -262,3 +262,7 @@ func (e *testEnv) signIn(c *http.Client, user, pw string) resp {
 	formURL, csrf := e.beginLogin(c, "/apps/demo/")
 	return e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {user}, "password": {pw}})
 }
+
+func protoIdentity(user string, groups []string) protocols.Identity {
+	return protocols.Identity{Subject: user, Upstream: "local", Username: user, Groups: groups, AMR: []string{"pwd"}}
+}

@@ -81,9 +81,15 @@ func localPath(s string) (string, bool) {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
 		return "", false
 	}
-	// A decoded path beginning // or /\ is what some browsers treat as a host.
+	// A decoded path beginning // or /\ is what some browsers treat as a
+	// host; dot segments (also Tomcat's "..;") mean another path to a backend.
 	if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
 		return "", false
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if name, _, _ := strings.Cut(seg, ";"); name == "." || name == ".." {
+			return "", false
+		}
 	}
 	return u.RequestURI(), true
 }
