@@ -40,11 +40,11 @@ func ownCookie(name string) bool {
 func proxyRoutes(cfg *config.Config) ([]*proxy.Route, error) {
 	var out []*proxy.Route
 	for _, a := range cfg.Apps {
-		if a.Type != "proxy" {
+		if a.Type != "proxy" && a.Type != "forward_auth" {
 			continue
 		}
 		rt := &proxy.Route{App: a.ID, Host: a.Host, PathPrefix: a.PathPrefix,
-			PreserveHost: a.PreserveHost, HostHeader: a.HostHeader}
+			PreserveHost: a.PreserveHost, HostHeader: a.HostHeader, ForwardAuth: a.Type == "forward_auth"}
 		for _, t := range a.To {
 			u, err := url.Parse(t)
 			if err != nil || u.Host == "" {

@@ -88,7 +88,7 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
 		s.apps[a.ID] = a
-		if a.Type == "proxy" {
+		if a.Type == "proxy" || a.Type == "forward_auth" {
 			origins = append(origins, pub.Scheme+"://"+a.Host)
 		}
 	}
@@ -177,6 +177,7 @@ func (b *Server) ownHandler() http.Handler {
 		snap := snapOf(r)
 		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
 	})
+	route("GET /auth/verify", "verify", b.verify)
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)
 	mux.Handle("GET /metrics", b.Metrics.Handler())

@@ -139,6 +139,9 @@ type App struct {
 	DefaultUpstream string   `yaml:"default_upstream"`
 
 	// type: proxy — an app without SSO behind fedgate's reverse proxy.
+	// type: forward_auth — the same, behind another reverse proxy (nginx
+	// auth_request, Traefik ForwardAuth, Caddy forward_auth) that asks
+	// fedgate's /auth/verify; it has no "to".
 	Host       string   `yaml:"host"`        // host[:port] the browser uses for the app
 	PathPrefix string   `yaml:"path_prefix"` // default "/"
 	To         []string `yaml:"to"`          // backend URLs (round robin), or builtin:echo
@@ -194,7 +197,7 @@ func (c *Config) Defaults() {
 	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
 	for i := range c.Apps {
 		a := &c.Apps[i]
-		if a.Type == "proxy" && a.PathPrefix == "" {
+		if (a.Type == "proxy" || a.Type == "forward_auth") && a.PathPrefix == "" {
 			a.PathPrefix = "/"
 		}
 		if a.GroupsSeparator == "" {

@@ -57,7 +57,7 @@ func (c *Config) validate() []finding {
 }
 
 // AppTypes are the app types this build knows.
-var AppTypes = []string{"whoami", "proxy"}
+var AppTypes = []string{"whoami", "proxy", "forward_auth"}
 
 // HeaderSources are what a proxy app's identity headers may carry.
 var HeaderSources = []string{"username", "upn", "email", "name", "groups", "subject", "upstream"}
@@ -131,7 +131,7 @@ func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
 		if a.DefaultUpstream != "" && !upstreams[a.DefaultUpstream] {
 			add(p+".default_upstream", "define it under upstreams", "app %q refers to undefined upstream %q", a.ID, a.DefaultUpstream)
 		}
-		if a.Type == "proxy" {
+		if a.Type == "proxy" || a.Type == "forward_auth" {
 			c.validateProxyApp(p, a, add)
 		}
 	}
@@ -151,8 +151,11 @@ func (c *Config) validateProxyApp(p string, a App, add addFunc) {
 	if !strings.HasPrefix(a.PathPrefix, "/") || !strings.HasSuffix(a.PathPrefix, "/") {
 		add(p+".path_prefix", `start and end with "/"`, "invalid path_prefix %q", a.PathPrefix)
 	}
-	if len(a.To) == 0 {
+	switch {
+	case a.Type == "proxy" && len(a.To) == 0:
 		add(p, "backend URLs, e.g. to: [http://10.0.0.5:8080]", "proxy app %q has no backend (to)", a.ID)
+	case a.Type == "forward_auth" && len(a.To) > 0:
+		add(p+".to", "your reverse proxy (nginx, Traefik, Caddy) reaches the backend; remove to", "forward_auth app %q must not have a backend", a.ID)
 	}
 	for j, t := range a.To {
 		u, err := url.Parse(t)
@@ -189,7 +192,7 @@ func isReservedHeader(name string) bool {
 func (c *Config) validateProxyRoutes(add addFunc) {
 	seen := map[string]string{}
 	for i, a := range c.Apps {
-		if a.Type != "proxy" {
+		if a.Type != "proxy" && a.Type != "forward_auth" {
 			continue
 		}
 		k := strings.ToLower(a.Host) + a.PathPrefix

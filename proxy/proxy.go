@@ -41,6 +41,7 @@ type Options struct {
 // Proxy routes requests for configured hosts to their backends.
 type Proxy struct {
 	opts    Options
+	routes  []*Route
 	table   *routeTable
 	proxies map[*Route]*httputil.ReverseProxy
 	next    atomic.Uint64 // round-robin over a route's targets
@@ -62,8 +63,11 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 	if opts.StripCookie == nil {
 		opts.StripCookie = func(string) bool { return false }
 	}
-	p := &Proxy{opts: opts, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{}}
+	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{}}
 	for _, rt := range routes {
+		if rt.ForwardAuth {
+			continue
+		}
 		if len(rt.Targets) == 0 {
 			return nil, fmt.Errorf("proxy: app %s has no target", rt.App)
 		}
@@ -79,6 +83,9 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 
 // HasHost reports whether host is served by the proxy.
 func (p *Proxy) HasHost(host string) bool { return p.table.has(host) }
+
+// Routes are the proxy's routes, forward-auth ones included.
+func (p *Proxy) Routes() []*Route { return p.routes }
 
 // Route returns the route a request maps to, or nil; ok is false when the
 // path is not canonical (and must be refused).
@@ -97,7 +104,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.opts.ErrorPage(w, r, http.StatusBadRequest)
 		return
 	}
-	if rt == nil {
+	if rt == nil || rt.ForwardAuth {
 		p.opts.ErrorPage(w, r, http.StatusNotFound)
 		return
 	}

@@ -20,6 +20,20 @@ type Route struct {
 	// IdentityHeaders are every header name the Authorizer may inject. Any
 	// incoming copy of them (any case, underscores for dashes) is removed.
 	IdentityHeaders []string
+	// ForwardAuth routes are decided here but proxied by another server
+	// (nginx auth_request and the like): they have no Targets.
+	ForwardAuth bool
+}
+
+// Match returns the route for host and request URI among routes, or nil;
+// ok is false when the path is not canonical. Forward-auth uses it to map
+// the original request it is asked about.
+func Match(routes []*Route, host string, u *url.URL) (rt *Route, ok bool) {
+	cp, ok := canonicalPath(u)
+	if !ok {
+		return nil, false
+	}
+	return newRouteTable(routes).match(host, cp), true
 }
 
 // routeTable finds the route of a request: exact host, longest path prefix.

@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. System packages the tests use (Chromium for browser tests, xmlsec1 and
-#    xmllint for independent XML checks).
+# 1. System packages the tests use: Chromium for browser tests, nginx for the
+#    forward-auth test, wrk for the proxy benchmark.
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
@@ -28,6 +30,8 @@ if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
+# Tests that need a real peer (nginx, ...) fail here rather than skip.
+export FEDGATE_REQUIRE_PEERS=1
 go test -race -count=1 ./...
 
 # 4. Interop and browser tests (node's test runner; they start fedgate themselves).
