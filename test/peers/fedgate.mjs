@@ -1,0 +1,186 @@
+// fedgate between the two oidc-provider peers (ADFS-like and Entra-like),
+// started per test on free loopback ports, plus a small HTTP client with a
+// cookie jar that follows redirects the way a browser does.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
+import { outDir, repoRoot } from '../e2e/helpers.mjs';
+import { CLIENT_ID, CLIENT_SECRET, OTHER_TENANT, TENANT, startOP } from './op.mjs';
+
+const binary = path.join(outDir, 'fedgate');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function config(port, adfs, entra) {
+  const common = `client_id: ${CLIENT_ID}, client_secret: ${CLIENT_SECRET}`;
+  return `server: { public_url: "http://127.0.0.1:${port}", listen: "127.0.0.1:${port}", insecure_http: true }
+data_dir: ./data
+store: { memory: true }
+upstreams:
+  - { id: corp-adfs, type: oidc, preset: adfs, name: Corp ADFS, domains: [corp.example], issuer: "${adfs}",
+      ${common}, scopes: [profile, email, allatclaims], group_dn: cn }
+  - { id: corp-adfs-2, type: oidc, preset: adfs, name: Second ADFS, domains: [other.example], issuer: "${adfs}", ${common} }
+  - { id: entra, type: oidc, preset: entra, name: Entra ID, domains: [example.co.jp], issuer: "${entra}/${TENANT}/v2.0",
+      tenant: ${TENANT}, ${common}, step_up: { auth_context: c1 } }
+  - { id: entra-partners, type: oidc, preset: entra, name: Partner tenants, domains: [partner.example],
+      issuer: "${entra}/organizations/v2.0", tenant: organizations, allowed_tenants: [${OTHER_TENANT}], ${common} }
+apps:
+  - { id: wiki, type: whoami, name: Wiki, policy: staff }
+  - { id: admin, type: whoami, name: Admin console, policy: fresh-mfa }
+policies: [policies/*.yaml]
+`;
+}
+
+const policies = {
+  'staff.yaml': `policy: staff
+message: { en: "The wiki is for staff." }
+rules:
+  - { name: staff, when: { groups: [Staff, g-staff] }, allow: {} }
+`,
+  'fresh-mfa.yaml': `policy: fresh-mfa
+rules:
+  - { name: staff with fresh mfa, when: { groups: [Staff, g-staff] }, allow: { mfa: { max_age: 1h } } }
+`,
+};
+
+// startAll starts both peers and a fedgate that uses them.
+export async function startAll(t) {
+  if (!existsSync(binary)) {
+    const r = spawnSync('go', ['build', '-o', binary, './cmd/fedgate'], { cwd: repoRoot, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);
+  }
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const cb = (id) => `${base}/callback/${id}`;
+  const adfs = await startOP('adfs', { redirectUris: [cb('corp-adfs'), cb('corp-adfs-2')] });
+  const entra = await startOP('entra', { redirectUris: [cb('entra'), cb('entra-partners')] });
+  t.after(() => adfs.stop());
+  t.after(() => entra.stop());
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-oidc-'));
+  await mkdir(path.join(dir, 'policies'));
+  for (const [name, body] of Object.entries(policies)) await writeFile(path.join(dir, 'policies', name), body);
+  const file = path.join(dir, 'fedgate.yaml');
+  await writeFile(file, config(port, adfs.issuer, entra.base));
+
+  const proc = spawn(binary, ['serve', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let partial = '';
+  proc.stdout.setEncoding('utf8').on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    lines.push(...parts.filter((l) => l.trim() !== ''));
+  });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+  let exited = null;
+  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => { exited = `${signal ?? code}`; resolve(); }));
+  t.after(async () => {
+    if (!exited) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) throw new Error(`fedgate exited with ${exited}:\n${stderr}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).status === 200) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`fedgate not healthy in 15 s:\n${stderr}`);
+    await sleep(100);
+  }
+  const audit = async (fields) => {
+    const matches = (e) => Object.entries(fields).every(([k, v]) => e[k] === v);
+    for (let i = 0; i < 40; i++) {
+      const hit = lines.map((l) => JSON.parse(l)).find(matches);
+      if (hit) return hit;
+      await sleep(50);
+    }
+    assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${lines.join('\n')}\n${stderr}`);
+  };
+  return { base, adfs, entra, audit, auditLines: () => [...lines], stderr: () => stderr };
+}
+
+// Client is fetch with a per-origin cookie jar, following redirects by hand
+// so a test can stop at any hop.
+export class Client {
+  jar = new Map();
+
+  cookies(origin) {
+    if (!this.jar.has(origin)) this.jar.set(origin, new Map());
+    return this.jar.get(origin);
+  }
+
+  async request(url, { method = 'GET', form } = {}) {
+    const u = new URL(url);
+    const jar = this.cookies(u.origin);
+    const headers = { accept: 'text/html', 'accept-language': 'en' };
+    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    let body;
+    if (form) {
+      body = new URLSearchParams(form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers.origin = u.origin;
+    }
+    const res = await fetch(u, { method, headers, body, redirect: 'manual' });
+    for (const sc of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = sc.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      const gone = attrs.some((a) => /^\s*max-age=(0|-)/i.test(a)) ||
+        attrs.some((a) => /^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]) < Date.now());
+      if (gone || value === '') jar.delete(name); else jar.set(name, value);
+    }
+    const location = res.headers.get('location');
+    return { status: res.status, url: u, location: location ? new URL(location, u) : null, text: await res.text() };
+  }
+
+  // follow requests url and its redirects; stop(urlObj) ends early before
+  // requesting that URL (it is returned as { stopped }).
+  async follow(url, { stop, ...opts } = {}) {
+    let r = await this.request(url, opts);
+    for (let hops = 0; r.location && r.status >= 300 && r.status < 400; hops++) {
+      assert.ok(hops < 20, 'redirect loop');
+      if (stop?.(r.location)) return { ...r, stopped: r.location };
+      r = await this.request(r.location);
+    }
+    return r;
+  }
+
+  // signIn opens the app, types email on the chooser, and follows the
+  // redirects through the IdP and back. Returns the last response.
+  async signIn(base, app, email, opts) {
+    const chooser = await this.follow(`${base}/apps/${app}/`);
+    if (!chooser.text.includes('name="email"')) return chooser; // already signed in
+    return this.submitEmail(chooser, email, opts);
+  }
+
+  async submitEmail(page, email, opts) {
+    const action = page.text.match(/<form method="post" action="([^"]+)"/)?.[1]?.replaceAll('&amp;', '&');
+    const csrf = page.text.match(/name="csrf" value="([^"]+)"/)?.[1];
+    assert.ok(action && csrf, `no sign-in form in:\n${page.text}`);
+    return this.follow(new URL(action, page.url).href, { method: 'POST', form: { csrf, email }, ...opts });
+  }
+}
+
+// text is the visible text of an HTML page, roughly.
+export const text = (html) => html.replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/\s+/g, ' ');
