@@ -30,8 +30,8 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	}
 	issParam, hasIss := q.Get("iss"), q.Has("iss")
 	if hasIss {
-		if !u.issuerOK(d, issParam) {
-			return protocols.Identity{}, u.rejected("authorization response iss %q is not this upstream's issuer %q (mix-up?)", issParam, d.Issuer)
+		if err := u.checkIssParam(d, issParam); err != nil {
+			return protocols.Identity{}, err
 		}
 	} else if d.ISSParameter {
 		return protocols.Identity{}, u.rejected("authorization response has no iss, which the IdP's metadata promises (RFC 9207)")
@@ -89,18 +89,22 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	return u.identity(ctx, claims)
 }
 
-// issuerOK checks the RFC 9207 iss parameter against discovery; with the
-// Entra tenant template, the tenant must be allowed.
-func (u *Upstream) issuerOK(d *discovery, iss string) bool {
+// checkIssParam checks the RFC 9207 iss parameter against discovery; with
+// the Entra tenant template, the tenant in it must be allowed.
+func (u *Upstream) checkIssParam(d *discovery, iss string) error {
 	if iss == d.Issuer {
-		return true
+		return nil
 	}
-	if !strings.Contains(d.Issuer, "{tenantid}") {
-		return false
+	if strings.Contains(d.Issuer, "{tenantid}") {
+		re := regexp.MustCompile("^" + strings.Replace(regexp.QuoteMeta(d.Issuer), regexp.QuoteMeta("{tenantid}"), "([0-9a-fA-F-]{36})", 1) + "$")
+		if m := re.FindStringSubmatch(iss); m != nil {
+			if u.tenantAllowed(m[1]) {
+				return nil
+			}
+			return u.rejected("tenant %s is not allowed (allowed_tenants)", m[1])
+		}
 	}
-	re := regexp.MustCompile("^" + strings.Replace(regexp.QuoteMeta(d.Issuer), regexp.QuoteMeta("{tenantid}"), "([0-9a-fA-F-]{36})", 1) + "$")
-	m := re.FindStringSubmatch(iss)
-	return m != nil && u.tenantAllowed(m[1])
+	return u.rejected("authorization response iss %q is not this upstream's issuer %q (mix-up?)", iss, d.Issuer)
 }
 
 func (u *Upstream) tenantAllowed(tid string) bool {

@@ -171,6 +171,14 @@ func TestFinishRejects(t *testing.T) {
 			c["tid"] = otherTenant
 			return e.op.Sign(c)
 		}, want: protocols.ErrRejected, msg: "tenant"},
+		{name: "entra multi-tenant: tenant not in allowed_tenants", preset: PresetEntra, cfg: func(c *Config) {
+			c.Issuer = strings.Replace(c.Issuer, tenant, "organizations", 1)
+			c.Tenant, c.AllowedTenants = "organizations", []string{otherTenant}
+		}, want: protocols.ErrRejected, msg: "tenant " + tenant + " is not allowed"},
+		{name: "entra multi-tenant: token tid not allowed (no iss parameter)", preset: PresetEntra, cfg: func(c *Config) {
+			c.Issuer = strings.Replace(c.Issuer, tenant, "organizations", 1)
+			c.Tenant, c.AllowedTenants = "organizations", []string{otherTenant}
+		}, query: func(v url.Values) { v.Del("iss") }, want: protocols.ErrRejected, msg: "is not allowed"},
 		{name: "entra: no tid", preset: PresetEntra, token: func(e *env, c map[string]any) string {
 			delete(c, "tid")
 			return e.op.Sign(c)
@@ -187,6 +195,11 @@ func TestFinishRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.preset, tt.cfg)
+			if e.up.cfg.multiTenant() {
+				e.op.Metadata["issuer"] = strings.Replace(e.op.Issuer, tenant, "{tenantid}", 1)
+				e.op.Metadata["authorization_response_iss_parameter_supported"] = false
+				e.op.ServeDiscoveryAt("/organizations/v2.0")
+			}
 			tok := tt.token
 			if tok == nil {
 				tok = func(e *env, c map[string]any) string { return e.op.Sign(c) }

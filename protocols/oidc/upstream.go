@@ -97,6 +97,18 @@ func (u *Upstream) Ready(ctx context.Context) error {
 	return err
 }
 
+// RedirectOrigins are the origins Begin sends browsers to (the issuer's;
+// ADFS and Entra ID serve their authorization endpoints there), for the
+// broker's CSP form-action: browsers apply it to the redirect that follows
+// the home-realm discovery form.
+func (u *Upstream) RedirectOrigins() []string {
+	p, err := url.Parse(u.cfg.issuer())
+	if err != nil || p.Host == "" {
+		return nil
+	}
+	return []string{p.Scheme + "://" + p.Host}
+}
+
 // CanRequestMFA reports whether a step-up demand is configured.
 func (u *Upstream) CanRequestMFA() bool {
 	s := u.step

@@ -41,6 +41,7 @@ upstreams:
 apps:
   - { id: wiki, type: whoami, name: Wiki, policy: staff }
   - { id: admin, type: whoami, name: Admin console, policy: fresh-mfa }
+  - { id: adfs-wiki, type: whoami, name: ADFS wiki, policy: staff, upstreams: [corp-adfs] }
 policies: [policies/*.yaml]
 `;
 }
