@@ -11,7 +11,8 @@ import (
 
 // authorize evaluates app's policy for the session and request. It is called
 // after every sign-in and before every answer to an app. On allow it returns
-// true; on step-up it sends the user to get MFA if the upstream can give it;
+// true (audited when it follows a sign-in or answers fedgate's own pages; a
+// proxied request's allow is not, or the audit log would be an access log); on step-up it sends the user to get MFA if the upstream can give it;
 // otherwise it writes the deny page and the audit event. after is the login
 // that just completed, if any: if that was already a step-up, its result is
 // final.
@@ -43,7 +44,9 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 			}
 			b.writeSession(w, snap, s)
 		}
-		b.Audit.Record(ev)
+		if app.Type != "proxy" && app.Type != "forward_auth" || after != nil {
+			b.Audit.Record(ev)
+		}
 		return true
 	case policy.StepUp:
 		req := &protocols.MFARequest{Methods: d.Obligations.MFA.Methods, MaxAge: d.Obligations.MFA.MaxAge}

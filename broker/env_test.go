@@ -29,7 +29,7 @@ import (
 // testEnv is a broker behind httptest with a fake clock, an in-memory store
 // and a captured audit log.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	http   *httptest.Server
 	clock  *storetest.Clock
@@ -91,7 +91,7 @@ policies: [policies/*.yaml]
 `
 
 // loadTestConfig writes the config and policies to a temp dir and loads them.
-func loadTestConfig(t *testing.T, cfgYAML string, policies map[string]string) *config.Config {
+func loadTestConfig(t testing.TB, cfgYAML string, policies map[string]string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "policies"), 0o700); err != nil {
@@ -120,6 +120,12 @@ rules:
     when: { groups: [staff] }
     allow: {}
 `,
+	"netstaff.yaml": `policy: netstaff
+rules:
+  - name: staff in the office
+    when: { networks: [10.0.0.0/8, "2001:db8::/32"], groups: [staff] }
+    allow: {}
+`,
 	"mfa.yaml": `policy: needs-mfa
 rules:
   - name: everyone with MFA
@@ -127,7 +133,7 @@ rules:
 `,
 }
 
-func hashOf(t *testing.T, pw string) protocols.Secret {
+func hashOf(t testing.TB, pw string) protocols.Secret {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 	if err != nil {
@@ -145,7 +151,7 @@ func newEnv(t *testing.T) *testEnv {
 
 // newEnvWith starts a broker on cfgYAML; its upstreams are local, partner,
 // then extra (in the config's order).
-func newEnvWith(t *testing.T, cfgYAML string, extra []protocols.Upstream) *testEnv {
+func newEnvWith(t testing.TB, cfgYAML string, extra []protocols.Upstream) *testEnv {
 	t.Helper()
 	clock := storetest.NewClock()
 	cfg := loadTestConfig(t, cfgYAML, defaultPolicies)
@@ -232,7 +238,7 @@ func (e *testEnv) post(c *http.Client, path string, form url.Values) resp {
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfRE.FindStringSubmatch(body)
 	if m == nil {

@@ -29,7 +29,7 @@ type Server struct {
 	snap  atomic.Pointer[Snapshot]
 
 	transportMu sync.Mutex
-	transports  map[string]*http.Transport // by CA file, kept across reloads
+	transports  map[string]http.RoundTripper // by CA file, kept across reloads
 }
 
 // Deps are what the server needs from outside; Now nil means time.Now.
@@ -54,7 +54,11 @@ type Snapshot struct {
 	proxy     *proxy.Proxy // nil without proxy apps
 	// formOrigins are the app origins a sign-in may redirect to (CSP).
 	formOrigins string
+	sessions    *sessionCache
 }
+
+// sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
+const sessionCacheSize = 10000
 
 type upstreamEntry struct {
 	protocols.Upstream
@@ -69,7 +73,8 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{}}
+	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{},
+		sessions: newSessionCache(sessionCacheSize)}
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
@@ -111,7 +116,7 @@ func NewServer(d Deps, snap *Snapshot) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{Deps: d, pages: p, transports: map[string]*http.Transport{}}
+	srv := &Server{Deps: d, pages: p, transports: map[string]http.RoundTripper{}}
 	if srv.Now == nil {
 		srv.Now = time.Now
 	}

@@ -39,9 +39,16 @@ func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
 // loadCookieSession reads a session from cookie name (fedgate's own, or an
 // app host's).
 func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string) *Session {
-	var s Session
-	if err := snap.sealer.open(r, name, &s); err != nil {
+	c, err := r.Cookie(snap.sealer.name(name))
+	if err != nil {
 		return nil
+	}
+	s, ok := snap.sessions.get(c.Value)
+	if !ok {
+		if err := snap.sealer.openValue(snap.sealer.name(name), c.Value, &s); err != nil {
+			return nil
+		}
+		snap.sessions.put(c.Value, s)
 	}
 	if !s.valid(b.now(), snap.Config.Session.Idle) {
 		return nil
