@@ -55,6 +55,9 @@ func proxyRoutes(cfg *config.Config) ([]*proxy.Route, error) {
 		for name := range a.Headers {
 			rt.IdentityHeaders = append(rt.IdentityHeaders, name)
 		}
+		if a.JWTAssertion != "" {
+			rt.IdentityHeaders = append(rt.IdentityHeaders, a.JWTAssertion)
+		}
 		out = append(out, rt)
 	}
 	return out, nil
@@ -124,7 +127,16 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		return nil, false
 	}
 	b.touchCookie(w, snap, s, appSessionCookie)
-	return identityHeaders(app, s.Identity), true
+	h := identityHeaders(app, s.Identity)
+	if app.JWTAssertion != "" {
+		jwt, err := b.assertion(snap, app, s)
+		if err != nil {
+			b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+			return nil, false
+		}
+		h.Set(app.JWTAssertion, jwt)
+	}
+	return h, true
 }
 
 // toSignIn sends a browser to fedgate's sign-in, to come back to this very

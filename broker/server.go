@@ -55,6 +55,8 @@ type Snapshot struct {
 	// formOrigins are the app origins a sign-in may redirect to (CSP).
 	formOrigins string
 	sessions    *sessionCache
+	signing     *signingKeys
+	assertions  *assertionCache
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -74,7 +76,7 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		return nil, err
 	}
 	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{},
-		sessions: newSessionCache(sessionCacheSize)}
+		sessions: newSessionCache(sessionCacheSize), assertions: &assertionCache{m: map[assertionKey]cachedAssertion{}}}
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
@@ -90,6 +92,13 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		s.byID[b.ID] = e
 	}
 	var origins []string
+	for _, e := range s.upstreams {
+		// A redirect upstream's IdP origin: the chooser's email form is
+		// followed by a redirect there, and form-action covers redirects.
+		if o, ok := e.Upstream.(interface{ RedirectOrigins() []string }); ok {
+			origins = append(origins, o.RedirectOrigins()...)
+		}
+	}
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
 		s.apps[a.ID] = a
@@ -98,6 +107,9 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		}
 	}
 	s.formOrigins = strings.Join(origins, " ")
+	if s.signing, err = loadSigningKeys(cfg); err != nil {
+		return nil, err
+	}
 	// The colour was validated as #hex, so it is safe inside CSS.
 	s.theme = []byte(":root { --brand: " + cfg.Branding.PrimaryColor + "; }\n")
 	if f := cfg.Branding.LogoFile; f != "" {
@@ -183,6 +195,7 @@ func (b *Server) ownHandler() http.Handler {
 		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
 	})
 	route("GET /auth/verify", "verify", b.verify)
+	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)
 	mux.Handle("GET /metrics", b.Metrics.Handler())

@@ -154,6 +154,9 @@ type App struct {
 	// name, groups, subject, upstream, or claim:<name>.
 	Headers         map[string]string `yaml:"headers"`
 	GroupsSeparator string            `yaml:"groups_separator"` // default ","
+	// JWTAssertion names a header that carries a signed JWT about the user
+	// (audience: the app's origin; verify with /.well-known/jwks.json).
+	JWTAssertion string `yaml:"jwt_assertion"`
 }
 
 // Defaults fills every zero value that has a default. It is the only place

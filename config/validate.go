@@ -166,6 +166,14 @@ func (c *Config) validateProxyApp(p string, a App, add addFunc) {
 			add(fmt.Sprintf("%s.to[%d]", p, j), "an http(s) URL, or builtin:echo", "invalid backend URL %q", t)
 		}
 	}
+	if h := a.JWTAssertion; h != "" {
+		if !headerName.MatchString(h) || isReservedHeader(h) {
+			add(p+".jwt_assertion", "a plain header name such as X-Fedgate-Assertion", "header %q cannot carry the assertion", h)
+		}
+		if len(c.Keys.Signing) == 0 && c.DataDir == "" {
+			add(p+".jwt_assertion", "configure keys.signing (fedgate keys generate --signing FILE)", "app %q wants a signed assertion but there is no signing key", a.ID)
+		}
+	}
 	for name, src := range a.Headers {
 		if !headerName.MatchString(name) || isReservedHeader(name) {
 			add(p+".headers", "a plain header name such as X-Remote-User", "header %q cannot carry identity", name)

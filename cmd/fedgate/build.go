@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/fedgate/fedgate/broker"
 	"github.com/fedgate/fedgate/broker/keys"
@@ -12,15 +13,21 @@ import (
 	"github.com/fedgate/fedgate/protocols/local"
 )
 
+// buildDeps are what upstream builders get besides their block.
+type buildDeps struct {
+	Logger  *slog.Logger
+	Timeout time.Duration // server.timeouts.upstream: every call to an IdP
+}
+
 // upstreamTypes builds an upstream from its config block, one entry per type.
-var upstreamTypes = map[string]func(b config.Block) (protocols.Upstream, []string, error){
+var upstreamTypes = map[string]func(b config.Block, d buildDeps) (protocols.Upstream, []string, error){
 	"local": buildLocal,
 	"oidc":  buildOIDC,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
 // files it read, for the reload watcher.
-func buildLocal(b config.Block) (protocols.Upstream, []string, error) {
+func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, error) {
 	var cfg local.Config
 	if err := b.Decode(&cfg); err != nil {
 		return nil, nil, err
@@ -70,7 +77,7 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc)", b.ID, b.Type))
 			continue
 		}
-		u, files, err := mk(b)
+		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream})
 		if err != nil {
 			errs = append(errs, err)
 			continue

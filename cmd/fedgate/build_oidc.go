@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -14,7 +13,7 @@ import (
 
 // buildOIDC decodes and validates a `type: oidc` upstream. It never touches
 // the network: an IdP that is down only makes the upstream unavailable.
-func buildOIDC(b config.Block) (protocols.Upstream, []string, error) {
+func buildOIDC(b config.Block, d buildDeps) (protocols.Upstream, []string, error) {
 	var cfg oidc.Config
 	if err := b.Decode(&cfg); err != nil {
 		return nil, nil, err
@@ -26,7 +25,7 @@ func buildOIDC(b config.Block) (protocols.Upstream, []string, error) {
 		}
 		return nil, nil, errors.Join(errs...)
 	}
-	u, err := oidc.Open(cfg, oidc.Deps{HTTPClient: oidcHTTPClient(), Logger: slog.Default()})
+	u, err := oidc.Open(cfg, oidc.Deps{HTTPClient: oidcHTTPClient(d.Timeout), Logger: d.Logger.With("upstream", b.ID)})
 	if err != nil {
 		return nil, nil, b.Pos("upstream %q: %v", b.ID, err)
 	}
@@ -34,15 +33,15 @@ func buildOIDC(b config.Block) (protocols.Upstream, []string, error) {
 }
 
 // oidcHTTPClient talks to IdPs (discovery, JWKS, token): every phase is
-// bounded and a whole request takes at most 10 s.
-func oidcHTTPClient() *http.Client {
+// bounded and a whole request takes at most timeout.
+func oidcHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{
-		Timeout: 10 * time.Second,
+		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
+			ResponseHeaderTimeout: timeout,
 			IdleConnTimeout:       90 * time.Second,
 			MaxIdleConnsPerHost:   4,
 			ForceAttemptHTTP2:     true,
