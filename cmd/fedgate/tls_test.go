@@ -37,7 +37,9 @@ upstreams: [{ id: local, type: local, users_file: users.yaml }]
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
-	go func() { done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), &lockedBuffer{}, func(a net.Addr) { addrc <- a }) }()
+	go func() {
+		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), &lockedBuffer{}, func(a net.Addr) { addrc <- a })
+	}()
 	defer func() { cancel(); <-done }()
 	addr := (<-addrc).String()
 	pool := x509.NewCertPool()
@@ -86,4 +88,3 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
 }
-
