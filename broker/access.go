@@ -12,7 +12,8 @@ import (
 // authorize evaluates app's policy for the session and request. It is called
 // after every sign-in and before every answer to an app. On allow it returns
 // true (audited when it follows a sign-in or answers fedgate's own pages; a
-// proxied request's allow is not, or the audit log would be an access log); on step-up it sends the user to get MFA if the upstream can give it;
+// proxied request's allow is not, or the audit log would be an access log);
+// on step-up it sends the user to get MFA if the upstream can give it;
 // otherwise it writes the deny page and the audit event. after is the login
 // that just completed, if any: if that was already a step-up, its result is
 // final.
@@ -24,42 +25,43 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
 		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: ip, Now: b.now(),
 	})
-	ev := AuditEvent{
-		Time: b.now(), Event: "access", User: id.Username, Upstream: id.Upstream, App: app.ID,
-		Policy: d.Policy, Rule: d.Rule, ClientIP: ip.String(), UserAgent: r.UserAgent(),
-		CorrelationID: requestID(r.Context()), Outcome: d.Effect.String(),
-	}
-	if len(d.Reasons) > 0 {
-		ev.Reason = string(d.Reasons[0].Code)
+	// The event is built only when it is written: most proxied requests
+	// are allowed and not audited, and should not pay for it.
+	audit := func(outcome, reason string) {
+		if reason == "" && len(d.Reasons) > 0 {
+			reason = string(d.Reasons[0].Code)
+		}
+		b.Audit.Record(AuditEvent{
+			Time: b.now(), Event: "access", User: id.Username, Upstream: id.Upstream, App: app.ID,
+			Policy: d.Policy, Rule: d.Rule, ClientIP: ip.String(), UserAgent: r.UserAgent(),
+			CorrelationID: requestID(r.Context()), Outcome: outcome, Reason: reason,
+		})
 	}
 	switch d.Effect {
 	case policy.Allow:
 		if limit := d.Obligations.MaxSession; limit > 0 && s.Expires.After(s.Created.Add(limit)) {
 			s.Expires = s.Created.Add(limit)
 			if !s.valid(b.now(), snap.Config.Session.Idle) {
-				ev.Outcome, ev.Reason = "deny", "session-capped"
-				b.Audit.Record(ev)
+				audit("deny", "session-capped")
 				b.startLogin(w, r, snap, app)
 				return false
 			}
 			b.writeSession(w, snap, s)
 		}
 		if app.Type != "proxy" && app.Type != "forward_auth" || after != nil {
-			b.Audit.Record(ev)
+			audit("allow", "")
 		}
 		return true
 	case policy.StepUp:
 		req := &protocols.MFARequest{Methods: d.Obligations.MFA.Methods, MaxAge: d.Obligations.MFA.MaxAge}
 		if after != nil && after.MFA != nil {
 			// We asked the upstream for MFA and it came back without proof.
-			ev.Outcome, ev.Reason = "deny", "mfa-not-proven"
-			b.Audit.Record(ev)
+			audit("deny", "mfa-not-proven")
 			b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
 			return false
 		}
 		if ra, ok := b.mfaUpstream(snap, id.Upstream); ok && !wantsJSON(r) {
-			ev.Outcome = "step-up"
-			b.Audit.Record(ev)
+			audit("step-up", "")
 			ret := r.URL.RequestURI()
 			if after != nil {
 				ret = after.Return
@@ -70,12 +72,11 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 			return false
 		}
 		// Neither the upstream nor a local method can give MFA: deny, never allow.
-		ev.Outcome, ev.Reason = "deny", "mfa-required-unavailable"
-		b.Audit.Record(ev)
+		audit("deny", "mfa-required-unavailable")
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa", nil)
 		return false
 	}
-	b.Audit.Record(ev)
+	audit("deny", "")
 	b.denyPage(w, r, snap, d.Message)
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -97,6 +98,22 @@ func (s *sealer) open(r *http.Request, base string, dst any) error {
 		return errors.New("broker: cookie too large")
 	}
 	return securecookie.DecodeMulti(name, c.Value, dst, s.codecs...)
+}
+
+// cookieValue finds one cookie's value without parsing the others (it runs
+// on every proxied request). Like the browser, the first of duplicates wins.
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var c string
+			c, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(c), "=")
+			if ok && k == name {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
 }
 
 // clear deletes cookie base.

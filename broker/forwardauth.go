@@ -67,7 +67,7 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if !b.authorize(w, or, snap, app, s, nil) {
 		return
 	}
-	for k, vs := range identityHeaders(app, s.Identity) {
+	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], s.Identity) {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(http.StatusOK)

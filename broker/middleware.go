@@ -6,33 +6,49 @@ import (
 	"encoding/base32"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
-type ctxKey int
+type ctxKey struct{}
 
-const (
-	requestIDKey ctxKey = iota
-	snapshotKey
-)
+// reqState is what the middleware attaches to a request: one context value.
+type reqState struct {
+	id   string
+	snap *Snapshot
+}
 
 // snapOf is the config snapshot the request started with.
 func snapOf(r *http.Request) *Snapshot {
-	return r.Context().Value(snapshotKey).(*Snapshot)
+	return r.Context().Value(ctxKey{}).(*reqState).snap
 }
 
 // requestID is the correlation id of the request: in logs, audit events,
 // error pages and the X-Request-Id response header.
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok {
+		return st.id
+	}
+	return ""
+}
+
+// Correlation ids need to be unique, not secret: a random per-process
+// prefix and a counter (cheaper than crypto/rand on every request).
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
 }
 
 func newRequestID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
+	return idPrefix + strconv.FormatUint(idCounter.Add(1), 36)
 }
 
 // statusRecorder remembers the status code for metrics.
@@ -78,8 +94,7 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		start := time.Now()
 		id := newRequestID()
 		snap := b.snap.Load()
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		r = r.WithContext(context.WithValue(ctx, snapshotKey, snap))
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &reqState{id: id, snap: snap}))
 		rec := &statusRecorder{ResponseWriter: w}
 		w.Header().Set("X-Request-Id", id)
 		if own {

@@ -127,7 +127,7 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		return nil, false
 	}
 	b.touchCookie(w, snap, s, appSessionCookie)
-	h := identityHeaders(app, s.Identity)
+	h := identityHeaders(app, snap.headerPlans[app.ID], s.Identity)
 	if app.JWTAssertion != "" {
 		jwt, err := b.assertion(snap, app, s)
 		if err != nil {
@@ -160,12 +160,24 @@ func (b *Server) appURL(snap *Snapshot, host, requestURI string) string {
 	return pub.Scheme + "://" + host + requestURI
 }
 
-// identityHeaders maps the identity to the app's configured headers.
-func identityHeaders(app *config.App, id protocols.Identity) http.Header {
-	h := http.Header{}
+// headerPlan is an app's identity headers, resolved once per snapshot:
+// canonical names and their sources.
+type headerPlan []struct{ name, source string }
+
+func newHeaderPlan(app *config.App) headerPlan {
+	var p headerPlan
 	for name, src := range app.Headers {
+		p = append(p, struct{ name, source string }{http.CanonicalHeaderKey(name), src})
+	}
+	return p
+}
+
+// identityHeaders maps the identity to the app's configured headers.
+func identityHeaders(app *config.App, plan headerPlan, id protocols.Identity) http.Header {
+	h := make(http.Header, len(plan)+1)
+	for _, e := range plan {
 		var v string
-		switch src {
+		switch e.source {
 		case "username":
 			v = id.Username
 		case "upn":
@@ -184,10 +196,10 @@ func identityHeaders(app *config.App, id protocols.Identity) http.Header {
 		case "upstream":
 			v = id.Upstream
 		default:
-			v = id.Claims[strings.TrimPrefix(src, "claim:")]
+			v = id.Claims[strings.TrimPrefix(e.source, "claim:")]
 		}
 		if v != "" {
-			h.Set(name, proxy.EncodeValue(v))
+			h[e.name] = []string{proxy.EncodeValue(v)}
 		}
 	}
 	return h

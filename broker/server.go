@@ -57,6 +57,7 @@ type Snapshot struct {
 	sessions    *sessionCache
 	signing     *signingKeys
 	assertions  *assertionCache
+	headerPlans map[string]headerPlan // per proxy/forward_auth app
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -76,7 +77,8 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		return nil, err
 	}
 	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{},
-		sessions: newSessionCache(sessionCacheSize), assertions: &assertionCache{m: map[assertionKey]cachedAssertion{}}}
+		headerPlans: map[string]headerPlan{},
+		sessions:    newSessionCache(sessionCacheSize), assertions: &assertionCache{m: map[assertionKey]cachedAssertion{}}}
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
@@ -104,6 +106,7 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		s.apps[a.ID] = a
 		if a.Type == "proxy" || a.Type == "forward_auth" {
 			origins = append(origins, pub.Scheme+"://"+a.Host)
+			s.headerPlans[a.ID] = newHeaderPlan(a)
 		}
 	}
 	s.formOrigins = strings.Join(origins, " ")

@@ -39,16 +39,16 @@ func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
 // loadCookieSession reads a session from cookie name (fedgate's own, or an
 // app host's).
 func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string) *Session {
-	c, err := r.Cookie(snap.sealer.name(name))
-	if err != nil {
+	value := cookieValue(r, snap.sealer.name(name))
+	if value == "" {
 		return nil
 	}
-	s, ok := snap.sessions.get(c.Value)
+	s, ok := snap.sessions.get(value)
 	if !ok {
-		if err := snap.sealer.openValue(snap.sealer.name(name), c.Value, &s); err != nil {
+		if err := snap.sealer.openValue(snap.sealer.name(name), value, &s); err != nil {
 			return nil
 		}
-		snap.sessions.put(c.Value, s)
+		snap.sessions.put(value, s)
 	}
 	if !s.valid(b.now(), snap.Config.Session.Idle) {
 		return nil

@@ -81,9 +81,10 @@ func canonicalPath(u *url.URL) (string, bool) {
 	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
 		return "", false
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		name, _, _ := strings.Cut(seg, ";")
-		if name == "." || name == ".." {
+	for rest := p[1:]; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
+		if name, _, _ := strings.Cut(seg, ";"); name == "." || name == ".." {
 			return "", false
 		}
 	}
