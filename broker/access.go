@@ -18,7 +18,7 @@ import (
 // that just completed, if any: if that was already a step-up, its result is
 // final.
 func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, s *Session, after *Pending) bool {
-	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
+	ip := proxy.ClientIP(r, snap.trust)
 	id := s.Identity
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	d := policy.Decide(p, policy.Input{

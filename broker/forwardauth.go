@@ -18,7 +18,7 @@ import (
 // proxies that pass the answer to the browser); 403 when policy denies.
 func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
-	peer := proxy.ClientIP(&http.Request{RemoteAddr: r.RemoteAddr}, nil)
+	peer := proxy.ClientIP(&http.Request{RemoteAddr: r.RemoteAddr}, proxy.Trust{})
 	trusted := false
 	for _, p := range snap.Config.Server.TrustedProxies {
 		trusted = trusted || p.Contains(peer)

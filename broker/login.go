@@ -174,7 +174,7 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", err)
 		return
 	}
-	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
+	ip := proxy.ClientIP(r, snap.trust)
 	user, up := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("upstream")
 	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: user, Upstream: up, App: p.App,
 		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}

@@ -33,7 +33,7 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := AuditEvent{Time: b.now(), Event: "signout", User: s.Identity.Username, Upstream: s.Identity.Upstream,
-		ClientIP: proxy.ClientIP(r, snap.Config.Server.TrustedProxies).String(), UserAgent: r.UserAgent(),
+		ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context())}
 	if !snap.sealer.checkCSRF("session:"+s.ID, r.PostForm.Get("csrf")) {
 		ev.Outcome, ev.Reason = "failure", "csrf"

@@ -97,7 +97,7 @@ func (b *Server) attachProxy(snap *Snapshot) error {
 	}
 	b.transportMu.Unlock()
 	snap.proxy, err = proxy.New(routes, proxy.Options{
-		Authorizer: proxyAuthorizer{b}, TrustedProxies: snap.Config.Server.TrustedProxies,
+		Authorizer: proxyAuthorizer{b}, Trust: snap.trust,
 		StripCookie: ownCookie, Logger: b.Logger, Transport: t,
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
 			key := map[int]string{400: "err.badrequest", 404: "err.notfound"}[status]

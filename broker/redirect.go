@@ -54,7 +54,7 @@ func pkceVerifier() string {
 func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	up := r.PathValue("upstream")
-	ip := proxy.ClientIP(r, snap.Config.Server.TrustedProxies)
+	ip := proxy.ClientIP(r, snap.trust)
 	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", Upstream: up,
 		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
 	p, ok := b.loadPendingID(r, snap, r.URL.Query().Get("state"))

@@ -58,6 +58,7 @@ type Snapshot struct {
 	signing     *signingKeys
 	assertions  *assertionCache
 	headerPlans map[string]headerPlan // per proxy/forward_auth app
+	trust       proxy.Trust
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -78,6 +79,7 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	}
 	s := &Snapshot{Config: cfg, byID: map[string]upstreamEntry{}, apps: map[string]*config.App{},
 		headerPlans: map[string]headerPlan{},
+		trust:       proxy.Trust{Proxies: cfg.Server.TrustedProxies, Header: cfg.Server.ClientIPHeader},
 		sessions:    newSessionCache(sessionCacheSize), assertions: &assertionCache{m: map[assertionKey]cachedAssertion{}}}
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err

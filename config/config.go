@@ -44,7 +44,10 @@ type Server struct {
 	InsecureHTTP   bool           `yaml:"insecure_http"`
 	TLS            TLS            `yaml:"tls"`
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
-	Timeouts       Timeouts       `yaml:"timeouts"`
+	// ClientIPHeader is the one header trusted proxies write the client's
+	// address in: X-Forwarded-For (default) or Forwarded.
+	ClientIPHeader string   `yaml:"client_ip_header"`
+	Timeouts       Timeouts `yaml:"timeouts"`
 }
 
 // TLS names the certificate and key files.
@@ -165,6 +168,9 @@ func (c *Config) Defaults() {
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = ":8443"
+	}
+	if s.ClientIPHeader == "" {
+		s.ClientIPHeader = "X-Forwarded-For"
 	}
 	t := &s.Timeouts
 	setDur(&t.ReadHeader, 10*time.Second)

@@ -75,6 +75,9 @@ func (c *Config) validateServer(add addFunc) {
 	case u.Scheme == "http" && !s.InsecureHTTP:
 		add("$.server.public_url", "use https, or set server.insecure_http for loopback/quickstart", "public_url is plain http")
 	}
+	if !strings.EqualFold(s.ClientIPHeader, "X-Forwarded-For") && !strings.EqualFold(s.ClientIPHeader, "Forwarded") {
+		add("$.server.client_ip_header", "X-Forwarded-For or Forwarded", "unknown client_ip_header %q", s.ClientIPHeader)
+	}
 	if !s.InsecureHTTP && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
 		add("$.server", "set server.tls.cert_file and key_file, or insecure_http: true behind a TLS terminator",
 			"TLS is required but no certificate is configured")

@@ -9,16 +9,26 @@ import (
 	"strings"
 )
 
+// Trust says whose forwarding headers to believe, and which header they
+// write: "X-Forwarded-For" (the default) or "Forwarded" (RFC 7239). Only
+// that one header is read, never the other as a fallback: a trusted proxy
+// that writes one passes a client's copy of the other through untouched.
+type Trust struct {
+	Proxies []netip.Prefix
+	Header  string
+}
+
 // ClientIP is the address network policy must use: the TCP peer, unless that
-// peer is a trusted proxy; then the right-most X-Forwarded-For hop that is not
-// itself a trusted proxy. Hops left of an untrusted one are attacker-chosen
-// and never used. RFC 7239 Forwarded is read only when X-Forwarded-For is absent.
-func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+// peer is a trusted proxy; then the right-most hop of the trusted header that
+// is not itself a trusted proxy. Hops left of an untrusted one are
+// attacker-chosen and never used.
+func ClientIP(r *http.Request, t Trust) netip.Addr {
 	peer := parseAddr(r.RemoteAddr)
-	if !peer.IsValid() || !isTrusted(peer, trusted) {
+	if !peer.IsValid() || !isTrusted(peer, t.Proxies) {
 		return peer
 	}
-	hops := forwardedHops(r.Header)
+	trusted := t.Proxies
+	hops := forwardedHops(r.Header, t.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a := parseAddr(hops[i])
 		if !a.IsValid() {
@@ -33,10 +43,10 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return peer
 }
 
-func forwardedHops(h http.Header) []string {
+func forwardedHops(h http.Header, header string) []string {
 	var hops []string
-	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		for _, line := range xff {
+	if !strings.EqualFold(header, "Forwarded") {
+		for _, line := range h.Values("X-Forwarded-For") {
 			for _, hop := range strings.Split(line, ",") {
 				hops = append(hops, strings.TrimSpace(hop))
 			}

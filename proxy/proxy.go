@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +26,8 @@ type Authorizer interface {
 
 // Options are the proxy's collaborators and knobs.
 type Options struct {
-	Authorizer     Authorizer
-	TrustedProxies []netip.Prefix
+	Authorizer Authorizer
+	Trust      Trust
 	// StripCookie reports the cookies of fedgate itself, removed from what
 	// the backend receives.
 	StripCookie func(name string) bool
@@ -151,9 +150,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	peer := parseAddr(pr.In.RemoteAddr)
+	trusted := isTrusted(peer, p.opts.Trust.Proxies)
 	chain := ""
-	if isTrusted(peer, p.opts.TrustedProxies) {
+	if trusted {
 		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
+	} else {
+		// What an untrusted client says about addresses, hosts and paths
+		// is not passed on for backends to believe.
+		for _, k := range spoofableHeaders {
+			delete(h, k)
+		}
 	}
 	if chain != "" {
 		chain += ", "
@@ -163,11 +169,19 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	proto := "http"
 	if pr.In.TLS != nil {
 		proto = "https"
-	} else if isTrusted(peer, p.opts.TrustedProxies) && pr.In.Header.Get("X-Forwarded-Proto") == "https" {
+	} else if trusted && pr.In.Header.Get("X-Forwarded-Proto") == "https" {
 		proto = "https"
 	}
 	h.Set("X-Forwarded-Proto", proto)
 	h.Del("Forwarded")
+}
+
+// spoofableHeaders carry client addresses or original URLs; some backends
+// believe them. Only a trusted proxy's copies are forwarded.
+var spoofableHeaders = []string{
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Uri", "X-Forwarded-Method",
+	"X-Original-Uri", "X-Original-Url", "X-Original-Method", "X-Rewrite-Url", "X-Original-Host",
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, err error) {

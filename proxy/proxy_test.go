@@ -128,13 +128,14 @@ func TestSpoofedIdentityHeadersNeverReachTheBackend(t *testing.T) {
 
 func TestForwardedHeaders(t *testing.T) {
 	srv, _ := testProxy(t, dump)
-	_, body := raw(t, srv, "GET / HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Proto: https\r\nForwarded: for=10.9.9.9\r\n\r\n")
+	_, body := raw(t, srv, "GET / HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Proto: https\r\nForwarded: for=10.9.9.9\r\n"+
+		"X-Real-IP: 10.9.9.9\r\nTrue-Client-IP: 10.9.9.9\r\nX-Original-URL: /admin\r\nX-Forwarded-Prefix: /admin\r\n\r\n")
 	for _, want := range []string{"X-Forwarded-For: 127.0.0.1\n", "X-Forwarded-Host: app.example\n", "X-Forwarded-Proto: http\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("backend lacks %q:\n%s", want, body)
 		}
 	}
-	if strings.Contains(body, "10.9.9.9") {
+	if strings.Contains(body, "10.9.9.9") || strings.Contains(body, "/admin") {
 		t.Errorf("an untrusted client's forwarding headers reached the backend:\n%s", body)
 	}
 }
@@ -307,5 +308,35 @@ func TestEncodeValue(t *testing.T) {
 		if got := EncodeValue(in); got != want {
 			t.Errorf("EncodeValue(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPathScopedRouteBypass: a stricter route under a prefix cannot be
+// reached through a laxer one with path parameters or another case.
+func TestPathScopedRouteBypass(t *testing.T) {
+	var admin atomic.Int64
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(be.Close)
+	u, _ := url.Parse(be.URL)
+	beAdmin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { admin.Add(1) }))
+	t.Cleanup(beAdmin.Close)
+	ua, _ := url.Parse(beAdmin.URL)
+	srv, _ := testProxy(t, nil,
+		&Route{App: "wiki", Host: "app.example", PathPrefix: "/", Targets: []*url.URL{u}},
+		&Route{App: "admin", Host: "app.example", PathPrefix: "/admin/", Targets: []*url.URL{ua}})
+	// The admin route's backend counts what reaches it through the admin
+	// route; through the wiki route, /admin paths must be refused.
+	for _, p := range []string{"/admin;x=1/settings", "/admin;/settings", "/x;y/../admin/"} {
+		if code, _ := raw(t, srv, "GET "+p+" HTTP/1.1\r\nHost: app.example\r\n\r\n"); code != http.StatusBadRequest {
+			t.Errorf("%s = %d, want 400", p, code)
+		}
+	}
+	for _, p := range []string{"/ADMIN/settings", "/Admin/x"} {
+		if code, _ := raw(t, srv, "GET "+p+" HTTP/1.1\r\nHost: app.example\r\n\r\n"); code != 200 {
+			t.Errorf("%s = %d", p, code)
+		}
+	}
+	if admin.Load() != 2 {
+		t.Fatalf("case variants went to the laxer route: admin backend saw %d of 2", admin.Load())
 	}
 }

@@ -53,10 +53,13 @@ func newRouteTable(routes []*Route) *routeTable {
 	return t
 }
 
-// match returns the route for host and a canonical path, or nil.
+// match returns the route for host and a canonical path, or nil. Prefixes
+// compare without case: a backend that ignores case (IIS) must not reach
+// /admin/ through /ADMIN/ under a laxer route; the longer prefix wins.
 func (t *routeTable) match(host, p string) *Route {
 	for _, r := range t.byHost[strings.ToLower(host)] {
-		if strings.HasPrefix(p, r.PathPrefix) || p+"/" == r.PathPrefix {
+		n := len(r.PathPrefix)
+		if len(p) >= n && strings.EqualFold(p[:n], r.PathPrefix) || strings.EqualFold(p+"/", r.PathPrefix) {
 			return r
 		}
 	}
@@ -74,7 +77,9 @@ func (t *routeTable) has(host string) bool {
 // backslashes. What is matched is then exactly what is forwarded.
 func canonicalPath(u *url.URL) (string, bool) {
 	p := u.Path
-	if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") {
+	// ";" starts path parameters that Tomcat and Jetty drop before routing
+	// (/admin;x=1/ is /admin/ to them): refused outright.
+	if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00;") {
 		return "", false
 	}
 	raw := strings.ToLower(u.EscapedPath())
