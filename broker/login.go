@@ -60,6 +60,9 @@ func (b *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			}
 			p.Return = back
 		}
+		if bind := q.Get("bind"); pendingIDPattern.MatchString(bind) {
+			p.Bind = bind
+		}
 		// Single sign-on: an existing session goes straight on.
 		if s := b.loadSession(r, snap); s != nil {
 			b.complete(w, r, snap, p, s)
@@ -260,7 +263,7 @@ func (b *Server) complete(w http.ResponseWriter, r *http.Request, snap *Snapshot
 	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s, p) {
 		return
 	}
-	b.redirectAfterLogin(w, r, snap, s, p.Return)
+	b.redirectAfterLogin(w, r, snap, s, p)
 }
 
 // discover routes an email address to the upstream that owns its domain.

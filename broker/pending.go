@@ -26,6 +26,8 @@ type Pending struct {
 	// MFA is set when this login is a step-up: its result must prove MFA.
 	MFA   *protocols.MFARequest `json:"mfa,omitempty"`
 	Force bool                  `json:"f,omitempty"`
+	// Bind is the app host's browser binding, copied into the ticket.
+	Bind string `json:"b,omitempty"`
 }
 
 const (

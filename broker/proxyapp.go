@@ -23,6 +23,7 @@ import (
 
 const (
 	appSessionCookie = "fedgate_app"
+	bindCookie       = "fedgate_bind" // binds a ticket to the browser that asked for it
 	ticketName       = "fedgate_ticket"
 	ticketTTL        = time.Minute
 	callbackPath     = "/.fedgate/callback"
@@ -32,7 +33,7 @@ const (
 // ownCookie reports fedgate's cookies, which backends never receive.
 func ownCookie(name string) bool {
 	name = strings.TrimPrefix(name, "__Host-")
-	return name == sessionCookie || name == appSessionCookie || name == rememberCookie ||
+	return name == sessionCookie || name == appSessionCookie || name == bindCookie || name == rememberCookie ||
 		name == langCookie || strings.HasPrefix(name, pendingPrefix)
 }
 
@@ -213,7 +214,10 @@ func validReturn(snap *Snapshot, s string) (string, bool) {
 		return local, true
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.Opaque != "" ||
+	pub, _ := url.Parse(snap.Config.Server.PublicURL)
+	// Same scheme as fedgate's: a ticket must never travel over plain HTTP
+	// from an https deployment.
+	if err != nil || !strings.EqualFold(u.Scheme, pub.Scheme) || u.User != nil || u.Opaque != "" ||
 		snap.proxy == nil || !snap.proxy.HasHost(u.Host) || strings.ContainsAny(s, "\\\t\r\n") {
 		return "", false
 	}
@@ -221,27 +225,29 @@ func validReturn(snap *Snapshot, s string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return u.Scheme + "://" + u.Host + local, true
+	return pub.Scheme + "://" + u.Host + local, true
 }
 
 // ticket carries a session from fedgate's host to an app host, once.
 type ticket struct {
 	ID      string    `json:"id"`
 	Exp     time.Time `json:"x"`
+	App     string    `json:"a"`
+	Bind    string    `json:"b"`
 	Host    string    `json:"h"`
 	Return  string    `json:"r"`
 	Session Session   `json:"s"`
 }
 
 // redirectAfterLogin goes to where the login was headed: a local path as
-// is, an app host through a ticket.
-func (b *Server) redirectAfterLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, s *Session, ret string) {
-	u, err := url.Parse(ret)
+// is, an app host through a ticket bound to the browser (p.Bind).
+func (b *Server) redirectAfterLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, s *Session, p *Pending) {
+	u, err := url.Parse(p.Return)
 	if err != nil || u.Host == "" {
-		http.Redirect(w, r, ret, http.StatusSeeOther)
+		http.Redirect(w, r, p.Return, http.StatusSeeOther)
 		return
 	}
-	t := ticket{ID: randomID(), Exp: b.now().Add(ticketTTL), Host: u.Host, Return: u.RequestURI(), Session: *s}
+	t := ticket{ID: randomID(), Exp: b.now().Add(ticketTTL), App: p.App, Bind: p.Bind, Host: u.Host, Return: u.RequestURI(), Session: *s}
 	sealed, err := snap.sealer.sealValue(ticketName, t)
 	if err != nil {
 		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
@@ -251,7 +257,10 @@ func (b *Server) redirectAfterLogin(w http.ResponseWriter, r *http.Request, snap
 }
 
 // appHostCallback redeems a ticket on the app host: right host, young
-// enough, never used before; then the host's session cookie is set.
+// enough, bound to this browser, never used before; then the host's session
+// cookie is set. A ticket not bound to this browser (someone else's, pushed
+// at it: login CSRF) is not redeemed: the browser is bound now and sent to
+// get its own ticket, which its own session or sign-in answers.
 func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	var t ticket
@@ -264,6 +273,10 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("ticket for another host")
 	case !t.Session.valid(b.now(), snap.Config.Session.Idle):
 		err = errors.New("ticket session expired")
+	}
+	if err == nil && (t.Bind == "" || cookieValue(r, snap.sealer.name(bindCookie)) != t.Bind) {
+		b.bindAndRetry(w, r, snap, t)
+		return
 	}
 	if err == nil {
 		var first bool
@@ -280,8 +293,23 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		ret = "/"
 	}
+	snap.sealer.clear(w, bindCookie)
 	b.writeCookieSession(w, snap, &t.Session, appSessionCookie)
 	http.Redirect(w, r, ret, http.StatusSeeOther)
+}
+
+// bindAndRetry gives this browser a fresh binding on the app host and asks
+// fedgate for a ticket carrying it.
+func (b *Server) bindAndRetry(w http.ResponseWriter, r *http.Request, snap *Snapshot, t ticket) {
+	bind := randomID()
+	http.SetCookie(w, &http.Cookie{Name: snap.sealer.name(bindCookie), Value: bind, Path: "/", MaxAge: int(pendingTTL.Seconds()),
+		Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	ret, ok := localPath(t.Return)
+	if !ok {
+		ret = "/"
+	}
+	q := url.Values{"app": {t.App}, "return": {b.appURL(snap, r.Host, ret)}, "bind": {bind}}
+	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
 }
 
 // appHostSignout ends the app host's session and continues to fedgate's

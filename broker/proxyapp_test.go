@@ -112,8 +112,18 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 	if signed.code != http.StatusSeeOther || !strings.HasPrefix(signed.location, "http://app.example/.fedgate/callback?t=") {
 		t.Fatalf("after sign-in: %d %q", signed.code, signed.location)
 	}
+	// The first ticket is not bound to this browser's app host yet: the
+	// callback binds it and fetches a bound ticket (the sign-in session
+	// answers at once), which is then redeemed.
 	cb, _ := url.Parse(signed.location)
-	back := e.onHost(c, "app.example", cb.RequestURI())
+	bind := e.onHost(c, "app.example", cb.RequestURI())
+	bu, _ := url.Parse(bind.location)
+	if bind.code != http.StatusSeeOther || bu.Host != "127.0.0.1:8080" || bu.Query().Get("bind") == "" {
+		t.Fatalf("binding: %d %q", bind.code, bind.location)
+	}
+	again := e.onHost(c, "127.0.0.1:8080", bu.RequestURI())
+	cb2, _ := url.Parse(again.location)
+	back := e.onHost(c, "app.example", cb2.RequestURI())
 	if back.code != http.StatusSeeOther || back.location != "/page?x=1" {
 		t.Fatalf("ticket redemption: %d %q", back.code, back.location)
 	}
@@ -124,9 +134,17 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 	if strings.Contains(page.body, "mallory") || strings.Contains(page.body, "admins") || strings.Contains(page.body, "fedgate") {
 		t.Fatalf("spoofed header or fedgate cookie reached the backend:\n%s", page.body)
 	}
-	// The ticket is single-use.
-	if again := e.onHost(hostClient(), "app.example", cb.RequestURI()); again.code != http.StatusBadRequest {
-		t.Fatalf("replayed ticket = %d", again.code)
+	// The ticket is single-use, even with its binding cookie put back.
+	c.Jar.SetCookies(&url.URL{Host: "app.example"}, []*http.Cookie{{Name: bindCookie, Value: bu.Query().Get("bind")}})
+	if replay := e.onHost(c, "app.example", cb2.RequestURI()); replay.code != http.StatusBadRequest {
+		t.Fatalf("replayed ticket = %d", replay.code)
+	}
+	// Someone else's ticket pushed at a browser (login CSRF) is not
+	// redeemed there: no session is set, the browser is sent for its own.
+	victim := hostClient()
+	pushed := e.onHost(victim, "app.example", cb2.RequestURI())
+	if pushed.code != http.StatusSeeOther || !strings.Contains(pushed.location, "bind=") || strings.Contains(pushed.header.Get("Set-Cookie"), "fedgate_app=") {
+		t.Fatalf("pushed ticket: %d %q %q", pushed.code, pushed.location, pushed.header.Get("Set-Cookie"))
 	}
 	// A ticket for app.example is no good on another app host... or on fedgate's own.
 	before := hits.Load()
@@ -182,6 +200,7 @@ func TestOpenRedirectCorpus(t *testing.T) {
 		"http://app.example@evil.example/", "http://evil.example\\@app.example/", "http://evil.example#@app.example/",
 		"/..;/evil", "http://app.example/..;/x", "http://app.example//evil.example", "http://app.example/%2F%2Fevil.example",
 		"javascript:alert(1)", "data:text/html,x", "http:/evil.example", "///evil.example", "/%5Cevil.example",
+		"https://app.example/", // another scheme than fedgate's: a ticket must not change transport
 		"http://app.example:80@evil.example", "ftp://app.example/", "http://APP.example.evil/",
 	}
 	for _, ret := range bad {
@@ -233,7 +252,9 @@ func TestTicketChecks(t *testing.T) {
 		})
 	}
 	// A good ticket's return path is local to the app host only.
-	r := e.onHost(e.newClient(), "app.example", mint(ticket{ID: randomID(), Exp: now.Add(time.Minute), Host: "app.example", Return: "//evil.example/", Session: *s}))
+	c := hostClient()
+	c.Jar.SetCookies(&url.URL{Host: "app.example"}, []*http.Cookie{{Name: bindCookie, Value: "bound"}})
+	r := e.onHost(c, "app.example", mint(ticket{ID: randomID(), Exp: now.Add(time.Minute), Host: "app.example", Bind: "bound", Return: "//evil.example/", Session: *s}))
 	if r.code != http.StatusSeeOther || r.location != "/" {
 		t.Fatalf("ticket with a foreign return: %d %q", r.code, r.location)
 	}

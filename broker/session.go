@@ -43,12 +43,13 @@ func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string)
 	if value == "" {
 		return nil
 	}
-	s, ok := snap.sessions.get(value)
+	key := name + "=" + value // a value opens only under the name it was sealed for
+	s, ok := snap.sessions.get(key)
 	if !ok {
 		if err := snap.sealer.openValue(snap.sealer.name(name), value, &s); err != nil {
 			return nil
 		}
-		snap.sessions.put(value, s)
+		snap.sessions.put(key, s)
 	}
 	if !s.valid(b.now(), snap.Config.Session.Idle) {
 		return nil
