@@ -43,7 +43,7 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 			s.Expires = s.Created.Add(limit)
 			if !s.valid(b.now(), snap.Config.Session.Idle) {
 				audit("deny", "session-capped")
-				b.startLogin(w, r, snap, app)
+				b.reauthenticate(w, r, snap, app)
 				return false
 			}
 			b.writeSession(w, snap, s)
@@ -58,6 +58,13 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 			// We asked the upstream for MFA and it came back without proof.
 			audit("deny", "mfa-not-proven")
 			b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
+			return false
+		}
+		if onAppHost(snap, r) {
+			// The step-up runs on fedgate's host, where the IdP's answer
+			// arrives; the sign-in page there finds the session and asks.
+			audit("step-up", "")
+			b.toSignIn(w, r, snap, app)
 			return false
 		}
 		if ra, ok := b.mfaUpstream(snap, id.Upstream); ok && !wantsJSON(r) {
@@ -79,6 +86,24 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	audit("deny", "")
 	b.denyPage(w, r, snap, d.Message)
 	return false
+}
+
+// onAppHost: the request was made to a proxy or forward-auth app's host,
+// not to fedgate's own.
+func onAppHost(snap *Snapshot, r *http.Request) bool {
+	return snap.proxy != nil && snap.proxy.HasHost(r.Host)
+}
+
+// reauthenticate ends the session this request presented (it may not be
+// used further) and starts a sign-in that returns here.
+func (b *Server) reauthenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App) {
+	if onAppHost(snap, r) {
+		snap.sealer.clear(w, appSessionCookie)
+		b.toSignIn(w, r, snap, app)
+		return
+	}
+	snap.sealer.clear(w, sessionCookie)
+	b.startLogin(w, r, snap, app)
 }
 
 // mfaUpstream is the session's upstream if it can be asked for MFA.

@@ -126,6 +126,12 @@ rules:
     when: { networks: [10.0.0.0/8, "2001:db8::/32"], groups: [staff] }
     allow: {}
 `,
+	"capped.yaml": `policy: capped
+rules:
+  - name: staff for 30 minutes
+    when: { groups: [staff] }
+    allow: { max_session: 30m }
+`,
 	"mfa.yaml": `policy: needs-mfa
 rules:
   - name: everyone with MFA

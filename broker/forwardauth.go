@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/fedgate/fedgate/proxy"
 )
@@ -53,15 +52,13 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	or := r.Clone(r.Context())
 	or.Method, or.Host, or.URL, or.RequestURI = method, host, orig, uri
 	app := snap.apps[rt.App]
+	if r.URL.Query().Get("rd") != "1" {
+		// Without ?rd=1 the caller cannot pass a redirect on (nginx): 401.
+		or.Header.Set("X-Original-URI", uri)
+	}
 	s := b.loadCookieSession(or, snap, appSessionCookie)
 	if s == nil {
-		if r.URL.Query().Get("rd") == "1" && strings.Contains(r.Header.Get("Accept"), "text/html") && method == http.MethodGet {
-			q := url.Values{"app": {app.ID}, "return": {b.appURL(snap, host, uri)}}
-			http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusFound)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
-		b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
+		b.toSignIn(w, or, snap, app)
 		return
 	}
 	if !b.authorize(w, or, snap, app, s, nil) {

@@ -141,9 +141,11 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 }
 
 // toSignIn sends a browser to fedgate's sign-in, to come back to this very
-// URL; an API client gets 401.
+// URL; an API client gets 401, and so does nginx asking about a
+// forward_auth app (auth_request understands only 2xx, 401 and 403).
 func (b *Server) toSignIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App) {
-	if r.Method != http.MethodGet || wantsJSON(r) || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+	nginx := app.Type == "forward_auth" && r.Header.Get("X-Original-URI") != ""
+	if nginx || r.Method != http.MethodGet || wantsJSON(r) || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
 		b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
 		return

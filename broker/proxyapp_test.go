@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // proxyEnv: fedgate at 127.0.0.1:8080 (public URL) and a proxy app on host
@@ -257,5 +259,60 @@ func TestTicketChecks(t *testing.T) {
 	r := e.onHost(c, "app.example", mint(ticket{ID: randomID(), Exp: now.Add(time.Minute), Host: "app.example", Bind: "bound", Return: "//evil.example/", Session: *s}))
 	if r.code != http.StatusSeeOther || r.location != "/" {
 		t.Fatalf("ticket with a foreign return: %d %q", r.code, r.location)
+	}
+}
+
+// TestProxyAppStepUpAndSessionCap: MFA and session caps demanded by a proxy
+// app's policy are handled on fedgate's host, without loops.
+func TestProxyAppStepUpAndSessionCap(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "backend") }))
+	defer be.Close()
+	idp := &fakeIdP{id: "idp-a", honorMFA: true}
+	cfg := strings.Replace(redirectConfig, "apps:\n", fmt.Sprintf(`apps:
+  - { id: vault, type: proxy, host: vault.example, to: ["%s"], policy: needs-mfa, upstreams: [idp-a] }
+  - { id: short, type: proxy, host: short.example, to: ["%s"], policy: capped, upstreams: [idp-a] }
+`, be.URL, be.URL), 1)
+	e := newEnvWith(t, cfg, []protocols.Upstream{idp, &fakeIdP{id: "idp-b"}})
+	idp.now = e.clock.Now
+	c := hostClient()
+	// walk follows redirects across hosts, answering the IdP itself, and
+	// returns the final response and the hosts visited.
+	walk := func(host, target string) (resp, []string) {
+		var hosts []string
+		for range 12 {
+			r := e.onHost(c, host, target)
+			hosts = append(hosts, host)
+			if r.code != http.StatusSeeOther {
+				return r, hosts
+			}
+			u, _ := url.Parse(r.location)
+			if u.Host == "idp.example" {
+				st := u.Query().Get("state")
+				host, target = "127.0.0.1:8080", "/callback/idp-a?code=ok-"+st+"&state="+st
+				continue
+			}
+			if u.Host != "" {
+				host = u.Host
+			}
+			target = u.RequestURI()
+		}
+		t.Fatalf("redirect loop through %v", hosts)
+		return resp{}, nil
+	}
+	r, _ := walk("vault.example", "/secret")
+	if r.code != 200 || r.body != "backend" {
+		t.Fatalf("vault after step-up: %d %q", r.code, r.body)
+	}
+	if req := idp.begun[len(idp.begun)-1]; req.MFA == nil {
+		t.Fatal("the IdP was not asked for MFA")
+	}
+	// A capped session: fine at first, then refused at the cap and renewed.
+	if r, _ := walk("short.example", "/"); r.code != 200 {
+		t.Fatalf("short app: %d", r.code)
+	}
+	before := len(idp.begun)
+	e.clock.Advance(31 * time.Minute)
+	if r, _ := walk("short.example", "/"); r.code != 200 || len(idp.begun) == before {
+		t.Fatalf("after the cap: %d, IdP asked again: %v", r.code, len(idp.begun) > before)
 	}
 }
