@@ -41,6 +41,11 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("logout csrf token mismatch"))
 		return
 	}
+	// Every copy of this session (app hosts hold their own) ends now.
+	if err := b.Store.Put(r.Context(), "revoked:"+s.ID, []byte{1}, s.Expires); err != nil {
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
+		return
+	}
 	snap.sealer.clear(w, sessionCookie)
 	ev.Outcome = "success"
 	b.Audit.Record(ev)

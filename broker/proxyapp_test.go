@@ -150,6 +150,17 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 	}
 	// A ticket for app.example is no good on another app host... or on fedgate's own.
 	before := hits.Load()
+	// Signing out at fedgate ends the app host's copy of the session too.
+	who := e.onHost(c, "127.0.0.1:8080", "/")
+	lo, _ := http.NewRequest("POST", e.http.URL+"/logout", strings.NewReader(url.Values{"csrf": {csrfOf(t, who.body)}}.Encode()))
+	lo.Host = "127.0.0.1:8080"
+	lo.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if r := e.do(c, lo); r.code != http.StatusSeeOther {
+		t.Fatalf("logout = %d", r.code)
+	}
+	if r := e.onHost(c, "app.example", "/page"); r.code != http.StatusSeeOther {
+		t.Fatalf("app host after sign-out at fedgate = %d, want a redirect to sign in", r.code)
+	}
 	// Per-app sign-out ends the app host's session.
 	out := e.onHost(c, "app.example", "/.fedgate/signout")
 	if out.code != http.StatusSeeOther || out.location != "http://127.0.0.1:8080/logout" {

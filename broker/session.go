@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"errors"
 	"net/http"
 	"time"
+
+	"github.com/fedgate/fedgate/broker/store"
 
 	"github.com/fedgate/fedgate/protocols"
 )
@@ -51,10 +54,25 @@ func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string)
 		}
 		snap.sessions.put(key, s)
 	}
-	if !s.valid(b.now(), snap.Config.Session.Idle) {
+	if !s.valid(b.now(), snap.Config.Session.Idle) || b.revoked(r, s.ID) {
 		return nil
 	}
 	return &s
+}
+
+// revoked: the session was signed out. Cookies cannot be recalled from
+// browsers (or from app hosts, which hold copies), so sign-out records the
+// session id in the store until the session would have expired anyway. A
+// store that cannot answer counts as revoked: fail closed.
+func (b *Server) revoked(r *http.Request, id string) bool {
+	_, err := b.Store.Get(r.Context(), "revoked:"+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		b.Logger.ErrorContext(r.Context(), "session revocation check failed; refusing the session", "err", err)
+	}
+	return true
 }
 
 // touch slides the idle timeout, rewriting the cookie at most once a minute.
