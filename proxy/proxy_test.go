@@ -340,3 +340,30 @@ func TestPathScopedRouteBypass(t *testing.T) {
 		t.Fatalf("case variants went to the laxer route: admin backend saw %d of 2", admin.Load())
 	}
 }
+
+func TestHostHeaderToBackend(t *testing.T) {
+	host := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Host) })
+	for _, tt := range []struct {
+		name  string
+		route Route
+		want  string // "" = the backend's own address
+	}{
+		{"backend's host by default", Route{}, ""},
+		{"preserved", Route{PreserveHost: true}, "app.example"},
+		{"overridden", Route{HostHeader: "legacy.internal"}, "legacy.internal"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := tt.route
+			rt.App, rt.Host, rt.PathPrefix = "app", "app.example", "/"
+			srv, _ := testProxy(t, host, &rt)
+			_, body := raw(t, srv, "GET / HTTP/1.1\r\nHost: app.example\r\n\r\n")
+			want := tt.want
+			if want == "" {
+				want = rt.Targets[0].Host
+			}
+			if body != want {
+				t.Fatalf("backend saw Host %q, want %q", body, want)
+			}
+		})
+	}
+}
