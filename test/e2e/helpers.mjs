@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,7 +24,7 @@ function ensureBinary() {
 }
 
 // A port the kernel just handed out; released right away for fedgate to take.
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -37,7 +38,6 @@ function freePort() {
 // Starts the quickstart on a free loopback port in a temp copy (the copy gets
 // its own data/ dir, so no keys or state leak between tests or into the repo).
 export async function startFedgate(t) {
-  ensureBinary();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-e2e-'));
   for (const name of ['fedgate.yaml', 'users.yaml', 'policies']) {
     await cp(path.join(quickstart, name), path.join(dir, name), { recursive: true });
@@ -46,9 +46,17 @@ export async function startFedgate(t) {
   const config = path.join(dir, 'fedgate.yaml');
   const yaml = await readFile(config, 'utf8');
   await writeFile(config, yaml.replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`).replaceAll('localhost:8080', `localhost:${port}`));
+  const fg = await runFedgate(t, dir, config, `http://127.0.0.1:${port}`);
+  // The demo app is proxied on its own host name: localhost, same port.
+  return { ...fg, baseURL: fg.base, appURL: `http://localhost:${port}` };
+}
 
+// runFedgate serves config (in dir, removed afterwards) until the test ends,
+// and waits for base/healthz. stdout is the audit log, one JSON object per
+// line: auditLines() has the whole lines so far, audit(fields) waits for one.
+export async function runFedgate(t, dir, config, base) {
+  ensureBinary();
   const proc = spawn(binary, ['serve', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  // stdout is the audit log, one JSON object per line; keep whole lines only.
   const lines = [];
   let partial = '';
   proc.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -63,7 +71,6 @@ export async function startFedgate(t) {
     exited = `exited with ${signal ?? code}`;
     resolve();
   }));
-
   t.after(async () => {
     if (!exited) {
       proc.kill('SIGTERM');
@@ -74,20 +81,27 @@ export async function startFedgate(t) {
     }
     await rm(dir, { recursive: true, force: true });
   });
-
-  const baseURL = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) throw new Error(`fedgate ${exited} before /healthz answered:\n${stderr}`);
     try {
-      const res = await fetch(`${baseURL}/healthz`);
-      if (res.status === 200) break;
+      if ((await fetch(`${base}/healthz`)).status === 200) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) throw new Error(`fedgate /healthz not 200 within 15 s:\n${stderr}`);
     await sleep(100);
   }
-  // The demo app is proxied on its own host name: localhost, same port.
-  return { baseURL, appURL: `http://localhost:${port}`, auditLines: () => [...lines], stderr: () => stderr };
+  // The audit line is written around the response the client saw, but node
+  // reads the pipe on its own schedule: wait briefly for it to arrive.
+  const audit = async (fields) => {
+    const matches = (e) => Object.entries(fields).every(([k, v]) => e[k] === v);
+    for (let i = 0; i < 40; i++) {
+      const hit = lines.map((l) => JSON.parse(l)).find(matches);
+      if (hit) return hit;
+      await sleep(50);
+    }
+    assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${lines.join('\n')}\n${stderr}`);
+  };
+  return { base, audit, auditLines: () => [...lines], stderr: () => stderr };
 }
 
 // The Debian Chromium; playwright-core never downloads a browser of its own.

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { launchBrowser, outDir, startFedgate } from './helpers.mjs';
 
 // A fresh fedgate, browser and context per test: no cookies or audit lines
@@ -22,18 +21,6 @@ const hostOf = (page) => new URL(page.url()).host;
 const header = (page, name) => page.textContent(`[data-header="${name}"]`);
 
 const pathOf = (page) => new URL(page.url()).pathname;
-
-// The audit line is written around the response the browser saw, but node
-// reads the pipe on its own schedule: wait briefly for it to arrive.
-async function findAudit(fg, fields) {
-  const matches = (e) => Object.entries(fields).every(([k, v]) => e[k] === v);
-  for (let i = 0; i < 40; i++) {
-    const hit = fg.auditLines().map((l) => JSON.parse(l)).find(matches);
-    if (hit) return hit;
-    await sleep(50);
-  }
-  assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${fg.auditLines().join('\n')}`);
-}
 
 // Opens the demo app (proxied on localhost), which sends a signed-out
 // browser to fedgate's sign-in page (on 127.0.0.1).
@@ -73,8 +60,8 @@ describe('quickstart in the browser', () => {
     assert.deepEqual(await page.locator('#who-groups li').allTextContents(), ['staff', 'admins']);
     assert.match(await page.textContent('#who-method'), /password/);
 
-    await findAudit(fg, { event: 'signin', outcome: 'success', user: 'alice' });
-    await findAudit(fg, { event: 'access', outcome: 'allow', rule: 'staff' });
+    await fg.audit({ event: 'signin', outcome: 'success', user: 'alice' });
+    await fg.audit({ event: 'access', outcome: 'allow', rule: 'staff' });
     for (const line of fg.auditLines()) assert.ok(!line.includes('alice-demo-pw'), `password in audit: ${line}`);
   });
 
@@ -86,7 +73,7 @@ describe('quickstart in the browser', () => {
     const alert = page.locator('[role=alert]');
     assert.ok(await alert.isVisible());
     assert.equal((await alert.textContent()).trim(), 'The user name or password is incorrect.');
-    await findAudit(fg, { outcome: 'failure', reason: 'invalid-credentials' });
+    await fg.audit({ outcome: 'failure', reason: 'invalid-credentials' });
     // The form is shown again, but never with the password filled back in.
     const values = await page.$$eval('input', (els) => els.map((e) => e.value));
     assert.ok(!values.some((v) => v.includes('wrong')), `password echoed: ${values}`);
@@ -135,7 +122,7 @@ describe('quickstart in the browser', () => {
     assert.equal(response.status(), 403);
     assert.equal((await page.textContent('[role=alert]')).trim(), 'The demo app is for staff only.');
     assert.notEqual((await page.textContent('#correlation-id')).trim(), '');
-    await findAudit(fg, { event: 'access', outcome: 'deny', user: 'carol', policy: 'staff-only' });
+    await fg.audit({ event: 'access', outcome: 'deny', user: 'carol', policy: 'staff-only' });
   });
 
   it('signs bob out and asks for sign-in again', async (t) => {
@@ -149,7 +136,7 @@ describe('quickstart in the browser', () => {
     assert.equal(await page.textContent('h1'), 'Signed out');
     await openSignIn(page, fg);
     assert.equal(await page.locator('[data-header]').count(), 0);
-    await findAudit(fg, { event: 'signout', outcome: 'success', user: 'bob' });
+    await fg.audit({ event: 'signout', outcome: 'success', user: 'bob' });
   });
 
   it('works from the keyboard alone', async (t) => {

@@ -1,29 +1,12 @@
 // fedgate between the two oidc-provider peers (ADFS-like and Entra-like),
 // started per test on free loopback ports, plus a small HTTP client with a
 // cookie jar that follows redirects the way a browser does.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
-import { outDir, repoRoot } from '../e2e/helpers.mjs';
+import { freePort, runFedgate } from '../e2e/helpers.mjs';
 import { CLIENT_ID, CLIENT_SECRET, OTHER_TENANT, TENANT, startOP } from './op.mjs';
-
-const binary = path.join(outDir, 'fedgate');
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function config(port, adfs, entra) {
   const common = `client_id: ${CLIENT_ID}, client_secret: ${CLIENT_SECRET}`;
@@ -60,10 +43,6 @@ rules:
 
 // startAll starts both peers and a fedgate that uses them.
 export async function startAll(t) {
-  if (!existsSync(binary)) {
-    const r = spawnSync('go', ['build', '-o', binary, './cmd/fedgate'], { cwd: repoRoot, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);
-  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const cb = (id) => `${base}/callback/${id}`;
@@ -78,46 +57,8 @@ export async function startAll(t) {
   const file = path.join(dir, 'fedgate.yaml');
   await writeFile(file, config(port, adfs.issuer, entra.base));
 
-  const proc = spawn(binary, ['serve', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = [];
-  let partial = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop();
-    lines.push(...parts.filter((l) => l.trim() !== ''));
-  });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
-  let exited = null;
-  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => { exited = `${signal ?? code}`; resolve(); }));
-  t.after(async () => {
-    if (!exited) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited) throw new Error(`fedgate exited with ${exited}:\n${stderr}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).status === 200) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`fedgate not healthy in 15 s:\n${stderr}`);
-    await sleep(100);
-  }
-  const audit = async (fields) => {
-    const matches = (e) => Object.entries(fields).every(([k, v]) => e[k] === v);
-    for (let i = 0; i < 40; i++) {
-      const hit = lines.map((l) => JSON.parse(l)).find(matches);
-      if (hit) return hit;
-      await sleep(50);
-    }
-    assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${lines.join('\n')}\n${stderr}`);
-  };
-  return { base, adfs, entra, audit, auditLines: () => [...lines], stderr: () => stderr };
+  const fg = await runFedgate(t, dir, file, base);
+  return { ...fg, adfs, entra };
 }
 
 // Client is fetch with a per-origin cookie jar, following redirects by hand
