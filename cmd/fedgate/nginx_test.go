@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -113,15 +112,29 @@ policies: [staff.yaml]
 	}
 
 	// Allowed: bob signs in and lands back on the app through nginx.
-	body := signInThrough(t, app+"/docs?id=7", "bob", "bob-demo-pw")
-	if body != `user="bob" groups="staff" cookie="theirs=1"` {
-		t.Fatalf("backend saw %s", body)
+	// The app's own cookie reaches it; fedgate's does not.
+	appU, _ := url.Parse(app)
+	bob := browser()
+	bob.Jar.SetCookies(appU, []*http.Cookie{{Name: "theirs", Value: "1"}})
+	if code, body := signIn(t, bob, app+"/docs?id=7", "bob", "bob-demo-pw", "X-Remote-User", "mallory", "X_Remote_User", "mallory"); code != 200 || body != `user="bob" groups="staff" cookie="theirs=1"` {
+		t.Fatalf("backend saw %d %s", code, body)
 	}
 
-	// Denied: carol is not staff; nginx answers 403 and the app never sees her.
-	if body := signInThrough(t, app+"/", "carol", "carol-demo-pw"); !strings.Contains(body, "403") {
-		t.Fatalf("carol: %s", body)
+	// Denied at sign-in: carol is not staff.
+	if code, body := signIn(t, browser(), app+"/", "carol", "carol-demo-pw"); code != http.StatusForbidden {
+		t.Fatalf("carol: %d %s", code, body)
 	}
+	// Denied by auth_request: bob's session stays, but the policy changes
+	// under it; every request is decided again, and nginx answers 403.
+	writeFile(t, dir, "staff.yaml", strings.Replace(staffPolicy, "[staff]", "[nobody]", 1))
+	waitFor(t, "the new policy", func() bool {
+		r, err := bob.Get(app + "/docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusForbidden
+	})
 
 	// The verify endpoint refuses callers that are not trusted proxies'
 	// answers about made-up hosts.
@@ -151,39 +164,4 @@ func get(t *testing.T, c *http.Client, u string, hdr ...string) *http.Response {
 	}
 	r.Body.Close()
 	return r
-}
-
-// signInThrough opens target, signs in at fedgate's form, follows the way
-// back, and returns the final status and body.
-func signInThrough(t *testing.T, target, user, pw string) string {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	tu, _ := url.Parse(target)
-	jar.SetCookies(tu, []*http.Cookie{{Name: "theirs", Value: "1"}}) // the app's own cookie
-	req, _ := http.NewRequest("GET", target, nil)
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("X-Remote-User", "mallory")
-	req.Header.Set("X_Remote_User", "mallory")
-	r, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	m := csrfField.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no sign-in form at %s (%d)", r.Request.URL, r.StatusCode)
-	}
-	form := url.Values{"csrf": {string(m[1])}, "upstream": {"local"}, "username": {user}, "password": {pw}}
-	r, err = c.PostForm(r.Request.URL.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	if r.StatusCode != http.StatusOK {
-		return fmt.Sprintf("%d %s", r.StatusCode, body)
-	}
-	return string(body)
 }

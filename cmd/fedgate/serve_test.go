@@ -96,25 +96,33 @@ func browser() *http.Client {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// signIn signs in through the app and returns the status of the app page.
-func signIn(t *testing.T, c *http.Client, base, user, pw string) int {
+// signIn opens target (a protected page), signs in at fedgate's form with a
+// local user, follows the way back, and returns the final status and body.
+// Header pairs in hdr go on the first request (spoofing attempts).
+func signIn(t *testing.T, c *http.Client, target, user, pw string, hdr ...string) (int, string) {
 	t.Helper()
-	r, err := c.Get(base + "/apps/demo/")
+	req, _ := http.NewRequest("GET", target, nil)
+	req.Header.Set("Accept", "text/html")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(r.Body)
+	page, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	m := csrfField.FindSubmatch(body)
+	m := csrfField.FindSubmatch(page)
 	if m == nil {
-		t.Fatalf("no form at %s", r.Request.URL)
+		t.Fatalf("no sign-in form at %s (%d)", r.Request.URL, r.StatusCode)
 	}
 	r, err = c.PostForm(r.Request.URL.String(), url.Values{"csrf": {string(m[1])}, "upstream": {"local"}, "username": {user}, "password": {pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	return r.StatusCode
+	return r.StatusCode, string(body)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -134,7 +142,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestReloadUnderLoad(t *testing.T) {
 	base, dir, logs, _ := startServer(t)
 	alice := browser()
-	if code := signIn(t, alice, base, "alice", "alice-demo-pw"); code != http.StatusOK {
+	if code, _ := signIn(t, alice, base+"/apps/demo/", "alice", "alice-demo-pw"); code != http.StatusOK {
 		t.Fatalf("sign-in = %d", code)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
