@@ -18,25 +18,8 @@ import (
 // that just completed, if any: if that was already a step-up, its result is
 // final.
 func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, s *Session, after *Pending) bool {
-	ip := proxy.ClientIP(r, snap.trust)
 	id := s.Identity
-	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
-	d := policy.Decide(p, policy.Input{
-		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: ip, Now: b.now(),
-	})
-	// The event is built only when it is written: most proxied requests
-	// are allowed and not audited, and should not pay for it.
-	audit := func(outcome, reason string) {
-		if reason == "" && len(d.Reasons) > 0 {
-			reason = string(d.Reasons[0].Code)
-		}
-		b.Audit.Record(AuditEvent{
-			Time: b.now(), Event: "access", User: id.Username, Upstream: id.Upstream, App: app.ID,
-			Policy: d.Policy, Rule: d.Rule, ClientIP: ip.String(), UserAgent: r.UserAgent(),
-			CorrelationID: requestID(r.Context()), Outcome: outcome, Reason: reason,
-		})
-	}
+	d, audit := b.decide(r, snap, app, s)
 	switch d.Effect {
 	case policy.Allow:
 		if limit := d.Obligations.MaxSession; limit > 0 && s.Expires.After(s.Created.Add(limit)) {
@@ -87,6 +70,32 @@ func (b *Server) authorize(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	b.denyPage(w, r, snap, d.Message)
 	return false
 }
+
+// decide evaluates app's policy for the session and this request. audit
+// writes the access event; it is built only when written, since most
+// proxied requests are allowed and not audited.
+func (b *Server) decide(r *http.Request, snap *Snapshot, app *config.App, s *Session) (policy.Decision, func(outcome, reason string)) {
+	ip := proxy.ClientIP(r, snap.trust)
+	id := s.Identity
+	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
+	d := policy.Decide(p, policy.Input{
+		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
+		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: ip, Now: b.now(),
+	})
+	return d, func(outcome, reason string) {
+		if reason == "" && len(d.Reasons) > 0 {
+			reason = string(d.Reasons[0].Code)
+		}
+		b.Audit.Record(AuditEvent{
+			Time: b.now(), Event: "access", User: id.Username, Upstream: id.Upstream, App: app.ID,
+			Policy: d.Policy, Rule: d.Rule, ClientIP: ip.String(), UserAgent: r.UserAgent(),
+			CorrelationID: requestID(r.Context()), Outcome: outcome, Reason: reason,
+		})
+	}
+}
+
+// clientIP is the request's client address as policy and audit see it.
+func clientIP(r *http.Request, snap *Snapshot) string { return proxy.ClientIP(r, snap.trust).String() }
 
 // onAppHost: the request was made to a proxy or forward-auth app's host,
 // not to fedgate's own.

@@ -245,6 +245,7 @@ func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapsh
 // upstream, and continues to where the login was going, via the app's policy.
 func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) {
 	s := b.newSession(snap, id)
+	s.MFAAsked = p.MFA != nil
 	if err := snap.sealer.seal(w, sessionCookie, s, s.Expires.Sub(b.now()), http.SameSiteLaxMode); err != nil {
 		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
 		return
@@ -260,7 +261,9 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 // complete continues a login that has a session: the app's policy, then
 // back to where the login was going.
 func (b *Server) complete(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, s *Session) {
-	if app := snap.apps[p.App]; app != nil && !b.authorize(w, r, snap, app, s, p) {
+	// A protocol app's policy runs when the protocol resumes (Session), so
+	// that a denial reaches the app in the app's own protocol.
+	if app := snap.apps[p.App]; app != nil && !isProtocolApp(app) && !b.authorize(w, r, snap, app, s, p) {
 		return
 	}
 	b.redirectAfterLogin(w, r, snap, s, p)

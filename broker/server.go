@@ -59,6 +59,8 @@ type Snapshot struct {
 	assertions  *assertionCache
 	headerPlans map[string]headerPlan // per proxy/forward_auth app
 	trust       proxy.Trust
+	downstreams []protocols.Downstream
+	protoMux    *http.ServeMux // the downstreams' endpoints
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -149,6 +151,7 @@ func (b *Server) Swap(snap *Snapshot) error {
 	if err := b.attachProxy(snap); err != nil {
 		return err
 	}
+	b.attachDownstreams(snap)
 	b.snap.Store(snap)
 	return nil
 }
@@ -204,8 +207,15 @@ func (b *Server) ownHandler() http.Handler {
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)
 	mux.Handle("GET /metrics", b.Metrics.Handler())
-	route("/", "notfound", func(w http.ResponseWriter, r *http.Request) {
-		b.fail(w, r, snapOf(r), http.StatusNotFound, "err.notfound", nil)
+	route("/", "protocol", func(w http.ResponseWriter, r *http.Request) {
+		snap := snapOf(r)
+		if snap.protoMux != nil {
+			if h, pattern := snap.protoMux.Handler(r); pattern != "" {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", nil)
 	})
 	return mux
 }

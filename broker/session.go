@@ -20,6 +20,9 @@ type Session struct {
 	// Expires is the absolute end: creation + lifetime, or sooner if a policy
 	// capped it.
 	Expires time.Time `json:"e"`
+	// MFAAsked: this session comes from a step-up; if it still lacks MFA,
+	// asking again would only loop.
+	MFAAsked bool `json:"m,omitempty"`
 }
 
 const (

@@ -160,6 +160,25 @@ type App struct {
 	// JWTAssertion names a header that carries a signed JWT about the user
 	// (audience: the app's origin; verify with /.well-known/jwks.json).
 	JWTAssertion string `yaml:"jwt_assertion"`
+
+	// type: oidc | saml | wsfed — the protocol's own settings, under a key
+	// named after the type, decoded strictly by the protocol's package.
+	OIDC  *Block `yaml:"oidc"`
+	SAML  *Block `yaml:"saml"`
+	WSFed *Block `yaml:"wsfed"`
+}
+
+// Protocol is the app's protocol block, if its type has one.
+func (a *App) Protocol() *Block {
+	switch a.Type {
+	case "oidc":
+		return a.OIDC
+	case "saml":
+		return a.SAML
+	case "wsfed":
+		return a.WSFed
+	}
+	return nil
 }
 
 // Defaults fills every zero value that has a default. It is the only place

@@ -43,6 +43,13 @@ func Load(path string) (*Config, error) {
 	for i := range c.Upstreams {
 		c.Upstreams[i].File, c.Upstreams[i].Dir = path, dir
 	}
+	for i := range c.Apps {
+		for _, b := range []*Block{c.Apps[i].OIDC, c.Apps[i].SAML, c.Apps[i].WSFed} {
+			if b != nil {
+				b.File, b.Dir = path, dir
+			}
+		}
+	}
 	if err := c.loadPolicies(dir); err != nil {
 		errs = append(errs, err)
 	}

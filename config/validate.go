@@ -56,8 +56,13 @@ func (c *Config) validate() []finding {
 	return out
 }
 
-// AppTypes are the app types this build knows.
+// AppTypes are the app types the broker serves itself.
 var AppTypes = []string{"whoami", "proxy", "forward_auth"}
+
+// ProtocolAppTypes have a settings block of their own (see App.Protocol),
+// decoded by the protocol's package; cmd refuses those it has no
+// implementation of.
+var ProtocolAppTypes = []string{"oidc", "saml", "wsfed"}
 
 // HeaderSources are what a proxy app's identity headers may carry.
 var HeaderSources = []string{"username", "upn", "email", "name", "groups", "subject", "upstream"}
@@ -116,8 +121,8 @@ func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
 			add(p+".id", "ids must be unique", "duplicate app id %q", a.ID)
 		}
 		seen[a.ID] = true
-		if !slices.Contains(AppTypes, a.Type) {
-			add(p+".type", fmt.Sprintf("known types: %v", AppTypes), "app %q has unknown type %q", a.ID, a.Type)
+		if !slices.Contains(AppTypes, a.Type) && !slices.Contains(ProtocolAppTypes, a.Type) {
+			add(p+".type", fmt.Sprintf("known types: %v %v", AppTypes, ProtocolAppTypes), "app %q has unknown type %q", a.ID, a.Type)
 		}
 		if a.Policy == "" {
 			add(p, "every app needs a policy: access is denied by default", "app %q has no policy", a.ID)
@@ -136,6 +141,15 @@ func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
 		}
 		if a.Type == "proxy" || a.Type == "forward_auth" {
 			c.validateProxyApp(p, a, add)
+		}
+		for _, pt := range ProtocolAppTypes {
+			b := (&App{Type: pt, OIDC: a.OIDC, SAML: a.SAML, WSFed: a.WSFed}).Protocol()
+			switch {
+			case a.Type == pt && b == nil:
+				add(p, fmt.Sprintf("add the %s: settings block", pt), "app %q of type %s has no %s: block", a.ID, pt, pt)
+			case a.Type != pt && b != nil:
+				add(p+"."+pt, fmt.Sprintf("a %s: block belongs to apps of type %s", pt, pt), "app %q is of type %s", a.ID, a.Type)
+			}
 		}
 	}
 	c.validateProxyRoutes(add)

@@ -56,6 +56,41 @@ func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, erro
 	return u, files, nil
 }
 
+// downstreamTypes builds the protocol serving all apps of one type (an
+// OpenID Provider for every oidc app, ...). Each app's own block is
+// app.Protocol(); problems are positioned with its Pos.
+var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error){}
+
+// buildDownstreams adds a downstream per protocol type in use.
+func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, logger *slog.Logger) error {
+	byType := map[string][]config.App{}
+	var order []string
+	var errs []error
+	for _, a := range cfg.Apps {
+		b := a.Protocol()
+		if b == nil {
+			continue
+		}
+		if _, ok := downstreamTypes[a.Type]; !ok {
+			errs = append(errs, b.Pos("app %q: type %s is not implemented yet", a.ID, a.Type))
+			continue
+		}
+		if byType[a.Type] == nil {
+			order = append(order, a.Type)
+		}
+		byType[a.Type] = append(byType[a.Type], a)
+	}
+	for _, t := range order {
+		d, err := downstreamTypes[t](byType[t], snap, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		snap.AddDownstream(d)
+	}
+	return errors.Join(errs...)
+}
+
 // loaded is a config and everything built from it.
 type loaded struct {
 	cfg  *config.Config
@@ -116,6 +151,9 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	}
 	snap, err := broker.NewSnapshot(cfg, ck, built)
 	if err != nil {
+		return nil, err
+	}
+	if err := buildDownstreams(cfg, snap, logger); err != nil {
 		return nil, err
 	}
 	return &loaded{cfg: cfg, snap: snap}, nil

@@ -1,0 +1,151 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// Downstream protocols (OpenID Provider, SAML IdP, WS-Fed STS) serve their
+// own endpoints on fedgate's host and ask the broker for sessions through
+// protocols.SessionProvider. The broker implements it here.
+
+// AddDownstream adds a protocol to the snapshot before it is served; its
+// endpoints are mounted when the snapshot is swapped in.
+func (s *Snapshot) AddDownstream(d protocols.Downstream) { s.downstreams = append(s.downstreams, d) }
+
+// SigningKeys are the snapshot's signing keys for downstream protocols, the
+// active one first.
+func (s *Snapshot) SigningKeys() []protocols.SigningKey {
+	var out []protocols.SigningKey
+	if s.signing == nil {
+		return nil
+	}
+	for _, k := range s.signing.all {
+		out = append(out, protocols.SigningKey{Signer: k.Signer, Cert: k.Cert, KeyID: k.KeyID, Alg: k.JWSAlg, Next: k != s.signing.active})
+	}
+	for i, k := range out { // active first
+		if !k.Next && i > 0 {
+			out[0], out[i] = out[i], out[0]
+		}
+	}
+	return out
+}
+
+// attachDownstreams mounts the snapshot's protocols on a mux of their own.
+func (b *Server) attachDownstreams(snap *Snapshot) {
+	if len(snap.downstreams) == 0 {
+		return
+	}
+	snap.protoMux = http.NewServeMux()
+	for _, d := range snap.downstreams {
+		d.Mount(snap.protoMux, sessionProvider{b})
+	}
+}
+
+// isProtocolApp: apps answered by a downstream protocol, which enforces the
+// policy itself through Session (so it can answer the app in its format).
+func isProtocolApp(app *config.App) bool { return app != nil && app.Protocol() != nil }
+
+type sessionProvider struct{ b *Server }
+
+var _ protocols.SessionProvider = sessionProvider{}
+
+func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req protocols.SessionRequest) (protocols.Identity, bool, error) {
+	b, snap := sp.b, snapOf(r)
+	app := snap.apps[req.App]
+	if app == nil {
+		return protocols.Identity{}, false, protocols.ErrAccessDenied
+	}
+	resume, ok := localPath(req.Resume)
+	if !ok {
+		return protocols.Identity{}, false, errors.New("broker: resume is not a local path")
+	}
+	s := b.loadSession(r, snap)
+	if s == nil || s.Identity.AuthTime.Before(req.FreshAfter) {
+		if req.Passive {
+			return protocols.Identity{}, false, protocols.ErrLoginRequired
+		}
+		p := &Pending{ID: randomID(), App: app.ID, Return: resume, Hint: req.LoginHint, Created: b.now(), Force: s != nil}
+		if s != nil {
+			p.Upstream = s.Identity.Upstream
+		}
+		b.redirectToPending(w, r, snap, p)
+		return protocols.Identity{}, true, nil
+	}
+	d, audit := b.decide(r, snap, app, s)
+	switch d.Effect {
+	case policy.Allow:
+		if limit := d.Obligations.MaxSession; limit > 0 && !b.now().Before(s.Created.Add(limit)) {
+			audit("deny", "session-capped")
+			snap.sealer.clear(w, sessionCookie)
+			if req.Passive {
+				return protocols.Identity{}, false, protocols.ErrLoginRequired
+			}
+			b.redirectToPending(w, r, snap, &Pending{ID: randomID(), App: app.ID, Return: resume, Hint: s.Identity.Username, Created: b.now()})
+			return protocols.Identity{}, true, nil
+		}
+		audit("allow", "")
+		return s.Identity, false, nil
+	case policy.StepUp:
+		if s.MFAAsked {
+			audit("deny", "mfa-not-proven") // asked for it, and it came back without
+			return protocols.Identity{}, false, protocols.ErrAccessDenied
+		}
+		if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok && !req.Passive {
+			audit("step-up", "")
+			m := d.Obligations.MFA
+			p := &Pending{ID: randomID(), App: app.ID, Return: resume, Upstream: s.Identity.Upstream, Hint: s.Identity.Username,
+				Created: b.now(), MFA: &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}, Force: true}
+			b.beginRedirect(w, r, snap, p, ra)
+			return protocols.Identity{}, true, nil
+		}
+		audit("deny", "mfa-required-unavailable")
+		return protocols.Identity{}, false, protocols.ErrAccessDenied
+	}
+	audit("deny", "")
+	return protocols.Identity{}, false, protocols.ErrAccessDenied
+}
+
+// sealed is the envelope of Seal: the value and its expiry.
+type sealed struct {
+	Exp time.Time       `json:"x"`
+	V   json.RawMessage `json:"v"`
+}
+
+func (sp sessionProvider) Seal(purpose string, v any, ttl time.Duration) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	snap := sp.b.snap.Load()
+	return snap.sealer.sealValue("fedgate-"+purpose, sealed{Exp: sp.b.now().Add(ttl), V: raw})
+}
+
+func (sp sessionProvider) Open(purpose, value string, v any) error {
+	var env sealed
+	snap := sp.b.snap.Load()
+	if err := snap.sealer.openValue("fedgate-"+purpose, value, &env); err != nil {
+		return err
+	}
+	if !sp.b.now().Before(env.Exp) {
+		return errors.New("broker: sealed value expired")
+	}
+	return json.Unmarshal(env.V, v)
+}
+
+func (sp sessionProvider) Claim(ctx context.Context, key string, expiry time.Time) (bool, error) {
+	return sp.b.Store.Claim(ctx, "dsp:"+key, expiry)
+}
+
+func (sp sessionProvider) Audit(r *http.Request, e protocols.AuditEvent) {
+	b := sp.b
+	b.Audit.Record(AuditEvent{Time: b.now(), Event: e.Event, Outcome: e.Outcome, App: e.App, User: e.User, Reason: e.Reason,
+		ClientIP: clientIP(r, snapOf(r)), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())})
+}

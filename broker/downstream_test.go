@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// fakeProtocol is a downstream for broker tests: GET /fake/sso?app=A asks
+// for a session and answers "ok <user>" or "error <err>", as a protocol
+// would answer its app. fresh=<unix> asks for authentication since then.
+type fakeProtocol struct{}
+
+func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
+	mux.HandleFunc("GET /fake/sso", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := protocols.SessionRequest{App: q.Get("app"), Passive: q.Get("passive") == "1", Resume: r.URL.RequestURI()}
+		if f, err := strconv.ParseInt(q.Get("fresh"), 10, 64); err == nil {
+			req.FreshAfter = time.Unix(f, 0)
+		}
+		id, handled, err := sp.Session(w, r, req)
+		switch {
+		case handled:
+		case err != nil:
+			sp.Audit(r, protocols.AuditEvent{Event: "fake", Outcome: "failure", App: req.App, Reason: err.Error()})
+			fmt.Fprintf(w, "error %v", err)
+		default:
+			fmt.Fprintf(w, "ok %s", id.Username)
+		}
+	})
+}
+
+const downstreamConfig = `
+server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
+keys: { cookie: [unused.key] }
+store: { memory: true }
+upstreams:
+  - { id: local, type: local }
+  - { id: partner, type: local }
+apps:
+  - { id: portal, type: oidc, policy: staff, upstreams: [local], oidc: { client_id: portal } }
+policies: [policies/*.yaml]
+`
+
+func downstreamEnv(t *testing.T) *testEnv {
+	e := newEnvWith(t, downstreamConfig, nil)
+	snap := e.srv.Current()
+	snap.AddDownstream(fakeProtocol{})
+	if err := e.srv.Swap(snap); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestDownstreamSessionFlow(t *testing.T) {
+	e := downstreamEnv(t)
+	// No session: the broker takes the browser to sign in...
+	r := e.get(e.client, "/fake/sso?app=portal")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login?l=") {
+		t.Fatalf("no session: %d %q", r.code, r.location)
+	}
+	form := e.get(e.client, r.location)
+	s := e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	// ... and back to the protocol, which now gets the identity.
+	if s.code != http.StatusSeeOther || s.location != "/fake/sso?app=portal" {
+		t.Fatalf("after sign-in: %d %q", s.code, s.location)
+	}
+	if r := e.get(e.client, s.location); r.body != "ok alice" {
+		t.Fatalf("resumed: %q", r.body)
+	}
+	// Fresh authentication since a time after the session's: sign in again,
+	// once; the resumed request is then satisfied (no loop).
+	fresh := strconv.FormatInt(e.clock.Now().Add(time.Minute).Unix(), 10)
+	e.clock.Advance(2 * time.Minute)
+	r = e.get(e.client, "/fake/sso?app=portal&fresh="+fresh)
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("fresh login not asked: %d %q", r.code, r.body)
+	}
+	form = e.get(e.client, r.location)
+	s = e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r := e.get(e.client, s.location); r.body != "ok alice" {
+		t.Fatalf("after fresh login: %d %q", r.code, r.body)
+	}
+}
+
+func TestDownstreamDeniedAndPassive(t *testing.T) {
+	e := downstreamEnv(t)
+	if r := e.get(e.client, "/fake/sso?app=portal&passive=1"); r.body != "error login required" {
+		t.Fatalf("passive without session: %q", r.body)
+	}
+	// eve is not staff: the protocol is told, and answers its app itself.
+	r := e.get(e.client, "/fake/sso?app=portal")
+	form := e.get(e.client, r.location)
+	s := e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"eve"}, "password": {"eve-pw"}})
+	if s.code != http.StatusSeeOther {
+		t.Fatalf("sign-in for a protocol app must not render the deny page itself: %d", s.code)
+	}
+	if r := e.get(e.client, s.location); r.body != "error access denied" {
+		t.Fatalf("denied: %q", r.body)
+	}
+	evs := e.audit.events(t)
+	if last := evs[len(evs)-2]; last.Event != "access" || last.Outcome != "deny" || last.Policy != "staff" {
+		t.Fatalf("audit = %+v", last)
+	}
+	if r := e.get(e.client, "/fake/sso?app=nope"); r.body != "error access denied" {
+		t.Fatalf("unknown app: %q", r.body)
+	}
+}
+
+func TestSealOpenClaim(t *testing.T) {
+	e := downstreamEnv(t)
+	sp := sessionProvider{e.srv}
+	v, err := sp.Seal("code", map[string]string{"sub": "alice"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := sp.Open("code", v, &got); err != nil || got["sub"] != "alice" {
+		t.Fatalf("open: %v %v", got, err)
+	}
+	if err := sp.Open("refresh", v, &got); err == nil {
+		t.Fatal("a value sealed for one purpose opened as another")
+	}
+	e.clock.Advance(time.Minute)
+	if err := sp.Open("code", v, &got); err == nil {
+		t.Fatal("expired value opened")
+	}
+	ctx := context.Background()
+	first, err := sp.Claim(ctx, "k", e.clock.Now().Add(time.Minute))
+	again, _ := sp.Claim(ctx, "k", e.clock.Now().Add(time.Minute))
+	if err != nil || !first || again {
+		t.Fatalf("claim: %v %v %v", first, again, err)
+	}
+}

@@ -1,0 +1,86 @@
+package protocols
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Downstream is an app-facing protocol (OpenID Provider, SAML IdP, WS-Fed
+// STS). One is built per config snapshot for all apps of its type; the
+// broker routes the paths it mounts to it.
+type Downstream interface {
+	// Mount registers the protocol's endpoints; sp is how they reach the
+	// broker (sessions, policy, sealing, single-use markers).
+	Mount(mux *http.ServeMux, sp SessionProvider)
+}
+
+// SessionProvider is the broker as downstream protocols see it.
+type SessionProvider interface {
+	// Session returns the signed-in identity for app, allowed by the app's
+	// policy just now. When the user must (re)authenticate or step up, the
+	// broker answers the browser itself (sign-in page, redirect to the IdP)
+	// and returns handled=true; the browser comes back to req.Resume, a GET
+	// URL on fedgate's host that the protocol serves to continue. Errors:
+	// ErrLoginRequired (req.Passive and no usable session), ErrAccessDenied
+	// (policy said no; the broker has audited it) — the protocol answers the
+	// app with its own error format.
+	Session(w http.ResponseWriter, r *http.Request, req SessionRequest) (id Identity, handled bool, err error)
+	// Seal protects state that travels through the browser or the app
+	// (a POSTed request kept across sign-in, an authorization code):
+	// encrypted and authenticated with fedgate's cookie keys, bound to
+	// purpose, valid for ttl. Open reverses it, refusing other purposes and
+	// expired values.
+	Seal(purpose string, v any, ttl time.Duration) (string, error)
+	Open(purpose, sealed string, v any) error
+	// Claim marks key used until expiry; false if it was already (single-use
+	// codes, request IDs, replayed assertions), across every replica that
+	// shares the store.
+	Claim(ctx context.Context, key string, expiry time.Time) (bool, error)
+	// Audit records an event the protocol decided on its own (a refused
+	// request, a token issued), with the request's correlation id.
+	Audit(r *http.Request, e AuditEvent)
+}
+
+// SessionRequest is what a protocol asks of the session.
+type SessionRequest struct {
+	App string
+	// FreshAfter: the user must have authenticated at or after this time
+	// (prompt=login / ForceAuthn / wfresh=0 give the request's own time;
+	// max_age gives now minus it). Zero: any session will do. Carry it in
+	// Resume so the return after sign-in is not asked again.
+	FreshAfter time.Time
+	// Passive: never show anything (prompt=none, IsPassive).
+	Passive bool
+	// MFA: the app asks for MFA itself (acr_values, AuthnContextClassRef),
+	// on top of what its policy demands.
+	MFA bool
+	// LoginHint pre-fills the user (login_hint, Subject/NameID, whr).
+	LoginHint string
+	Resume    string
+}
+
+// AuditEvent is what a protocol reports; the broker adds time, client and
+// correlation id.
+type AuditEvent struct {
+	Event, Outcome, App, User, Reason string
+}
+
+// SigningKey is a key a downstream signs with (tokens, assertions); Next
+// keys are published before they sign, so relying parties can roll over.
+type SigningKey struct {
+	Signer crypto.Signer
+	Cert   *x509.Certificate
+	KeyID  string
+	Alg    string // JWS name: RS256, ES256
+	Next   bool
+}
+
+// Errors a SessionProvider returns.
+var (
+	ErrLoginRequired = errors.New("login required")
+	ErrAccessDenied  = errors.New("access denied")
+)
