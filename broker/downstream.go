@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
@@ -142,6 +143,26 @@ func (sp sessionProvider) Open(purpose, value string, v any) error {
 
 func (sp sessionProvider) Claim(ctx context.Context, key string, expiry time.Time) (bool, error) {
 	return sp.b.Store.Claim(ctx, "dsp:"+key, expiry)
+}
+
+func (sp sessionProvider) Claimed(ctx context.Context, key string) (bool, error) {
+	_, err := sp.b.Store.Get(ctx, "dsp:"+key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (sp sessionProvider) EndSession(w http.ResponseWriter, r *http.Request) error {
+	b, snap := sp.b, snapOf(r)
+	s := b.loadSession(r, snap)
+	snap.sealer.clear(w, sessionCookie)
+	if s == nil {
+		return nil
+	}
+	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signout", Outcome: "success", User: s.Identity.Username,
+		Upstream: s.Identity.Upstream, ClientIP: clientIP(r, snap), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())})
+	return b.revoke(r.Context(), s)
 }
 
 func (sp sessionProvider) Audit(r *http.Request, e protocols.AuditEvent) {

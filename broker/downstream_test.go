@@ -138,4 +138,10 @@ func TestSealOpenClaim(t *testing.T) {
 	if err != nil || !first || again {
 		t.Fatalf("claim: %v %v %v", first, again, err)
 	}
+	if c, err := sp.Claimed(ctx, "k"); !c || err != nil {
+		t.Fatalf("claimed k: %v %v", c, err)
+	}
+	if c, err := sp.Claimed(ctx, "other"); c || err != nil {
+		t.Fatalf("claimed other: %v %v", c, err)
+	}
 }

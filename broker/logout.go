@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -42,7 +43,7 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every copy of this session (app hosts hold their own) ends now.
-	if err := b.Store.Put(r.Context(), "revoked:"+s.ID, []byte{1}, s.Expires); err != nil {
+	if err := b.revoke(r.Context(), s); err != nil {
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
 	}
@@ -55,4 +56,9 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 func (b *Server) signedOut(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	b.render(w, r, snap, http.StatusOK, "signedout", pageData{Title: translate("en", "out.title")})
+}
+
+// revoke records that session s ended, until it would have expired anyway.
+func (b *Server) revoke(ctx context.Context, s *Session) error {
+	return b.Store.Put(ctx, "revoked:"+s.ID, []byte{1}, s.Expires)
 }

@@ -40,6 +40,12 @@ type SessionProvider interface {
 	// codes, request IDs, replayed assertions), across every replica that
 	// shares the store.
 	Claim(ctx context.Context, key string, expiry time.Time) (bool, error)
+	// Claimed reports whether key is claimed now, without claiming it (a
+	// revoked token family, checked on every refresh).
+	Claimed(ctx context.Context, key string) (bool, error)
+	// EndSession signs the browser out of fedgate (RP-initiated logout):
+	// the session cookie is cleared and the session revoked everywhere.
+	EndSession(w http.ResponseWriter, r *http.Request) error
 	// Audit records an event the protocol decided on its own (a refused
 	// request, a token issued), with the request's correlation id.
 	Audit(r *http.Request, e AuditEvent)
