@@ -184,6 +184,16 @@ func (b *Server) Handler() http.Handler {
 	})
 }
 
+// AdminHandler serves /metrics, /healthz and /readyz for an internal
+// listener (server.admin_listen).
+func (b *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", b.Metrics.Handler())
+	mux.Handle("GET /healthz", b.wrap("healthz", b.healthz))
+	mux.Handle("GET /readyz", b.wrap("readyz", b.readyz))
+	return mux
+}
+
 func (b *Server) ownHandler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.HandlerFunc) { mux.Handle(pattern, b.wrap(name, h)) }
@@ -206,7 +216,14 @@ func (b *Server) ownHandler() http.Handler {
 	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)
-	mux.Handle("GET /metrics", b.Metrics.Handler())
+	route("GET /metrics", "metrics", func(w http.ResponseWriter, r *http.Request) {
+		// With an admin listener, metrics are served there only.
+		if snapOf(r).Config.Server.AdminListen != "" {
+			b.fail(w, r, snapOf(r), http.StatusNotFound, "err.notfound", nil)
+			return
+		}
+		b.Metrics.Handler().ServeHTTP(w, r)
+	})
 	route("/", "protocol", func(w http.ResponseWriter, r *http.Request) {
 		snap := snapOf(r)
 		if snap.protoMux != nil {

@@ -39,6 +39,9 @@ type Config struct {
 type Server struct {
 	PublicURL string `yaml:"public_url"`
 	Listen    string `yaml:"listen"`
+	// AdminListen, if set, serves /metrics (then only there), /healthz and
+	// /readyz over plain HTTP: keep it on an internal address. Needs a restart.
+	AdminListen string `yaml:"admin_listen"`
 	// InsecureHTTP allows plain HTTP: for the quickstart on loopback or behind a
 	// TLS-terminating proxy. Without it, TLS is required.
 	InsecureHTTP   bool           `yaml:"insecure_http"`

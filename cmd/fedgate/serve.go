@@ -82,6 +82,19 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 			errc <- hs.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
 		}
 	}()
+	servers := []*http.Server{hs}
+	if a := cfg.Server.AdminListen; a != "" {
+		as := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+			WriteTimeout: t.Write, IdleTimeout: t.Idle, ErrorLog: hs.ErrorLog}
+		aln, err := net.Listen("tcp", a)
+		if err != nil {
+			_ = hs.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		go func() { errc <- as.Serve(aln) }()
+		servers = append(servers, as)
+		logger.Info("admin endpoints serving", "listen", aln.Addr().String())
+	}
 	logger.Info("fedgate serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", version)
 	select {
 	case err := <-errc:
@@ -91,8 +104,10 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	logger.Info("shutting down: draining in-flight requests", "timeout", t.Shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil

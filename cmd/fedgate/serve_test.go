@@ -252,3 +252,52 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatal("server still accepts new connections after shutdown")
 	}
 }
+
+// TestAdminListener: with server.admin_listen, metrics move there.
+func TestAdminListener(t *testing.T) {
+	base, dir, _, _ := startServer(t)
+	_ = dir
+	// startServer's config has no admin listener: metrics are public.
+	if r, err := http.Get(base + "/healthz"); err == nil {
+		r.Body.Close()
+	}
+	r, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || !strings.Contains(string(body), "fedgate_http_requests_total") {
+		t.Fatalf("public metrics: %d", r.StatusCode)
+	}
+	admin := freePort(t)
+	cfg := strings.Replace(readFile(t, dir, "fedgate.yaml"), `listen: "127.0.0.1:0",`, fmt.Sprintf(`listen: "127.0.0.1:0", admin_listen: "127.0.0.1:%d",`, admin), 1)
+	writeFile(t, dir, "fedgate.yaml", cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), &lockedBuffer{}, func(a net.Addr) { addrc <- a })
+	}()
+	defer func() { cancel(); <-done }()
+	pub := "http://" + (<-addrc).String()
+	waitFor(t, "admin listener", func() bool {
+		r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", admin))
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+	if r, err := http.Get(pub + "/metrics"); err != nil || r.StatusCode != http.StatusNotFound {
+		t.Fatalf("public /metrics with an admin listener: %v %v", err, r)
+	}
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
