@@ -70,10 +70,14 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	if err != nil {
 		return err
 	}
+	// SIGHUP is caught before anyone can learn the address and send it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
-	go reloadLoop(ctx, path, srv, cfg.Files, logger)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.Server.InsecureHTTP {
@@ -115,10 +119,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 
 // reloadLoop rebuilds the config on SIGHUP or a file change. A config that
 // fails is refused and the last good one keeps serving.
-func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger) {
 	w, err := config.NewWatcher(files)
 	if err != nil {
 		logger.Warn("config file watching disabled; SIGHUP still reloads", "err", err)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,11 +40,11 @@ func (l *lockedBuffer) String() string {
 
 const staffPolicy = "policy: staff-only\nrules:\n  - name: staff\n    when: { groups: [staff] }\n    allow: {}\n"
 
-// startServer runs the quickstart users and a policy from a temp dir on a
-// free port; it returns the base URL, the config dir, the logs and a stop func.
-func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func() error) {
+// writeServerConfig writes a config with the quickstart users, a staff-only
+// whoami app and listen address listen into a new temp dir.
+func writeServerConfig(t *testing.T, listen string) string {
 	t.Helper()
-	dir = t.TempDir()
+	dir := t.TempDir()
 	users, err := os.ReadFile("../../examples/quickstart/users.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func(
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "policies"), "staff.yaml", staffPolicy)
-	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", listen: "127.0.0.1:0", insecure_http: true }
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", listen: "`+listen+`", insecure_http: true }
 data_dir: data
 store: { memory: true }
 audit: { file: audit.jsonl }
@@ -61,6 +62,14 @@ upstreams: [{ id: local, type: local, users_file: users.yaml }]
 apps: [{ id: demo, type: whoami, policy: staff-only }]
 policies: [policies/*.yaml]
 `)
+	return dir
+}
+
+// startServer runs that config in-process on a free port; it returns the
+// base URL, the config dir, the logs and a stop func.
+func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func() error) {
+	t.Helper()
+	dir = writeServerConfig(t, "127.0.0.1:0")
 	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -87,6 +96,34 @@ policies: [policies/*.yaml]
 	}
 	t.Cleanup(func() { _ = stop() })
 	return base, dir, logs, stop
+}
+
+// startServeCommand runs `fedgate serve` itself (its signal handling
+// included); stop sends the process SIGTERM and returns the exit code.
+func startServeCommand(t *testing.T) (base string, stop func() error) {
+	t.Helper()
+	port := freePort(t)
+	dir := writeServerConfig(t, fmt.Sprintf("127.0.0.1:%d", port))
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	logs := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- serve([]string{"--config", filepath.Join(dir, "fedgate.yaml")}, logs) }()
+	waitFor(t, "fedgate serve", func() bool {
+		r, err := http.Get(base + "/healthz")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil
+	})
+	return base, func() error {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			return err
+		}
+		if code := <-done; code != 0 {
+			return fmt.Errorf("serve exited %d:\n%s", code, logs)
+		}
+		return nil
+	}
 }
 
 func browser() *http.Client {
@@ -196,10 +233,10 @@ func appStatus(t *testing.T, c *http.Client, base string) int {
 	return r.StatusCode
 }
 
-// TestShutdownDrains: a request in flight when the stop signal arrives is
-// answered in full before the server exits.
+// TestShutdownDrains: a request in flight when SIGTERM arrives is answered
+// in full before the server exits.
 func TestShutdownDrains(t *testing.T) {
-	base, _, _, stop := startServer(t)
+	base, stop := startServeCommand(t)
 	// A real in-flight login, so the handler gets as far as reading the body.
 	c := browser()
 	r, err := c.Get(base + "/apps/demo/")
@@ -300,4 +337,13 @@ func readFile(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSIGHUPReloads: the signal alone (no file change) rebuilds the config.
+func TestSIGHUPReloads(t *testing.T) {
+	_, _, logs, _ := startServer(t)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a reload after SIGHUP", func() bool { return strings.Contains(logs.String(), "config reloaded") })
 }
