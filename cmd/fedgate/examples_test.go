@@ -1,9 +1,13 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every example config must pass `fedgate check` as shipped (secrets come
@@ -57,5 +61,28 @@ policies: [p.yaml]
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+func TestOIDCHTTPClientLimits(t *testing.T) {
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/jump" {
+			http.Redirect(w, r, "http://other.invalid/", http.StatusFound)
+			return
+		}
+		_, _ = w.Write(make([]byte, 2<<20))
+	}))
+	defer big.Close()
+	c := oidcHTTPClient(5 * time.Second)
+	r, err := c.Get(big.URL + "/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r.Body); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Fatalf("2 MiB body read with err %v", err)
+	}
+	r.Body.Close()
+	if _, err := c.Get(big.URL + "/jump"); err == nil || !strings.Contains(err.Error(), "refusing redirect") {
+		t.Fatalf("cross-host redirect followed: %v", err)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 )
 
-// identity maps verified claims to the shared Identity.
-func (u *Upstream) identity(ctx context.Context, c claimSet) (protocols.Identity, error) {
+// identity maps verified claims to the shared Identity. forced: this login
+// sent prompt=login, so the token's iat is also when the user authenticated.
+func (u *Upstream) identity(ctx context.Context, c claimSet, forced bool) (protocols.Identity, error) {
 	id := protocols.Identity{Upstream: u.cfg.ID}
 	for _, name := range u.m.subject {
 		if name == "tid:oid" {
@@ -32,6 +33,11 @@ func (u *Upstream) identity(ctx context.Context, c claimSet) (protocols.Identity
 		id.Username = id.Subject
 	}
 	id.Email = first(c, u.m.email)
+	if u.cfg.Preset == "entra" && !edov(c) {
+		// Entra lets users and tenant admins set email to anything: an
+		// unverified domain is not passed on to apps (nOAuth).
+		id.Email = ""
+	}
 	if id.Email != "" && !strings.Contains(id.Email, "@") {
 		id.Email = ""
 	}
@@ -56,15 +62,37 @@ func (u *Upstream) identity(ctx context.Context, c claimSet) (protocols.Identity
 		id.Claims = claims
 	}
 
-	if t, ok := c.time("auth_time"); ok {
+	// AuthTime drives MFA freshness, so it is never guessed upward: a
+	// future or unreadable auth_time is refused, and without one the time
+	// is known only when this login forced fresh credentials. Otherwise it
+	// stays zero (unknown), and a policy max_age asks again.
+	if _, present := c["auth_time"]; present {
+		t, ok := c.time("auth_time")
+		if !ok {
+			return protocols.Identity{}, u.rejected("auth_time %v is not a time", c["auth_time"])
+		}
+		if t.After(u.now().Add(u.cfg.skew())) {
+			return protocols.Identity{}, u.rejected("auth_time %s is in the future", t.UTC().Format(time.RFC3339))
+		}
 		id.AuthTime = t.UTC()
-	} else if t, ok := c.time("iat"); ok {
+	} else if t, ok := c.time("iat"); ok && forced {
 		id.AuthTime = t.UTC()
-	} else {
-		id.AuthTime = u.now().UTC().Truncate(time.Second)
 	}
 	id.AMR = u.amr(c)
 	return id, nil
+}
+
+// edov is Entra's optional xms_edov claim: the email's domain is verified.
+func edov(c claimSet) bool {
+	switch v := c["xms_edov"].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true" || v == "1"
+	case float64:
+		return v == 1
+	}
+	return false
 }
 
 func first(c claimSet, names []string) string {
@@ -97,7 +125,7 @@ func (u *Upstream) groups(ctx context.Context, c claimSet) ([]string, error) {
 				continue
 			}
 			if u.cfg.GroupsOverage == "warn" {
-				u.log.WarnContext(ctx, "groups overage: the user is in too many groups for the token; signed in with no groups (groups_overage: warn)",
+				u.log.ErrorContext(ctx, "groups overage: the user is in too many groups for the token; signed in with no groups (groups_overage: warn)",
 					"subject", c.str("oid"))
 				return nil, nil
 			}

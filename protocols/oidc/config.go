@@ -174,9 +174,12 @@ func (c Config) Validate() error {
 		if c.StepUp.AuthContext != "" && !authCtxID.MatchString(c.StepUp.AuthContext) {
 			bad("step_up.auth_context %q is not an authentication context id c1..c25", c.StepUp.AuthContext)
 		}
+		// An allow-list: anything else a user or admin can change (email,
+		// preferred_username, upn, ...) must never key identities.
 		switch strings.ToLower(c.Claims.Subject) {
-		case "email", "preferred_username", "upn", "unique_name":
-			bad("claims.subject %q is mutable in Entra ID and must not key identities (use the default tid:oid, or sub)", c.Claims.Subject)
+		case "", "tid:oid", "oid", "sub":
+		default:
+			bad("claims.subject %q is not an immutable Entra ID claim (use the default tid:oid, oid or sub)", c.Claims.Subject)
 		}
 	} else {
 		if c.Tenant != "" || len(c.AllowedTenants) > 0 {

@@ -51,8 +51,13 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, u.client), code, oauth2.VerifierOption(a.PKCEVerifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
-			return protocols.Identity{}, u.rejected("token endpoint refused the code: %s %s", clip(re.ErrorCode), clip(re.ErrorDescription))
+		if errors.As(err, &re) && re.Response != nil {
+			if re.Response.StatusCode < 500 {
+				return protocols.Identity{}, u.rejected("token endpoint refused the code: %s %s", clip(re.ErrorCode), clip(re.ErrorDescription))
+			}
+			// Never the body: an error page may echo the request, which
+			// holds the client secret, the code and the PKCE verifier.
+			err = fmt.Errorf("token endpoint answered HTTP %d", re.Response.StatusCode)
 		}
 		return protocols.Identity{}, u.unavailable("token endpoint", err)
 	}
@@ -86,7 +91,7 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 			}
 		}
 	}
-	return u.identity(ctx, claims)
+	return u.identity(ctx, claims, a.ForceLogin)
 }
 
 // checkIssParam checks the RFC 9207 iss parameter against discovery; with
@@ -184,7 +189,7 @@ func (u *Upstream) verifyAccessToken(ctx context.Context, d *discovery, raw stri
 	if err := t.Claims(&c); err != nil {
 		return nil, u.rejected("access token claims: %v", err)
 	}
-	if iss := c.str("iss"); iss != d.AccessTokenIssuer && iss != d.Issuer {
+	if iss := c.str("iss"); iss != d.AccessTokenIssuer {
 		return nil, u.rejected("access token issuer %q is not %q", iss, d.AccessTokenIssuer)
 	}
 	if aud := c.strs("aud"); !slices.Contains(aud, u.cfg.Resource) {

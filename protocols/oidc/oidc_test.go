@@ -132,6 +132,14 @@ func TestFinishRejects(t *testing.T) {
 				c["exp"] = e.now.Add(-time.Minute).Unix()
 				return e.op.Sign(c)
 			}, want: protocols.ErrRejected, msg: "expired"},
+		{name: "auth_time in the future (a local-time ISO string read as UTC)", preset: PresetADFS, token: func(e *env, c map[string]any) string {
+			c["auth_time"] = e.now.Add(9 * time.Hour).UTC().Format("2006-01-02T15:04:05")
+			return e.op.Sign(c)
+		}, want: protocols.ErrRejected, msg: "auth_time"},
+		{name: "auth_time unreadable", preset: PresetADFS, token: func(e *env, c map[string]any) string {
+			c["auth_time"] = "1/15/2019 10:12:37 AM"
+			return e.op.Sign(c)
+		}, want: protocols.ErrRejected, msg: "auth_time"},
 		{name: "issued in the future", preset: PresetGeneric, token: func(e *env, c map[string]any) string {
 			c["iat"] = e.now.Add(10 * time.Minute).Unix()
 			return e.op.Sign(c)
@@ -224,6 +232,7 @@ func TestIdentityMapping(t *testing.T) {
 		preset  string
 		cfg     func(*Config)
 		mfa     bool // step-up request
+		force   bool // prompt=login
 		edit    func(c map[string]any)
 		check   func(t *testing.T, id protocols.Identity)
 		wantMFA bool
@@ -267,7 +276,8 @@ func TestIdentityMapping(t *testing.T) {
 					t.Errorf("amr = %q", id.AMR)
 				}
 			}},
-		{name: "entra: subject is tid:oid, not email", preset: PresetEntra, edit: func(c map[string]any) { c["email"] = "boss@corp.example" },
+		{name: "entra: subject is tid:oid, not email; unverified email dropped; no auth_time is unknown", preset: PresetEntra,
+			edit: func(c map[string]any) { c["email"] = "boss@corp.example" },
 			check: func(t *testing.T, id protocols.Identity) {
 				if id.Subject != tenant+":aaaa-oid" || id.Username != "alice@corp.example" || id.DisplayName != "Alice" {
 					t.Errorf("identity = %+v", id)
@@ -275,8 +285,18 @@ func TestIdentityMapping(t *testing.T) {
 				if !slices.Equal(id.Groups, []string{"g-staff"}) || id.Claims["tid"] != tenant {
 					t.Errorf("groups = %q claims %v", id.Groups, id.Claims)
 				}
-				if id.AuthTime.Unix() != id.AuthTime.Unix() || id.AuthTime.IsZero() {
-					t.Errorf("auth time from iat = %v", id.AuthTime)
+				if id.Email != "" {
+					t.Errorf("email without xms_edov passed on: %q", id.Email)
+				}
+				if !id.AuthTime.IsZero() {
+					t.Errorf("auth time guessed from iat without prompt=login: %v", id.AuthTime)
+				}
+			}},
+		{name: "entra: verified email domain kept; iat is the auth time after prompt=login", preset: PresetEntra, force: true,
+			edit: func(c map[string]any) { c["email"], c["xms_edov"] = "alice@corp.example", true },
+			check: func(t *testing.T, id protocols.Identity) {
+				if id.Email != "alice@corp.example" || id.AuthTime.IsZero() {
+					t.Errorf("identity = %+v", id)
 				}
 			}},
 		{name: "entra: amr mfa", preset: PresetEntra, wantMFA: true, edit: func(c map[string]any) { c["amr"] = []any{"pwd", "mfa"} }},
@@ -319,6 +339,7 @@ func TestIdentityMapping(t *testing.T) {
 			if tt.mfa {
 				e.a.MFA, e.a.ForceLogin = &protocols.MFARequest{Methods: []string{"mfa"}}, true
 			}
+			e.a.ForceLogin = e.a.ForceLogin || tt.force
 			c := e.claims(tt.preset)
 			if tt.edit != nil {
 				tt.edit(c)

@@ -146,7 +146,9 @@ func (u *Upstream) discovery(ctx context.Context) (*discovery, error) {
 	}
 	u.mu.Unlock()
 
-	fresh, err := u.fetchDiscovery(ctx)
+	// Not the caller's context: a browser that gives up must not mark the
+	// upstream as down for everyone.
+	fresh, err := u.fetchDiscovery(context.WithoutCancel(ctx))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.lastTry = u.now()
