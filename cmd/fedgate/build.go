@@ -59,7 +59,9 @@ func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, erro
 // downstreamTypes builds the protocol serving all apps of one type (an
 // OpenID Provider for every oidc app, ...). Each app's own block is
 // app.Protocol(); problems are positioned with its Pos.
-var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error){}
+var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error){
+	"oidc": buildOIDCProvider,
+}
 
 // buildDownstreams adds a downstream per protocol type in use.
 func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, logger *slog.Logger) error {

@@ -1,0 +1,178 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// The token endpoint: authorization_code (with PKCE) and refresh_token
+// grants. Codes and refresh tokens are sealed values; what makes them
+// single-use is a marker in the store:
+//
+//	code:<id>            the code was exchanged
+//	refresh:<rid>        this refresh token was rotated
+//	family-revoked:<id>  a code or refresh token was replayed: every token
+//	                     issued from that code is refused from now on
+//
+// Access tokens are JWTs, so a revoked family's access tokens still verify
+// elsewhere until they expire (10 minutes by default); fedgate's UserInfo
+// refuses them at once.
+
+const maxTokenParam = 8 << 10
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, errInvalidRequest("the body is not a form"))
+		return
+	}
+	form := r.PostForm
+	for k, vs := range form {
+		if len(vs) > 1 {
+			writeOAuthError(w, errInvalidRequest("parameter %s is repeated", clip(k)))
+			return
+		}
+	}
+	c, err := p.authenticateClient(ctx, r, form, sp)
+	if err != nil {
+		var ce *clientAuthError
+		errors.As(err, &ce)
+		sp.Audit(r, protocols.AuditEvent{Event: "oidc-client-auth", Outcome: "failure", App: p.appOf(ce.clientID), Reason: ce.reason})
+		if ce.basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="fedgate"`)
+		}
+		writeOAuthError(w, &oauthError{Code: "invalid_client", Description: "client authentication failed", status: http.StatusUnauthorized})
+		return
+	}
+	seal := func(g *grant, ttl time.Duration) (string, error) { return sp.Seal(purposeRefresh, g, ttl) }
+	var g *grant
+	grantType := form.Get("grant_type")
+	switch grantType {
+	case "authorization_code":
+		g, err = p.redeemCode(ctx, r, c, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"), sp)
+	case "refresh_token":
+		g, err = p.redeemRefresh(ctx, r, c, form.Get("refresh_token"), form.Get("scope"), sp)
+	default:
+		err = &oauthError{Code: "unsupported_grant_type", status: http.StatusBadRequest}
+	}
+	var res *tokenResponse
+	if err == nil {
+		res, err = p.issue(c, g, grantType == "authorization_code", seal)
+	}
+	if err != nil {
+		var oe *oauthError
+		if !errors.As(err, &oe) {
+			p.logger.ErrorContext(ctx, "oidc provider: token", "client_id", c.ClientID, "err", err, "request_id", w.Header().Get("X-Request-Id"))
+		}
+		sp.Audit(r, protocols.AuditEvent{Event: "oidc-token", Outcome: "failure", App: c.app, Reason: err.Error()})
+		writeOAuthError(w, err)
+		return
+	}
+	sp.Audit(r, protocols.AuditEvent{Event: "oidc-token", Outcome: "success", App: c.app, User: g.User, Reason: grantType})
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (p *Provider) appOf(clientID string) string {
+	if c := p.clients[clientID]; c != nil {
+		return c.app
+	}
+	return ""
+}
+
+// familyEnd is when no token of g's family can be valid any more.
+func (c *opClient) familyEnd(g *grant) time.Time {
+	life := max(dur(c.RefreshTokenMaxAge, 24*time.Hour), dur(c.AccessTokenTTL, 10*time.Minute), dur(c.IDTokenTTL, 10*time.Minute))
+	return time.Unix(g.Start, 0).Add(life + time.Hour)
+}
+
+// revokeFamily records that every token from g's code is refused.
+func (p *Provider) revokeFamily(ctx context.Context, r *http.Request, c *opClient, g *grant, what string, sp protocols.SessionProvider) {
+	if _, err := sp.Claim(ctx, "family-revoked:"+g.ID, c.familyEnd(g)); err != nil {
+		p.logger.ErrorContext(ctx, "oidc provider: revoke token family", "client_id", c.ClientID, "err", err)
+	}
+	sp.Audit(r, protocols.AuditEvent{Event: "oidc-" + what + "-reuse", Outcome: "failure", App: c.app, User: g.User,
+		Reason: what + " used twice: tokens issued from it are revoked"})
+}
+
+func (p *Provider) redeemCode(ctx context.Context, r *http.Request, c *opClient, code, redirect, verifier string, sp protocols.SessionProvider) (*grant, error) {
+	if code == "" || len(code) > maxTokenParam {
+		return nil, errInvalidRequest("code is missing")
+	}
+	var g grant
+	if sp.Open(purposeCode, code, &g) != nil {
+		return nil, errInvalidGrant("the code is invalid or expired")
+	}
+	switch {
+	case g.ClientID != c.ClientID:
+		return nil, errInvalidGrant("the code was issued to another client")
+	case redirect != g.Redirect:
+		return nil, errInvalidGrant("redirect_uri does not match the authorization request")
+	case g.Challenge == "" && verifier != "":
+		return nil, errInvalidGrant("code_verifier without a code_challenge in the authorization request")
+	case g.Challenge != "" && !pkceValue.MatchString(verifier):
+		return nil, errInvalidGrant("code_verifier is missing or malformed")
+	case g.Challenge != "" && !s256Matches(verifier, g.Challenge):
+		return nil, errInvalidGrant("code_verifier does not match the code_challenge")
+	}
+	first, err := sp.Claim(ctx, "code:"+g.ID, time.Unix(g.Start, 0).Add(codeTTL+time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		p.revokeFamily(ctx, r, c, &g, "code", sp)
+		return nil, errInvalidGrant("the code was already used")
+	}
+	return &g, nil
+}
+
+func s256Matches(verifier, challenge string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
+}
+
+func (p *Provider) redeemRefresh(ctx context.Context, r *http.Request, c *opClient, token, scope string, sp protocols.SessionProvider) (*grant, error) {
+	if token == "" || len(token) > maxTokenParam {
+		return nil, errInvalidRequest("refresh_token is missing")
+	}
+	if !c.RefreshTokens {
+		return nil, &oauthError{Code: "unauthorized_client", Description: "the client may not use refresh tokens", status: http.StatusBadRequest}
+	}
+	var g grant
+	if sp.Open(purposeRefresh, token, &g) != nil || g.RID == "" {
+		return nil, errInvalidGrant("the refresh token is invalid or expired")
+	}
+	if g.ClientID != c.ClientID {
+		return nil, errInvalidGrant("the refresh token was issued to another client")
+	}
+	granted := strings.Fields(g.Scope)
+	for _, s := range strings.Fields(scope) {
+		if !slices.Contains(granted, s) {
+			return nil, &oauthError{Code: "invalid_scope", Description: "scope exceeds what was granted", status: http.StatusBadRequest}
+		}
+	}
+	revoked, err := sp.Claimed(ctx, "family-revoked:"+g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, errInvalidGrant("the refresh token was revoked")
+	}
+	first, err := sp.Claim(ctx, "refresh:"+g.RID, c.familyEnd(&g))
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		p.revokeFamily(ctx, r, c, &g, "refresh", sp)
+		return nil, errInvalidGrant("the refresh token was already used")
+	}
+	return &g, nil
+}

@@ -1,0 +1,319 @@
+package oidc
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+func TestTokenNegatives(t *testing.T) {
+	e := newOPEnv(t)
+	for _, tc := range []struct {
+		name, user, pass, want string
+		status                 int
+		form                   func(url.Values)
+	}{
+		{"wrong secret", "conf", "wrong-secret-0123456789", "invalid_client", 401, nil},
+		{"unknown client", "nope", confSecret, "invalid_client", 401, nil},
+		{"secret of another client", "post", "post-secret-0123456789", "invalid_client", 401, nil},
+		{"post for a basic client", "", "", "invalid_client", 401, func(f url.Values) { f.Set("client_id", "conf"); f.Set("client_secret", confSecret) }},
+		{"two methods", "conf", confSecret, "invalid_client", 401, func(f url.Values) { f.Set("client_secret", confSecret) }},
+		{"no auth", "", "", "invalid_client", 401, func(f url.Values) { f.Set("client_id", "conf") }},
+		{"wrong verifier", "conf", confSecret, "invalid_grant", 400, func(f url.Values) { f.Set("code_verifier", strings.Repeat("a", 43)) }},
+		{"no verifier", "conf", confSecret, "invalid_grant", 400, func(f url.Values) { f.Del("code_verifier") }},
+		{"other redirect", "conf", confSecret, "invalid_grant", 400, func(f url.Values) { f.Set("redirect_uri", "https://app.example/cb2?x=1") }},
+		{"forged code", "conf", confSecret, "invalid_grant", 400, func(f url.Values) { f.Set("code", "forged") }},
+		{"grant type", "conf", confSecret, "unsupported_grant_type", 400, func(f url.Values) { f.Set("grant_type", "password") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			form := codeForm(e.code(authorizeQuery(nil)))
+			if tc.form != nil {
+				tc.form(form)
+			}
+			r, m := e.token(tc.user, tc.pass, form)
+			if r.code != tc.status || m["error"] != tc.want || r.header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			if tc.status == 401 && tc.user != "" && r.header.Get("WWW-Authenticate") == "" {
+				t.Fatal("no Basic challenge")
+			}
+		})
+	}
+	if !e.sp.audited("oidc-client-auth", "failure") {
+		t.Error("refused client authentication not audited")
+	}
+	// client_secret_post for the client registered with it.
+	q := authorizeQuery(func(q url.Values) { q.Set("client_id", "post"); q.Set("redirect_uri", "https://wiki.example/cb") })
+	form := codeForm(e.code(q))
+	form.Set("redirect_uri", "https://wiki.example/cb")
+	form.Set("client_id", "post")
+	form.Set("client_secret", "post-secret-0123456789")
+	if r, _ := e.token("", "", form); r.code != 200 {
+		t.Fatalf("client_secret_post: %d %s", r.code, r.body)
+	}
+}
+
+func TestCodeExpires(t *testing.T) {
+	e := newOPEnv(t)
+	code := e.code(authorizeQuery(nil))
+	e.sp.advance(codeTTL)
+	if r, m := e.token("conf", confSecret, codeForm(code)); r.code != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("expired code: %d %s", r.code, r.body)
+	}
+}
+
+func TestCodeReuseRevokesFamily(t *testing.T) {
+	e := newOPEnv(t)
+	code := e.code(authorizeQuery(nil))
+	r, first := e.token("conf", confSecret, codeForm(code))
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	if r, m := e.token("conf", confSecret, codeForm(code)); r.code != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("second use: %d %s", r.code, r.body)
+	}
+	if !e.sp.audited("oidc-code-reuse", "failure") {
+		t.Error("code reuse not audited")
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}}
+	if r, m := e.token("conf", confSecret, refresh); r.code != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("refresh token of a replayed code: %d %s", r.code, r.body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+UserInfoPath, nil)
+	req.Header.Set("Authorization", "Bearer "+first["access_token"].(string))
+	if r := e.do(req); r.code != http.StatusUnauthorized {
+		t.Fatalf("access token of a replayed code at userinfo: %d", r.code)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	e := newOPEnv(t)
+	_, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil))))
+	rt1 := m["refresh_token"].(string)
+	e.sp.advance(time.Minute)
+	r, m2 := e.token("conf", confSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}})
+	if r.code != 200 || m2["refresh_token"] == rt1 || m2["refresh_token"] == nil {
+		t.Fatalf("refresh: %d %s", r.code, r.body)
+	}
+	id, _ := e.verify(m2["id_token"].(string), jose.RS256)
+	if id["nonce"] != nil || id["sub"] != "corp:u-alice" || id["auth_time"] != float64(e.sp.id.AuthTime.Unix()) {
+		t.Fatalf("refreshed id token %v", id)
+	}
+	// The old one again: refused, and the new one dies with it.
+	if r, _ := e.token("conf", confSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}); r.code != 400 {
+		t.Fatalf("old refresh token reused: %d", r.code)
+	}
+	if r, _ := e.token("conf", confSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m2["refresh_token"].(string)}}); r.code != 400 {
+		t.Fatalf("rotated refresh token after reuse: %d", r.code)
+	}
+	if !e.sp.audited("oidc-refresh-reuse", "failure") {
+		t.Error("refresh reuse not audited")
+	}
+	// Another client cannot use it; the chain ends at refresh_token_max_age.
+	_, m = e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil))))
+	if r, _ := e.token("", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}, "client_id": {"post"},
+		"client_secret": {"post-secret-0123456789"}}); r.code != 400 {
+		t.Fatalf("refresh by another client: %d", r.code)
+	}
+	rt := m["refresh_token"].(string)
+	for i := 0; ; i++ {
+		e.sp.advance(7 * time.Hour)
+		r, m := e.token("conf", confSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+		if r.code != 200 {
+			if i < 3 {
+				t.Fatalf("chain ended after %d refreshes", i)
+			}
+			break
+		}
+		if m["refresh_token"] == nil {
+			break
+		}
+		rt = m["refresh_token"].(string)
+		if i > 4 {
+			t.Fatal("refresh chain outlives refresh_token_max_age")
+		}
+	}
+}
+
+func TestPublicClient(t *testing.T) {
+	e := newOPEnv(t)
+	q := authorizeQuery(func(q url.Values) { q.Set("client_id", "spa"); q.Set("redirect_uri", "http://127.0.0.1:3000/cb") })
+	form := codeForm(e.code(q))
+	form.Set("redirect_uri", "http://127.0.0.1:3000/cb")
+	form.Set("client_id", "spa")
+	r, m := e.token("", "", form)
+	if r.code != 200 || m["refresh_token"] != nil {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+}
+
+func TestPrivateKeyJWT(t *testing.T) {
+	e := newOPEnv(t)
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: e.clientEC}, (&jose.SignerOptions{}).WithHeader("kid", "ck1"))
+	assertion := func(mut func(map[string]any)) string {
+		c := map[string]any{"iss": "jwt", "sub": "jwt", "aud": issuer + TokenPath, "jti": randomID(),
+			"exp": e.sp.clock().Add(time.Minute).Unix(), "iat": e.sp.clock().Unix()}
+		if mut != nil {
+			mut(c)
+		}
+		s, err := sign(signer, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	try := func(a string) (resp, map[string]any) {
+		q := authorizeQuery(func(q url.Values) { q.Set("client_id", "jwt"); q.Set("redirect_uri", "https://jwt.example/cb") })
+		form := codeForm(e.code(q))
+		form.Set("redirect_uri", "https://jwt.example/cb")
+		form.Set("client_assertion_type", jwtBearer)
+		form.Set("client_assertion", a)
+		return e.token("", "", form)
+	}
+	good := assertion(nil)
+	if r, _ := try(good); r.code != 200 {
+		t.Fatalf("private_key_jwt: %d %s", r.code, r.body)
+	}
+	if r, _ := try(good); r.code != 401 {
+		t.Fatalf("replayed assertion: %d", r.code)
+	}
+	other, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: e.rsa}, nil)
+	forged, _ := sign(other, map[string]any{"iss": "jwt", "sub": "jwt", "aud": issuer, "jti": "x",
+		"exp": e.sp.clock().Add(time.Minute).Unix()})
+	for name, a := range map[string]string{
+		"issuer as audience": "", // good, filled below
+		"wrong audience":     assertion(func(c map[string]any) { c["aud"] = "https://elsewhere.example" }),
+		"expired":            assertion(func(c map[string]any) { c["exp"] = e.sp.clock().Add(-5 * time.Minute).Unix() }),
+		"too long-lived":     assertion(func(c map[string]any) { c["exp"] = e.sp.clock().Add(time.Hour).Unix() }),
+		"no jti":             assertion(func(c map[string]any) { delete(c, "jti") }),
+		"other sub":          assertion(func(c map[string]any) { c["sub"] = "conf" }),
+		"wrong key":          forged,
+		"alg none":           "eyJhbGciOiJub25lIn0.eyJpc3MiOiJqd3QiLCJzdWIiOiJqd3QifQ.",
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := 401
+			if a == "" {
+				a, want = assertion(func(c map[string]any) { c["aud"] = []string{issuer} }), 200
+			}
+			if r, _ := try(a); r.code != want {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+		})
+	}
+}
+
+func TestPairwiseES256(t *testing.T) {
+	e := newOPEnv(t)
+	q := authorizeQuery(func(q url.Values) {
+		q.Set("client_id", "pair")
+		q.Set("redirect_uri", "https://pair.example/cb")
+		q.Set("acr_values", "urn:corp:mfa")
+	})
+	e.sp.id.AMR = []string{"pwd", "otp", "mfa"}
+	form := codeForm(e.code(q))
+	form.Set("redirect_uri", "https://pair.example/cb")
+	r, m := e.token("pair", "pair-secret-0123456789", form)
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	id, h := e.verify(m["id_token"].(string), jose.ES256)
+	if h.KeyID != "ec1" || id["acr"] != "urn:corp:mfa" {
+		t.Fatalf("%v %v", h, id)
+	}
+	sub := id["sub"].(string)
+	if sub == "corp:u-alice" || len(sub) != 43 || strings.Contains(sub, "alice") {
+		t.Fatalf("pairwise sub %q", sub)
+	}
+	if !e.sp.asked[0].MFA {
+		t.Fatal("acr_values with the client's MFA acr did not ask for MFA")
+	}
+	// Stable across sign-ins.
+	form = codeForm(e.code(q))
+	form.Set("redirect_uri", "https://pair.example/cb")
+	_, m = e.token("pair", "pair-secret-0123456789", form)
+	if id, _ := e.verify(m["id_token"].(string), jose.ES256); id["sub"] != sub {
+		t.Fatal("pairwise sub changed")
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newOPEnv(t)
+	_, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil))))
+	hint := m["id_token"].(string)
+	e.sp.advance(time.Hour) // an expired hint is fine
+	r := e.get(LogoutPath, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://app.example/bye"}, "state": {"s1"}})
+	if r.code != http.StatusSeeOther || r.location.String() != "https://app.example/bye?state=s1" || e.sp.ended != 1 {
+		t.Fatalf("logout: %d %v ended=%d", r.code, r.location, e.sp.ended)
+	}
+	r = e.get(LogoutPath, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}})
+	if r.code != http.StatusBadRequest || r.location != nil || e.sp.ended != 1 {
+		t.Fatalf("unregistered post_logout_redirect_uri: %d %v", r.code, r.location)
+	}
+	r = e.get(LogoutPath, url.Values{"post_logout_redirect_uri": {"https://app.example/bye"}, "client_id": {"conf"}})
+	if r.code != http.StatusSeeOther || r.location.String() != logoutPage || e.sp.ended != 1 {
+		t.Fatalf("without a hint: %d %v", r.code, r.location)
+	}
+	r = e.get(LogoutPath, url.Values{"id_token_hint": {m["access_token"].(string)}})
+	if r.location.String() != logoutPage || e.sp.ended != 1 {
+		t.Fatalf("access token as hint: %v", r.location)
+	}
+	r = e.get(LogoutPath, url.Values{"id_token_hint": {hint}})
+	if r.location.String() != signedOutPath || e.sp.ended != 2 {
+		t.Fatalf("no post-logout URI: %v", r.location)
+	}
+}
+
+func TestClientConfigValidate(t *testing.T) {
+	good := ClientConfig{ClientID: "c", ClientSecret: secret("0123456789abcdef"), RedirectURIs: []string{"https://a.example/cb"}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(*ClientConfig){
+		"no redirect":      func(c *ClientConfig) { c.RedirectURIs = nil },
+		"http redirect":    func(c *ClientConfig) { c.RedirectURIs = []string{"http://a.example/cb"} },
+		"fragment":         func(c *ClientConfig) { c.RedirectURIs = []string{"https://a.example/cb#x"} },
+		"no secret":        func(c *ClientConfig) { c.ClientSecret = secret("") },
+		"short secret":     func(c *ClientConfig) { c.ClientSecret = secret("short") },
+		"public w/ secret": func(c *ClientConfig) { c.Public = true },
+		"bad hash":         func(c *ClientConfig) { c.ClientSecret = secret(""); c.ClientSecretHash = "plain" },
+		"alg":              func(c *ClientConfig) { c.IDTokenSigningAlg = "HS256" },
+		"pairwise no salt": func(c *ClientConfig) { c.SubjectType = "pairwise" },
+		"reserved claim":   func(c *ClientConfig) { c.Claims = map[string]string{"sub": "email"} },
+		"bad claim source": func(c *ClientConfig) { c.Claims = map[string]string{"x": "password"} },
+		"jwt without jwks": func(c *ClientConfig) { c.TokenEndpointAuthMethod = authJWT },
+		"unknown method":   func(c *ClientConfig) { c.TokenEndpointAuthMethod = "tls_client_auth" },
+		"private jwk": func(c *ClientConfig) {
+			c.ClientSecret = secret("")
+			c.JWKS = &ClientJWKS{Keys: []ClientJWK{{Kty: "oct"}}}
+		},
+		"negative lifetime": func(c *ClientConfig) { c.AccessTokenTTL = -time.Second },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := good
+			mut(&c)
+			if c.Validate() == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func secret(s string) protocols.Secret { return protocols.NewSecret(s) }
+
+func TestSecretHash(t *testing.T) {
+	// argon2id of "s3cret-client-secret" (m=19456,t=2,p=1).
+	h, err := parseSecretHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$" +
+		"UdfHXYnTjk6DRySpJUjol4HOEBs+4B7AmJ+ThT5ofDs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.verify("s3cret-client-secret") || h.verify("wrong") {
+		t.Fatal("argon2id verify")
+	}
+}
