@@ -91,8 +91,8 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	if c == nil {
 		return nil, fail(clip(id), "unknown client")
 	}
-	if m := c.authMethod(); m != method {
-		return nil, fail(id, "used %s, registered for %s", method, m)
+	if !c.allowsAuth(method) {
+		return nil, fail(id, "used %s, registered for %s", method, c.authMethod())
 	}
 	switch method {
 	case authBasic:
@@ -109,6 +109,17 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		}
 	}
 	return c, nil
+}
+
+// allowsAuth: the registered method; a client with a secret and no
+// explicit method may send it either way (libraries differ in their
+// default: openid-client posts it, most others use Basic).
+func (c *opClient) allowsAuth(method string) bool {
+	m := c.authMethod()
+	if c.TokenEndpointAuthMethod == "" && m == authBasic && method == authPost {
+		return true
+	}
+	return m == method
 }
 
 // assertionClaims are the claims of a private_key_jwt client assertion.

@@ -35,9 +35,9 @@ type ClientConfig struct {
 	ClientSecretHash string           `yaml:"client_secret_hash"`
 	// Public clients (SPAs, native apps) have no secret and must use PKCE.
 	Public bool `yaml:"public"`
-	// TokenEndpointAuthMethod: client_secret_basic (default with a secret),
-	// client_secret_post, private_key_jwt (default with jwks) or none
-	// (public clients).
+	// TokenEndpointAuthMethod: client_secret_basic, client_secret_post,
+	// private_key_jwt (default with jwks) or none (public clients). Unset
+	// with a secret, either of the two secret methods is accepted.
 	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
 	// JWKS holds the client's public keys for private_key_jwt.
 	JWKS *ClientJWKS `yaml:"jwks"`

@@ -21,8 +21,8 @@ func TestTokenNegatives(t *testing.T) {
 	}{
 		{"wrong secret", "conf", "wrong-secret-0123456789", "invalid_client", 401, nil},
 		{"unknown client", "nope", confSecret, "invalid_client", 401, nil},
-		{"secret of another client", "post", "post-secret-0123456789", "invalid_client", 401, nil},
-		{"post for a basic client", "", "", "invalid_client", 401, func(f url.Values) { f.Set("client_id", "conf"); f.Set("client_secret", confSecret) }},
+		{"secret of another client", "conf", "post-secret-0123456789", "invalid_client", 401, nil},
+		{"basic for a post client", "post", "post-secret-0123456789", "invalid_client", 401, func(f url.Values) {}},
 		{"two methods", "conf", confSecret, "invalid_client", 401, func(f url.Values) { f.Set("client_secret", confSecret) }},
 		{"no auth", "", "", "invalid_client", 401, func(f url.Values) { f.Set("client_id", "conf") }},
 		{"wrong verifier", "conf", confSecret, "invalid_grant", 400, func(f url.Values) { f.Set("code_verifier", strings.Repeat("a", 43)) }},
@@ -48,9 +48,16 @@ func TestTokenNegatives(t *testing.T) {
 	if !e.sp.audited("oidc-client-auth", "failure") {
 		t.Error("refused client authentication not audited")
 	}
+	// A client with a secret and no explicit method may post it.
+	form := codeForm(e.code(authorizeQuery(nil)))
+	form.Set("client_id", "conf")
+	form.Set("client_secret", confSecret)
+	if r, _ := e.token("", "", form); r.code != 200 {
+		t.Fatalf("client_secret_post, method unset: %d %s", r.code, r.body)
+	}
 	// client_secret_post for the client registered with it.
 	q := authorizeQuery(func(q url.Values) { q.Set("client_id", "post"); q.Set("redirect_uri", "https://wiki.example/cb") })
-	form := codeForm(e.code(q))
+	form = codeForm(e.code(q))
 	form.Set("redirect_uri", "https://wiki.example/cb")
 	form.Set("client_id", "post")
 	form.Set("client_secret", "post-secret-0123456789")
