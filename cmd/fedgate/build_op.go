@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 
 	"github.com/fedgate/fedgate/broker"
@@ -28,7 +30,18 @@ func buildOIDCProvider(apps []config.App, snap *broker.Snapshot, d buildDeps) (p
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	p, err := oidc.OpenProvider(cfg, oidc.ProviderDeps{Keys: snap.SigningKeys(), Logger: d.Logger.With("downstream", "oidc")})
+	keys := snap.SigningKeys()
+	if len(keys) == 0 && len(snap.Config.Keys.Signing) == 0 && snap.Config.DataDir != "" {
+		// check before the first serve: serve will generate the default
+		// (RSA) signing key in data_dir; check never writes, so validate
+		// against a throwaway one.
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		keys = []protocols.SigningKey{{Signer: k, KeyID: "check-only", Alg: "RS256"}}
+	}
+	p, err := oidc.OpenProvider(cfg, oidc.ProviderDeps{Keys: keys, Logger: d.Logger.With("downstream", "oidc")})
 	if err != nil {
 		for _, e := range flatten(err) {
 			var ce *oidc.ClientError
