@@ -29,6 +29,7 @@ const assertionTTL = 5 * time.Minute
 type signingKeys struct {
 	active *keys.SigningKey
 	all    []*keys.SigningKey
+	next   map[*keys.SigningKey]bool // status next: published, never signs
 	signer jose.Signer
 }
 
@@ -40,13 +41,14 @@ func loadSigningKeys(cfg *config.Config) (*signingKeys, error) {
 			specs = []config.SigningKey{{File: f}}
 		}
 	}
-	sk := &signingKeys{}
+	sk := &signingKeys{next: map[*keys.SigningKey]bool{}}
 	for _, s := range specs {
 		k, err := keys.LoadSigningKey(s.File)
 		if err != nil {
 			return nil, err
 		}
 		sk.all = append(sk.all, k)
+		sk.next[k] = s.Status == "next"
 		if sk.active == nil && s.Status != "next" {
 			sk.active = k
 		}

@@ -29,10 +29,10 @@ func (s *Snapshot) SigningKeys() []protocols.SigningKey {
 		return nil
 	}
 	for _, k := range s.signing.all {
-		out = append(out, protocols.SigningKey{Signer: k.Signer, Cert: k.Cert, KeyID: k.KeyID, Alg: k.JWSAlg, Next: k != s.signing.active})
+		out = append(out, protocols.SigningKey{Signer: k.Signer, Cert: k.Cert, KeyID: k.KeyID, Alg: k.JWSAlg, Next: s.signing.next[k]})
 	}
-	for i, k := range out { // active first
-		if !k.Next && i > 0 {
+	for i, k := range out { // the active one (the first that is not next) first
+		if i > 0 && s.signing.active != nil && k.KeyID == s.signing.active.KeyID {
 			out[0], out[i] = out[i], out[0]
 		}
 	}
@@ -81,6 +81,12 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		return protocols.Identity{}, true, nil
 	}
 	d, audit := b.decide(r, snap, app, s)
+	if req.MFA && d.Effect == policy.Allow && !s.Identity.HasAMR("mfa") {
+		// The app asks for MFA itself (acr_values, AuthnContextClassRef):
+		// the same as a policy step-up.
+		d.Effect = policy.StepUp
+		d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
+	}
 	switch d.Effect {
 	case policy.Allow:
 		if limit := d.Obligations.MaxSession; limit > 0 && !b.now().Before(s.Created.Add(limit)) {

@@ -21,7 +21,7 @@ type fakeProtocol struct{}
 func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET /fake/sso", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		req := protocols.SessionRequest{App: q.Get("app"), Passive: q.Get("passive") == "1", Resume: r.URL.RequestURI()}
+		req := protocols.SessionRequest{App: q.Get("app"), Passive: q.Get("passive") == "1", MFA: q.Get("mfa") == "1", Resume: r.URL.RequestURI()}
 		if f, err := strconv.ParseInt(q.Get("fresh"), 10, 64); err == nil {
 			req.FreshAfter = time.Unix(f, 0)
 		}
@@ -110,6 +110,22 @@ func TestDownstreamDeniedAndPassive(t *testing.T) {
 		t.Fatalf("audit = %+v", last)
 	}
 	if r := e.get(e.client, "/fake/sso?app=nope"); r.body != "error access denied" {
+		t.Fatalf("unknown app: %q", r.body)
+	}
+}
+
+// TestDownstreamAppAsksForMFA: an app's own MFA demand (acr_values,
+// AuthnContextClassRef) is a step-up; with password-only upstreams it is
+// refused, never answered without MFA.
+func TestDownstreamAppAsksForMFA(t *testing.T) {
+	e := downstreamEnv(t)
+	r := e.get(e.client, "/fake/sso?app=portal")
+	form := e.get(e.client, r.location)
+	e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r := e.get(e.client, "/fake/sso?app=portal"); r.body != "ok alice" {
+		t.Fatalf("without MFA asked: %q", r.body)
+	}
+	if r := e.get(e.client, "/fake/sso?app=portal&mfa=1"); r.body != "error access denied" {
 		t.Fatalf("unknown app: %q", r.body)
 	}
 }

@@ -33,6 +33,8 @@ echo "== go test"
 # Tests that need a real peer (nginx, ...) fail here rather than skip.
 export FEDGATE_REQUIRE_PEERS=1
 go test -race -count=1 ./...
+echo "== examples/oidc-app (own module)"
+(cd examples/oidc-app && go vet ./... && go build -o /dev/null .)
 
 # 4. Interop and browser tests (node's test runner; they start fedgate themselves).
 echo "== node --test"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/pwhash"
 )
 
 // Config is a `type: local` upstream block.
@@ -45,13 +46,13 @@ type Upstream struct {
 	id    string
 	users map[string]account
 	// dummy is verified for unknown users so they cost the same time as known ones.
-	dummy hash
+	dummy pwhash.Hash
 	now   func() time.Time
 }
 
 type account struct {
 	User
-	hash hash
+	hash pwhash.Hash
 }
 
 var _ protocols.PasswordAuthenticator = (*Upstream)(nil)
@@ -73,7 +74,7 @@ func Open(cfg Config, now func() time.Time) (*Upstream, error) {
 			errs = append(errs, fmt.Errorf("users[%d]: duplicate username %q", i, usr.Username))
 			continue
 		}
-		h, err := parseHash(usr.PasswordHash.Value())
+		h, err := pwhash.Parse(usr.PasswordHash.Value())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("users[%d] (%s): %w (hint: fedgate hash-password)", i, usr.Username, err))
 			continue
@@ -87,11 +88,11 @@ func Open(cfg Config, now func() time.Time) (*Upstream, error) {
 	if _, err := rand.Read(random); err != nil {
 		return nil, err
 	}
-	dummy, err := HashPassword(string(random))
+	dummy, err := pwhash.New(string(random))
 	if err != nil {
 		return nil, err
 	}
-	u.dummy, _ = parseHash(dummy)
+	u.dummy, _ = pwhash.Parse(dummy)
 	return u, nil
 }
 
@@ -108,10 +109,10 @@ func (u *Upstream) Authenticate(ctx context.Context, username, password string) 
 	}
 	acct, ok := u.users[strings.ToLower(strings.TrimSpace(username))]
 	if !ok {
-		u.dummy.verify(password)
+		u.dummy.Verify(password)
 		return protocols.Identity{}, protocols.ErrInvalidCredentials
 	}
-	if !acct.hash.verify(password) {
+	if !acct.hash.Verify(password) {
 		return protocols.Identity{}, protocols.ErrInvalidCredentials
 	}
 	// Checked after the password so a disabled account does not reveal
@@ -130,3 +131,6 @@ func (u *Upstream) Authenticate(ctx context.Context, username, password string) 
 		AMR:         []string{"pwd"},
 	}, nil
 }
+
+// HashPassword returns a new argon2id hash for a user's password_hash.
+func HashPassword(password string) (string, error) { return pwhash.New(password) }

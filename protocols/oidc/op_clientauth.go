@@ -96,11 +96,11 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	}
 	switch method {
 	case authBasic:
-		if !c.secret.verify(pass) {
+		if !c.secret.Verify(pass) {
 			return nil, fail(id, "wrong client secret")
 		}
 	case authPost:
-		if !c.secret.verify(form.Get("client_secret")) {
+		if !c.secret.Verify(form.Get("client_secret")) {
 			return nil, fail(id, "wrong client secret")
 		}
 	case authJWT:

@@ -320,7 +320,7 @@ func TestSecretHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.verify("s3cret-client-secret") || h.verify("wrong") {
+	if !h.Verify("s3cret-client-secret") || h.Verify("wrong") {
 		t.Fatal("argon2id verify")
 	}
 }

@@ -1,4 +1,7 @@
-package local
+// Package pwhash checks and makes password hashes in the formats fedgate's
+// config accepts: argon2id (PHC string) and bcrypt. Local users' passwords
+// and OpenID clients' secrets both use it.
+package pwhash
 
 import (
 	"crypto/rand"
@@ -23,12 +26,13 @@ const (
 
 var errBadHash = errors.New("password hash is neither argon2id ($argon2id$...) nor bcrypt ($2a$/$2b$/$2y$...)")
 
-// hash is a parsed password hash that can check a password.
-type hash interface {
-	verify(password string) bool
+// Hash is a parsed password hash that can check a password.
+type Hash interface {
+	Verify(password string) bool
 }
 
-func parseHash(s string) (hash, error) {
+// Parse reads an argon2id ($argon2id$v=19$...) or bcrypt ($2a$/$2b$/$2y$) hash.
+func Parse(s string) (Hash, error) {
 	switch {
 	case strings.HasPrefix(s, "$argon2id$"):
 		return parseArgon2id(s)
@@ -43,8 +47,9 @@ func parseHash(s string) (hash, error) {
 
 type bcryptHash string
 
-func (h bcryptHash) verify(password string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
+func (h bcryptHash) Verify(password string) bool {
+	// bcrypt reads only 72 bytes: longer inputs would match by prefix.
+	return len(password) <= 72 && bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
 }
 
 type argon2idHash struct {
@@ -78,13 +83,13 @@ func parseArgon2id(s string) (*argon2idHash, error) {
 	return h, nil
 }
 
-func (h *argon2idHash) verify(password string) bool {
+func (h *argon2idHash) Verify(password string) bool {
 	got := argon2.IDKey([]byte(password), h.salt, h.time, h.memory, h.threads, uint32(len(h.value)))
 	return subtle.ConstantTimeCompare(got, h.value) == 1
 }
 
-// HashPassword returns a new argon2id hash of password in PHC format.
-func HashPassword(password string) (string, error) {
+// New returns a new argon2id hash of password in PHC format.
+func New(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
