@@ -61,6 +61,7 @@ func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, erro
 // app.Protocol(); problems are positioned with its Pos.
 var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error){
 	"oidc": buildOIDCProvider,
+	"saml": buildSAMLIdP,
 }
 
 // buildDownstreams adds a downstream per protocol type in use.

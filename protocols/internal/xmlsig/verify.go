@@ -45,8 +45,10 @@ func (v Verifier) Verify(el *etree.Element, idAttr string) (*etree.Element, erro
 	if len(sigs) > 1 {
 		return nil, fmt.Errorf("%w: more than one signature", ErrBadSignature)
 	}
-	if n := countSignatures(el); n != 1 {
-		return nil, fmt.Errorf("%w: %d signatures inside the element", ErrBadSignature, n)
+	if n := countSignaturesFor(el, sigs[0], id); n != 0 {
+		// Signed children (an assertion in a response) are fine; another
+		// signature claiming this element is a wrapping attempt.
+		return nil, fmt.Errorf("%w: another signature inside references the element", ErrBadSignature)
 	}
 	if doc := rootOf(el); doc != nil && countIDs(doc, id) != 1 {
 		return nil, fmt.Errorf("%w: id %q is not unique in the document", ErrBadSignature, id)
@@ -138,13 +140,26 @@ func directSignatures(el *etree.Element) []*etree.Element {
 	return out
 }
 
-func countSignatures(el *etree.Element) int {
+// countSignaturesFor counts signatures inside el, other than own, with a
+// reference to id or to the whole document.
+func countSignaturesFor(el, own *etree.Element, id string) int {
 	n := 0
 	for _, c := range el.ChildElements() {
-		if c.Tag == "Signature" && c.NamespaceURI() == NS {
-			n++
+		if c == own {
+			continue
 		}
-		n += countSignatures(c)
+		if c.Tag == "Signature" && c.NamespaceURI() == NS {
+			for _, ref := range c.FindElements(".//Reference") {
+				if uri := ref.SelectAttrValue("URI", ""); uri == "" || uri == "#"+id {
+					n++
+				}
+			}
+			if len(c.FindElements(".//Reference")) == 0 {
+				n++
+			}
+			continue
+		}
+		n += countSignaturesFor(c, own, id)
 	}
 	return n
 }

@@ -159,6 +159,29 @@ func TestSignatureWrapping(t *testing.T) {
 			t.Fatalf("nested signature: %v", err)
 		}
 	})
+	t.Run("second signature inside claiming the element", func(t *testing.T) {
+		doc, _ := xmlsig.Parse([]byte(good), 0)
+		a := doc.Root()
+		a.SelectElement("Subject").AddChild(a.SelectElement("Signature").Copy())
+		b, _ := doc.WriteToBytes()
+		if _, err := verify(t, k, b, root); !errors.Is(err, xmlsig.ErrBadSignature) {
+			t.Fatalf("two signatures for one element: %v", err)
+		}
+	})
+	t.Run("signed child inside a signed parent is fine", func(t *testing.T) {
+		s, _ := xmlsig.NewSigner(k.Key, k.Cert, false)
+		doc, _ := xmlsig.Parse(wrap(good), 0)
+		if err := s.Sign(doc.Root(), "ID", 0); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := doc.WriteToBytes()
+		if _, err := verify(t, k, b, root); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify(t, k, b, second); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("verified copy is what is returned", func(t *testing.T) {
 		out, err := verify(t, k, wrap(good+evil), first)
 		if err != nil {

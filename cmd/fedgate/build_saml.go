@@ -1,0 +1,160 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fedgate/fedgate/broker"
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/saml"
+)
+
+// maxPeerFile bounds an SP metadata or certificate file.
+const maxPeerFile = 1 << 20
+
+// buildSAMLIdP builds fedgate's SAML IdP for every `type: saml` app: each
+// app's saml: block is one SP. Files it names (SP metadata, certificates)
+// are read here and watched for reload.
+func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
+	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL}
+	blocks := map[string]*config.Block{}
+	var errs []error
+	for _, a := range apps {
+		b := a.SAML
+		blocks[a.ID] = b
+		var sc saml.SPConfig
+		if err := b.Decode(&sc); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var err error
+		if sc.Metadata, sc.Certs, err = readPeerFiles(snap.Config, b, sc.MetadataFile, sc.CertificateFiles); err != nil {
+			errs = append(errs, b.Pos("app %q: %v", a.ID, err))
+			continue
+		}
+		cfg.SPs = append(cfg.SPs, saml.SPEntry{App: a.ID, SPConfig: sc})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	ks, err := signingKeysOrThrowaway(snap)
+	if err != nil {
+		return nil, err
+	}
+	p, err := saml.Open(cfg, saml.Deps{Keys: ks, Logger: d.Logger.With("downstream", "saml")})
+	if err != nil {
+		return nil, positioned(err, blocks, func(e error) (string, error, bool) {
+			var se *saml.SPError
+			if errors.As(e, &se) {
+				return se.App, se.Err, true
+			}
+			return "", nil, false
+		})
+	}
+	return p, nil
+}
+
+// signingKeysOrThrowaway: the snapshot's signing keys; for check before
+// the first serve (which generates the default key in data_dir; check
+// never writes), a throwaway key to validate against.
+func signingKeysOrThrowaway(snap *broker.Snapshot) ([]protocols.SigningKey, error) {
+	ks := snap.SigningKeys()
+	if len(ks) > 0 || len(snap.Config.Keys.Signing) > 0 || snap.Config.DataDir == "" {
+		return ks, nil
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return []protocols.SigningKey{{Signer: k, Cert: cert, KeyID: "check-only", Alg: "RS256"}}, nil
+}
+
+// readPeerFiles reads an optional metadata file and PEM certificates named
+// in a protocol block (relative to the config file), and adds them to the
+// files the reload watcher tracks.
+func readPeerFiles(cfg *config.Config, b *config.Block, metadata string, certs []string) ([]byte, []*x509.Certificate, error) {
+	read := func(name string) ([]byte, error) {
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(b.Dir, path)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() > maxPeerFile {
+			return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPeerFile)
+		}
+		cfg.Files = append(cfg.Files, path)
+		return os.ReadFile(path)
+	}
+	var md []byte
+	if metadata != "" {
+		var err error
+		if md, err = read(metadata); err != nil {
+			return nil, nil, fmt.Errorf("metadata_file: %w", err)
+		}
+	}
+	var out []*x509.Certificate
+	for _, name := range certs {
+		data, err := read(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate_files: %w", err)
+		}
+		n := 0
+		for {
+			var blk *pem.Block
+			blk, data = pem.Decode(data)
+			if blk == nil {
+				break
+			}
+			if blk.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, nil, fmt.Errorf("certificate_files: %s: %w", name, err)
+			}
+			out = append(out, c)
+			n++
+		}
+		if n == 0 {
+			return nil, nil, fmt.Errorf("certificate_files: %s has no PEM certificate", name)
+		}
+	}
+	return md, out, nil
+}
+
+// positioned places a protocol's per-app errors at the app's block.
+func positioned(err error, blocks map[string]*config.Block, app func(error) (string, error, bool)) error {
+	var errs []error
+	for _, e := range flatten(err) {
+		id, inner, ok := app(e)
+		if !ok || blocks[id] == nil {
+			errs = append(errs, e)
+			continue
+		}
+		for _, ee := range flatten(inner) {
+			errs = append(errs, blocks[id].Pos("app %q: %v", id, ee))
+		}
+	}
+	return errors.Join(errs...)
+}

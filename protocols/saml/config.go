@@ -1,0 +1,360 @@
+package saml
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// SPConfig is the `saml:` block of a `type: saml` app: one service provider.
+//
+//	apps:
+//	  - id: salesforce
+//	    type: saml
+//	    policy: staff
+//	    saml:
+//	      metadata_file: sp/salesforce.xml     # or entity_id + acs_urls (+ certificate_files)
+//	      name_id_format: persistent
+//	      persistent_salt: ${SAML_SALT}
+//	      attributes:
+//	        - { name: email, value: email }
+//	        - { name: groups, value: groups }
+//
+// Presets fill in everything a Microsoft peer needs: `preset: entra-b2b`
+// (with `tenant`) and `preset: m365` (with `immutable_id`).
+type SPConfig struct {
+	Preset string `yaml:"preset"`
+	// Tenant is the partner's Entra tenant id (entra-b2b); CIAM selects an
+	// external (ciamlogin.com) tenant.
+	Tenant string `yaml:"tenant"`
+	CIAM   bool   `yaml:"ciam"`
+	// Domains are the federated email domains (entra-b2b, m365): shown by
+	// `fedgate metadata` with the DNS record they may need.
+	Domains []string `yaml:"domains"`
+	// ImmutableID is where a user's ImmutableID comes from (m365):
+	// claim:<name> or another value source.
+	ImmutableID string `yaml:"immutable_id"`
+
+	EntityID string `yaml:"entity_id"`
+	// MetadataFile is the SP's metadata (entity id, ACS URLs, certificates);
+	// settings here override it. cmd reads it into Metadata.
+	MetadataFile string `yaml:"metadata_file"`
+	ACSURLs      []ACS  `yaml:"acs_urls"`
+	// CertificateFiles are PEM certificates the SP signs requests with.
+	CertificateFiles []string `yaml:"certificate_files"`
+	// RequireSignedRequests refuses unsigned AuthnRequests (signed ones are
+	// always verified).
+	RequireSignedRequests bool `yaml:"require_signed_requests"`
+	// SignResponse / SignAssertion (defaults: false / true).
+	SignResponse  *bool `yaml:"sign_response"`
+	SignAssertion *bool `yaml:"sign_assertion"`
+	// SHA1 signs with RSA-SHA1 and accepts it on requests: old peers only.
+	SHA1 bool `yaml:"sha1"`
+
+	// Issuer overrides fedgate's IdP entity id for this SP (M365 wants the
+	// domain's configured IssuerUri).
+	Issuer string `yaml:"issuer"`
+	// Audience overrides the entity id as the assertion's audience.
+	Audience string `yaml:"audience"`
+
+	// NameIDFormat: persistent (default), emailAddress, unspecified,
+	// transient, or a URN. NameIDValue is its source: pairwise (default for
+	// persistent: opaque, stable per user and SP, an HMAC keyed by
+	// PersistentSalt), or username, upn, email, subject, claim:<name>.
+	NameIDFormat   string           `yaml:"name_id_format"`
+	NameIDValue    string           `yaml:"name_id_value"`
+	PersistentSalt protocols.Secret `yaml:"persistent_salt"`
+
+	Attributes []Attribute `yaml:"attributes"`
+	// MFAClass is the AuthnContextClassRef of a sign-in with MFA (default
+	// https://refeds.org/profile/mfa; m365: Microsoft's multipleauthn).
+	MFAClass string `yaml:"mfa_class"`
+
+	// IdPInitiated allows unsolicited responses (GET /saml/init/<app>).
+	IdPInitiated      bool   `yaml:"idp_initiated"`
+	DefaultRelayState string `yaml:"default_relay_state"`
+
+	// Lifetimes: assertions (default 5m), accepted AuthnRequest age
+	// (default 5m), clock skew (default 1m).
+	AssertionTTL  time.Duration `yaml:"assertion_ttl"`
+	RequestMaxAge time.Duration `yaml:"request_max_age"`
+	ClockSkew     time.Duration `yaml:"clock_skew"`
+
+	// Filled by the caller from the files named above (protocol packages
+	// never read files).
+	Metadata []byte              `yaml:"-"`
+	Certs    []*x509.Certificate `yaml:"-"`
+}
+
+// ACS is an assertion consumer service URL (HTTP-POST binding).
+type ACS struct {
+	URL     string `yaml:"url"`
+	Index   int    `yaml:"index"`
+	Default bool   `yaml:"default"`
+}
+
+// Attribute is one SAML attribute: Name carries Value (a source:
+// username, upn, email, name, groups, subject, upstream, claim:<name>),
+// named in NameFormat (uri, basic, unspecified or a URN).
+type Attribute struct {
+	Name         string `yaml:"name"`
+	Value        string `yaml:"value"`
+	NameFormat   string `yaml:"name_format"`
+	FriendlyName string `yaml:"friendly_name"`
+}
+
+// Presets.
+const (
+	PresetEntraB2B = "entra-b2b"
+	PresetM365     = "m365"
+)
+
+var (
+	valueSource = regexp.MustCompile(`^(username|upn|email|name|groups|subject|upstream|claim:[A-Za-z0-9_.:/\-]+)$`)
+	tenantID    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+// sp is one service provider, resolved: preset applied, metadata merged.
+type sp struct {
+	App      string
+	EntityID string
+	// Accepted are every entity id its requests may carry (EntityID first).
+	Accepted      []string
+	ACS           []ACS
+	Certs         []*x509.Certificate
+	RequireSigned bool
+	SignResponse  bool
+	SignAssertion bool
+	SHA1          bool
+	Issuer        string
+	Audience      string
+	NameIDFormat  string
+	NameIDValue   string
+	Salt          string
+	Attributes    []Attribute
+	MFAClass      string
+	IdPInitiated  bool
+	RelayState    string
+	AssertionTTL  time.Duration
+	RequestMaxAge time.Duration
+	Skew          time.Duration
+	Preset        string
+	Tenant        string
+	Domains       []string
+}
+
+// resolve applies the preset and metadata, fills defaults and validates,
+// returning every problem.
+func (c SPConfig) resolve(app string) (*sp, error) {
+	s := &sp{App: app, EntityID: c.EntityID, RequireSigned: c.RequireSignedRequests, SHA1: c.SHA1,
+		Issuer: c.Issuer, Audience: c.Audience, NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue,
+		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated,
+		RelayState: c.DefaultRelayState, AssertionTTL: c.AssertionTTL, RequestMaxAge: c.RequestMaxAge, Skew: c.ClockSkew,
+		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Metadata) > 0 {
+		md, err := parseSPMetadata(c.Metadata)
+		if err != nil {
+			bad("metadata_file: %v", err)
+		} else {
+			if s.EntityID == "" {
+				s.EntityID = md.EntityID
+			}
+			s.Certs = append(s.Certs, md.Certs...)
+			s.RequireSigned = s.RequireSigned || md.AuthnRequestsSigned
+			if len(c.ACSURLs) == 0 {
+				s.ACS = md.ACS
+			}
+			if s.NameIDFormat == "" && len(md.NameIDFormats) == 1 {
+				s.NameIDFormat = md.NameIDFormats[0]
+			}
+		}
+	}
+	if len(c.ACSURLs) > 0 {
+		s.ACS = c.ACSURLs
+	}
+	switch c.Preset {
+	case "":
+	case PresetEntraB2B:
+		if !tenantID.MatchString(c.Tenant) {
+			bad("preset entra-b2b needs tenant: the partner tenant's id (a GUID)")
+		}
+		aud := fmt.Sprintf(entraTenantAudience, strings.ToLower(c.Tenant))
+		acs := MicrosoftLoginSRF
+		if c.CIAM {
+			acs = fmt.Sprintf(entraCIAMLoginSRF, strings.ToLower(c.Tenant))
+		}
+		s.EntityID = aud
+		s.Accepted = []string{MicrosoftOnline} // legacy federations still send it
+		s.ACS = []ACS{{URL: acs, Default: true}}
+		s.Audience = aud
+		s.RequireSigned = false // Entra's requests on this path are unsigned
+		setDefault(&s.NameIDFormat, NameIDPersistent)
+		if !hasAttr(s.Attributes, ClaimEmailAddress) {
+			s.Attributes = append(s.Attributes, Attribute{Name: ClaimEmailAddress, Value: "email", NameFormat: AttrNameFormatURI})
+		}
+	case PresetM365:
+		if c.ImmutableID == "" || !valueSource.MatchString(c.ImmutableID) {
+			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
+		}
+		s.EntityID = MicrosoftOnline
+		s.ACS = []ACS{{URL: MicrosoftLoginSRF, Default: true}}
+		s.Audience = MicrosoftOnline
+		s.NameIDFormat = NameIDPersistent
+		s.NameIDValue = c.ImmutableID
+		s.SignAssertion = true
+		setDefault(&s.MFAClass, ClassMicrosoftMFA)
+		if !hasAttr(s.Attributes, AttrIDPEmail) {
+			s.Attributes = append(s.Attributes, Attribute{Name: AttrIDPEmail, Value: "upn", NameFormat: AttrNameFormatUnspecified})
+		}
+	default:
+		bad("unknown preset %q (known: entra-b2b, m365)", c.Preset)
+	}
+	if c.SignAssertion != nil && c.Preset != PresetM365 {
+		s.SignAssertion = *c.SignAssertion
+	}
+	if c.SignResponse != nil {
+		s.SignResponse = *c.SignResponse
+	}
+	if !s.SignAssertion && !s.SignResponse {
+		bad("sign_response and sign_assertion are both false: something must be signed")
+	}
+	s.Accepted = append([]string{s.EntityID}, s.Accepted...)
+	setDefault(&s.Audience, s.EntityID)
+	setDefault(&s.MFAClass, ClassREFEDSMFA)
+	setDur(&s.AssertionTTL, 5*time.Minute)
+	setDur(&s.RequestMaxAge, 5*time.Minute)
+	setDur(&s.Skew, time.Minute)
+
+	if s.EntityID == "" {
+		bad("entity_id is required (or metadata_file, or a preset)")
+	}
+	if len(s.ACS) == 0 {
+		bad("acs_urls: at least one ACS URL is required")
+	}
+	seen := map[int]bool{}
+	defaults := 0
+	for i, a := range s.ACS {
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			bad("acs_urls[%d]: %q is not an absolute http(s) URL", i, a.URL)
+		}
+		if seen[a.Index] && len(s.ACS) > 1 {
+			bad("acs_urls[%d]: index %d used twice", i, a.Index)
+		}
+		seen[a.Index] = true
+		if a.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		bad("acs_urls: more than one default")
+	}
+	switch strings.ToLower(s.NameIDFormat) {
+	case "", "persistent":
+		s.NameIDFormat = NameIDPersistent
+	case "transient":
+		s.NameIDFormat = NameIDTransient
+	case "emailaddress", "email":
+		s.NameIDFormat = NameIDEmail
+	case "unspecified":
+		s.NameIDFormat = NameIDUnspecified
+	default:
+		if !strings.HasPrefix(s.NameIDFormat, "urn:") {
+			bad("name_id_format %q: use persistent, emailAddress, unspecified, transient or a URN", s.NameIDFormat)
+		}
+	}
+	if s.NameIDValue == "" {
+		switch s.NameIDFormat {
+		case NameIDPersistent:
+			s.NameIDValue = "pairwise"
+		case NameIDEmail:
+			s.NameIDValue = "email"
+		case NameIDTransient:
+			s.NameIDValue = "transient"
+		default:
+			s.NameIDValue = "username"
+		}
+	}
+	switch {
+	case s.NameIDValue == "pairwise" || s.NameIDValue == "transient":
+		if s.NameIDValue == "pairwise" && len(s.Salt) < 16 {
+			bad("persistent_salt: at least 16 characters are needed for pairwise persistent NameIDs (keep it secret and never change it: NameIDs derive from it)")
+		}
+	case !valueSource.MatchString(s.NameIDValue) || s.NameIDValue == "groups":
+		bad("name_id_value %q: use pairwise, username, upn, email, subject or claim:<name>", s.NameIDValue)
+	}
+	for i, a := range s.Attributes {
+		if a.Name == "" {
+			bad("attributes[%d]: name is required", i)
+		}
+		if !valueSource.MatchString(a.Value) {
+			bad("attributes[%d] (%s): value %q: use username, upn, email, name, groups, subject, upstream or claim:<name>", i, a.Name, a.Value)
+		}
+		switch strings.ToLower(a.NameFormat) {
+		case "":
+			if strings.Contains(a.Name, ":") {
+				s.Attributes[i].NameFormat = AttrNameFormatURI
+			} else {
+				s.Attributes[i].NameFormat = AttrNameFormatBasic
+			}
+		case "uri":
+			s.Attributes[i].NameFormat = AttrNameFormatURI
+		case "basic":
+			s.Attributes[i].NameFormat = AttrNameFormatBasic
+		case "unspecified":
+			s.Attributes[i].NameFormat = AttrNameFormatUnspecified
+		default:
+			if !strings.HasPrefix(a.NameFormat, "urn:") {
+				bad("attributes[%d]: name_format %q: use uri, basic, unspecified or a URN", i, a.NameFormat)
+			}
+		}
+	}
+	if s.RequireSigned && len(s.Certs) == 0 {
+		bad("require_signed_requests needs the SP's certificate (certificate_files or metadata_file)")
+	}
+	if s.IdPInitiated && len(s.ACS) == 0 {
+		bad("idp_initiated needs an ACS URL")
+	}
+	return s, errors.Join(errs...)
+}
+
+func (s *sp) accepts(entityID string) bool { return slices.Contains(s.Accepted, entityID) }
+
+// defaultACS is the one marked default, else the lowest index.
+func (s *sp) defaultACS() ACS {
+	best := s.ACS[0]
+	for _, a := range s.ACS {
+		if a.Default {
+			return a
+		}
+		if a.Index < best.Index {
+			best = a
+		}
+	}
+	return best
+}
+
+func hasAttr(as []Attribute, name string) bool {
+	return slices.ContainsFunc(as, func(a Attribute) bool { return a.Name == name })
+}
+
+func setDefault(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+func setDur(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}

@@ -1,0 +1,115 @@
+package saml
+
+import (
+	"bytes"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name (or rewrites it with -update).
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update if intended):\n%s", name, got)
+	}
+}
+
+// The emitted XML, byte for byte, with a fixed clock, ids and keys.
+func TestGolden(t *testing.T) {
+	both := basicSP()
+	both.SignResponse = ptr(true)
+	cases := map[string]struct {
+		sp    SPConfig
+		err   error
+		req   string
+		relay string
+	}{
+		"response-signed-assertion.xml": {sp: basicSP(), req: authnRequestXML("_req", appEntity, fixedNow, "", "")},
+		"response-signed-both.xml":      {sp: both, req: authnRequestXML("_req", appEntity, fixedNow, "", "")},
+		"response-denied.xml":           {sp: basicSP(), err: protocols.ErrAccessDenied, req: authnRequestXML("_req", appEntity, fixedNow, "", "")},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, map[string]SPConfig{"app": c.sp})
+			e.sp.err = c.err
+			_, xml, _ := posted(t, e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, c.req, "", nil), nil)))
+			golden(t, name, xml)
+			xmlsigtest.XMLSec1Verify(t, xml, e.key, "ID", nsAssertion+":Assertion", nsProtocol+":Response")
+			xmllintSchema(t, xml, "saml-schema-protocol-2.0.xsd")
+		})
+	}
+	t.Run("metadata.xml", func(t *testing.T) {
+		e := newEnv(t, map[string]SPConfig{"app": basicSP()})
+		next := xmlsigtest.NewKey(t, "next")
+		e.idp.keys = append(e.idp.keys, protocols.SigningKey{Signer: next.Key, Cert: fixedKey(t, "sp").Cert, KeyID: "k2", Next: true})
+		w := e.do(httptest.NewRequest(http.MethodGet, MetadataPath, nil))
+		if ct := w.Header().Get("Content-Type"); ct != "application/samlmetadata+xml" {
+			t.Errorf("content type %q", ct)
+		}
+		golden(t, "metadata.xml", w.Body.Bytes())
+		if bytes.Count(w.Body.Bytes(), []byte("<ds:X509Certificate>")) != 2 {
+			t.Error("want the current and the next certificate")
+		}
+		xmllintSchema(t, w.Body.Bytes(), "saml-schema-metadata-2.0.xsd")
+	})
+}
+
+// schemaDir holds the SAML schemas (Debian: opensaml-schemas) and the W3C
+// ones they import (xmltooling-schemas).
+const schemaDir, w3cDir = "/usr/share/xml/opensaml", "/usr/share/xml/xmltooling"
+
+// xmllintSchema validates doc against a SAML XSD with xmllint, offline: a
+// catalog maps the W3C imports to Debian's copies.
+func xmllintSchema(t *testing.T, doc []byte, xsd string) {
+	t.Helper()
+	bin := xmlsigtest.RequirePeer(t, "xmllint")
+	if _, err := os.Stat(filepath.Join(schemaDir, xsd)); err != nil {
+		if os.Getenv("FEDGATE_REQUIRE_PEERS") != "" {
+			t.Fatalf("SAML schemas missing (apt-get install opensaml-schemas xmltooling-schemas): %v", err)
+		}
+		t.Skip("SAML schemas not installed (opensaml-schemas, xmltooling-schemas)")
+	}
+	dir := t.TempDir()
+	catalog := `<?xml version="1.0"?>
+<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
+  <system systemId="http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd" uri="file://` + w3cDir + `/xmldsig-core-schema.xsd"/>
+  <system systemId="http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd" uri="file://` + w3cDir + `/xenc-schema.xsd"/>
+  <system systemId="http://www.w3.org/2001/xml.xsd" uri="file://` + w3cDir + `/xml.xsd"/>
+  <uri name="http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd" uri="file://` + w3cDir + `/xmldsig-core-schema.xsd"/>
+  <uri name="http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd" uri="file://` + w3cDir + `/xenc-schema.xsd"/>
+  <uri name="http://www.w3.org/2001/xml.xsd" uri="file://` + w3cDir + `/xml.xsd"/>
+</catalog>`
+	cat, file := filepath.Join(dir, "catalog.xml"), filepath.Join(dir, "doc.xml")
+	if err := os.WriteFile(cat, []byte(catalog), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--nonet", "--noout", "--schema", filepath.Join(schemaDir, xsd), file)
+	cmd.Env = append(os.Environ(), "XML_CATALOG_FILES="+cat)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xmllint --schema %s: %v\n%s\n%s", xsd, err, out, doc)
+	}
+}

@@ -1,0 +1,180 @@
+// Package saml is fedgate's SAML 2.0 Identity Provider: SP-initiated SSO
+// (AuthnRequest by HTTP-Redirect or HTTP-POST), IdP-initiated SSO, and
+// Responses by HTTP-POST, signed with fedgate's signing key, for the SPs of
+// `type: saml` apps. Each step of a request is a small function: decode the
+// binding, parse defensively (xmlsig.Parse), find the SP, verify the
+// signature (and read only the verified element), check the request, then
+// ask the broker for the session and answer.
+package saml
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
+)
+
+// Config is the IdP: fedgate's public URL and its SPs.
+type Config struct {
+	// PublicURL is fedgate's base URL; endpoints hang under it.
+	PublicURL string
+	// Issuer is the IdP's entity id (default PublicURL + /saml/metadata).
+	Issuer string
+	SPs    []SPEntry
+}
+
+// SPEntry is one app's SP.
+type SPEntry struct {
+	App string
+	SPConfig
+}
+
+// Deps are the IdP's collaborators. Keys: the active signing key first;
+// Next keys are only published in metadata.
+type Deps struct {
+	Keys   []protocols.SigningKey
+	Logger *slog.Logger
+	Now    func() time.Time
+	// NewID makes response and assertion ids (default: random).
+	NewID func() string
+}
+
+// SPError is a problem with one app's saml: block.
+type SPError struct {
+	App string
+	Err error
+}
+
+func (e *SPError) Error() string { return fmt.Sprintf("app %q: %v", e.App, e.Err) }
+func (e *SPError) Unwrap() error { return e.Err }
+
+// IdP is fedgate's SAML IdP for one config snapshot.
+type IdP struct {
+	base, issuer string
+	sps          map[string]*sp
+	byEntity     map[string][]*sp
+	keys         []protocols.SigningKey
+	signer       *xmlsig.Signer
+	sha1Signer   *xmlsig.Signer
+	logger       *slog.Logger
+	now          func() time.Time
+	newID        func() string
+}
+
+var _ protocols.Downstream = (*IdP)(nil)
+
+// Open builds the IdP; problems are *SPError per app, joined.
+func Open(cfg Config, d Deps) (*IdP, error) {
+	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{},
+		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID}
+	p.issuer = cfg.Issuer
+	if p.issuer == "" {
+		p.issuer = p.base + MetadataPath
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.newID == nil {
+		p.newID = randomID
+	}
+	var errs []error
+	if len(d.Keys) == 0 || d.Keys[0].Next {
+		errs = append(errs, errors.New("saml: no active signing key (keys.signing)"))
+	} else {
+		var err error
+		if p.signer, err = xmlsig.NewSigner(d.Keys[0].Signer, d.Keys[0].Cert, false); err != nil {
+			errs = append(errs, fmt.Errorf("saml: %w", err))
+		}
+		p.sha1Signer, _ = xmlsig.NewSigner(d.Keys[0].Signer, d.Keys[0].Cert, true)
+	}
+	for _, e := range cfg.SPs {
+		s, err := e.SPConfig.resolve(e.App)
+		if err == nil && s.SHA1 && p.sha1Signer == nil {
+			err = errors.New("sha1 needs an RSA signing key")
+		}
+		if err != nil {
+			errs = append(errs, &SPError{App: e.App, Err: err})
+			continue
+		}
+		p.sps[e.App] = s
+		for _, id := range s.Accepted {
+			p.byEntity[id] = append(p.byEntity[id], s)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// Mount serves the IdP's endpoints; sp is the broker.
+func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
+	mux.HandleFunc("GET "+MetadataPath, p.metadata)
+	sso := func(w http.ResponseWriter, r *http.Request) { p.sso(w, r, sp) }
+	mux.HandleFunc("GET "+SSOPath, sso)
+	mux.HandleFunc("POST "+SSOPath, sso)
+	mux.HandleFunc("GET "+SSOPath+"/{app}", sso)
+	mux.HandleFunc("POST "+SSOPath+"/{app}", sso)
+	mux.HandleFunc("GET "+ResumePath, func(w http.ResponseWriter, r *http.Request) { p.resume(w, r, sp) })
+	mux.HandleFunc("GET "+InitPath+"/{app}", func(w http.ResponseWriter, r *http.Request) { p.idpInit(w, r, sp) })
+}
+
+// Issuer is the IdP entity id an app's SP sees.
+func (p *IdP) Issuer(app string) string {
+	if s := p.sps[app]; s != nil {
+		return p.issuerFor(s)
+	}
+	return p.issuer
+}
+
+func (p *IdP) issuerFor(s *sp) string {
+	if s.Issuer != "" {
+		return s.Issuer
+	}
+	return p.issuer
+}
+
+// spFor finds the SP a request comes from: by its Issuer, limited to the
+// app named in the path when there is one. A primary entity id wins over
+// an accepted alias (entra-b2b's legacy urn:federation:MicrosoftOnline).
+func (p *IdP) spFor(issuer, app string) (*sp, error) {
+	if app != "" {
+		s := p.sps[app]
+		if s == nil {
+			return nil, errUnknownSP
+		}
+		if !s.accepts(issuer) {
+			return nil, fmt.Errorf("%w: issuer %q is not app %q's entity id", errUnknownSP, issuer, app)
+		}
+		return s, nil
+	}
+	cands := p.byEntity[issuer]
+	for _, s := range cands {
+		if s.EntityID == issuer {
+			return s, nil
+		}
+	}
+	if len(cands) == 1 {
+		return cands[0], nil
+	}
+	if len(cands) > 1 {
+		return nil, fmt.Errorf("%w: issuer %q is shared by several apps: send the request to %s/<app>", errUnknownSP, issuer, SSOPath)
+	}
+	return nil, fmt.Errorf("%w: %q", errUnknownSP, issuer)
+}
+
+func randomID() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return "_" + hex.EncodeToString(b)
+}

@@ -1,0 +1,265 @@
+package saml
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
+)
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+func xsTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func (p *IdP) signerFor(s *sp) *xmlsig.Signer {
+	if s.SHA1 {
+		return p.sha1Signer
+	}
+	return p.signer
+}
+
+// responseHead starts a samlp:Response to pend's ACS.
+func (p *IdP) responseHead(s *sp, pend *pending, now time.Time, status, sub string) *etree.Element {
+	resp := etree.NewElement("samlp:Response")
+	resp.CreateAttr("xmlns:samlp", nsProtocol)
+	resp.CreateAttr("xmlns:saml", nsAssertion)
+	resp.CreateAttr("ID", p.newID())
+	resp.CreateAttr("Version", "2.0")
+	resp.CreateAttr("IssueInstant", xsTime(now))
+	resp.CreateAttr("Destination", pend.ACS)
+	if pend.ReqID != "" {
+		resp.CreateAttr("InResponseTo", pend.ReqID)
+	}
+	resp.CreateElement("saml:Issuer").SetText(p.issuerFor(s))
+	sc := resp.CreateElement("samlp:Status").CreateElement("samlp:StatusCode")
+	sc.CreateAttr("Value", status)
+	if sub != "" {
+		sc.CreateElement("samlp:StatusCode").CreateAttr("Value", sub)
+	}
+	return resp
+}
+
+// errorResponse is a signed Response without an assertion: the SP learns
+// the request was denied (RequestDenied), could not be passive (NoPassive)
+// or asked for another NameID format.
+func (p *IdP) errorResponse(s *sp, pend *pending, sub string) ([]byte, error) {
+	top := StatusResponder
+	if sub == StatusInvalidNameIDPo {
+		top = StatusRequester
+	}
+	resp := p.responseHead(s, pend, p.now(), top, sub)
+	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
+		return nil, err
+	}
+	return serialize(resp)
+}
+
+// response is a successful Response carrying one assertion about id.
+func (p *IdP) response(s *sp, pend *pending, id protocols.Identity) ([]byte, error) {
+	now := p.now()
+	a, err := p.assertion(s, pend, id, now)
+	if err != nil {
+		return nil, err
+	}
+	signer := p.signerFor(s)
+	if s.SignAssertion {
+		if err := signer.Sign(a, "ID", 1); err != nil {
+			return nil, err
+		}
+	}
+	resp := p.responseHead(s, pend, now, StatusSuccess, "")
+	resp.AddChild(a)
+	if s.SignResponse {
+		if err := signer.Sign(resp, "ID", 1); err != nil {
+			return nil, err
+		}
+	}
+	return serialize(resp)
+}
+
+// assertion builds the saml:Assertion (unsigned). It declares its own
+// namespace, so its signature does not depend on the Response around it.
+func (p *IdP) assertion(s *sp, pend *pending, id protocols.Identity, now time.Time) (*etree.Element, error) {
+	nameID, err := p.nameID(s, id)
+	if err != nil {
+		return nil, err
+	}
+	aid := p.newID()
+	notAfter := xsTime(now.Add(s.AssertionTTL))
+	a := etree.NewElement("saml:Assertion")
+	a.CreateAttr("xmlns:saml", nsAssertion)
+	a.CreateAttr("ID", aid)
+	a.CreateAttr("Version", "2.0")
+	a.CreateAttr("IssueInstant", xsTime(now))
+	a.CreateElement("saml:Issuer").SetText(p.issuerFor(s))
+
+	sub := a.CreateElement("saml:Subject")
+	n := sub.CreateElement("saml:NameID")
+	n.CreateAttr("Format", s.NameIDFormat)
+	n.SetText(nameID)
+	cd := sub.CreateElement("saml:SubjectConfirmation")
+	cd.CreateAttr("Method", confirmationBearer)
+	scd := cd.CreateElement("saml:SubjectConfirmationData")
+	if pend.ReqID != "" {
+		scd.CreateAttr("InResponseTo", pend.ReqID)
+	}
+	scd.CreateAttr("NotOnOrAfter", notAfter)
+	scd.CreateAttr("Recipient", pend.ACS)
+
+	c := a.CreateElement("saml:Conditions")
+	c.CreateAttr("NotBefore", xsTime(now.Add(-s.Skew)))
+	c.CreateAttr("NotOnOrAfter", notAfter)
+	c.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(s.Audience)
+
+	as := a.CreateElement("saml:AuthnStatement")
+	at := id.AuthTime
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	as.CreateAttr("AuthnInstant", xsTime(at))
+	as.CreateAttr("SessionIndex", aid)
+	as.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText(authnClass(s, id))
+
+	var attrs []*etree.Element
+	for _, at := range s.Attributes {
+		vals := values(id, at.Value)
+		if len(vals) == 0 {
+			continue // nothing to say: omit rather than send an empty value
+		}
+		el := etree.NewElement("saml:Attribute")
+		el.CreateAttr("Name", at.Name)
+		if at.NameFormat != AttrNameFormatUnspecified {
+			el.CreateAttr("NameFormat", at.NameFormat)
+		}
+		if at.FriendlyName != "" {
+			el.CreateAttr("FriendlyName", at.FriendlyName)
+		}
+		for _, v := range vals {
+			el.CreateElement("saml:AttributeValue").SetText(v)
+		}
+		attrs = append(attrs, el)
+	}
+	if len(attrs) > 0 {
+		st := a.CreateElement("saml:AttributeStatement")
+		for _, el := range attrs {
+			st.AddChild(el)
+		}
+	}
+	return a, nil
+}
+
+// authnClass says truthfully how the user signed in.
+func authnClass(s *sp, id protocols.Identity) string {
+	switch {
+	case id.HasAMR("mfa"):
+		return s.MFAClass
+	case id.HasAMR("kerberos") || id.HasAMR("wia"):
+		return ClassKerberos
+	case id.HasAMR("pwd"):
+		return ClassPasswordProtected
+	}
+	return ClassUnspecified
+}
+
+var errNoValue = errors.New("the user has no value for the NameID")
+
+// nameID is the user's NameID for s.
+func (p *IdP) nameID(s *sp, id protocols.Identity) (string, error) {
+	switch s.NameIDValue {
+	case "pairwise":
+		return Pairwise(s.Salt, id, s.EntityID), nil
+	case "transient":
+		return p.newID(), nil
+	}
+	v := values(id, s.NameIDValue)
+	if len(v) == 0 || v[0] == "" {
+		return "", fmt.Errorf("%w (%s)", errNoValue, s.NameIDValue)
+	}
+	if s.Preset == PresetM365 && len(v[0]) > maxImmutableIDLength {
+		return "", fmt.Errorf("ImmutableID longer than %d characters", maxImmutableIDLength)
+	}
+	return v[0], nil
+}
+
+// Pairwise is a persistent NameID: opaque, stable per user and SP, and
+// unlinkable across SPs; HMAC-SHA256 keyed by salt (43 characters).
+func Pairwise(salt string, id protocols.Identity, entityID string) string {
+	m := hmac.New(sha256.New, []byte(salt))
+	m.Write([]byte(id.Upstream + "\x00" + id.Subject + "\x00" + entityID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// values reads a value source from the identity.
+func values(id protocols.Identity, src string) []string {
+	one := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	switch src {
+	case "username", "upn":
+		return one(id.Username)
+	case "email":
+		return one(id.Email)
+	case "name":
+		return one(id.DisplayName)
+	case "groups":
+		return id.Groups
+	case "subject":
+		return one(id.Subject)
+	case "upstream":
+		return one(id.Upstream)
+	}
+	if name, ok := strings.CutPrefix(src, "claim:"); ok {
+		return one(id.Claims[name])
+	}
+	return nil
+}
+
+func serialize(el *etree.Element) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	doc.AddChild(el)
+	doc.WriteSettings.CanonicalEndTags = true
+	return doc.WriteToBytes()
+}
+
+var postPage = template.Must(template.New("post").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form method="post" action="{{.Action}}">
+<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{- if .Relay}}<input type="hidden" name="RelayState" value="{{.Relay}}">{{end}}
+<noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
+</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
+`))
+
+// postForm answers by HTTP-POST: an auto-submitting form to the
+// registered URL. The page overrides the broker's CSP: form-action is the
+// ACS origin, and its one script runs by nonce.
+func postForm(w http.ResponseWriter, action, name string, xml []byte, relay string) {
+	u, err := url.Parse(action)
+	if err != nil {
+		errorPage(w, http.StatusInternalServerError, "bad ACS URL")
+		return
+	}
+	nonce := randomID()[1:]
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+
+		u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
+	_ = postPage.Execute(w, struct{ Action, Name, Value, Relay, Nonce string }{
+		action, name, base64.StdEncoding.EncodeToString(xml), relay, nonce})
+}

@@ -1,0 +1,223 @@
+package saml
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// pending is a checked request, sealed into the resume URL so it survives
+// the sign-in detour (a POSTed request cannot be replayed by a redirect).
+type pending struct {
+	App     string    `json:"a"`
+	ReqID   string    `json:"i,omitempty"`
+	ACS     string    `json:"u"`
+	Relay   string    `json:"r,omitempty"`
+	Fresh   time.Time `json:"f,omitzero"`
+	Passive bool      `json:"p,omitempty"`
+	MFA     bool      `json:"m,omitempty"`
+	Hint    string    `json:"h,omitempty"`
+	// NameIDMismatch: the SP asked for a NameID format it is not given.
+	NameIDMismatch bool `json:"n,omitempty"`
+}
+
+const (
+	sealPurpose = "saml-authn"
+	resumeTTL   = 15 * time.Minute
+)
+
+// sso is SP-initiated SSO: GET (HTTP-Redirect) or POST (HTTP-POST) of an
+// AuthnRequest to /saml/sso or /saml/sso/<app>.
+func (p *IdP) sso(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
+	app := r.PathValue("app")
+	pend, err := p.checkRequest(r, app, spv)
+	if err != nil {
+		p.refuse(w, r, spv, app, err)
+		return
+	}
+	p.continueSSO(w, r, spv, pend)
+}
+
+// checkRequest runs every check on an incoming AuthnRequest, in order,
+// and returns what to answer.
+func (p *IdP) checkRequest(r *http.Request, app string, spv protocols.SessionProvider) (*pending, error) {
+	in, err := decodeBinding(r)
+	if err != nil {
+		return nil, err
+	}
+	root, err := parseRequest(in.xml)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.spFor(issuerOf(root), app)
+	if err != nil {
+		return nil, err
+	}
+	el, err := verifyRequest(s, in, root)
+	if err != nil {
+		return nil, &appError{s.App, err}
+	}
+	a, err := readRequest(el)
+	if err != nil {
+		return nil, &appError{s.App, err}
+	}
+	now := p.now()
+	if err := checkTime(s, a, now); err != nil {
+		return nil, &appError{s.App, err}
+	}
+	if err := checkDestination(a, p.base+r.URL.Path); err != nil {
+		return nil, &appError{s.App, err}
+	}
+	acs, err := resolveACS(s, a)
+	if err != nil {
+		return nil, &appError{s.App, err}
+	}
+	if used, err := spv.Claimed(r.Context(), replayKey(s.App, a.ID)); err != nil || used {
+		return nil, &appError{s.App, fmt.Errorf("%w: %s", errReplay, a.ID)}
+	}
+	pend := &pending{App: s.App, ReqID: a.ID, ACS: acs, Relay: in.relayState, Passive: a.IsPassive,
+		MFA: wantsMFA(s, a), Hint: a.Subject, NameIDMismatch: !nameIDPolicyOK(s, a)}
+	if a.ForceAuthn {
+		pend.Fresh = now
+	}
+	return pend, nil
+}
+
+// appError is a refusal once the SP is known.
+type appError struct {
+	app string
+	err error
+}
+
+func (e *appError) Error() string { return e.err.Error() }
+func (e *appError) Unwrap() error { return e.err }
+
+func replayKey(app, id string) string { return "saml-req:" + app + ":" + id }
+
+// resume continues a sealed request after sign-in.
+func (p *IdP) resume(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
+	var pend pending
+	if err := spv.Open(sealPurpose, r.URL.Query().Get("s"), &pend); err != nil {
+		p.refuse(w, r, spv, "", fmt.Errorf("%w: resume state: %v", errExpired, err))
+		return
+	}
+	if p.sps[pend.App] == nil {
+		p.refuse(w, r, spv, pend.App, errUnknownSP)
+		return
+	}
+	p.continueSSO(w, r, spv, &pend)
+}
+
+// idpInit is IdP-initiated SSO: GET /saml/init/<app>[?RelayState=...].
+func (p *IdP) idpInit(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
+	app := r.PathValue("app")
+	s := p.sps[app]
+	switch {
+	case s == nil:
+		p.refuse(w, r, spv, app, errUnknownSP)
+		return
+	case !s.IdPInitiated:
+		p.refuse(w, r, spv, app, errNotAllowedIn)
+		return
+	}
+	relay := r.URL.Query().Get("RelayState")
+	if relay == "" {
+		relay = s.RelayState
+	}
+	if len(relay) > maxRelayState {
+		p.refuse(w, r, spv, app, errRelayState)
+		return
+	}
+	p.continueSSO(w, r, spv, &pending{App: app, ACS: s.defaultACS().URL, Relay: relay})
+}
+
+// continueSSO asks the broker for the session and answers the SP.
+func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider, pend *pending) {
+	s := p.sps[pend.App]
+	sealed, err := spv.Seal(sealPurpose, pend, resumeTTL)
+	if err != nil {
+		p.refuse(w, r, spv, pend.App, err)
+		return
+	}
+	id, handled, err := spv.Session(w, r, protocols.SessionRequest{App: pend.App, FreshAfter: pend.Fresh, Passive: pend.Passive,
+		MFA: pend.MFA, LoginHint: pend.Hint, Resume: ResumePath + "?s=" + url.QueryEscape(sealed)})
+	if handled {
+		return
+	}
+	status := ""
+	switch {
+	case errors.Is(err, protocols.ErrLoginRequired):
+		status = StatusNoPassive
+	case errors.Is(err, protocols.ErrAccessDenied):
+		status = StatusRequestDenied
+	case err != nil:
+		p.logger.ErrorContext(r.Context(), "saml: session", "app", pend.App, "err", err)
+		p.refuse(w, r, spv, pend.App, err)
+		return
+	case pend.NameIDMismatch:
+		status = StatusInvalidNameIDPo
+	}
+	if pend.ReqID != "" {
+		ok, err := spv.Claim(r.Context(), replayKey(pend.App, pend.ReqID), p.now().Add(resumeTTL+s.RequestMaxAge+2*s.Skew))
+		if err != nil || !ok {
+			p.refuse(w, r, spv, pend.App, fmt.Errorf("%w: %s", errReplay, pend.ReqID))
+			return
+		}
+	}
+	var body []byte
+	if status != "" {
+		body, err = p.errorResponse(s, pend, status)
+	} else {
+		body, err = p.response(s, pend, id)
+	}
+	if err != nil {
+		p.logger.ErrorContext(r.Context(), "saml: response", "app", pend.App, "err", err)
+		p.refuse(w, r, spv, pend.App, err)
+		return
+	}
+	outcome, reason, user := "success", "", id.Username
+	if status != "" {
+		outcome, reason = "failure", status[len("urn:oasis:names:tc:SAML:2.0:status:"):]
+	}
+	spv.Audit(r, protocols.AuditEvent{Event: "saml.response", Outcome: outcome, App: pend.App, User: user, Reason: reason})
+	postForm(w, pend.ACS, "SAMLResponse", body, pend.Relay)
+}
+
+// refuse answers a request fedgate will not answer the SP for: a page
+// with the correlation id, an audit event, and no token.
+func (p *IdP) refuse(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider, app string, err error) {
+	var ae *appError
+	if errors.As(err, &ae) {
+		app = ae.app
+	}
+	reason := auditReason(err)
+	spv.Audit(r, protocols.AuditEvent{Event: "saml.sso", Outcome: "failure", App: app, Reason: reason})
+	p.logger.InfoContext(r.Context(), "saml: request refused", "app", app, "reason", reason, "err", err)
+	msg := "The application sent a sign-in request fedgate cannot accept (" + reason + ")."
+	status := http.StatusBadRequest
+	switch {
+	case errors.Is(err, errReplay):
+		msg = "This sign-in request was already used. Start again from the application."
+	case errors.Is(err, errExpired):
+		msg = "This sign-in request has expired. Start again from the application."
+	case errors.Is(err, errNotAllowedIn):
+		status = http.StatusForbidden
+		msg = "This application cannot be opened from here. Start from the application."
+	case reason == "error":
+		status = http.StatusInternalServerError
+		msg = "fedgate could not answer the application."
+	}
+	errorPage(w, status, msg)
+}
+
+func errorPage(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+}
