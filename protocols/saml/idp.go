@@ -9,6 +9,7 @@ package saml
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -88,14 +89,14 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 		p.newID = randomID
 	}
 	var errs []error
-	if len(d.Keys) == 0 || d.Keys[0].Next {
-		errs = append(errs, errors.New("saml: no active signing key (keys.signing)"))
+	if k, ok := activeKey(d.Keys); !ok {
+		errs = append(errs, errors.New("saml: no active signing key with a certificate (keys.signing)"))
 	} else {
 		var err error
-		if p.signer, err = xmlsig.NewSigner(d.Keys[0].Signer, d.Keys[0].Cert, false); err != nil {
+		if p.signer, err = xmlsig.NewSigner(k.Signer, k.Cert, false); err != nil {
 			errs = append(errs, fmt.Errorf("saml: %w", err))
 		}
-		p.sha1Signer, _ = xmlsig.NewSigner(d.Keys[0].Signer, d.Keys[0].Cert, true)
+		p.sha1Signer, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
 	}
 	for _, e := range cfg.SPs {
 		s, err := e.SPConfig.resolve(e.App)
@@ -171,6 +172,28 @@ func (p *IdP) spFor(issuer, app string) (*sp, error) {
 		return nil, fmt.Errorf("%w: issuer %q is shared by several apps: send the request to %s/<app>", errUnknownSP, issuer, SSOPath)
 	}
 	return nil, fmt.Errorf("%w: %q", errUnknownSP, issuer)
+}
+
+// activeKey picks the key to sign with: an active RSA key if there is one
+// (every SAML and WS-Fed peer verifies RSA; Microsoft only RSA), else the
+// first active key.
+func activeKey(keys []protocols.SigningKey) (protocols.SigningKey, bool) {
+	var first *protocols.SigningKey
+	for i, k := range keys {
+		if k.Next || k.Cert == nil {
+			continue
+		}
+		if _, ok := k.Signer.Public().(*rsa.PublicKey); ok {
+			return k, true
+		}
+		if first == nil {
+			first = &keys[i]
+		}
+	}
+	if first == nil {
+		return protocols.SigningKey{}, false
+	}
+	return *first, true
 }
 
 func randomID() string {

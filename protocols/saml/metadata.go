@@ -108,6 +108,9 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	idp.CreateAttr("WantAuthnRequestsSigned", "false")
 	idp.CreateAttr("protocolSupportEnumeration", nsProtocol)
 	for _, k := range p.keys {
+		if k.Cert == nil {
+			continue
+		}
 		kd := idp.CreateElement("md:KeyDescriptor")
 		kd.CreateAttr("use", "signing")
 		ki := kd.CreateElement("ds:KeyInfo")

@@ -1,0 +1,121 @@
+// @node-saml/node-saml as a real SAML SP in front of fedgate's IdP: it
+// sends an AuthnRequest by HTTP-Redirect and validates the POSTed Response
+// (signature, audience, InResponseTo, time conditions, NameID, attributes).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SAML } from '@node-saml/node-saml';
+import { Client, autoPost, idpCert, startFedgate } from './helpers.mjs';
+
+const ACS = 'https://crm.example.test/saml/acs';
+const ENTITY = 'https://crm.example.test/saml/metadata';
+
+const apps = `
+  - id: crm
+    type: saml
+    name: CRM
+    policy: staff-only
+    saml:
+      entity_id: "${ENTITY}"
+      acs_urls: [{ url: "${ACS}" }]
+      sign_response: true
+      persistent_salt: "interop-test-salt-0123456789"
+      attributes:
+        - { name: email, value: email }
+        - { name: groups, value: groups }
+        - { name: "urn:oid:2.16.840.1.113730.3.1.241", value: name, friendly_name: displayName }
+`;
+
+async function setup(t, options = {}) {
+  const fg = await startFedgate(t, apps);
+  const sp = new SAML({
+    entryPoint: `${fg.base}/saml/sso`,
+    issuer: ENTITY,
+    callbackUrl: ACS,
+    audience: ENTITY,
+    idpCert: await idpCert(`${fg.base}/saml/metadata`),
+    wantAssertionsSigned: true,
+    wantAuthnResponseSigned: true,
+    validateInResponseTo: 'always',
+    identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    ...options,
+  });
+  return { fg, sp };
+}
+
+// decodeResponse is the Response XML, for what node-saml does not check.
+const decodeResponse = (fields) => Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
+
+describe('SAML IdP with node-saml as the SP', () => {
+  it('Redirect AuthnRequest → sign-in → POSTed Response node-saml accepts', async (t) => {
+    const { fg, sp } = await setup(t);
+    const c = new Client();
+    const url = await sp.getAuthorizeUrlAsync('relay-42', undefined, {});
+    assert.match(url, /\/saml\/sso\?SAMLRequest=/);
+    const login = await c.follow(url);
+    const page = await c.signIn(login, 'alice', 'alice-demo-pw');
+    const { action, fields, csp } = autoPost(page);
+    assert.equal(action, ACS);
+    assert.equal(fields.RelayState, 'relay-42');
+    assert.match(csp, /form-action https:\/\/crm\.example\.test;/, 'CSP allows posting to the ACS only');
+
+    const { profile, loggedOut } = await sp.validatePostResponseAsync(fields);
+    assert.equal(loggedOut, false);
+    assert.equal(profile.issuer, `${fg.base}/saml/metadata`);
+    assert.equal(profile.nameIDFormat, 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
+    assert.match(profile.nameID, /^[A-Za-z0-9_-]{43}$/, 'opaque persistent NameID');
+    assert.ok(!profile.nameID.includes('alice'));
+    assert.equal(profile.email, 'alice@example.com');
+    assert.deepEqual(profile.groups, ['staff', 'admins']);
+    assert.equal(profile['urn:oid:2.16.840.1.113730.3.1.241'], 'Alice Example');
+
+    const xml = decodeResponse(fields);
+    assert.match(xml, new RegExp(`Destination="${ACS}"`), 'Destination');
+    assert.match(xml, new RegExp(`Recipient="${ACS}"`), 'Recipient');
+    assert.match(xml, /AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</);
+    const audit = await fg.audit({ event: 'saml.response', outcome: 'success' });
+    assert.equal(audit.app, 'crm');
+
+    // Same user, second request: single sign-on, and the same NameID.
+    const again = autoPost(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})));
+    const second = await sp.validatePostResponseAsync(again.fields);
+    assert.equal(second.profile.nameID, profile.nameID, 'persistent NameID is stable');
+
+    // node-saml refuses the same Response twice (InResponseTo consumed).
+    await assert.rejects(sp.validatePostResponseAsync(fields), /InResponseTo/);
+  });
+
+  it('a replayed AuthnRequest gets an error page, an audit event and no token', async (t) => {
+    const { fg, sp } = await setup(t);
+    const c = new Client();
+    const url = await sp.getAuthorizeUrlAsync('', undefined, {});
+    autoPost(await c.signIn(await c.follow(url), 'bob', 'bob-demo-pw'));
+    const replay = await c.follow(url);
+    assert.equal(replay.status, 400);
+    assert.ok(!replay.text.includes('SAMLResponse'));
+    assert.match(replay.text, /already used/);
+    await fg.audit({ event: 'saml.sso', outcome: 'failure', reason: 'request-already-answered' });
+  });
+
+  it('policy deny → RequestDenied, which node-saml reports', async (t) => {
+    const { fg, sp } = await setup(t);
+    const c = new Client();
+    const page = await c.signIn(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})), 'carol', 'carol-demo-pw');
+    const { fields } = autoPost(page);
+    await assert.rejects(sp.validatePostResponseAsync(fields), /RequestDenied/);
+    await fg.audit({ event: 'saml.response', outcome: 'failure', reason: 'RequestDenied' });
+  });
+
+  it('IsPassive without a session → NoPassive; ForceAuthn asks for credentials again', async (t) => {
+    const { sp } = await setup(t, { passive: true });
+    const c = new Client();
+    const { fields } = autoPost(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})));
+    assert.match(decodeResponse(fields), /status:NoPassive"/);
+    // node-saml's documented answer to NoPassive: no profile, no error.
+    assert.deepEqual(await sp.validatePostResponseAsync(fields), { profile: null, loggedOut: false });
+
+    const forced = new SAML({ ...sp.options, passive: false, forceAuthn: true });
+    autoPost(await c.signIn(await c.follow(await forced.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
+    const page = await c.follow(await forced.getAuthorizeUrlAsync('', undefined, {}));
+    assert.match(page.text, /name="password"/, 'ForceAuthn shows the sign-in form despite the session');
+  });
+});
