@@ -60,8 +60,9 @@ func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, erro
 // OpenID Provider for every oidc app, ...). Each app's own block is
 // app.Protocol(); problems are positioned with its Pos.
 var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error){
-	"oidc": buildOIDCProvider,
-	"saml": buildSAMLIdP,
+	"oidc":  buildOIDCProvider,
+	"saml":  buildSAMLIdP,
+	"wsfed": buildWSFedSTS,
 }
 
 // buildDownstreams adds a downstream per protocol type in use.

@@ -16,6 +16,7 @@ import (
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/saml"
+	"github.com/fedgate/fedgate/protocols/wsfed"
 )
 
 // maxPeerFile bounds an SP metadata or certificate file.
@@ -61,6 +62,41 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 		})
 	}
 	return p, nil
+}
+
+// buildWSFedSTS builds fedgate's WS-Federation STS for every `type: wsfed`
+// app: each app's wsfed: block is one relying party.
+func buildWSFedSTS(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
+	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL}
+	blocks := map[string]*config.Block{}
+	var errs []error
+	for _, a := range apps {
+		blocks[a.ID] = a.WSFed
+		var rc wsfed.RPConfig
+		if err := a.WSFed.Decode(&rc); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfg.RPs = append(cfg.RPs, wsfed.RPEntry{App: a.ID, RPConfig: rc})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	ks, err := signingKeysOrThrowaway(snap)
+	if err != nil {
+		return nil, err
+	}
+	s, err := wsfed.Open(cfg, wsfed.Deps{Keys: ks, Logger: d.Logger.With("downstream", "wsfed")})
+	if err != nil {
+		return nil, positioned(err, blocks, func(e error) (string, error, bool) {
+			var re *wsfed.RPError
+			if errors.As(e, &re) {
+				return re.App, re.Err, true
+			}
+			return "", nil, false
+		})
+	}
+	return s, nil
 }
 
 // signingKeysOrThrowaway: the snapshot's signing keys; for check before

@@ -88,7 +88,10 @@ func (s *Signer) Sign(el *etree.Element, idAttr string, pos int) error {
 	if err != nil {
 		return err
 	}
-	sig, err := ctx.ConstructSignature(el, true)
+	// goxmldsig canonicalizes in place (moving namespace declarations to
+	// where they are used, sorting attributes): digest a copy, so the
+	// element keeps its own declarations (xsi:type values need them).
+	sig, err := ctx.ConstructSignature(el.Copy(), true)
 	if err != nil {
 		return fmt.Errorf("xmlsig: sign %s: %w", el.Tag, err)
 	}

@@ -1,0 +1,91 @@
+package wsfed
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/beevik/etree"
+)
+
+const (
+	nsMetadata = "urn:oasis:names:tc:SAML:2.0:metadata"
+	nsFed      = "http://docs.oasis-open.org/wsfed/federation/200706"
+	nsXSI      = "http://www.w3.org/2001/XMLSchema-instance"
+	nsDSig     = "http://www.w3.org/2000/09/xmldsig#"
+)
+
+// Metadata is the federation metadata document for issuer, signed (Entra
+// reads it from metadataExchangeUri to roll certificates over): a
+// SecurityTokenServiceType role with every signing key (next ones too),
+// the passive endpoint, the token types and the claim types offered.
+func (s *STS) Metadata(issuer string) ([]byte, error) {
+	ed := etree.NewElement("md:EntityDescriptor")
+	ed.CreateAttr("xmlns:md", nsMetadata)
+	ed.CreateAttr("ID", "_"+hexID(issuer))
+	ed.CreateAttr("entityID", issuer)
+	role := ed.CreateElement("md:RoleDescriptor")
+	role.CreateAttr("xmlns:xsi", nsXSI)
+	role.CreateAttr("xmlns:fed", nsFed)
+	role.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
+	role.CreateAttr("protocolSupportEnumeration", nsFed)
+	for _, k := range s.keys {
+		if k.Cert == nil {
+			continue
+		}
+		kd := role.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", "signing")
+		ki := kd.CreateElement("ds:KeyInfo")
+		ki.CreateAttr("xmlns:ds", nsDSig)
+		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.Cert.Raw))
+	}
+	tt := role.CreateElement("fed:TokenTypesOffered")
+	for _, t := range []string{tokenTypeSAML11, tokenTypeSAML2} {
+		tt.CreateElement("fed:TokenType").CreateAttr("Uri", t)
+	}
+	ct := role.CreateElement("fed:ClaimTypesOffered")
+	for _, c := range []string{ClaimUPN, ClaimImmutableID, ClaimEmailAddress, ClaimAuthnMethod, ClaimAuthnInstant} {
+		el := ct.CreateElement("auth:ClaimType")
+		el.CreateAttr("xmlns:auth", "http://docs.oasis-open.org/wsfed/authorization/200706")
+		el.CreateAttr("Uri", c)
+	}
+	pe := role.CreateElement("fed:PassiveRequestorEndpoint")
+	epr := pe.CreateElement("wsa:EndpointReference")
+	epr.CreateAttr("xmlns:wsa", nsAddressing)
+	epr.CreateElement("wsa:Address").SetText(s.base + Path)
+	if err := s.signer.Sign(ed, "ID", 0); err != nil {
+		return nil, err
+	}
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	doc.AddChild(ed)
+	return doc.WriteToBytes()
+}
+
+// metadata serves FederationMetadata.xml (?app=<id> for an RP with its own
+// issuer).
+func (s *STS) metadata(w http.ResponseWriter, r *http.Request) {
+	issuer := s.issuer
+	if app := r.URL.Query().Get("app"); app != "" {
+		if s.rps[app] == nil {
+			http.NotFound(w, r)
+			return
+		}
+		issuer = s.Issuer(app)
+	}
+	b, err := s.Metadata(issuer)
+	if err != nil {
+		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(b)
+}
+
+// hexID is a stable XML id for a document about issuer.
+func hexID(issuer string) string {
+	h := sha256.Sum256([]byte(issuer))
+	return hex.EncodeToString(h[:16])
+}

@@ -1,0 +1,391 @@
+// Package wsfed is fedgate's WS-Federation passive Security Token Service:
+// wsignin1.0 answered with an RSTR, form-posted to the relying party's
+// registered reply URL, carrying a signed SAML 1.1 or SAML 2.0 assertion
+// (per relying party); wsignout1.0 and wsignoutcleanup1.0; and federation
+// metadata. It mirrors protocols/saml: decode, check each parameter, ask
+// the broker for the session, answer.
+package wsfed
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
+)
+
+// Endpoint paths.
+const (
+	Path         = "/wsfed"
+	MetadataPath = "/FederationMetadata/2007-06/FederationMetadata.xml"
+	ResumePath   = "/wsfed/resume"
+)
+
+// Config is the STS: fedgate's public URL and its relying parties.
+type Config struct {
+	PublicURL string
+	// Issuer is the STS's default issuer (default PublicURL + /wsfed).
+	Issuer string
+	RPs    []RPEntry
+}
+
+// RPEntry is one app's relying party.
+type RPEntry struct {
+	App string
+	RPConfig
+}
+
+// Deps: the active signing key first; Next keys only go into metadata.
+type Deps struct {
+	Keys   []protocols.SigningKey
+	Logger *slog.Logger
+	Now    func() time.Time
+	NewID  func() string
+}
+
+// RPError is a problem with one app's wsfed: block.
+type RPError struct {
+	App string
+	Err error
+}
+
+func (e *RPError) Error() string { return fmt.Sprintf("app %q: %v", e.App, e.Err) }
+func (e *RPError) Unwrap() error { return e.Err }
+
+// STS is the WS-Federation passive STS of one config snapshot.
+type STS struct {
+	base, issuer string
+	rps          map[string]*rp
+	byRealm      map[string][]*rp
+	keys         []protocols.SigningKey
+	signer       *xmlsig.Signer
+	sha1Signer   *xmlsig.Signer
+	logger       *slog.Logger
+	now          func() time.Time
+	newID        func() string
+}
+
+var _ protocols.Downstream = (*STS)(nil)
+
+// DefaultIssuer is the STS's issuer when none is configured.
+func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL, "/") + Path }
+
+// Open builds the STS; problems are *RPError per app, joined.
+func Open(cfg Config, d Deps) (*STS, error) {
+	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, rps: map[string]*rp{}, byRealm: map[string][]*rp{},
+		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID}
+	if s.issuer == "" {
+		s.issuer = DefaultIssuer(cfg.PublicURL)
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = randomID
+	}
+	var errs []error
+	if k, ok := activeKey(d.Keys); !ok {
+		errs = append(errs, errors.New("wsfed: no active signing key with a certificate (keys.signing)"))
+	} else {
+		var err error
+		if s.signer, err = xmlsig.NewSigner(k.Signer, k.Cert, false); err != nil {
+			errs = append(errs, fmt.Errorf("wsfed: %w", err))
+		}
+		s.sha1Signer, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
+	}
+	for _, e := range cfg.RPs {
+		r, err := e.RPConfig.resolve(e.App)
+		if err == nil && r.SHA1 && s.sha1Signer == nil {
+			err = errors.New("sha1 needs an RSA signing key")
+		}
+		if err != nil {
+			errs = append(errs, &RPError{App: e.App, Err: err})
+			continue
+		}
+		s.rps[e.App] = r
+		for _, realm := range r.Realms {
+			s.byRealm[realm] = append(s.byRealm[realm], r)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// Mount serves the STS endpoints; sp is the broker.
+func (s *STS) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
+	h := func(w http.ResponseWriter, r *http.Request) { s.passive(w, r, sp) }
+	mux.HandleFunc("GET "+Path, h)
+	mux.HandleFunc("POST "+Path, h)
+	mux.HandleFunc("GET "+Path+"/{app}", h)
+	mux.HandleFunc("POST "+Path+"/{app}", h)
+	mux.HandleFunc("GET "+ResumePath, func(w http.ResponseWriter, r *http.Request) { s.resume(w, r, sp) })
+	mux.HandleFunc("GET "+MetadataPath, s.metadata)
+}
+
+// Issuer is the issuer an app's RP sees.
+func (s *STS) Issuer(app string) string {
+	if r := s.rps[app]; r != nil && r.Issuer != "" {
+		return r.Issuer
+	}
+	return s.issuer
+}
+
+// Limits on what a browser brings.
+const (
+	maxWctx  = 4096 // Entra's wctx carries its own state and is long
+	maxParam = 2048
+)
+
+var (
+	errUnknownRealm = errors.New("unknown realm")
+	errReply        = errors.New("wreply not registered")
+	errAction       = errors.New("unsupported wa")
+	errTooLong      = errors.New("parameter too long")
+	errExpired      = errors.New("sign-in state expired")
+)
+
+func auditReason(err error) string {
+	for _, e := range []error{errUnknownRealm, errReply, errAction, errTooLong, errExpired} {
+		if errors.Is(err, e) {
+			return strings.ReplaceAll(e.Error(), " ", "-")
+		}
+	}
+	return "error"
+}
+
+// pending is a checked wsignin1.0, sealed into the resume URL.
+type pending struct {
+	App   string    `json:"a"`
+	Realm string    `json:"r"`
+	Reply string    `json:"u"`
+	Ctx   string    `json:"c,omitempty"`
+	Fresh time.Time `json:"f,omitzero"`
+	MFA   bool      `json:"m,omitempty"`
+	Hint  string    `json:"h,omitempty"`
+}
+
+const (
+	sealPurpose = "wsfed-signin"
+	resumeTTL   = 15 * time.Minute
+)
+
+// passive dispatches on wa.
+func (s *STS) passive(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider) {
+	if err := r.ParseForm(); err != nil {
+		s.refuse(w, r, sp, "", fmt.Errorf("%w: %v", errTooLong, err))
+		return
+	}
+	q := r.Form
+	for _, k := range []string{"wa", "wtrealm", "wreply", "whr", "wauth", "wfresh", "username"} {
+		if len(q.Get(k)) > maxParam {
+			s.refuse(w, r, sp, "", fmt.Errorf("%w: %s", errTooLong, k))
+			return
+		}
+	}
+	if len(q.Get("wctx")) > maxWctx {
+		s.refuse(w, r, sp, "", fmt.Errorf("%w: wctx", errTooLong))
+		return
+	}
+	switch q.Get("wa") {
+	case "wsignin1.0":
+		p, err := s.checkSignIn(r, q.Get("wtrealm"), q.Get("wreply"), r.PathValue("app"))
+		if err != nil {
+			s.refuse(w, r, sp, r.PathValue("app"), err)
+			return
+		}
+		p.Ctx = q.Get("wctx")
+		p.Hint = firstNonEmpty(q.Get("username"), q.Get("whr"))
+		if f := q.Get("wfresh"); f != "" {
+			// wfresh=0: authenticate again now (Entra's prompt=login); N:
+			// at most N minutes ago. wauth never forces a method here:
+			// policy decides between Kerberos, password and MFA.
+			if n, err := strconv.Atoi(f); err == nil && n >= 0 {
+				p.Fresh = s.now().Add(-time.Duration(n) * time.Minute)
+			}
+		}
+		p.MFA = q.Get("wauth") == MethodMFA
+		s.continueSignIn(w, r, sp, p)
+	case "wsignout1.0", "wsignoutcleanup1.0":
+		s.signOut(w, r, sp, q.Get("wa"), q.Get("wreply"))
+	default:
+		s.refuse(w, r, sp, r.PathValue("app"), fmt.Errorf("%w: %q", errAction, q.Get("wa")))
+	}
+}
+
+// checkSignIn finds the RP by wtrealm and the reply URL.
+func (s *STS) checkSignIn(r *http.Request, realm, reply, app string) (*pending, error) {
+	rp, err := s.rpFor(realm, app)
+	if err != nil {
+		return nil, err
+	}
+	if reply == "" {
+		reply = rp.Replies[0]
+	} else if !slices.Contains(rp.Replies, reply) {
+		return nil, &appError{rp.App, fmt.Errorf("%w: %q", errReply, reply)}
+	}
+	return &pending{App: rp.App, Realm: realm, Reply: reply}, nil
+}
+
+func (s *STS) rpFor(realm, app string) (*rp, error) {
+	if app != "" {
+		rp := s.rps[app]
+		if rp == nil || !slices.Contains(rp.Realms, realm) {
+			return nil, fmt.Errorf("%w: %q for app %q", errUnknownRealm, realm, app)
+		}
+		return rp, nil
+	}
+	cands := s.byRealm[realm]
+	for _, rp := range cands {
+		if rp.Realms[0] == realm {
+			return rp, nil
+		}
+	}
+	if len(cands) == 1 {
+		return cands[0], nil
+	}
+	if len(cands) > 1 {
+		return nil, fmt.Errorf("%w: %q is shared by several apps: use %s/<app>", errUnknownRealm, realm, Path)
+	}
+	return nil, fmt.Errorf("%w: %q", errUnknownRealm, realm)
+}
+
+type appError struct {
+	app string
+	err error
+}
+
+func (e *appError) Error() string { return e.err.Error() }
+func (e *appError) Unwrap() error { return e.err }
+
+func (s *STS) resume(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider) {
+	var p pending
+	if err := sp.Open(sealPurpose, r.URL.Query().Get("s"), &p); err != nil || s.rps[p.App] == nil {
+		s.refuse(w, r, sp, p.App, fmt.Errorf("%w: %v", errExpired, err))
+		return
+	}
+	s.continueSignIn(w, r, sp, &p)
+}
+
+// continueSignIn asks the broker for the session and posts the RSTR.
+func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider, p *pending) {
+	rp := s.rps[p.App]
+	sealed, err := sp.Seal(sealPurpose, p, resumeTTL)
+	if err != nil {
+		s.refuse(w, r, sp, p.App, err)
+		return
+	}
+	id, handled, err := sp.Session(w, r, protocols.SessionRequest{App: p.App, FreshAfter: p.Fresh, MFA: p.MFA,
+		LoginHint: p.Hint, Resume: ResumePath + "?s=" + urlQueryEscape(sealed)})
+	if handled {
+		return
+	}
+	if err != nil {
+		// WS-Fed has no error token: the user sees why, the RP gets nothing.
+		reason := "error"
+		msg := "fedgate could not answer the application."
+		status := http.StatusInternalServerError
+		if errors.Is(err, protocols.ErrAccessDenied) {
+			reason, msg, status = "access-denied", "You are not allowed to use this application.", http.StatusForbidden
+		} else {
+			s.logger.ErrorContext(r.Context(), "wsfed: session", "app", p.App, "err", err)
+		}
+		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, Reason: reason})
+		errorPage(w, status, msg)
+		return
+	}
+	rstr, err := s.rstr(rp, p, id)
+	if err != nil {
+		s.logger.ErrorContext(r.Context(), "wsfed: token", "app", p.App, "err", err)
+		s.refuse(w, r, sp, p.App, err)
+		return
+	}
+	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "success", App: p.App, User: id.Username})
+	fields := [][2]string{{"wa", "wsignin1.0"}, {"wresult", string(rstr)}}
+	if p.Ctx != "" {
+		fields = append(fields, [2]string{"wctx", p.Ctx})
+	}
+	postForm(w, p.Reply, fields)
+}
+
+// signOut ends the fedgate session. wsignout1.0 then returns to wreply if
+// it is a registered reply URL of some RP; wsignoutcleanup1.0 just answers.
+func (s *STS) signOut(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider, wa, reply string) {
+	if err := sp.EndSession(w, r); err != nil {
+		s.logger.ErrorContext(r.Context(), "wsfed: sign-out", "err", err)
+	}
+	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signout", Outcome: "success", Reason: wa})
+	if wa == "wsignout1.0" && reply != "" {
+		for _, rp := range s.rps {
+			if slices.Contains(rp.Replies, reply) {
+				http.Redirect(w, r, reply, http.StatusFound)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "You are signed out.")
+}
+
+func (s *STS) refuse(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider, app string, err error) {
+	var ae *appError
+	if errors.As(err, &ae) {
+		app = ae.app
+	}
+	reason := auditReason(err)
+	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: app, Reason: reason})
+	s.logger.InfoContext(r.Context(), "wsfed: request refused", "app", app, "reason", reason, "err", err)
+	status, msg := http.StatusBadRequest, "The application sent a sign-in request fedgate cannot accept ("+reason+")."
+	if reason == "error" {
+		status, msg = http.StatusInternalServerError, "fedgate could not answer the application."
+	}
+	errorPage(w, status, msg)
+}
+
+func errorPage(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+}
+
+// activeKey: an active RSA key if there is one, else the first active key.
+func activeKey(keys []protocols.SigningKey) (protocols.SigningKey, bool) {
+	var first *protocols.SigningKey
+	for i, k := range keys {
+		if k.Next || k.Cert == nil {
+			continue
+		}
+		if _, ok := k.Signer.Public().(*rsa.PublicKey); ok {
+			return k, true
+		}
+		if first == nil {
+			first = &keys[i]
+		}
+	}
+	if first == nil {
+		return protocols.SigningKey{}, false
+	}
+	return *first, true
+}
+
+func randomID() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return "_" + hex.EncodeToString(b)
+}
