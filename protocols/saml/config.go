@@ -77,6 +77,10 @@ type SPConfig struct {
 	// https://refeds.org/profile/mfa; m365: Microsoft's multipleauthn).
 	MFAClass string `yaml:"mfa_class"`
 
+	// SLOURL receives the LogoutResponse after an SP-initiated logout
+	// (HTTP-POST); without it fedgate shows its own signed-out page.
+	SLOURL string `yaml:"slo_url"`
+
 	// IdPInitiated allows unsolicited responses (GET /saml/init/<app>).
 	IdPInitiated      bool   `yaml:"idp_initiated"`
 	DefaultRelayState string `yaml:"default_relay_state"`
@@ -141,6 +145,7 @@ type sp struct {
 	Attributes    []Attribute
 	MFAClass      string
 	IdPInitiated  bool
+	SLOURL        string
 	RelayState    string
 	AssertionTTL  time.Duration
 	RequestMaxAge time.Duration
@@ -155,7 +160,7 @@ type sp struct {
 func (c SPConfig) resolve(app string) (*sp, error) {
 	s := &sp{App: app, EntityID: c.EntityID, RequireSigned: c.RequireSignedRequests, SHA1: c.SHA1,
 		Issuer: c.Issuer, Audience: c.Audience, NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue,
-		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated,
+		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated, SLOURL: c.SLOURL,
 		RelayState: c.DefaultRelayState, AssertionTTL: c.AssertionTTL, RequestMaxAge: c.RequestMaxAge, Skew: c.ClockSkew,
 		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs}
 	var errs []error
@@ -211,6 +216,7 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		s.NameIDFormat = NameIDPersistent
 		s.NameIDValue = c.ImmutableID
 		s.SignAssertion = true
+		setDefault(&s.SLOURL, MicrosoftLoginSRF) // sign-out comes by Redirect; the answer goes back to login.srf
 		setDefault(&s.MFAClass, ClassMicrosoftMFA)
 		if !hasAttr(s.Attributes, AttrIDPEmail) {
 			s.Attributes = append(s.Attributes, Attribute{Name: AttrIDPEmail, Value: "upn", NameFormat: AttrNameFormatUnspecified})
@@ -316,6 +322,11 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 			if !strings.HasPrefix(a.NameFormat, "urn:") {
 				bad("attributes[%d]: name_format %q: use uri, basic, unspecified or a URN", i, a.NameFormat)
 			}
+		}
+	}
+	if s.SLOURL != "" {
+		if u, err := url.Parse(s.SLOURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("slo_url %q is not an absolute http(s) URL", s.SLOURL)
 		}
 	}
 	if s.RequireSigned && len(s.Certs) == 0 {

@@ -70,6 +70,7 @@ type fakeSP struct {
 	reqs    []protocols.SessionRequest
 	claims  map[string]bool
 	audits  []protocols.AuditEvent
+	ended   int
 }
 
 func newFakeSP() *fakeSP {
@@ -125,7 +126,12 @@ func (f *fakeSP) Claimed(_ context.Context, key string) (bool, error) {
 	return f.claims[key], nil
 }
 
-func (f *fakeSP) EndSession(http.ResponseWriter, *http.Request) error { return nil }
+func (f *fakeSP) EndSession(http.ResponseWriter, *http.Request) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended++
+	return nil
+}
 
 func (f *fakeSP) Audit(_ *http.Request, e protocols.AuditEvent) {
 	f.mu.Lock()

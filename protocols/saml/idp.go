@@ -71,13 +71,17 @@ type IdP struct {
 
 var _ protocols.Downstream = (*IdP)(nil)
 
+// DefaultIssuer is the IdP's entity id when none is configured: its
+// metadata URL.
+func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL, "/") + MetadataPath }
+
 // Open builds the IdP; problems are *SPError per app, joined.
 func Open(cfg Config, d Deps) (*IdP, error) {
 	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{},
 		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID}
 	p.issuer = cfg.Issuer
 	if p.issuer == "" {
-		p.issuer = p.base + MetadataPath
+		p.issuer = DefaultIssuer(cfg.PublicURL)
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -127,6 +131,11 @@ func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+SSOPath+"/{app}", sso)
 	mux.HandleFunc("POST "+SSOPath+"/{app}", sso)
 	mux.HandleFunc("GET "+ResumePath, func(w http.ResponseWriter, r *http.Request) { p.resume(w, r, sp) })
+	slo := func(w http.ResponseWriter, r *http.Request) { p.slo(w, r, sp) }
+	mux.HandleFunc("GET "+SLOPath, slo)
+	mux.HandleFunc("POST "+SLOPath, slo)
+	mux.HandleFunc("GET "+SLOPath+"/{app}", slo)
+	mux.HandleFunc("POST "+SLOPath+"/{app}", slo)
 	mux.HandleFunc("GET "+InitPath+"/{app}", func(w http.ResponseWriter, r *http.Request) { p.idpInit(w, r, sp) })
 }
 

@@ -95,7 +95,7 @@ func childNS(el *etree.Element, ns, tag string) *etree.Element {
 }
 
 // Metadata is fedgate's IdP metadata for issuer: every signing key (the
-// next one too, so SPs can roll over), SSO by Redirect and POST,
+// next one too, so SPs can roll over), SSO and SLO by Redirect and POST,
 // and the NameID formats.
 func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	doc := etree.NewDocument()
@@ -116,6 +116,11 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 		ki := kd.CreateElement("ds:KeyInfo")
 		ki.CreateElement("ds:KeyName").SetText(k.KeyID)
 		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.Cert.Raw))
+	}
+	for _, b := range []string{BindingRedirect, BindingPOST} {
+		s := idp.CreateElement("md:SingleLogoutService")
+		s.CreateAttr("Binding", b)
+		s.CreateAttr("Location", p.base+SLOPath)
 	}
 	for _, f := range []string{NameIDPersistent, NameIDEmail, NameIDUnspecified, NameIDTransient} {
 		idp.CreateElement("md:NameIDFormat").SetText(f)

@@ -162,8 +162,12 @@ func inflate(data []byte, limit int) ([]byte, error) {
 	return out, nil
 }
 
-// parseRequest turns the XML into the request's root element (unverified).
-func parseRequest(data []byte) (*etree.Element, error) {
+// parseRequest turns the XML into the request's root element (unverified),
+// which must be an AuthnRequest.
+func parseRequest(data []byte) (*etree.Element, error) { return parseProtocol(data, "AuthnRequest") }
+
+// parseProtocol parses a samlp message whose root is tag.
+func parseProtocol(data []byte, tag string) (*etree.Element, error) {
 	doc, err := xmlsig.Parse(data, maxXML)
 	if err != nil {
 		if errors.Is(err, xmlsig.ErrTooLarge) {
@@ -172,7 +176,7 @@ func parseRequest(data []byte) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: %v", errBadXML, err)
 	}
 	root := doc.Root()
-	if root.Tag != "AuthnRequest" || root.NamespaceURI() != nsProtocol {
+	if root.Tag != tag || root.NamespaceURI() != nsProtocol {
 		return nil, fmt.Errorf("%w: %s", errNotAuthn, root.Tag)
 	}
 	return root, nil

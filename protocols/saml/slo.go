@@ -1,0 +1,81 @@
+package saml
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// slo is SP-initiated single logout: a LogoutRequest by HTTP-Redirect or
+// HTTP-POST, checked like an AuthnRequest (SP by Issuer, signature when
+// present or required, IssueInstant), ends the fedgate session everywhere.
+// The SP gets a signed LogoutResponse at its slo_url, by POST; without one
+// the user sees that they are signed out.
+func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
+	app := r.PathValue("app")
+	in, err := decodeBinding(r)
+	if err != nil {
+		p.refuse(w, r, spv, app, err)
+		return
+	}
+	root, err := parseProtocol(in.xml, "LogoutRequest")
+	if err != nil {
+		p.refuse(w, r, spv, app, err)
+		return
+	}
+	s, err := p.spFor(issuerOf(root), app)
+	if err != nil {
+		p.refuse(w, r, spv, app, err)
+		return
+	}
+	el, err := verifyRequest(s, in, root)
+	if err != nil {
+		p.refuse(w, r, spv, s.App, &appError{s.App, err})
+		return
+	}
+	id := el.SelectAttrValue("ID", "")
+	at, err := time.Parse(time.RFC3339Nano, el.SelectAttrValue("IssueInstant", ""))
+	if err != nil || id == "" {
+		p.refuse(w, r, spv, s.App, &appError{s.App, fmt.Errorf("%w: LogoutRequest without ID or IssueInstant", errBadRequest)})
+		return
+	}
+	if err := checkTime(s, &authnRequest{IssueInstant: at}, p.now()); err != nil {
+		p.refuse(w, r, spv, s.App, &appError{s.App, err})
+		return
+	}
+	if err := spv.EndSession(w, r); err != nil {
+		p.logger.ErrorContext(r.Context(), "saml: end session", "app", s.App, "err", err)
+	}
+	spv.Audit(r, protocols.AuditEvent{Event: "saml.logout", Outcome: "success", App: s.App})
+	if s.SLOURL == "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintln(w, "You are signed out.")
+		return
+	}
+	resp := etree.NewElement("samlp:LogoutResponse")
+	resp.CreateAttr("xmlns:samlp", nsProtocol)
+	resp.CreateAttr("xmlns:saml", nsAssertion)
+	resp.CreateAttr("ID", p.newID())
+	resp.CreateAttr("Version", "2.0")
+	resp.CreateAttr("IssueInstant", xsTime(p.now()))
+	resp.CreateAttr("Destination", s.SLOURL)
+	resp.CreateAttr("InResponseTo", id)
+	resp.CreateElement("saml:Issuer").SetText(p.issuerFor(s))
+	resp.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", StatusSuccess)
+	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
+		p.refuse(w, r, spv, s.App, err)
+		return
+	}
+	body, err := serialize(resp)
+	if err != nil {
+		p.refuse(w, r, spv, s.App, err)
+		return
+	}
+	postForm(w, s.SLOURL, "SAMLResponse", body, strings.TrimSpace(in.relayState))
+}
