@@ -6,11 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 1. System packages the tests use: Chromium for browser tests, nginx for the
-#    forward-auth test, wrk for the proxy benchmark.
+#    forward-auth test, wrk for the proxy benchmark, xmlsec1 to check every
+#    XML signature independently, xmllint and the SAML schemas to validate
+#    what fedgate emits.
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
+command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+command -v xmllint >/dev/null || need+=(libxml2-utils)
+[ -f /usr/share/xml/opensaml/saml-schema-metadata-2.0.xsd ] || need+=(opensaml-schemas)
+[ -f /usr/share/xml/xmltooling/xmldsig-core-schema.xsd ] || need+=(xmltooling-schemas)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
@@ -19,9 +25,13 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# 2. npm peers, exactly as pinned in test/package-lock.json.
-echo "== npm ci (test/)"
-npm ci --prefix test --no-audit --no-fund --loglevel=error
+# 2. npm peers, exactly as pinned in the lock files: test/ (OIDC peers,
+#    playwright-core) and test/saml/ (node-saml, passport-wsfed-saml2, which
+#    pin different versions of xml-crypto and so live apart).
+for dir in test test/saml; do
+  echo "== npm ci ($dir/)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+done
 
 # 3. Go: formatting, vet, unit tests (with the race detector).
 echo "== gofmt"
@@ -39,4 +49,4 @@ echo "== examples/oidc-app (own module)"
 # 4. Interop and browser tests (node's test runner; they start fedgate themselves).
 echo "== node --test"
 go build -o test/out/fedgate ./cmd/fedgate
-node --test --test-concurrency=1 test/e2e/
+node --test --test-concurrency=1 test/e2e/ test/saml/

@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -165,18 +167,18 @@ func basicSP() SPConfig {
 }
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	idp *IdP
 	sp  *fakeSP
 	mux *http.ServeMux
 	key xmlsigtest.Key
 }
 
-func newEnv(t *testing.T, sps map[string]SPConfig) *env {
+func newEnv(t testing.TB, sps map[string]SPConfig) *env {
 	t.Helper()
 	k := fixedKey(t, "idp")
 	cfg := Config{PublicURL: base}
-	for _, app := range sortedKeys(sps) {
+	for _, app := range slices.Sorted(maps.Keys(sps)) {
 		cfg.SPs = append(cfg.SPs, SPEntry{App: app, SPConfig: sps[app]})
 	}
 	idp, err := Open(cfg, Deps{Keys: []protocols.SigningKey{{Signer: k.Key, Cert: k.Cert, KeyID: "k1", Alg: "RS256"}},
@@ -187,21 +189,6 @@ func newEnv(t *testing.T, sps map[string]SPConfig) *env {
 	e := &env{t: t, idp: idp, sp: newFakeSP(), mux: http.NewServeMux(), key: k}
 	idp.Mount(e.mux, e.sp)
 	return e
-}
-
-func sortedKeys(m map[string]SPConfig) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 func (e *env) do(r *http.Request) *httptest.ResponseRecorder {
