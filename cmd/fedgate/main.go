@@ -1,5 +1,6 @@
 // Command fedgate is the identity federation broker: serve it, check its
-// config, explain its policies, and generate its keys.
+// config, explain its policies, generate its keys, and print what a
+// Microsoft tenant admin enters to federate with it.
 package main
 
 import (
@@ -21,6 +22,8 @@ Usage:
                                        show how a policy decides; exit 0 allow, 1 deny, 3 step-up
   fedgate keys generate --cookie FILE | --signing FILE [--alg rsa2048|rsa3072|p256]
                                        create a cookie key or a signing key with a self-signed certificate
+  fedgate metadata entra-b2b|m365 --config FILE --app APP
+                                       print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
   fedgate hash-password                read a password on stdin, print its argon2id hash
   fedgate version                      print the version
 `
@@ -48,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[1] == "generate" {
 			return keysGenerate(args[2:], stdout, stderr)
 		}
+	case "metadata":
+		return metadataCmd(args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":

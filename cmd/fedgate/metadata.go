@@ -54,7 +54,7 @@ func metadataCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	f, err := describeFederation(l.cfg, l.snapKeys(), *app, kind)
+	f, err := describeFederation(l.cfg, l.snap.SigningKeys(), *app, kind)
 	if err != nil {
 		fmt.Fprintf(stderr, "fedgate metadata: %v\n", err)
 		return 1
@@ -66,8 +66,6 @@ func metadataCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-func (l *loaded) snapKeys() []protocols.SigningKey { return l.snap.SigningKeys() }
 
 // describeFederation reads the app's block and the signing keys.
 func describeFederation(cfg *config.Config, keys []protocols.SigningKey, appID, kind string) (*federation, error) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -54,11 +53,9 @@ func certB64(t *testing.T, file string) string {
 	}
 }
 
-// metadataCLI runs the subcommand (main.go dispatches "metadata" to it).
+// metadataCLI runs `fedgate metadata ARGS...` through the dispatcher.
 func metadataCLI(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := metadataCmd(args, &out, &errb)
-	return code, out.String(), errb.String()
+	return runCLI(append([]string{"metadata"}, args...)...)
 }
 
 func TestMetadataCommand(t *testing.T) {
