@@ -13,8 +13,8 @@ import (
 // Every example config must pass `fedgate check` as shipped (secrets come
 // from the environment, so the test provides them).
 func TestExamplesPassCheck(t *testing.T) {
-	for _, env := range []string{"ADFS_CLIENT_SECRET", "ENTRA_CLIENT_SECRET"} {
-		t.Setenv(env, "example-secret")
+	for _, env := range []string{"ADFS_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "SAML_SALT"} {
+		t.Setenv(env, "example-secret-0123456789")
 	}
 	files, err := filepath.Glob("../../examples/*/fedgate.yaml")
 	if err != nil || len(files) < 3 {
