@@ -29,6 +29,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/page"
 )
 
 // Endpoint paths on fedgate's host.
@@ -218,16 +219,9 @@ func writeOAuthError(w http.ResponseWriter, err error) {
 }
 
 // errorPage is what the browser sees when fedgate must not redirect (an
-// unknown client, an unregistered redirect_uri): a plain 400 with the
-// correlation id the broker put on the response.
-func errorPage(w http.ResponseWriter, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadRequest)
-	fmt.Fprintf(w, "%s\n\nThe application sent an invalid sign-in request. Tell its administrator, quoting this id: %s\n",
-		msg, h.Get("X-Request-Id"))
-}
+// unknown client, an unregistered redirect_uri): a 400 with the
+// correlation id.
+func errorPage(w http.ResponseWriter, msg string) { page.Error(w, http.StatusBadRequest, msg) }
 
 // randomID is 128 random bits, base64url.
 func randomID() string {

@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/page"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -289,7 +291,7 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 		return
 	}
 	id, handled, err := sp.Session(w, r, protocols.SessionRequest{App: p.App, FreshAfter: p.Fresh, MFA: p.MFA,
-		LoginHint: p.Hint, Resume: ResumePath + "?s=" + urlQueryEscape(sealed)})
+		LoginHint: p.Hint, Resume: ResumePath + "?s=" + url.QueryEscape(sealed)})
 	if handled {
 		return
 	}
@@ -304,21 +306,30 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 			s.logger.ErrorContext(r.Context(), "wsfed: session", "app", p.App, "err", err)
 		}
 		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, Reason: reason})
-		errorPage(w, status, msg)
+		page.Error(w, status, msg)
 		return
 	}
 	rstr, err := s.rstr(rp, p, id)
+	if errors.Is(err, errNoValue) {
+		// The user's account lacks what the RP knows users by (M365: the
+		// ImmutableID): an answer without it would sign in nobody, or the
+		// wrong user.
+		s.logger.WarnContext(r.Context(), "wsfed: no name identifier for the user", "app", p.App, "user", id.Username, "err", err)
+		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, User: id.Username, Reason: "user-has-no-name-identifier"})
+		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
+		return
+	}
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "wsfed: token", "app", p.App, "err", err)
 		s.refuse(w, r, sp, p.App, err)
 		return
 	}
 	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "success", App: p.App, User: id.Username})
-	fields := [][2]string{{"wa", "wsignin1.0"}, {"wresult", string(rstr)}}
+	fields := []page.Field{{Name: "wa", Value: "wsignin1.0"}, {Name: "wresult", Value: string(rstr)}}
 	if p.Ctx != "" {
-		fields = append(fields, [2]string{"wctx", p.Ctx})
+		fields = append(fields, page.Field{Name: "wctx", Value: p.Ctx})
 	}
-	postForm(w, p.Reply, fields)
+	page.AutoPost(w, p.Reply, fields)
 }
 
 // signOut ends the fedgate session. wsignout1.0 then returns to wreply if
@@ -353,15 +364,7 @@ func (s *STS) refuse(w http.ResponseWriter, r *http.Request, sp protocols.Sessio
 	if reason == "error" {
 		status, msg = http.StatusInternalServerError, "fedgate could not answer the application."
 	}
-	errorPage(w, status, msg)
-}
-
-func errorPage(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+	page.Error(w, status, msg)
 }
 
 // activeKey: an active RSA key if there is one, else the first active key.

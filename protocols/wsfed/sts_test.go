@@ -307,6 +307,17 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no ImmutableID", func(t *testing.T) {
+		e := newEnv(t, map[string]RPConfig{"m365": {Preset: "m365", ImmutableID: "claim:immutable_id"}})
+		delete(e.sp.id.Claims, "immutable_id")
+		w := e.get(signIn(Path, "wtrealm", "urn:federation:MicrosoftOnline"))
+		if w.Code != http.StatusForbidden || strings.Contains(w.Body.String(), "wresult") {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		if ev := e.sp.last(); ev.Outcome != "failure" || ev.Reason != "user-has-no-name-identifier" {
+			t.Fatalf("audit %+v", ev)
+		}
+	})
 	t.Run("policy deny", func(t *testing.T) {
 		e := newEnv(t, map[string]RPConfig{"intranet": intranet()})
 		e.sp.err = protocols.ErrAccessDenied

@@ -6,9 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -291,33 +288,3 @@ func values(id protocols.Identity, src string) []string {
 	}
 	return nil
 }
-
-var postPage = template.Must(template.New("post").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Signing in…</title></head>
-<body><form method="post" action="{{.Action}}">
-{{- range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">{{end}}
-<noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
-</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
-`))
-
-// postForm posts fields to the registered reply URL; the page's CSP allows
-// that origin as form-action and its one script by nonce.
-func postForm(w http.ResponseWriter, action string, fields [][2]string) {
-	u, err := url.Parse(action)
-	if err != nil {
-		errorPage(w, http.StatusInternalServerError, "bad reply URL")
-		return
-	}
-	nonce := randomID()[1:]
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+
-		u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
-	_ = postPage.Execute(w, struct {
-		Action, Nonce string
-		Fields        [][2]string
-	}{action, nonce, fields})
-}
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }

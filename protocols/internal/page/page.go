@@ -1,0 +1,59 @@
+// Package page writes the few pages a protocol answers with itself: the
+// auto-submitting form that posts a response to an app (OIDC form_post,
+// SAML HTTP-POST, WS-Fed RSTR) and the plain error page shown when
+// fedgate must not send the browser back to the app.
+package page
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+)
+
+var autoPost = template.Must(template.New("post").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form method="post" action="{{.Action}}">
+{{- range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
+</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
+`))
+
+// Field is one hidden input of an auto-POST form.
+type Field struct{ Name, Value string }
+
+// AutoPost answers with a form that posts fields to action, a URL the app
+// registered. The page overrides the broker's CSP: form-action allows only
+// action's origin, and its one script runs by a per-response nonce.
+// Without JavaScript, a button does the same.
+func AutoPost(w http.ResponseWriter, action string, fields []Field) {
+	u, err := url.Parse(action)
+	if err != nil || u.Scheme == "" || u.Host == "" { // registered URLs are validated; never expected
+		Error(w, http.StatusInternalServerError, "The application's registered address is not usable.")
+		return
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	nonce := base64.RawURLEncoding.EncodeToString(b)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+
+		u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
+	_ = autoPost.Execute(w, struct {
+		Action, Nonce string
+		Fields        []Field
+	}{action, nonce, fields})
+}
+
+// Error is a plain error page with the correlation id the broker put on
+// the response, for the user to quote to the app's administrator.
+func Error(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+}
