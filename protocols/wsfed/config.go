@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 )
 
 // RPConfig is the `wsfed:` block of a `type: wsfed` app: one relying party.
@@ -92,8 +93,7 @@ const (
 )
 
 var (
-	valueSource = regexp.MustCompile(`^(username|upn|email|name|groups|subject|upstream|claim:[A-Za-z0-9_.:/\-]+)$`)
-	tenantID    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	tenantID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // rp is one relying party, resolved.
@@ -146,7 +146,7 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 		addClaim(r, ClaimImmutableID, firstNonEmpty(c.ImmutableID, "pairwise"))
 		addClaim(r, ClaimEmailAddress, "email")
 	case PresetM365:
-		if c.ImmutableID == "" || !valueSource.MatchString(c.ImmutableID) {
+		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
 			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
 		}
 		r.Realms = []string{MicrosoftOnline}
@@ -211,14 +211,14 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 	if usesPairwise && len(r.Salt) < 16 {
 		bad("persistent_salt: at least 16 characters are needed for pairwise persistent ids (keep it secret and never change it)")
 	}
-	if r.NameIDValue != "pairwise" && (!valueSource.MatchString(r.NameIDValue) || r.NameIDValue == "groups") {
+	if r.NameIDValue != "pairwise" && (!assertion.ValueSource.MatchString(r.NameIDValue) || r.NameIDValue == "groups") {
 		bad("name_id_value %q: use pairwise, username, upn, email, subject or claim:<name>", r.NameIDValue)
 	}
 	for i, cl := range r.Claims {
 		if r.TokenType == TokenSAML11 && !strings.Contains(cl.Type, "/") {
 			bad("claims[%d]: type %q must be a URI (namespace/name) in SAML 1.1 tokens", i, cl.Type)
 		}
-		if cl.Value != "pairwise" && !valueSource.MatchString(cl.Value) {
+		if cl.Value != "pairwise" && !assertion.ValueSource.MatchString(cl.Value) {
 			bad("claims[%d] (%s): value %q: use username, upn, email, name, groups, subject, upstream or claim:<name>", i, cl.Type, cl.Value)
 		}
 	}

@@ -7,9 +7,6 @@
 package wsfed
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
@@ -95,17 +93,12 @@ func Open(cfg Config, d Deps) (*STS, error) {
 		s.now = time.Now
 	}
 	if s.newID == nil {
-		s.newID = randomID
+		s.newID = assertion.ID
 	}
 	var errs []error
-	if k, ok := activeKey(d.Keys); !ok {
-		errs = append(errs, errors.New("wsfed: no active signing key with a certificate (keys.signing)"))
-	} else {
-		var err error
-		if s.signer, err = xmlsig.NewSigner(k.Signer, k.Cert, false); err != nil {
-			errs = append(errs, fmt.Errorf("wsfed: %w", err))
-		}
-		s.sha1Signer, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
+	var err error
+	if s.signer, s.sha1Signer, err = assertion.Signers(d.Keys); err != nil {
+		errs = append(errs, fmt.Errorf("wsfed: %w", err))
 	}
 	for _, e := range cfg.RPs {
 		r, err := e.RPConfig.resolve(e.App)
@@ -310,7 +303,7 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 		return
 	}
 	rstr, err := s.rstr(rp, p, id)
-	if errors.Is(err, errNoValue) {
+	if errors.Is(err, assertion.ErrNoValue) {
 		// The user's account lacks what the RP knows users by (M365: the
 		// ImmutableID): an answer without it would sign in nobody, or the
 		// wrong user.
@@ -365,30 +358,4 @@ func (s *STS) refuse(w http.ResponseWriter, r *http.Request, sp protocols.Sessio
 		status, msg = http.StatusInternalServerError, "fedgate could not answer the application."
 	}
 	page.Error(w, status, msg)
-}
-
-// activeKey: an active RSA key if there is one, else the first active key.
-func activeKey(keys []protocols.SigningKey) (protocols.SigningKey, bool) {
-	var first *protocols.SigningKey
-	for i, k := range keys {
-		if k.Next || k.Cert == nil {
-			continue
-		}
-		if _, ok := k.Signer.Public().(*rsa.PublicKey); ok {
-			return k, true
-		}
-		if first == nil {
-			first = &keys[i]
-		}
-	}
-	if first == nil {
-		return protocols.SigningKey{}, false
-	}
-	return *first, true
-}
-
-func randomID() string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	return "_" + hex.EncodeToString(b)
 }

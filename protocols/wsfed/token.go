@@ -1,10 +1,6 @@
 package wsfed
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -221,9 +218,9 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 	for _, c := range rp.Claims {
 		var vs []string
 		if c.Value == "pairwise" {
-			vs = []string{Pairwise(rp.Salt, id, rp.Audience)}
+			vs = []string{assertion.Pairwise(rp.Salt, id, rp.Audience)}
 		} else {
-			vs = values(id, c.Value)
+			vs = assertion.Values(id, c.Value)
 		}
 		if len(vs) > 0 {
 			out = append(out, claimValues{c.Type, vs})
@@ -238,53 +235,13 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 	return out
 }
 
-var errNoValue = errors.New("the user has no value for the name identifier")
-
 func (s *STS) nameID(rp *rp, id protocols.Identity) (string, error) {
-	if rp.NameIDValue == "pairwise" {
-		return Pairwise(rp.Salt, id, rp.Audience), nil
+	v, err := assertion.NameID(id, rp.NameIDValue, rp.Salt, rp.Audience)
+	if err == nil && (rp.Preset == PresetM365 || rp.Preset == PresetEntraB2B) && len(v) > maxImmutableIDLength {
+		return "", fmt.Errorf("ImmutableID longer than %d characters", maxImmutableIDLength)
 	}
-	v := values(id, rp.NameIDValue)
-	if len(v) == 0 || v[0] == "" {
-		return "", fmt.Errorf("%w (%s)", errNoValue, rp.NameIDValue)
-	}
-	if (rp.Preset == PresetM365 || rp.Preset == PresetEntraB2B) && len(v[0]) > 64 {
-		return "", errors.New("ImmutableID longer than 64 characters")
-	}
-	return v[0], nil
+	return v, err
 }
 
-// Pairwise is an opaque persistent id, stable per user and RP: HMAC-SHA256
-// keyed by salt.
-func Pairwise(salt string, id protocols.Identity, audience string) string {
-	m := hmac.New(sha256.New, []byte(salt))
-	m.Write([]byte(id.Upstream + "\x00" + id.Subject + "\x00" + audience))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func values(id protocols.Identity, src string) []string {
-	one := func(v string) []string {
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	}
-	switch src {
-	case "username", "upn":
-		return one(id.Username)
-	case "email":
-		return one(id.Email)
-	case "name":
-		return one(id.DisplayName)
-	case "groups":
-		return id.Groups
-	case "subject":
-		return one(id.Subject)
-	case "upstream":
-		return one(id.Upstream)
-	}
-	if name, ok := strings.CutPrefix(src, "claim:"); ok {
-		return one(id.Claims[name])
-	}
-	return nil
-}
+// maxImmutableIDLength is Entra's limit on an ImmutableID.
+const maxImmutableIDLength = 64

@@ -1,0 +1,124 @@
+// Package assertion holds what the SAML IdP and the WS-Fed STS share when
+// they issue assertions about a user: which key signs, where each value
+// comes from, persistent pairwise ids, and the XML document out.
+package assertion
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
+)
+
+// ValueSource matches where a NameID, attribute or claim value comes from.
+var ValueSource = regexp.MustCompile(`^(username|upn|email|name|groups|subject|upstream|claim:[A-Za-z0-9_.:/\-]+)$`)
+
+// Values reads a value source from the identity: nil when the user has no
+// value (an empty attribute would claim one).
+func Values(id protocols.Identity, src string) []string {
+	one := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	switch src {
+	case "username", "upn":
+		return one(id.Username)
+	case "email":
+		return one(id.Email)
+	case "name":
+		return one(id.DisplayName)
+	case "groups":
+		return id.Groups
+	case "subject":
+		return one(id.Subject)
+	case "upstream":
+		return one(id.Upstream)
+	}
+	if name, ok := strings.CutPrefix(src, "claim:"); ok {
+		return one(id.Claims[name])
+	}
+	return nil
+}
+
+// ErrNoValue: the user has no value for the name identifier the app
+// knows users by. The answer is a refusal, never an empty NameID.
+var ErrNoValue = errors.New("the user has no value for the name identifier")
+
+// NameID is the subject identifier from src: "pairwise" (keyed by salt,
+// for audience) or a value source.
+func NameID(id protocols.Identity, src, salt, audience string) (string, error) {
+	if src == "pairwise" {
+		return Pairwise(salt, id, audience), nil
+	}
+	v := Values(id, src)
+	if len(v) == 0 || v[0] == "" {
+		return "", fmt.Errorf("%w (%s)", ErrNoValue, src)
+	}
+	return v[0], nil
+}
+
+// Pairwise is a persistent id: opaque, stable per user and audience, and
+// unlinkable across audiences; HMAC-SHA256 keyed by salt (43 characters).
+func Pairwise(salt string, id protocols.Identity, audience string) string {
+	m := hmac.New(sha256.New, []byte(salt))
+	m.Write([]byte(id.Upstream + "\x00" + id.Subject + "\x00" + audience))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Signers makes the signers of the active key: RSA-SHA256, and RSA-SHA1
+// for peers configured with sha1 (nil when the key is not RSA). The
+// active key is an RSA one if there is any — every SAML and WS-Fed peer
+// verifies RSA, Microsoft only RSA — else the first active key.
+func Signers(keys []protocols.SigningKey) (sha256, sha1 *xmlsig.Signer, err error) {
+	var k *protocols.SigningKey
+	for i := range keys {
+		if keys[i].Next || keys[i].Cert == nil {
+			continue
+		}
+		if _, ok := keys[i].Signer.Public().(*rsa.PublicKey); ok {
+			k = &keys[i]
+			break
+		}
+		if k == nil {
+			k = &keys[i]
+		}
+	}
+	if k == nil {
+		return nil, nil, errors.New("no active signing key with a certificate (keys.signing)")
+	}
+	if sha256, err = xmlsig.NewSigner(k.Signer, k.Cert, false); err != nil {
+		return nil, nil, err
+	}
+	sha1, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
+	return sha256, sha1, nil
+}
+
+// ID is a fresh XML id: "_" and 160 random bits (an id must not start
+// with a digit).
+func ID() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return "_" + hex.EncodeToString(b)
+}
+
+// Serialize writes el as a UTF-8 XML document.
+func Serialize(el *etree.Element) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	doc.AddChild(el)
+	doc.WriteSettings.CanonicalEndTags = true
+	return doc.WriteToBytes()
+}

@@ -1,0 +1,66 @@
+package assertion
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
+)
+
+var taro = protocols.Identity{Subject: "u1", Upstream: "corp", Username: "taro@corp.example", Email: "taro@example.co.jp",
+	Groups: []string{"staff", "sales"}, Claims: map[string]string{"immutable_id": "AbC+/=="}}
+
+func TestValuesAndNameID(t *testing.T) {
+	for src, want := range map[string][]string{
+		"username": {"taro@corp.example"}, "upn": {"taro@corp.example"}, "email": {"taro@example.co.jp"},
+		"groups": {"staff", "sales"}, "subject": {"u1"}, "upstream": {"corp"},
+		"claim:immutable_id": {"AbC+/=="}, "name": nil, "claim:missing": nil,
+	} {
+		if got := Values(taro, src); !slices.Equal(got, want) {
+			t.Errorf("Values(%s) = %q, want %q", src, got, want)
+		}
+		if !ValueSource.MatchString(src) {
+			t.Errorf("%s is a value source", src)
+		}
+	}
+	if ValueSource.MatchString("password") || ValueSource.MatchString("claim:") {
+		t.Error("not value sources")
+	}
+	if _, err := NameID(taro, "name", "", ""); !errors.Is(err, ErrNoValue) {
+		t.Fatalf("no display name: %v", err)
+	}
+	a, _ := NameID(taro, "pairwise", "salt-0123456789ab", "sp-a")
+	b, _ := NameID(taro, "pairwise", "salt-0123456789ab", "sp-b")
+	if a == b || len(a) != 43 || a != Pairwise("salt-0123456789ab", taro, "sp-a") {
+		t.Fatalf("pairwise %q %q", a, b)
+	}
+}
+
+// The RSA key signs even when an ECDSA key is listed first; next keys and
+// keys without a certificate never sign.
+func TestSignersPickActiveRSA(t *testing.T) {
+	rsaKey := xmlsigtest.NewKey(t, "rsa")
+	next := xmlsigtest.NewKey(t, "next")
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := []protocols.SigningKey{
+		{Signer: next.Key, Cert: next.Cert, Next: true},
+		{Signer: ec, Cert: &x509.Certificate{}},
+		{Signer: rsaKey.Key, Cert: rsaKey.Cert},
+	}
+	s256, s1, err := Signers(keys)
+	if err != nil || s256 == nil || s1 == nil {
+		t.Fatalf("%v %v %v", s256, s1, err)
+	}
+	if !s256.Cert().Equal(rsaKey.Cert) {
+		t.Fatal("the active RSA key must sign")
+	}
+	if _, _, err := Signers(keys[:1]); err == nil {
+		t.Fatal("a next key alone must not sign")
+	}
+}
