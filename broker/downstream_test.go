@@ -19,6 +19,11 @@ import (
 type fakeProtocol struct{}
 
 func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
+	// Protocols name the app in the path too (/saml/sso/<app>); the broker
+	// must hand the path value through.
+	mux.HandleFunc("GET /fake/app/{app}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "app %s", r.PathValue("app"))
+	})
 	mux.HandleFunc("GET /fake/sso", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := protocols.SessionRequest{App: q.Get("app"), Passive: q.Get("passive") == "1", MFA: q.Get("mfa") == "1", Resume: r.URL.RequestURI()}
@@ -48,6 +53,16 @@ apps:
   - { id: portal, type: oidc, policy: staff, upstreams: [local], oidc: { client_id: portal } }
 policies: [policies/*.yaml]
 `
+
+func TestProtocolRoutesGetPathValues(t *testing.T) {
+	e := downstreamEnv(t)
+	if r := e.get(e.client, "/fake/app/portal"); r.body != "app portal" {
+		t.Fatalf("path value lost: %d %q", r.code, r.body)
+	}
+	if r := e.get(e.client, "/fake/nothing"); r.code != http.StatusNotFound {
+		t.Fatalf("unrouted path: %d", r.code)
+	}
+}
 
 func downstreamEnv(t *testing.T) *testEnv {
 	e := newEnvWith(t, downstreamConfig, nil)

@@ -227,8 +227,10 @@ func (b *Server) ownHandler() http.Handler {
 	route("/", "protocol", func(w http.ResponseWriter, r *http.Request) {
 		snap := snapOf(r)
 		if snap.protoMux != nil {
-			if h, pattern := snap.protoMux.Handler(r); pattern != "" {
-				h.ServeHTTP(w, r)
+			// ServeHTTP, not the handler Handler returns: only ServeHTTP
+			// fills in the path values (/saml/sso/{app}).
+			if _, pattern := snap.protoMux.Handler(r); pattern != "" {
+				snap.protoMux.ServeHTTP(w, r)
 				return
 			}
 		}
