@@ -17,6 +17,10 @@ import (
 type buildDeps struct {
 	Logger  *slog.Logger
 	Timeout time.Duration // server.timeouts.upstream: every call to an IdP
+	// Write allows writing under data_dir (serve; check never writes).
+	Write bool
+	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
+	SPMeta *[]spMetaSource
 }
 
 // upstreamTypes builds an upstream from its config block, one entry per type.
@@ -66,7 +70,7 @@ var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, 
 }
 
 // buildDownstreams adds a downstream per protocol type in use.
-func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, logger *slog.Logger) error {
+func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) error {
 	byType := map[string][]config.App{}
 	var order []string
 	var errs []error
@@ -85,20 +89,21 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, logger *slog.Lo
 		byType[a.Type] = append(byType[a.Type], a)
 	}
 	for _, t := range order {
-		d, err := downstreamTypes[t](byType[t], snap, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream})
+		ds, err := downstreamTypes[t](byType[t], snap, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		snap.AddDownstream(d)
+		snap.AddDownstream(ds)
 	}
 	return errors.Join(errs...)
 }
 
 // loaded is a config and everything built from it.
 type loaded struct {
-	cfg  *config.Config
-	snap *broker.Snapshot
+	cfg    *config.Config
+	snap   *broker.Snapshot
+	spMeta []spMetaSource // SAML apps' metadata_url, for the refresher
 }
 
 // load reads and builds everything; with generate, missing default keys are
@@ -157,8 +162,10 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := buildDownstreams(cfg, snap, logger); err != nil {
+	var spMeta []spMetaSource
+	d := buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Write: generate, SPMeta: &spMeta}
+	if err := buildDownstreams(cfg, snap, d); err != nil {
 		return nil, err
 	}
-	return &loaded{cfg: cfg, snap: snap}, nil
+	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta}, nil
 }

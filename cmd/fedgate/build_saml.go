@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
@@ -24,7 +26,8 @@ const maxPeerFile = 1 << 20
 
 // buildSAMLIdP builds fedgate's SAML IdP for every `type: saml` app: each
 // app's saml: block is one SP. Files it names (SP metadata, certificates)
-// are read here and watched for reload.
+// are read here and watched for reload; metadata_url is read from its
+// cached copy (see spmetadata.go).
 func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
 	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL}
 	blocks := map[string]*config.Block{}
@@ -41,6 +44,30 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 		if sc.Metadata, sc.Certs, err = readPeerFiles(snap.Config, b, sc.MetadataFile, sc.CertificateFiles); err != nil {
 			errs = append(errs, b.Pos("app %q: %v", a.ID, err))
 			continue
+		}
+		if sc.MetadataURL != "" {
+			src, err := newSPMetaSource(snap.Config, a.ID, sc)
+			if err == nil {
+				sc.Metadata, err = src.metadata(context.Background(), spMetaClient(nil), d.Write)
+			}
+			if err != nil {
+				for _, e := range flatten(err) {
+					errs = append(errs, b.Pos("app %q: %v", a.ID, e))
+				}
+				continue
+			}
+			snap.Config.Files = append(snap.Config.Files, src.Cache)
+			if d.SPMeta != nil {
+				*d.SPMeta = append(*d.SPMeta, src)
+			}
+		}
+		if sc.EncryptionCertificateFile != "" {
+			_, enc, err := readPeerFiles(snap.Config, b, "", []string{sc.EncryptionCertificateFile})
+			if err != nil { // named after certificate_files: name the key read
+				errs = append(errs, b.Pos("app %q: encryption_certificate_file: %s", a.ID, strings.TrimPrefix(err.Error(), "certificate_files: ")))
+				continue
+			}
+			sc.EncryptionCert = enc[0] // the leaf, when the file holds a chain
 		}
 		cfg.SPs = append(cfg.SPs, saml.SPEntry{App: a.ID, SPConfig: sc})
 	}

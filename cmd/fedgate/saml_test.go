@@ -46,3 +46,40 @@ policies: [staff.yaml]
 		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestCheckSAMLEncryption: encryption_certificate_file is read (relative
+// to the config) and its problems named after it; encrypt_assertion: true
+// without a key is refused.
+func TestCheckSAMLEncryption(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "staff.yaml", staffPolicy)
+	writeFile(t, dir, "sp-enc.pem", readFile(t, "../../protocols/saml/testdata", "sp-cert.pem"))
+	config := func(saml string) string {
+		writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
+data_dir: data
+store: { memory: true }
+upstreams: [{ id: local, type: local }]
+apps:
+  - id: crm
+    type: saml
+    policy: staff-only
+    saml: { entity_id: "https://crm.example/saml", acs_urls: [{ url: "https://crm.example/acs" }], persistent_salt: "0123456789abcdef0123", `+saml+` }
+policies: [staff.yaml]
+`)
+		return filepath.Join(dir, "fedgate.yaml")
+	}
+	for _, c := range []struct{ saml, want string }{
+		{`encryption_certificate_file: sp-enc.pem, encryption_method: aes256-cbc`, ""},
+		{`encryption_certificate_file: missing.pem`, `app "crm": encryption_certificate_file: stat ` + filepath.Join(dir, "missing.pem")},
+		{`encryption_certificate_file: staff.yaml`, `app "crm": encryption_certificate_file: staff.yaml has no PEM certificate`},
+		{`encrypt_assertion: true`, `app "crm": encrypt_assertion: true needs the SP's encryption certificate`},
+	} {
+		code, stdout, stderr := runCLI("check", "--config", config(c.saml))
+		if c.want == "" && code != 0 {
+			t.Fatalf("%s: exit %d:\n%s%s", c.saml, code, stdout, stderr)
+		}
+		if c.want != "" && (code != 1 || !strings.Contains(stderr, c.want)) {
+			t.Errorf("%s: exit %d, stderr lacks %q:\n%s", c.saml, code, c.want, stderr)
+		}
+	}
+}

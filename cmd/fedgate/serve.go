@@ -74,7 +74,10 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger)
+	spMeta := &spMetaRefresher{Client: spMetaClient(nil), Logger: logger, Tick: 30 * time.Second}
+	spMeta.Set(l.spMeta)
+	go spMeta.Run(ctx)
+	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger, spMeta)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -117,9 +120,10 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	return nil
 }
 
-// reloadLoop rebuilds the config on SIGHUP or a file change. A config that
-// fails is refused and the last good one keeps serving.
-func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger) {
+// reloadLoop rebuilds the config on SIGHUP or a file change (a refreshed SP
+// metadata copy included). A config that fails is refused and the last good
+// one keeps serving.
+func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger, spMeta *spMetaRefresher) {
 	w, err := config.NewWatcher(files)
 	if err != nil {
 		logger.Warn("config file watching disabled; SIGHUP still reloads", "err", err)
@@ -149,6 +153,7 @@ func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []st
 			continue
 		}
 		srv.Metrics.Reloaded(true)
+		spMeta.Set(l.spMeta)
 		if w != nil {
 			if err := w.Track(l.cfg.Files); err != nil {
 				logger.Warn("config watch", "err", err)

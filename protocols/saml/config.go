@@ -46,7 +46,12 @@ type SPConfig struct {
 	// MetadataFile is the SP's metadata (entity id, ACS URLs, certificates);
 	// settings here override it. cmd reads it into Metadata.
 	MetadataFile string `yaml:"metadata_file"`
-	ACSURLs      []ACS  `yaml:"acs_urls"`
+	// MetadataURL fetches the metadata instead (https): cmd caches the last
+	// good copy in data_dir and fetches it again every MetadataRefresh
+	// (default 1h, at least 1m).
+	MetadataURL     string        `yaml:"metadata_url"`
+	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
+	ACSURLs         []ACS         `yaml:"acs_urls"`
 	// CertificateFiles are PEM certificates the SP signs requests with.
 	CertificateFiles []string `yaml:"certificate_files"`
 	// RequireSignedRequests refuses unsigned AuthnRequests (signed ones are
@@ -57,6 +62,14 @@ type SPConfig struct {
 	SignAssertion *bool `yaml:"sign_assertion"`
 	// SHA1 signs with RSA-SHA1 and accepts it on requests: old peers only.
 	SHA1 bool `yaml:"sha1"`
+	// EncryptAssertion: unset encrypts the (signed) assertion when the SP's
+	// encryption certificate is known (EncryptionCertificateFile, or a
+	// KeyDescriptor use="encryption" in its metadata); true requires one;
+	// false never encrypts. EncryptionMethod: aes256-gcm (default) or
+	// aes256-cbc for SPs without XML Encryption 1.1.
+	EncryptAssertion          *bool  `yaml:"encrypt_assertion"`
+	EncryptionCertificateFile string `yaml:"encryption_certificate_file"`
+	EncryptionMethod          string `yaml:"encryption_method"`
 
 	// Issuer overrides fedgate's IdP entity id for this SP (M365 wants the
 	// domain's configured IssuerUri).
@@ -95,6 +108,8 @@ type SPConfig struct {
 	// never read files).
 	Metadata []byte              `yaml:"-"`
 	Certs    []*x509.Certificate `yaml:"-"`
+	// EncryptionCert is read from EncryptionCertificateFile.
+	EncryptionCert *x509.Certificate `yaml:"-"`
 }
 
 // ACS is an assertion consumer service URL (HTTP-POST binding).
@@ -153,6 +168,8 @@ type sp struct {
 	Preset        string
 	Tenant        string
 	Domains       []string
+	// Encryption, when set, encrypts its assertions.
+	Encryption *encryption
 }
 
 // resolve applies the preset and metadata, fills defaults and validates,
@@ -165,6 +182,7 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var encCerts []*x509.Certificate
 	if len(c.Metadata) > 0 {
 		md, err := parseSPMetadata(c.Metadata)
 		if err != nil {
@@ -174,6 +192,7 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 				s.EntityID = md.EntityID
 			}
 			s.Certs = append(s.Certs, md.Certs...)
+			encCerts = md.EncryptionCerts
 			s.RequireSigned = s.RequireSigned || md.AuthnRequestsSigned
 			if len(c.ACSURLs) == 0 {
 				s.ACS = md.ACS
@@ -233,6 +252,11 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 	if !s.SignAssertion && !s.SignResponse {
 		bad("sign_response and sign_assertion are both false: something must be signed")
 	}
+	enc, err := c.encryption(s.EntityID, encCerts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.Encryption = enc
 	s.Accepted = append([]string{s.EntityID}, s.Accepted...)
 	setDefault(&s.Audience, s.EntityID)
 	setDefault(&s.MFAClass, ClassREFEDSMFA)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -45,6 +46,9 @@ type Deps struct {
 	Now    func() time.Time
 	// NewID makes response and assertion ids (default: random).
 	NewID func() string
+	// Rand is the randomness of assertion encryption (default
+	// crypto/rand.Reader; tests fix it).
+	Rand io.Reader
 }
 
 // SPError is a problem with one app's saml: block.
@@ -67,6 +71,7 @@ type IdP struct {
 	logger       *slog.Logger
 	now          func() time.Time
 	newID        func() string
+	rand         io.Reader
 }
 
 var _ protocols.Downstream = (*IdP)(nil)
@@ -78,7 +83,7 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 // Open builds the IdP; problems are *SPError per app, joined.
 func Open(cfg Config, d Deps) (*IdP, error) {
 	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{},
-		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID}
+		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID, rand: d.Rand}
 	p.issuer = cfg.Issuer
 	if p.issuer == "" {
 		p.issuer = DefaultIssuer(cfg.PublicURL)
@@ -91,6 +96,9 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 	}
 	if p.newID == nil {
 		p.newID = randomID
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
 	}
 	var errs []error
 	if k, ok := activeKey(d.Keys); !ok {

@@ -19,6 +19,7 @@ type spMetadata struct {
 	EntityID            string
 	ACS                 []ACS
 	Certs               []*x509.Certificate
+	EncryptionCerts     []*x509.Certificate
 	AuthnRequestsSigned bool
 	NameIDFormats       []string
 }
@@ -61,7 +62,9 @@ func parseSPMetadata(data []byte) (*spMetadata, error) {
 			idx, _ := strconv.Atoi(c.SelectAttrValue("index", "0"))
 			md.ACS = append(md.ACS, ACS{URL: c.SelectAttrValue("Location", ""), Index: idx, Default: c.SelectAttrValue("isDefault", "") == "true"})
 		case "KeyDescriptor":
-			if use := c.SelectAttrValue("use", "signing"); use != "signing" {
+			// Without use, a key serves both signing and encryption.
+			use := c.SelectAttrValue("use", "")
+			if use != "" && use != "signing" && use != "encryption" {
 				continue
 			}
 			for _, xc := range c.FindElements(".//X509Certificate") {
@@ -73,7 +76,12 @@ func parseSPMetadata(data []byte) (*spMetadata, error) {
 				if err != nil {
 					return nil, fmt.Errorf("bad X509Certificate: %v", err)
 				}
-				md.Certs = append(md.Certs, cert)
+				if use != "encryption" {
+					md.Certs = append(md.Certs, cert)
+				}
+				if use != "signing" {
+					md.EncryptionCerts = append(md.EncryptionCerts, cert)
+				}
 			}
 		case "NameIDFormat":
 			md.NameIDFormats = append(md.NameIDFormats, strings.TrimSpace(c.Text()))
@@ -83,6 +91,13 @@ func parseSPMetadata(data []byte) (*spMetadata, error) {
 		return nil, errors.New("no AssertionConsumerService with the HTTP-POST binding")
 	}
 	return md, nil
+}
+
+// CheckSPMetadata reports whether data is SP metadata fedgate can use
+// (cmd checks a fetched document before it replaces the last good copy).
+func CheckSPMetadata(data []byte) error {
+	_, err := parseSPMetadata(data)
+	return err
 }
 
 func childNS(el *etree.Element, ns, tag string) *etree.Element {

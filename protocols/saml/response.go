@@ -78,6 +78,11 @@ func (p *IdP) response(s *sp, pend *pending, id protocols.Identity) ([]byte, err
 			return nil, err
 		}
 	}
+	if s.Encryption != nil { // sign, then encrypt
+		if a, err = s.Encryption.encrypt(a, p.rand); err != nil {
+			return nil, err
+		}
+	}
 	resp := p.responseHead(s, pend, now, StatusSuccess, "")
 	resp.AddChild(a)
 	if s.SignResponse {

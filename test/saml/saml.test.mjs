@@ -3,8 +3,12 @@
 // (signature, audience, InResponseTo, time conditions, NameID, attributes).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SAML } from '@node-saml/node-saml';
-import { Client, autoPost, idpCert, startFedgate } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SAML, generateServiceProviderMetadata } from '@node-saml/node-saml';
+import { Client, autoPost, idpCert, repoRoot, startFedgate } from './helpers.mjs';
 
 const ACS = 'https://crm.example.test/saml/acs';
 const ENTITY = 'https://crm.example.test/saml/metadata';
@@ -117,5 +121,73 @@ describe('SAML IdP with node-saml as the SP', () => {
     autoPost(await c.signIn(await c.follow(await forced.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
     const page = await c.follow(await forced.getAuthorizeUrlAsync('', undefined, {}));
     assert.match(page.text, /name="password"/, 'ForceAuthn shows the sign-in form despite the session');
+  });
+});
+
+// Assertion encryption: the SP publishes an encryption key (in the
+// metadata node-saml generates, or as encryption_certificate_file) and
+// node-saml, given decryptionPvk, decrypts (xml-encryption) and checks the
+// signature of the assertion inside.
+describe('SAML IdP encrypting assertions for node-saml', () => {
+  const spKey = readFileSync(path.join(repoRoot, 'protocols/saml/testdata/sp-key.pem'), 'utf8');
+  const spCertFile = path.join(repoRoot, 'protocols/saml/testdata/sp-cert.pem');
+  const spCert = readFileSync(spCertFile, 'utf8');
+
+  async function signInEncrypted(t, saml) {
+    const fg = await startFedgate(t, `
+  - id: vault
+    type: saml
+    name: Vault
+    policy: staff-only
+    saml:
+${saml}
+      persistent_salt: "interop-test-salt-0123456789"
+      attributes:
+        - { name: email, value: email }
+`);
+    const sp = new SAML({
+      entryPoint: `${fg.base}/saml/sso`,
+      issuer: ENTITY,
+      callbackUrl: ACS,
+      audience: ENTITY,
+      idpCert: await idpCert(`${fg.base}/saml/metadata`),
+      decryptionPvk: spKey,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      validateInResponseTo: 'always',
+      identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    });
+    const c = new Client();
+    const { fields } = autoPost(await c.signIn(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
+    const xml = decodeResponse(fields);
+    assert.match(xml, /<saml:EncryptedAssertion>/);
+    assert.doesNotMatch(xml, /<saml:Assertion[ >]/, 'no assertion in clear');
+    assert.doesNotMatch(xml, /alice/, 'nothing about the user in clear');
+    const { profile } = await sp.validatePostResponseAsync(fields);
+    assert.equal(profile.email, 'alice@example.com');
+    assert.match(profile.nameID, /^[A-Za-z0-9_-]{43}$/);
+    return xml;
+  }
+
+  it('metadata with a use="encryption" key (node-saml\'s own) → AES-256-GCM, RSA-OAEP', async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-sp-md-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const md = path.join(dir, 'sp.xml');
+    await writeFile(md, generateServiceProviderMetadata({
+      issuer: ENTITY, callbackUrl: ACS, decryptionPvk: spKey, decryptionCert: spCert,
+      identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    }));
+    const xml = await signInEncrypted(t, `      metadata_file: "${md}"`);
+    assert.match(xml, /Algorithm="http:\/\/www\.w3\.org\/2009\/xmlenc11#aes256-gcm"/);
+    assert.match(xml, /Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmlenc#rsa-oaep-mgf1p"/);
+  });
+
+  it('encryption_certificate_file with encryption_method: aes256-cbc', async (t) => {
+    const xml = await signInEncrypted(t, `      entity_id: "${ENTITY}"
+      acs_urls: [{ url: "${ACS}" }]
+      encryption_certificate_file: "${spCertFile}"
+      encryption_method: aes256-cbc
+      sign_response: true`);
+    assert.match(xml, /Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmlenc#aes256-cbc"/);
   });
 });

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols/saml"
+)
+
+const (
+	spMetaTimeout        = 10 * time.Second
+	defaultSPMetaRefresh = time.Hour
+	minSPMetaRefresh     = time.Minute
+)
+
+// spMetaSource is an SP's metadata at a URL (metadata_url). The last good
+// copy is kept in Cache; the config watcher tracks that file, so writing a
+// changed copy there reloads the config like any edited file.
+type spMetaSource struct {
+	App, URL string
+	Cache    string        // data_dir/sp-metadata/<app>-<url hash>.xml
+	Every    time.Duration // metadata_refresh
+}
+
+// newSPMetaSource validates an app's metadata_url and metadata_refresh.
+// Plain http is only for tests: a loopback host with server.insecure_http.
+func newSPMetaSource(cfg *config.Config, app string, sc saml.SPConfig) (spMetaSource, error) {
+	var errs []error
+	if sc.MetadataFile != "" {
+		errs = append(errs, errors.New("metadata_file and metadata_url: use one of them"))
+	}
+	u, err := url.Parse(sc.MetadataURL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		errs = append(errs, fmt.Errorf("metadata_url %q is not an absolute https URL", sc.MetadataURL))
+	case u.Scheme == "http" && !(cfg.Server.InsecureHTTP && isLoopback(u.Hostname())):
+		errs = append(errs, fmt.Errorf("metadata_url %q: use https (plain http only to a loopback host with server.insecure_http)", sc.MetadataURL))
+	}
+	every := sc.MetadataRefresh
+	if every == 0 {
+		every = defaultSPMetaRefresh
+	}
+	if every < minSPMetaRefresh {
+		errs = append(errs, fmt.Errorf("metadata_refresh %v: at least 1m", sc.MetadataRefresh))
+	}
+	if cfg.DataDir == "" {
+		errs = append(errs, errors.New("metadata_url needs data_dir (where the last good copy is kept)"))
+	}
+	// The URL's hash in the name: a changed metadata_url never serves the
+	// old URL's copy.
+	sum := sha256.Sum256([]byte(sc.MetadataURL))
+	cache := filepath.Join(cfg.DataDir, "sp-metadata", app+"-"+hex.EncodeToString(sum[:4])+".xml")
+	return spMetaSource{App: app, URL: sc.MetadataURL, Cache: cache, Every: every}, errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// metadata is the cached copy if there is a usable one, else the document
+// fetched now (and cached when write: serve writes, check never does). The
+// refresher keeps the cached copy current.
+func (s spMetaSource) metadata(ctx context.Context, c *http.Client, write bool) ([]byte, error) {
+	if data, err := os.ReadFile(s.Cache); err == nil && saml.CheckSPMetadata(data) == nil {
+		return data, nil
+	}
+	data, err := s.fetch(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("metadata_url: no cached copy, and %w", err)
+	}
+	if write {
+		if err := writeFileAtomic(s.Cache, data); err != nil {
+			return nil, fmt.Errorf("metadata_url: caching: %w", err)
+		}
+	}
+	return data, nil
+}
+
+// fetch GETs the document: at most maxPeerFile bytes in spMetaTimeout, and
+// only if it parses as SP metadata.
+func (s spMetaSource) fetch(ctx context.Context, c *http.Client) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, spMetaTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml;q=0.9, */*;q=0.1")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", s.URL, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerFile+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: %w", s.URL, err)
+	case len(data) > maxPeerFile:
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", s.URL, maxPeerFile)
+	}
+	if err := saml.CheckSPMetadata(data); err != nil {
+		return nil, fmt.Errorf("GET %s: not usable SP metadata: %w", s.URL, err)
+	}
+	return data, nil
+}
+
+// refresh fetches the document and, if it changed, replaces the cached copy.
+func (s spMetaSource) refresh(ctx context.Context, c *http.Client) (changed bool, err error) {
+	data, err := s.fetch(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if old, err := os.ReadFile(s.Cache); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	return true, writeFileAtomic(s.Cache, data)
+}
+
+// spMetaClient may follow a redirect only on the same host and never from
+// https to http. rt is the transport (nil: the default).
+func spMetaClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, Timeout: spMetaTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			prev := via[len(via)-1].URL
+			if len(via) >= 3 || req.URL.Host != prev.Host || (prev.Scheme == "https" && req.URL.Scheme != "https") {
+				return fmt.Errorf("refusing redirect from %s to %s", prev.Redacted(), req.URL.Redacted())
+			}
+			return nil
+		}}
+}
+
+// writeFileAtomic writes data to path (mode 0600) by a rename, so readers
+// and the watcher see the old or the new file, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, a no-op
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// spMetaRefresher fetches every metadata_url again when it is due. A
+// changed document goes to its cache file (the watcher then reloads); a
+// failed fetch keeps the last good copy and is logged.
+type spMetaRefresher struct {
+	Client *http.Client
+	Logger *slog.Logger
+	Tick   time.Duration // how often it looks for due sources
+
+	mu  sync.Mutex
+	due map[spMetaSource]time.Time
+}
+
+// Set replaces the sources (after each reload). A new one is due when its
+// cached copy is older than its refresh interval.
+func (r *spMetaRefresher) Set(srcs []spMetaSource) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	due := map[spMetaSource]time.Time{}
+	for _, s := range srcs {
+		t, ok := r.due[s]
+		if !ok {
+			t = time.Now()
+			if st, err := os.Stat(s.Cache); err == nil {
+				t = st.ModTime().Add(s.Every)
+			}
+		}
+		due[s] = t
+	}
+	r.due = due
+}
+
+// Run refreshes until ctx ends.
+func (r *spMetaRefresher) Run(ctx context.Context) {
+	tick := time.NewTicker(r.Tick)
+	defer tick.Stop()
+	for {
+		r.refreshDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *spMetaRefresher) refreshDue(ctx context.Context) {
+	now := time.Now()
+	var todo []spMetaSource
+	r.mu.Lock()
+	for s, t := range r.due {
+		if !now.Before(t) {
+			todo = append(todo, s)
+			r.due[s] = now.Add(s.Every)
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range todo {
+		changed, err := s.refresh(ctx, r.Client)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.Logger.Warn("SP metadata refresh failed; keeping the last good copy", "app", s.App, "url", s.URL, "err", err)
+		case changed:
+			r.Logger.Info("SP metadata changed; reloading", "app", s.App, "url", s.URL)
+		}
+	}
+}
