@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 )
 
 // SPConfig is the `saml:` block of a `type: saml` app: one service provider.
@@ -136,8 +137,7 @@ const (
 )
 
 var (
-	valueSource = regexp.MustCompile(`^(username|upn|email|name|groups|subject|upstream|claim:[A-Za-z0-9_.:/\-]+)$`)
-	tenantID    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	tenantID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // sp is one service provider, resolved: preset applied, metadata merged.
@@ -226,7 +226,7 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 			s.Attributes = append(s.Attributes, Attribute{Name: ClaimEmailAddress, Value: "email", NameFormat: AttrNameFormatURI})
 		}
 	case PresetM365:
-		if c.ImmutableID == "" || !valueSource.MatchString(c.ImmutableID) {
+		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
 			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
 		}
 		s.EntityID = MicrosoftOnline
@@ -319,14 +319,14 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		if s.NameIDValue == "pairwise" && len(s.Salt) < 16 {
 			bad("persistent_salt: at least 16 characters are needed for pairwise persistent NameIDs (keep it secret and never change it: NameIDs derive from it)")
 		}
-	case !valueSource.MatchString(s.NameIDValue) || s.NameIDValue == "groups":
+	case !assertion.ValueSource.MatchString(s.NameIDValue) || s.NameIDValue == "groups":
 		bad("name_id_value %q: use pairwise, username, upn, email, subject or claim:<name>", s.NameIDValue)
 	}
 	for i, a := range s.Attributes {
 		if a.Name == "" {
 			bad("attributes[%d]: name is required", i)
 		}
-		if !valueSource.MatchString(a.Value) {
+		if !assertion.ValueSource.MatchString(a.Value) {
 			bad("attributes[%d] (%s): value %q: use username, upn, email, name, groups, subject, upstream or claim:<name>", i, a.Name, a.Value)
 		}
 		switch strings.ToLower(a.NameFormat) {

@@ -9,8 +9,6 @@ package saml
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -95,20 +94,15 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 		p.now = time.Now
 	}
 	if p.newID == nil {
-		p.newID = randomID
+		p.newID = assertion.ID
 	}
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
 	var errs []error
-	if k, ok := activeKey(d.Keys); !ok {
-		errs = append(errs, errors.New("saml: no active signing key with a certificate (keys.signing)"))
-	} else {
-		var err error
-		if p.signer, err = xmlsig.NewSigner(k.Signer, k.Cert, false); err != nil {
-			errs = append(errs, fmt.Errorf("saml: %w", err))
-		}
-		p.sha1Signer, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
+	var err error
+	if p.signer, p.sha1Signer, err = assertion.Signers(d.Keys); err != nil {
+		errs = append(errs, fmt.Errorf("saml: %w", err))
 	}
 	for _, e := range cfg.SPs {
 		s, err := e.SPConfig.resolve(e.App)
@@ -189,32 +183,4 @@ func (p *IdP) spFor(issuer, app string) (*sp, error) {
 		return nil, fmt.Errorf("%w: issuer %q is shared by several apps: send the request to %s/<app>", errUnknownSP, issuer, SSOPath)
 	}
 	return nil, fmt.Errorf("%w: %q", errUnknownSP, issuer)
-}
-
-// activeKey picks the key to sign with: an active RSA key if there is one
-// (every SAML and WS-Fed peer verifies RSA; Microsoft only RSA), else the
-// first active key.
-func activeKey(keys []protocols.SigningKey) (protocols.SigningKey, bool) {
-	var first *protocols.SigningKey
-	for i, k := range keys {
-		if k.Next || k.Cert == nil {
-			continue
-		}
-		if _, ok := k.Signer.Public().(*rsa.PublicKey); ok {
-			return k, true
-		}
-		if first == nil {
-			first = &keys[i]
-		}
-	}
-	if first == nil {
-		return protocols.SigningKey{}, false
-	}
-	return *first, true
-}
-
-func randomID() string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	return "_" + hex.EncodeToString(b)
 }

@@ -97,6 +97,12 @@ func TestPresetM365(t *testing.T) {
 		w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, authnRequestXML("_l", "urn:federation:MicrosoftOnline", fixedNow, "", ""), "", nil), nil))
 		e.refused(w, http.StatusInternalServerError, "error")
 	})
+	t.Run("no ImmutableID: a page, not an empty NameID", func(t *testing.T) {
+		e := newEnv(t, map[string]SPConfig{"m365": {Preset: "m365", ImmutableID: "claim:immutable_id"}})
+		delete(e.sp.id.Claims, "immutable_id")
+		w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, authnRequestXML("_n", "urn:federation:MicrosoftOnline", fixedNow, "", ""), "", nil), nil))
+		e.refused(w, http.StatusForbidden, "user-has-no-name-identifier")
+	})
 }
 
 func TestPresetConfigErrors(t *testing.T) {

@@ -1,20 +1,16 @@
 package saml
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/page"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -62,7 +58,7 @@ func (p *IdP) errorResponse(s *sp, pend *pending, sub string) ([]byte, error) {
 	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
 		return nil, err
 	}
-	return serialize(resp)
+	return assertion.Serialize(resp)
 }
 
 // response is a successful Response carrying one assertion about id.
@@ -90,7 +86,7 @@ func (p *IdP) response(s *sp, pend *pending, id protocols.Identity) ([]byte, err
 			return nil, err
 		}
 	}
-	return serialize(resp)
+	return assertion.Serialize(resp)
 }
 
 // assertion builds the saml:Assertion (unsigned). It declares its own
@@ -138,7 +134,7 @@ func (p *IdP) assertion(s *sp, pend *pending, id protocols.Identity, now time.Ti
 
 	var attrs []*etree.Element
 	for _, at := range s.Attributes {
-		vals := values(id, at.Value)
+		vals := assertion.Values(id, at.Value)
 		if len(vals) == 0 {
 			continue // nothing to say: omit rather than send an empty value
 		}
@@ -177,94 +173,24 @@ func authnClass(s *sp, id protocols.Identity) string {
 	return ClassUnspecified
 }
 
-var errNoValue = errors.New("the user has no value for the NameID")
-
 // nameID is the user's NameID for s.
 func (p *IdP) nameID(s *sp, id protocols.Identity) (string, error) {
-	switch s.NameIDValue {
-	case "pairwise":
-		return Pairwise(s.Salt, id, s.EntityID), nil
-	case "transient":
+	if s.NameIDValue == "transient" {
 		return p.newID(), nil
 	}
-	v := values(id, s.NameIDValue)
-	if len(v) == 0 || v[0] == "" {
-		return "", fmt.Errorf("%w (%s)", errNoValue, s.NameIDValue)
-	}
-	if s.Preset == PresetM365 && len(v[0]) > maxImmutableIDLength {
+	v, err := assertion.NameID(id, s.NameIDValue, s.Salt, s.EntityID)
+	if err == nil && s.Preset == PresetM365 && len(v) > maxImmutableIDLength {
 		return "", fmt.Errorf("ImmutableID longer than %d characters", maxImmutableIDLength)
 	}
-	return v[0], nil
+	return v, err
 }
 
-// Pairwise is a persistent NameID: opaque, stable per user and SP, and
-// unlinkable across SPs; HMAC-SHA256 keyed by salt (43 characters).
-func Pairwise(salt string, id protocols.Identity, entityID string) string {
-	m := hmac.New(sha256.New, []byte(salt))
-	m.Write([]byte(id.Upstream + "\x00" + id.Subject + "\x00" + entityID))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// values reads a value source from the identity.
-func values(id protocols.Identity, src string) []string {
-	one := func(v string) []string {
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	}
-	switch src {
-	case "username", "upn":
-		return one(id.Username)
-	case "email":
-		return one(id.Email)
-	case "name":
-		return one(id.DisplayName)
-	case "groups":
-		return id.Groups
-	case "subject":
-		return one(id.Subject)
-	case "upstream":
-		return one(id.Upstream)
-	}
-	if name, ok := strings.CutPrefix(src, "claim:"); ok {
-		return one(id.Claims[name])
-	}
-	return nil
-}
-
-func serialize(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	doc.AddChild(el)
-	doc.WriteSettings.CanonicalEndTags = true
-	return doc.WriteToBytes()
-}
-
-var postPage = template.Must(template.New("post").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Signing in…</title></head>
-<body><form method="post" action="{{.Action}}">
-<input type="hidden" name="{{.Name}}" value="{{.Value}}">
-{{- if .Relay}}<input type="hidden" name="RelayState" value="{{.Relay}}">{{end}}
-<noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
-</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
-`))
-
-// postForm answers by HTTP-POST: an auto-submitting form to the
-// registered URL. The page overrides the broker's CSP: form-action is the
-// ACS origin, and its one script runs by nonce.
+// postForm answers by HTTP-POST binding: xml, base64, as name (SAMLResponse),
+// with RelayState, posted to the registered URL.
 func postForm(w http.ResponseWriter, action, name string, xml []byte, relay string) {
-	u, err := url.Parse(action)
-	if err != nil {
-		errorPage(w, http.StatusInternalServerError, "bad ACS URL")
-		return
+	fields := []page.Field{{Name: name, Value: base64.StdEncoding.EncodeToString(xml)}}
+	if relay != "" {
+		fields = append(fields, page.Field{Name: "RelayState", Value: relay})
 	}
-	nonce := randomID()[1:]
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+
-		u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
-	_ = postPage.Execute(w, struct{ Action, Name, Value, Relay, Nonce string }{
-		action, name, base64.StdEncoding.EncodeToString(xml), relay, nonce})
+	page.AutoPost(w, action, fields)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 )
 
 // slo is SP-initiated single logout: a LogoutRequest by HTTP-Redirect or
@@ -72,7 +73,7 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		p.refuse(w, r, spv, s.App, err)
 		return
 	}
-	body, err := serialize(resp)
+	body, err := assertion.Serialize(resp)
 	if err != nil {
 		p.refuse(w, r, spv, s.App, err)
 		return

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/page"
 )
 
 // pending is a checked request, sealed into the resume URL so it survives
@@ -174,6 +176,15 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 	} else {
 		body, err = p.response(s, pend, id)
 	}
+	if errors.Is(err, assertion.ErrNoValue) {
+		// The user's account lacks what the SP knows users by (M365: the
+		// ImmutableID): a NameID without it would sign in nobody, or the
+		// wrong user.
+		p.logger.WarnContext(r.Context(), "saml: no NameID value for the user", "app", pend.App, "user", id.Username, "err", err)
+		spv.Audit(r, protocols.AuditEvent{Event: "saml.response", Outcome: "failure", App: pend.App, User: id.Username, Reason: "user-has-no-name-identifier"})
+		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
+		return
+	}
 	if err != nil {
 		p.logger.ErrorContext(r.Context(), "saml: response", "app", pend.App, "err", err)
 		p.refuse(w, r, spv, pend.App, err)
@@ -211,13 +222,5 @@ func (p *IdP) refuse(w http.ResponseWriter, r *http.Request, spv protocols.Sessi
 		status = http.StatusInternalServerError
 		msg = "fedgate could not answer the application."
 	}
-	errorPage(w, status, msg)
-}
-
-func errorPage(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+	page.Error(w, status, msg)
 }

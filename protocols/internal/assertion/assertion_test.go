@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fedgate/fedgate/protocols"
@@ -37,8 +38,11 @@ func TestValuesAndNameID(t *testing.T) {
 	}
 	a, _ := NameID(taro, "pairwise", "salt-0123456789ab", "sp-a")
 	b, _ := NameID(taro, "pairwise", "salt-0123456789ab", "sp-b")
-	if a == b || len(a) != 43 || a != Pairwise("salt-0123456789ab", taro, "sp-a") {
+	if a == b || len(a) != 43 || a != Pairwise("salt-0123456789ab", taro, "sp-a") || strings.Contains(a, "u1") {
 		t.Fatalf("pairwise %q %q", a, b)
+	}
+	if Pairwise("salt-0123456789ab", protocols.Identity{Subject: "u2", Upstream: "corp"}, "sp-a") == a {
+		t.Fatal("two users share a pairwise id")
 	}
 }
 
