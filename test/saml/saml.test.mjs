@@ -23,6 +23,7 @@ const apps = `
       acs_urls: [{ url: "${ACS}" }]
       sign_response: true
       persistent_salt: "interop-test-salt-0123456789"
+      idp_initiated: true
       attributes:
         - { name: email, value: email }
         - { name: groups, value: groups }
@@ -107,6 +108,22 @@ describe('SAML IdP with node-saml as the SP', () => {
     const { fields } = autoPost(page);
     await assert.rejects(sp.validatePostResponseAsync(fields), /RequestDenied/);
     await fg.audit({ event: 'saml.response', outcome: 'failure', reason: 'RequestDenied' });
+  });
+
+  it('the app named in the path: /saml/sso/<app> and IdP-initiated /saml/init/<app>', async (t) => {
+    const { fg, sp } = await setup(t);
+    const c = new Client();
+    // SP-initiated at the app's own endpoint (what Entra's passive URL is).
+    const perApp = new SAML({ ...sp.options, entryPoint: `${fg.base}/saml/sso/crm` });
+    const first = autoPost(await c.signIn(await c.follow(await perApp.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
+    assert.equal((await perApp.validatePostResponseAsync(first.fields)).profile.email, 'alice@example.com');
+    // IdP-initiated: an unsolicited Response (no InResponseTo), RelayState kept.
+    const unsolicited = new SAML({ ...sp.options, validateInResponseTo: 'never' });
+    const { action, fields } = autoPost(await c.follow(`${fg.base}/saml/init/crm?RelayState=%2Freports`));
+    assert.equal(action, ACS);
+    assert.equal(fields.RelayState, '/reports');
+    assert.doesNotMatch(decodeResponse(fields), /InResponseTo=/);
+    assert.equal((await unsolicited.validatePostResponseAsync(fields)).profile.email, 'alice@example.com');
   });
 
   it('IsPassive without a session → NoPassive; ForceAuthn asks for credentials again', async (t) => {
