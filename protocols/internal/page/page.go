@@ -49,11 +49,16 @@ func AutoPost(w http.ResponseWriter, action string, fields []Field) {
 }
 
 // Error is a plain error page with the correlation id the broker put on
-// the response, for the user to quote to the app's administrator.
+// the response, for the user to quote to the app's administrator. It has
+// no request to choose a language by, so it says the essentials in
+// Japanese too; msg is the English detail.
 func Error(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", msg, h.Get("X-Request-Id"))
+	id := h.Get("X-Request-Id")
+	fmt.Fprintf(w, "サインインを完了できませんでした。繰り返し起きる場合は、次の ID を添えてアプリケーションの管理者にお問い合わせください: %s\n\n"+
+		"%s\n\nIf this keeps happening, tell the application's administrator, quoting this id: %s\n", id, msg, id)
 }
