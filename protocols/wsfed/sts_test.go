@@ -186,6 +186,17 @@ func (e *env) token(t *testing.T, wresult string, idAttr string) *etree.Element 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The assertion declares its own namespaces: validate it as it stands
+	// in the RSTR, against the SAML 1.1 or 2.0 assertion schema.
+	xsd := "saml-schema-assertion-2.0.xsd"
+	if idAttr == "AssertionID" {
+		xsd = "cs-sstc-schema-assertion-1.1.xsd"
+	}
+	start, end := strings.Index(wresult, "<saml:Assertion "), strings.LastIndex(wresult, "</saml:Assertion>")
+	if start < 0 || end < start {
+		t.Fatalf("no saml:Assertion in %s", wresult)
+	}
+	xmlsigtest.ValidateSchema(t, []byte(wresult[start:end+len("</saml:Assertion>")]), filepath.Join(xmlsigtest.SAMLSchemaDir, xsd))
 	return a
 }
 
@@ -365,4 +376,7 @@ func TestFederationMetadata(t *testing.T) {
 		t.Errorf("keys or endpoint missing:\n%s", body)
 	}
 	xmlsigtest.XMLSec1Verify(t, body, e.key, "ID", nsMetadata+":EntityDescriptor")
+	// The SAML 2.0 metadata schema, strictly; the WS-Fed role type from
+	// the subset of the OASIS schema in testdata.
+	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func RequirePeer(t testing.TB, name string) string {
 func XMLSec1Verify(t testing.TB, doc []byte, k Key, idAttr string, nodes ...string) {
 	t.Helper()
 	bin := RequirePeer(t, "xmlsec1")
-	dir := t.TempDir()
+	dir := tempDir(t)
 	file, cert := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
 	if err := os.WriteFile(file, doc, 0o600); err != nil {
 		t.Fatal(err)
@@ -112,3 +113,59 @@ func XMLSec1Verify(t testing.TB, doc []byte, k Key, idAttr string, nodes ...stri
 
 // Certs is the certificate as a list (xmlsig.Verifier.Certs).
 func (k Key) Certs() []*x509.Certificate { return []*x509.Certificate{k.Cert} }
+
+// tempDir is a directory removed after the test. Not t.TempDir: its path
+// carries the test's name, and xmlsec1 reads a comma in it as a list.
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "xmlsigtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// SAMLSchemaDir holds the SAML schemas (Debian: opensaml-schemas);
+// w3cSchemaDir the W3C ones they import (xmltooling-schemas).
+const SAMLSchemaDir, w3cSchemaDir = "/usr/share/xml/opensaml", "/usr/share/xml/xmltooling"
+
+// ValidateSchema validates doc against the XSD at path with xmllint,
+// offline: a catalog maps the W3C imports to Debian's copies.
+func ValidateSchema(t testing.TB, doc []byte, xsd string) {
+	t.Helper()
+	bin := RequirePeer(t, "xmllint")
+	for _, f := range []string{xsd, filepath.Join(w3cSchemaDir, "xmldsig-core-schema.xsd")} {
+		if _, err := os.Stat(f); err != nil {
+			if os.Getenv("FEDGATE_REQUIRE_PEERS") != "" {
+				t.Fatalf("schema missing (apt-get install opensaml-schemas xmltooling-schemas): %v", err)
+			}
+			t.Skipf("schema not installed: %v", err)
+		}
+	}
+	var catalog strings.Builder
+	catalog.WriteString(`<?xml version="1.0"?>` + "\n" + `<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">` + "\n")
+	for id, file := range map[string]string{
+		"http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd": "xmldsig-core-schema.xsd",
+		"http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd":                   "xmldsig-core-schema.xsd", // SAML 1.1
+		"http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd":          "xenc-schema.xsd",
+		"http://www.w3.org/2001/xml.xsd":                                              "xml.xsd",
+	} {
+		uri := "file://" + filepath.Join(w3cSchemaDir, file)
+		fmt.Fprintf(&catalog, "  <system systemId=%q uri=%q/>\n  <uri name=%q uri=%q/>\n", id, uri, id, uri)
+	}
+	catalog.WriteString("</catalog>\n")
+	dir := tempDir(t)
+	cat, file := filepath.Join(dir, "catalog.xml"), filepath.Join(dir, "doc.xml")
+	if err := os.WriteFile(cat, []byte(catalog.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--nonet", "--noout", "--schema", xsd, file)
+	cmd.Env = append(os.Environ(), "XML_CATALOG_FILES="+cat)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xmllint --schema %s: %v\n%s\n%s", xsd, err, out, doc)
+	}
+}
