@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -273,9 +272,8 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 	seen := map[int]bool{}
 	defaults := 0
 	for i, a := range s.ACS {
-		u, err := url.Parse(a.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
-			bad("acs_urls[%d]: %q is not an absolute http(s) URL", i, a.URL)
+		if err := assertion.CheckEndpoint(a.URL); err != nil {
+			bad("acs_urls[%d]: %v", i, err)
 		}
 		if seen[a.Index] && len(s.ACS) > 1 {
 			bad("acs_urls[%d]: index %d used twice", i, a.Index)
@@ -349,8 +347,8 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		}
 	}
 	if s.SLOURL != "" {
-		if u, err := url.Parse(s.SLOURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("slo_url %q is not an absolute http(s) URL", s.SLOURL)
+		if err := assertion.CheckEndpoint(s.SLOURL); err != nil {
+			bad("slo_url: %v", err)
 		}
 	}
 	if s.RequireSigned && len(s.Certs) == 0 {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,6 +114,15 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 			errs = append(errs, &SPError{App: e.App, Err: err})
 			continue
 		}
+		// One entity id, one app: otherwise requests and their answers
+		// could go to the other app's ACS. Microsoft 365's own id is the
+		// exception (one app per federated domain); its requests must
+		// then name the app in the path.
+		other := p.byEntity[s.EntityID]
+		if i := slices.IndexFunc(other, func(o *sp) bool { return o.EntityID == s.EntityID }); i >= 0 && s.EntityID != MicrosoftOnline {
+			errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("entity id %q is already app %q's", s.EntityID, other[i].App)})
+			continue
+		}
 		p.sps[e.App] = s
 		for _, id := range s.Accepted {
 			p.byEntity[id] = append(p.byEntity[id], s)
@@ -171,10 +181,8 @@ func (p *IdP) spFor(issuer, app string) (*sp, error) {
 		return s, nil
 	}
 	cands := p.byEntity[issuer]
-	for _, s := range cands {
-		if s.EntityID == issuer {
-			return s, nil
-		}
+	if primary := slices.DeleteFunc(slices.Clone(cands), func(s *sp) bool { return s.EntityID != issuer }); len(primary) > 0 {
+		cands = primary // its own entity id before another app's alias
 	}
 	if len(cands) == 1 {
 		return cands[0], nil

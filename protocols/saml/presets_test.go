@@ -115,6 +115,8 @@ func TestPresetConfigErrors(t *testing.T) {
 		"unknown preset":            {SPConfig{Preset: "okta"}, `unknown preset "okta"`},
 		"pairwise without salt":     {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}}, "persistent_salt"},
 		"bad ACS":                   {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "/acs"}}, NameIDFormat: "email"}, "not an absolute"},
+		"plain http ACS":            {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "http://x.example/acs"}}, NameIDFormat: "email"}, "use https"},
+		"plain http slo_url":        {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SLOURL: "http://x.example/slo"}, "use https"},
 		"nothing signed":            {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SignAssertion: ptr(false)}, "something must be signed"},
 		"signed requests, no cert":  {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", RequireSignedRequests: true}, "certificate"},
 	} {
@@ -131,5 +133,28 @@ func check(t *testing.T, got, want, what string) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s = %q, want %q", what, got, want)
+	}
+}
+
+// One entity id, one app: a second app (or its metadata) claiming another
+// app's entity id could receive that app's assertions. Microsoft 365's
+// own id may repeat (one app per domain), and must then be named by path.
+func TestDuplicateEntityIDs(t *testing.T) {
+	a, b := basicSP(), basicSP()
+	b.ACSURLs = []ACS{{URL: "https://evil.example/acs"}}
+	_, err := Open(Config{PublicURL: base, SPs: []SPEntry{{App: "a", SPConfig: a}, {App: "b", SPConfig: b}}},
+		Deps{Keys: newEnv(t, nil).idp.keys})
+	if err == nil || !strings.Contains(err.Error(), `is already app "a"'s`) {
+		t.Fatalf("duplicate entity id accepted: %v", err)
+	}
+
+	m := SPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
+	e := newEnv(t, map[string]SPConfig{"m365-a": m, "m365-b": m})
+	req := authnRequestXML("_d", MicrosoftOnline, fixedNow, "", "")
+	e.refused(e.do(postRequest(SSOPath, req, "")), http.StatusBadRequest, "unknown-service-provider")
+	posted(t, e.do(postRequest(SSOPath+"/m365-b", req, "")))
+	local := SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "http://localhost:8081/acs"}}, NameIDFormat: "email"}
+	if _, err := local.resolve("dev"); err != nil {
+		t.Fatalf("http to localhost is for development: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package wsfed
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -178,9 +177,8 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 		bad("reply_urls: at least one is required")
 	}
 	for i, u := range r.Replies {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.Fragment != "" {
-			bad("reply_urls[%d]: %q is not an absolute http(s) URL", i, u)
+		if err := assertion.CheckEndpoint(u); err != nil {
+			bad("reply_urls[%d]: %v", i, err)
 		}
 	}
 	switch strings.ToLower(r.NameIDFormat) {

@@ -109,6 +109,13 @@ func Open(cfg Config, d Deps) (*STS, error) {
 			errs = append(errs, &RPError{App: e.App, Err: err})
 			continue
 		}
+		// One realm, one app (Microsoft 365's own realm excepted: one app
+		// per federated domain, named in the path).
+		other := s.byRealm[r.Realms[0]]
+		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != MicrosoftOnline {
+			errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("realm %q is already app %q's", r.Realms[0], other[i].App)})
+			continue
+		}
 		s.rps[e.App] = r
 		for _, realm := range r.Realms {
 			s.byRealm[realm] = append(s.byRealm[realm], r)
@@ -244,10 +251,8 @@ func (s *STS) rpFor(realm, app string) (*rp, error) {
 		return rp, nil
 	}
 	cands := s.byRealm[realm]
-	for _, rp := range cands {
-		if rp.Realms[0] == realm {
-			return rp, nil
-		}
+	if primary := slices.DeleteFunc(slices.Clone(cands), func(r *rp) bool { return r.Realms[0] != realm }); len(primary) > 0 {
+		cands = primary // its own realm before another app's alias
 	}
 	if len(cands) == 1 {
 		return cands[0], nil

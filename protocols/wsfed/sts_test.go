@@ -380,3 +380,24 @@ func TestFederationMetadata(t *testing.T) {
 	// the subset of the OASIS schema in testdata.
 	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
 }
+
+// One realm, one app; Microsoft 365's realm may repeat (one app per
+// domain) and is then answered only at /wsfed/<app>.
+func TestDuplicateRealms(t *testing.T) {
+	evil := intranet()
+	evil.ReplyURLs = []string{"https://evil.example/"}
+	_, err := Open(Config{PublicURL: base, RPs: []RPEntry{{App: "intranet", RPConfig: intranet()}, {App: "evil", RPConfig: evil}}},
+		Deps{Keys: newEnv(t, nil).sts.keys})
+	if err == nil || !strings.Contains(err.Error(), `is already app "intranet"'s`) {
+		t.Fatalf("duplicate realm accepted: %v", err)
+	}
+	m := RPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
+	e := newEnv(t, map[string]RPConfig{"m365": m, "partner": m})
+	if w := e.get(signIn(Path, "wtrealm", MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
+		t.Fatalf("shared realm without the app in the path: %d", w.Code)
+	}
+	posted(t, e.get(signIn(Path+"/partner", "wtrealm", MicrosoftOnline)))
+	if _, err := (RPConfig{Realm: "urn:x", ReplyURLs: []string{"http://intranet.example/"}}).resolve("x"); err == nil || !strings.Contains(err.Error(), "use https") {
+		t.Fatalf("plain http reply URL: %v", err)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -104,6 +106,25 @@ func Signers(keys []protocols.SigningKey) (sha256, sha1 *xmlsig.Signer, err erro
 	}
 	sha1, _ = xmlsig.NewSigner(k.Signer, k.Cert, true)
 	return sha256, sha1, nil
+}
+
+// CheckEndpoint accepts a registered address of an app (ACS, reply, logout
+// URL): absolute, no fragment, and https — bearer assertions are posted
+// there — except to a loopback host, a developer's own machine.
+func CheckEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Fragment != "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("%q is not an absolute https URL", raw)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return fmt.Errorf("%q: use https (assertions are bearer tokens; plain http only to localhost)", raw)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // ID is a fresh XML id: "_" and 160 random bits (an id must not start
