@@ -34,6 +34,10 @@ type spMetaSource struct {
 	App, URL string
 	Cache    string        // data_dir/sp-metadata/<app>-<url hash>.xml
 	Every    time.Duration // metadata_refresh
+	// Check accepts a document only if it makes an SP that the app's
+	// config and the IdP accept: a document that parses but would refuse
+	// every reload never becomes the last good copy.
+	Check func([]byte) error
 }
 
 // newSPMetaSource validates an app's metadata_url and metadata_refresh.
@@ -64,7 +68,8 @@ func newSPMetaSource(cfg *config.Config, app string, sc saml.SPConfig) (spMetaSo
 	// old URL's copy.
 	sum := sha256.Sum256([]byte(sc.MetadataURL))
 	cache := filepath.Join(cfg.DataDir, "sp-metadata", app+"-"+hex.EncodeToString(sum[:4])+".xml")
-	return spMetaSource{App: app, URL: sc.MetadataURL, Cache: cache, Every: every}, errors.Join(errs...)
+	check := func(data []byte) error { return sc.CheckMetadata(app, data) }
+	return spMetaSource{App: app, URL: sc.MetadataURL, Cache: cache, Every: every, Check: check}, errors.Join(errs...)
 }
 
 func isLoopback(host string) bool {
@@ -76,7 +81,7 @@ func isLoopback(host string) bool {
 // fetched now (and cached when write: serve writes, check never does). The
 // refresher keeps the cached copy current.
 func (s spMetaSource) metadata(ctx context.Context, c *http.Client, write bool) ([]byte, error) {
-	if data, err := os.ReadFile(s.Cache); err == nil && saml.CheckSPMetadata(data) == nil {
+	if data, err := os.ReadFile(s.Cache); err == nil && s.Check(data) == nil {
 		return data, nil
 	}
 	data, err := s.fetch(ctx, c)
@@ -116,7 +121,7 @@ func (s spMetaSource) fetch(ctx context.Context, c *http.Client) ([]byte, error)
 	case len(data) > maxPeerFile:
 		return nil, fmt.Errorf("GET %s: larger than %d bytes", s.URL, maxPeerFile)
 	}
-	if err := saml.CheckSPMetadata(data); err != nil {
+	if err := s.Check(data); err != nil {
 		return nil, fmt.Errorf("GET %s: not usable SP metadata: %w", s.URL, err)
 	}
 	return data, nil
@@ -180,7 +185,12 @@ type spMetaRefresher struct {
 	Tick   time.Duration // how often it looks for due sources
 
 	mu  sync.Mutex
-	due map[spMetaSource]time.Time
+	due map[string]dueSource // by cache file
+}
+
+type dueSource struct {
+	src spMetaSource
+	at  time.Time
 }
 
 // Set replaces the sources (after each reload). A new one is due when its
@@ -188,16 +198,17 @@ type spMetaRefresher struct {
 func (r *spMetaRefresher) Set(srcs []spMetaSource) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	due := map[spMetaSource]time.Time{}
+	due := map[string]dueSource{}
 	for _, s := range srcs {
-		t, ok := r.due[s]
-		if !ok {
-			t = time.Now()
+		d, ok := r.due[s.Cache]
+		if !ok || d.src.URL != s.URL || d.src.Every != s.Every {
+			d.at = time.Now()
 			if st, err := os.Stat(s.Cache); err == nil {
-				t = st.ModTime().Add(s.Every)
+				d.at = st.ModTime().Add(s.Every)
 			}
 		}
-		due[s] = t
+		d.src = s // the new config's check
+		due[s.Cache] = d
 	}
 	r.due = due
 }
@@ -220,10 +231,11 @@ func (r *spMetaRefresher) refreshDue(ctx context.Context) {
 	now := time.Now()
 	var todo []spMetaSource
 	r.mu.Lock()
-	for s, t := range r.due {
-		if !now.Before(t) {
-			todo = append(todo, s)
-			r.due[s] = now.Add(s.Every)
+	for key, d := range r.due {
+		if !now.Before(d.at) {
+			todo = append(todo, d.src)
+			d.at = now.Add(d.src.Every)
+			r.due[key] = d
 		}
 	}
 	r.mu.Unlock()

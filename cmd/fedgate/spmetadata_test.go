@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/protocols/saml"
 )
 
 // spMetadataXML is SP metadata with one HTTP-POST ACS URL, signed-request
@@ -82,7 +84,9 @@ func TestSPMetadataFetch(t *testing.T) {
 	defer srv.Close()
 	c := spMetaClient(srv.Client().Transport)
 	ctx := context.Background()
-	src := spMetaSource{App: "sp", URL: srv.URL + "/md", Cache: filepath.Join(t.TempDir(), "sp-metadata", "sp.xml"), Every: time.Hour}
+	sc := saml.SPConfig{EntityID: "https://sp.example/saml", MetadataURL: srv.URL + "/md", NameIDFormat: "email"}
+	src := spMetaSource{App: "sp", URL: srv.URL + "/md", Cache: filepath.Join(t.TempDir(), "sp-metadata", "sp.xml"), Every: time.Hour,
+		Check: func(d []byte) error { return sc.CheckMetadata("sp", d) }}
 
 	data, err := src.metadata(ctx, c, true)
 	if err != nil || !strings.Contains(string(data), "acs1") {
@@ -100,6 +104,12 @@ func TestSPMetadataFetch(t *testing.T) {
 		{"500", "", "500"},
 		{"200", "<html>maintenance</html>", "not usable SP metadata"},
 		{"200", "garbage", "not usable SP metadata"},
+		// Parses, but would refuse every reload: never the last good copy.
+		{"200", strings.Replace(spMetadataXML(t, "https://sp.example/acs3"), `isDefault="true"/>`,
+			`isDefault="true"/><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/x" index="0"/>`, 1), "index 0 used twice"},
+		{"200", spMetadataXML(t, "javascript:alert(1)"), "not an absolute https URL"},
+		// Describes another SP: the entity id is pinned in config.
+		{"200", strings.Replace(spMetadataXML(t, "https://sp.example/acs3"), "https://sp.example/saml", "https://other.example/saml", 1), "describes entity id"},
 	} {
 		code := 500
 		if tc.status == "200" {
@@ -148,7 +158,7 @@ func TestSPMetadataURLReload(t *testing.T) {
   - id: sp
     type: saml
     policy: staff-only
-    saml: { metadata_url: "`+md.URL+`/md", name_id_format: email }`, 1))
+    saml: { metadata_url: "`+md.URL+`/md", entity_id: "https://sp.example/saml", name_id_format: email }`, 1))
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
@@ -161,6 +171,7 @@ func TestSPMetadataURLReload(t *testing.T) {
 	case a := <-addrc:
 		base = "http://" + a.String()
 	case err := <-done:
+		done <- err // for the deferred stop
 		t.Fatalf("server did not start: %v\n%s", err, logs)
 	}
 	caches, _ := filepath.Glob(filepath.Join(dir, "data", "sp-metadata", "sp-*.xml"))

@@ -182,6 +182,9 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	var encCerts []*x509.Certificate
+	if c.MetadataURL != "" && c.EntityID == "" {
+		bad("metadata_url needs entity_id: the SP's entity id, which every fetched document must carry")
+	}
 	if len(c.Metadata) > 0 {
 		md, err := parseSPMetadata(c.Metadata)
 		if err != nil {
@@ -189,6 +192,11 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		} else {
 			if s.EntityID == "" {
 				s.EntityID = md.EntityID
+			}
+			// A document from a URL may not choose whom it describes: the
+			// entity id is pinned in config.
+			if c.MetadataURL != "" && md.EntityID != c.EntityID {
+				bad("metadata_url: the document describes entity id %q, not entity_id %q", md.EntityID, c.EntityID)
 			}
 			s.Certs = append(s.Certs, md.Certs...)
 			encCerts = md.EncryptionCerts

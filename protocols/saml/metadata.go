@@ -93,10 +93,12 @@ func parseSPMetadata(data []byte) (*spMetadata, error) {
 	return md, nil
 }
 
-// CheckSPMetadata reports whether data is SP metadata fedgate can use
-// (cmd checks a fetched document before it replaces the last good copy).
-func CheckSPMetadata(data []byte) error {
-	_, err := parseSPMetadata(data)
+// CheckMetadata reports whether data, as app's metadata with the rest of
+// c, makes an SP that Open accepts: cmd checks a fetched document with it
+// before the document replaces the last good copy.
+func (c SPConfig) CheckMetadata(app string, data []byte) error {
+	c.Metadata = data
+	_, err := c.resolve(app)
 	return err
 }
 

@@ -110,15 +110,16 @@ func TestPresetConfigErrors(t *testing.T) {
 		cfg  SPConfig
 		want string
 	}{
-		"entra-b2b without tenant":  {SPConfig{Preset: "entra-b2b", PersistentSalt: protocols.NewSecret(salt)}, "needs tenant"},
-		"m365 without immutable_id": {SPConfig{Preset: "m365"}, "needs immutable_id"},
-		"unknown preset":            {SPConfig{Preset: "okta"}, `unknown preset "okta"`},
-		"pairwise without salt":     {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}}, "persistent_salt"},
-		"bad ACS":                   {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "/acs"}}, NameIDFormat: "email"}, "not an absolute"},
-		"plain http ACS":            {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "http://x.example/acs"}}, NameIDFormat: "email"}, "use https"},
-		"plain http slo_url":        {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SLOURL: "http://x.example/slo"}, "use https"},
-		"nothing signed":            {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SignAssertion: ptr(false)}, "something must be signed"},
-		"signed requests, no cert":  {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", RequireSignedRequests: true}, "certificate"},
+		"entra-b2b without tenant":       {SPConfig{Preset: "entra-b2b", PersistentSalt: protocols.NewSecret(salt)}, "needs tenant"},
+		"m365 without immutable_id":      {SPConfig{Preset: "m365"}, "needs immutable_id"},
+		"unknown preset":                 {SPConfig{Preset: "okta"}, `unknown preset "okta"`},
+		"pairwise without salt":          {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}}, "persistent_salt"},
+		"bad ACS":                        {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "/acs"}}, NameIDFormat: "email"}, "not an absolute"},
+		"metadata_url without entity_id": {SPConfig{MetadataURL: "https://sp.example/md", NameIDFormat: "email"}, "needs entity_id"},
+		"plain http ACS":                 {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "http://x.example/acs"}}, NameIDFormat: "email"}, "use https"},
+		"plain http slo_url":             {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SLOURL: "http://x.example/slo"}, "use https"},
+		"nothing signed":                 {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", SignAssertion: ptr(false)}, "something must be signed"},
+		"signed requests, no cert":       {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}, NameIDFormat: "email", RequireSignedRequests: true}, "certificate"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.cfg.resolve("app")
