@@ -94,9 +94,13 @@ type SPConfig struct {
 	// (HTTP-POST); without it fedgate shows its own signed-out page.
 	SLOURL string `yaml:"slo_url"`
 
-	// IdPInitiated allows unsolicited responses (GET /saml/init/<app>).
-	IdPInitiated      bool   `yaml:"idp_initiated"`
-	DefaultRelayState string `yaml:"default_relay_state"`
+	// IdPInitiated allows unsolicited responses (GET /saml/init/<app>),
+	// with DefaultRelayState, or a ?RelayState= listed in
+	// IdPInitiatedRelayStates: anyone can send a signed-in user such a
+	// link, and many SPs redirect to the RelayState they receive.
+	IdPInitiated            bool     `yaml:"idp_initiated"`
+	DefaultRelayState       string   `yaml:"default_relay_state"`
+	IdPInitiatedRelayStates []string `yaml:"idp_initiated_relay_states"`
 
 	// Lifetimes: assertions (default 5m), accepted AuthnRequest age
 	// (default 5m), clock skew (default 1m).
@@ -161,6 +165,7 @@ type sp struct {
 	IdPInitiated  bool
 	SLOURL        string
 	RelayState    string
+	RelayStates   []string // allowed on IdP-initiated links
 	AssertionTTL  time.Duration
 	RequestMaxAge time.Duration
 	Skew          time.Duration
@@ -176,7 +181,7 @@ type sp struct {
 func (c SPConfig) resolve(app string) (*sp, error) {
 	s := &sp{App: app, EntityID: c.EntityID, RequireSigned: c.RequireSignedRequests, SHA1: c.SHA1,
 		Issuer: c.Issuer, Audience: c.Audience, NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue,
-		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated, SLOURL: c.SLOURL,
+		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated, RelayStates: c.IdPInitiatedRelayStates, SLOURL: c.SLOURL,
 		RelayState: c.DefaultRelayState, AssertionTTL: c.AssertionTTL, RequestMaxAge: c.RequestMaxAge, Skew: c.ClockSkew,
 		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs}
 	var errs []error

@@ -45,6 +45,7 @@ var (
 	errBinding      = errors.New("response binding not supported")
 	errReplay       = errors.New("request already answered")
 	errRelayState   = errors.New("RelayState too long")
+	errRelayNotOK   = errors.New("RelayState not allowed")
 	errBadRequest   = errors.New("malformed request")
 	errNotAllowedIn = errors.New("IdP-initiated sign-in not enabled for this app")
 )
@@ -52,7 +53,7 @@ var (
 // auditReason is the short code an error is audited with.
 func auditReason(err error) string {
 	for _, e := range []error{errUnknownSP, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
-		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errBadRequest, errNotAllowedIn} {
+		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errRelayNotOK, errBadRequest, errNotAllowedIn} {
 		if errors.Is(err, e) {
 			return strings.ReplaceAll(e.Error(), " ", "-")
 		}

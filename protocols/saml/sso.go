@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
@@ -126,13 +127,13 @@ func (p *IdP) idpInit(w http.ResponseWriter, r *http.Request, spv protocols.Sess
 		p.refuse(w, r, spv, app, errNotAllowedIn)
 		return
 	}
-	relay := r.URL.Query().Get("RelayState")
-	if relay == "" {
-		relay = s.RelayState
-	}
-	if len(relay) > maxRelayState {
-		p.refuse(w, r, spv, app, errRelayState)
-		return
+	relay := s.RelayState
+	if q := r.URL.Query().Get("RelayState"); q != "" && q != relay {
+		if !slices.Contains(s.RelayStates, q) { // not an open redirect at the SP
+			p.refuse(w, r, spv, app, fmt.Errorf("%w: %q (idp_initiated_relay_states)", errRelayNotOK, q))
+			return
+		}
+		relay = q
 	}
 	p.continueSSO(w, r, spv, &pending{App: app, ACS: s.defaultACS().URL, Relay: relay})
 }

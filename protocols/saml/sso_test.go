@@ -167,6 +167,14 @@ func TestIdPInitiated(t *testing.T) {
 	if relay != "/home" || resp.SelectAttr("InResponseTo") != nil {
 		t.Fatalf("relay %q, InResponseTo %v", relay, resp.SelectAttr("InResponseTo"))
 	}
+	// A RelayState from the link only if listed: anyone can send a signed-in
+	// user this link, and SPs redirect to what they get.
+	e.refused(e.do(httptest.NewRequest(http.MethodGet, InitPath+"/app?RelayState=https%3A%2F%2Fevil.example%2F", nil)), http.StatusBadRequest, "RelayState-not-allowed")
+	sp.IdPInitiatedRelayStates = []string{"/reports"}
+	e = newEnv(t, map[string]SPConfig{"app": sp, "closed": basicSPWith("https://closed.example/saml")})
+	if _, _, relay := posted(t, e.do(httptest.NewRequest(http.MethodGet, InitPath+"/app?RelayState=%2Freports", nil))); relay != "/reports" {
+		t.Fatalf("listed RelayState %q", relay)
+	}
 	e.refused(e.do(httptest.NewRequest(http.MethodGet, InitPath+"/closed", nil)), http.StatusForbidden, "IdP-initiated-sign-in-not-enabled-for-this-app")
 	e.refused(e.do(httptest.NewRequest(http.MethodGet, InitPath+"/nope", nil)), http.StatusBadRequest, "unknown-service-provider")
 }

@@ -24,6 +24,7 @@ const apps = `
       sign_response: true
       persistent_salt: "interop-test-salt-0123456789"
       idp_initiated: true
+      idp_initiated_relay_states: [/reports]
       attributes:
         - { name: email, value: email }
         - { name: groups, value: groups }
