@@ -204,7 +204,13 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 				bad("metadata_url: the document describes entity id %q, not entity_id %q", md.EntityID, c.EntityID)
 			}
 			s.Certs = append(s.Certs, md.Certs...)
+			// Encrypt by default only to a key published for encryption:
+			// many SPs publish their signing key without use= and could
+			// not decrypt. With encrypt_assertion: true, that key serves.
 			encCerts = md.EncryptionCerts
+			if len(encCerts) == 0 && c.EncryptAssertion != nil && *c.EncryptAssertion {
+				encCerts = md.DualUseCerts
+			}
 			s.RequireSigned = s.RequireSigned || md.AuthnRequestsSigned
 			if len(c.ACSURLs) == 0 {
 				s.ACS = md.ACS

@@ -74,6 +74,8 @@ func TestEncryptAssertion(t *testing.T) {
 	onlyResponse.SignResponse, onlyResponse.SignAssertion = ptr(true), ptr(false)
 	off := withMetadata("encryption")
 	off.EncryptAssertion = ptr(false)
+	noUseAsked := withMetadata("")
+	noUseAsked.EncryptAssertion = ptr(true)
 
 	cases := []struct {
 		name   string
@@ -82,7 +84,10 @@ func TestEncryptAssertion(t *testing.T) {
 		golden string
 	}{
 		{name: "metadata use=encryption: GCM", sp: withMetadata("signing", "encryption"), method: EncAES256GCM, golden: "response-encrypted.xml"},
-		{name: "metadata KeyDescriptor without use", sp: withMetadata(""), method: EncAES256GCM},
+		// Many SPs publish their signing key without use=: not a reason to
+		// send what they may not decrypt, unless asked.
+		{name: "metadata KeyDescriptor without use: in clear", sp: withMetadata("")},
+		{name: "metadata KeyDescriptor without use, encrypt_assertion: true", sp: noUseAsked, method: EncAES256GCM},
 		{name: "encryption_certificate_file and aes256-cbc", sp: cbcFile, method: EncAES256CBC},
 		{name: "response signed after encryption", sp: signedBoth, method: EncAES256GCM},
 		{name: "only the response signed", sp: onlyResponse, method: EncAES256GCM},
@@ -267,7 +272,7 @@ func TestEncryptionConfig(t *testing.T) {
 		}, method: EncAES256GCM},
 		{name: "metadata: EC only", edit: func(c *SPConfig) { c.Metadata = spMetadataXML(keyDesc{"encryption", ecCert}) }, wantErr: "encryption keys are not RSA"},
 		{name: "metadata: EC key, then RSA key", edit: func(c *SPConfig) {
-			c.Metadata = spMetadataXML(keyDesc{"encryption", ecCert}, keyDesc{"", spKey.Cert})
+			c.Metadata = spMetadataXML(keyDesc{"encryption", ecCert}, keyDesc{"encryption", spKey.Cert})
 		}, method: EncAES256GCM},
 	}
 	for _, c := range cases {

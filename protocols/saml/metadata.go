@@ -19,7 +19,8 @@ type spMetadata struct {
 	EntityID            string
 	ACS                 []ACS
 	Certs               []*x509.Certificate
-	EncryptionCerts     []*x509.Certificate
+	EncryptionCerts     []*x509.Certificate // use="encryption"
+	DualUseCerts        []*x509.Certificate // no use: signing, and encryption when asked for
 	AuthnRequestsSigned bool
 	NameIDFormats       []string
 }
@@ -79,8 +80,11 @@ func parseSPMetadata(data []byte) (*spMetadata, error) {
 				if use != "encryption" {
 					md.Certs = append(md.Certs, cert)
 				}
-				if use != "signing" {
+				switch use {
+				case "encryption":
 					md.EncryptionCerts = append(md.EncryptionCerts, cert)
+				case "":
+					md.DualUseCerts = append(md.DualUseCerts, cert)
 				}
 			}
 		case "NameIDFormat":
