@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 // slo is SP-initiated single logout: a LogoutRequest by HTTP-Redirect or
@@ -19,34 +21,47 @@ import (
 // the user sees that they are signed out.
 func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
 	app := r.PathValue("app")
+	refuse := func(app string, err error) { p.refuseAs(w, r, spv, "saml.slo", app, err) }
 	in, err := decodeBinding(r)
 	if err != nil {
-		p.refuse(w, r, spv, app, err)
+		refuse(app, err)
 		return
 	}
 	root, err := parseProtocol(in.xml, "LogoutRequest")
 	if err != nil {
-		p.refuse(w, r, spv, app, err)
+		refuse(app, err)
 		return
 	}
 	s, err := p.spFor(issuerOf(root), app)
 	if err != nil {
-		p.refuse(w, r, spv, app, err)
+		refuse(app, err)
+		return
+	}
+	// A logout is a state change a link could trigger (logout CSRF): an
+	// SP that has a key must sign it.
+	signed := in.hasQuerySign || (in.binding == BindingPOST && xmlsig.Signed(root))
+	if !signed && len(s.Certs) > 0 {
+		refuse(s.App, &appError{s.App, errUnsigned})
 		return
 	}
 	el, err := verifyRequest(s, in, root)
 	if err != nil {
-		p.refuse(w, r, spv, s.App, &appError{s.App, err})
+		refuse(s.App, &appError{s.App, err})
 		return
 	}
 	id := el.SelectAttrValue("ID", "")
 	at, err := time.Parse(time.RFC3339Nano, el.SelectAttrValue("IssueInstant", ""))
 	if err != nil || id == "" {
-		p.refuse(w, r, spv, s.App, &appError{s.App, fmt.Errorf("%w: LogoutRequest without ID or IssueInstant", errBadRequest)})
+		refuse(s.App, &appError{s.App, fmt.Errorf("%w: LogoutRequest without ID or IssueInstant", errBadRequest)})
 		return
 	}
-	if err := checkTime(s, &authnRequest{IssueInstant: at}, p.now()); err != nil {
-		p.refuse(w, r, spv, s.App, &appError{s.App, err})
+	req := &authnRequest{IssueInstant: at, Destination: el.SelectAttrValue("Destination", "")}
+	if err := errors.Join(checkTime(s, req, p.now()), checkDestination(req, p.base+r.URL.Path)); err != nil {
+		refuse(s.App, &appError{s.App, err})
+		return
+	}
+	if ok, err := spv.Claim(r.Context(), "saml-slo:"+s.App+":"+id, p.now().Add(s.RequestMaxAge+2*s.Skew)); err != nil || !ok {
+		refuse(s.App, &appError{s.App, fmt.Errorf("%w: %s", errReplay, id)})
 		return
 	}
 	if err := spv.EndSession(w, r); err != nil {
@@ -70,12 +85,12 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 	resp.CreateElement("saml:Issuer").SetText(p.issuerFor(s))
 	resp.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", StatusSuccess)
 	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
-		p.refuse(w, r, spv, s.App, err)
+		refuse(s.App, err)
 		return
 	}
 	body, err := assertion.Serialize(resp)
 	if err != nil {
-		p.refuse(w, r, spv, s.App, err)
+		refuse(s.App, err)
 		return
 	}
 	postForm(w, s.SLOURL, "SAMLResponse", body, strings.TrimSpace(in.relayState))

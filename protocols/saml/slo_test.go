@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,5 +51,39 @@ func TestSingleLogout(t *testing.T) {
 		http.StatusBadRequest, "request-expired-or-not-yet-valid")
 	if e.sp.ended != 2 {
 		t.Fatal("a refused logout ended the session")
+	}
+}
+
+// A logout is a state change a link could trigger: replays, requests for
+// another endpoint, and unsigned requests from an SP that has a key are
+// refused (audited as saml.slo) and sign no one out.
+func TestSingleLogoutRefusals(t *testing.T) {
+	spKey := fixedKey(t, "sp")
+	signed := basicSPWith("https://signed.example/saml")
+	signed.Certs = []*x509.Certificate{spKey.Cert}
+	e := newEnv(t, map[string]SPConfig{"app": basicSP(), "signed": signed})
+	replayed := redirectURL(SLOPath, logoutRequestXML("_r1", appEntity, fixedNow), "", nil)
+	if w := e.do(httptest.NewRequest(http.MethodGet, replayed, nil)); w.Code != http.StatusOK || e.sp.ended != 1 {
+		t.Fatalf("first logout: %d", w.Code)
+	}
+	for name, c := range map[string]struct{ target, reason string }{
+		"replayed":               {replayed, "request-already-answered"},
+		"other endpoint":         {redirectURL(SLOPath, strings.Replace(logoutRequestXML("_r2", appEntity, fixedNow), `Version=`, `Destination="https://other.example/slo" Version=`, 1), "", nil), "request-destination-is-not-this-endpoint"},
+		"unsigned, SP has a key": {redirectURL(SLOPath, logoutRequestXML("_r3", "https://signed.example/saml", fixedNow), "", nil), "request-not-signed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.t = t
+			e.refused(e.do(httptest.NewRequest(http.MethodGet, c.target, nil)), http.StatusBadRequest, c.reason)
+			if a := e.sp.lastAudit(); a.Event != "saml.slo" {
+				t.Errorf("audited as %q", a.Event)
+			}
+			if e.sp.ended != 1 {
+				t.Fatal("a refused logout ended the session")
+			}
+		})
+	}
+	e.t = t
+	if w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SLOPath, logoutRequestXML("_r4", "https://signed.example/saml", fixedNow), "", &spKey), nil)); w.Code != http.StatusOK || e.sp.ended != 2 {
+		t.Fatalf("signed logout: %d %s", w.Code, w.Body)
 	}
 }

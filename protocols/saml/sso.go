@@ -202,12 +202,17 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 // refuse answers a request fedgate will not answer the SP for: a page
 // with the correlation id, an audit event, and no token.
 func (p *IdP) refuse(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider, app string, err error) {
+	p.refuseAs(w, r, spv, "saml.sso", app, err)
+}
+
+// refuseAs is refuse with the audit event named (saml.slo for logout).
+func (p *IdP) refuseAs(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider, event, app string, err error) {
 	var ae *appError
 	if errors.As(err, &ae) {
 		app = ae.app
 	}
 	reason := auditReason(err)
-	spv.Audit(r, protocols.AuditEvent{Event: "saml.sso", Outcome: "failure", App: app, Reason: reason})
+	spv.Audit(r, protocols.AuditEvent{Event: event, Outcome: "failure", App: app, Reason: reason})
 	p.logger.InfoContext(r.Context(), "saml: request refused", "app", app, "reason", reason, "err", err)
 	msg := "The application sent a sign-in request fedgate cannot accept (" + reason + ")."
 	status := http.StatusBadRequest
