@@ -247,6 +247,9 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
 			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
 		}
+		if len(c.Domains) > 1 {
+			bad("preset m365: one app per federated domain (Entra needs a distinct IssuerUri for each: give each app its own issuer)")
+		}
 		s.EntityID = MicrosoftOnline
 		s.ACS = []ACS{{URL: MicrosoftLoginSRF, Default: true}}
 		s.Audience = MicrosoftOnline

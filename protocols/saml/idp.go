@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -122,6 +123,14 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 		if i := slices.IndexFunc(other, func(o *sp) bool { return o.EntityID == s.EntityID }); i >= 0 && s.EntityID != MicrosoftOnline {
 			errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("entity id %q is already app %q's", s.EntityID, other[i].App)})
 			continue
+		}
+		if s.Preset == PresetM365 {
+			if i := slices.IndexFunc(slices.Collect(maps.Values(p.sps)), func(o *sp) bool {
+				return o.Preset == PresetM365 && p.issuerFor(o) == p.issuerFor(s)
+			}); i >= 0 {
+				errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", p.issuerFor(s))})
+				continue
+			}
 		}
 		p.sps[e.App] = s
 		for _, id := range s.Accepted {

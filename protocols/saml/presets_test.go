@@ -95,7 +95,7 @@ func TestPresetM365(t *testing.T) {
 		e := newEnv(t, map[string]SPConfig{"m365": {Preset: "m365", ImmutableID: "claim:immutable_id"}})
 		e.sp.id.Claims = map[string]string{"immutable_id": strings.Repeat("A", 65)}
 		w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, authnRequestXML("_l", "urn:federation:MicrosoftOnline", fixedNow, "", ""), "", nil), nil))
-		e.refused(w, http.StatusInternalServerError, "error")
+		e.refused(w, http.StatusForbidden, "user-has-no-name-identifier")
 	})
 	t.Run("no ImmutableID: a page, not an empty NameID", func(t *testing.T) {
 		e := newEnv(t, map[string]SPConfig{"m365": {Preset: "m365", ImmutableID: "claim:immutable_id"}})
@@ -112,6 +112,7 @@ func TestPresetConfigErrors(t *testing.T) {
 	}{
 		"entra-b2b without tenant":       {SPConfig{Preset: "entra-b2b", PersistentSalt: protocols.NewSecret(salt)}, "needs tenant"},
 		"m365 without immutable_id":      {SPConfig{Preset: "m365"}, "needs immutable_id"},
+		"m365 with two domains":          {SPConfig{Preset: "m365", ImmutableID: "claim:x", Domains: []string{"a.example", "b.example"}}, "one app per federated domain"},
 		"unknown preset":                 {SPConfig{Preset: "okta"}, `unknown preset "okta"`},
 		"pairwise without salt":          {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "https://x/acs"}}}, "persistent_salt"},
 		"bad ACS":                        {SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "/acs"}}, NameIDFormat: "email"}, "not an absolute"},
@@ -150,7 +151,13 @@ func TestDuplicateEntityIDs(t *testing.T) {
 	}
 
 	m := SPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
-	e := newEnv(t, map[string]SPConfig{"m365-a": m, "m365-b": m})
+	_, err = Open(Config{PublicURL: base, SPs: []SPEntry{{App: "m365-a", SPConfig: m}, {App: "m365-b", SPConfig: m}}}, Deps{Keys: newEnv(t, nil).idp.keys})
+	if err == nil || !strings.Contains(err.Error(), "needs its own IssuerUri") {
+		t.Fatalf("two federated domains with one IssuerUri: %v", err)
+	}
+	ma, mb := m, m
+	ma.Issuer, mb.Issuer = "http://a.example/adfs/services/trust", "http://b.example/adfs/services/trust"
+	e := newEnv(t, map[string]SPConfig{"m365-a": ma, "m365-b": mb})
 	req := authnRequestXML("_d", MicrosoftOnline, fixedNow, "", "")
 	e.refused(e.do(postRequest(SSOPath, req, "")), http.StatusBadRequest, "unknown-service-provider")
 	posted(t, e.do(postRequest(SSOPath+"/m365-b", req, "")))

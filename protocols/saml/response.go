@@ -180,7 +180,7 @@ func (p *IdP) nameID(s *sp, id protocols.Identity) (string, error) {
 	}
 	v, err := assertion.NameID(id, s.NameIDValue, s.Salt, s.EntityID)
 	if err == nil && s.Preset == PresetM365 && len(v) > maxImmutableIDLength {
-		return "", fmt.Errorf("ImmutableID longer than %d characters", maxImmutableIDLength)
+		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, maxImmutableIDLength)
 	}
 	return v, err
 }

@@ -148,6 +148,9 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
 			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
 		}
+		if len(c.Domains) > 1 {
+			bad("preset m365: one app per federated domain (Entra needs a distinct IssuerUri for each: give each app its own issuer)")
+		}
 		r.Realms = []string{MicrosoftOnline}
 		r.Audience, r.Replies = MicrosoftOnline, []string{MicrosoftLoginSRF}
 		r.TokenType = TokenSAML11 // Entra does not accept SAML 2.0 tokens here

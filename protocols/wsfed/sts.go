@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -115,6 +116,14 @@ func Open(cfg Config, d Deps) (*STS, error) {
 		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != MicrosoftOnline {
 			errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("realm %q is already app %q's", r.Realms[0], other[i].App)})
 			continue
+		}
+		if r.Preset == PresetM365 {
+			if slices.ContainsFunc(slices.Collect(maps.Keys(s.rps)), func(a string) bool {
+				return s.rps[a].Preset == PresetM365 && s.Issuer(a) == firstNonEmpty(r.Issuer, s.issuer)
+			}) {
+				errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", firstNonEmpty(r.Issuer, s.issuer))})
+				continue
+			}
 		}
 		s.rps[e.App] = r
 		for _, realm := range r.Realms {

@@ -392,7 +392,13 @@ func TestDuplicateRealms(t *testing.T) {
 		t.Fatalf("duplicate realm accepted: %v", err)
 	}
 	m := RPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
-	e := newEnv(t, map[string]RPConfig{"m365": m, "partner": m})
+	_, err = Open(Config{PublicURL: base, RPs: []RPEntry{{App: "m365", RPConfig: m}, {App: "partner", RPConfig: m}}}, Deps{Keys: newEnv(t, nil).sts.keys})
+	if err == nil || !strings.Contains(err.Error(), "needs its own IssuerUri") {
+		t.Fatalf("two federated domains with one IssuerUri: %v", err)
+	}
+	ma, mb := m, m
+	ma.Issuer, mb.Issuer = "http://a.example/adfs/services/trust", "http://b.example/adfs/services/trust"
+	e := newEnv(t, map[string]RPConfig{"m365": ma, "partner": mb})
 	if w := e.get(signIn(Path, "wtrealm", MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
 		t.Fatalf("shared realm without the app in the path: %d", w.Code)
 	}

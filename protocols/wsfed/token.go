@@ -238,7 +238,7 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 func (s *STS) nameID(rp *rp, id protocols.Identity) (string, error) {
 	v, err := assertion.NameID(id, rp.NameIDValue, rp.Salt, rp.Audience)
 	if err == nil && (rp.Preset == PresetM365 || rp.Preset == PresetEntraB2B) && len(v) > maxImmutableIDLength {
-		return "", fmt.Errorf("ImmutableID longer than %d characters", maxImmutableIDLength)
+		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, maxImmutableIDLength)
 	}
 	return v, err
 }

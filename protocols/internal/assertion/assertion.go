@@ -55,9 +55,9 @@ func Values(id protocols.Identity, src string) []string {
 	return nil
 }
 
-// ErrNoValue: the user has no value for the name identifier the app
-// knows users by. The answer is a refusal, never an empty NameID.
-var ErrNoValue = errors.New("the user has no value for the name identifier")
+// ErrNoValue: the user has no usable value for the name identifier the
+// app knows users by. The answer is a refusal, never an empty NameID.
+var ErrNoValue = errors.New("the user has no usable value for the name identifier")
 
 // NameID is the subject identifier from src: "pairwise" (keyed by salt,
 // for audience) or a value source.
