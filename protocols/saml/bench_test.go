@@ -48,7 +48,7 @@ func BenchmarkIssueVsRSA(b *testing.B) {
 			sp := basicSP()
 			sp.SignResponse = ptr(c.both)
 			e := newEnv(b, map[string]SPConfig{"app": sp})
-			e.idp.now = time.Now
+			e.idp.Now = time.Now
 			mux := http.NewServeMux()
 			e.idp.Mount(mux, benchSP{newFakeSP()})
 			target := redirectURL(SSOPath, authnRequestXML("_bench", appEntity, time.Now(), "", ""), "relay", nil)

@@ -280,7 +280,7 @@ func TestEncryptionConfig(t *testing.T) {
 			sc := basicSP()
 			c.edit(&sc)
 			_, err := Open(Config{PublicURL: base, SPs: []SPEntry{{App: "app", SPConfig: sc}}},
-				Deps{Keys: newEnv(t, nil).idp.keys})
+				Deps{Keys: newEnv(t, nil).idp.Keys})
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err %v, want %q", err, c.wantErr)

@@ -61,7 +61,7 @@ func TestGolden(t *testing.T) {
 	t.Run("metadata.xml", func(t *testing.T) {
 		e := newEnv(t, map[string]SPConfig{"app": basicSP()})
 		next := xmlsigtest.NewKey(t, "next")
-		e.idp.keys = append(e.idp.keys, protocols.SigningKey{Signer: next.Key, Cert: fixedKey(t, "sp").Cert, KeyID: "k2", Next: true})
+		e.idp.Keys = append(e.idp.Keys, protocols.SigningKey{Signer: next.Key, Cert: fixedKey(t, "sp").Cert, KeyID: "k2", Next: true})
 		w := e.do(httptest.NewRequest(http.MethodGet, MetadataPath, nil))
 		if ct := w.Header().Get("Content-Type"); ct != "application/samlmetadata+xml" {
 			t.Errorf("content type %q", ct)

@@ -21,7 +21,6 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
-	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 // Config is the IdP: fedgate's public URL and its SPs.
@@ -66,13 +65,8 @@ type IdP struct {
 	base, issuer string
 	sps          map[string]*sp
 	byEntity     map[string][]*sp
-	keys         []protocols.SigningKey
-	signer       *xmlsig.Signer
-	sha1Signer   *xmlsig.Signer
-	logger       *slog.Logger
-	now          func() time.Time
-	newID        func() string
 	rand         io.Reader
+	assertion.Core
 }
 
 var _ protocols.Downstream = (*IdP)(nil)
@@ -83,32 +77,21 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the IdP; problems are *SPError per app, joined.
 func Open(cfg Config, d Deps) (*IdP, error) {
-	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{},
-		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID, rand: d.Rand}
-	p.issuer = cfg.Issuer
+	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{}, issuer: cfg.Issuer, rand: d.Rand}
 	if p.issuer == "" {
 		p.issuer = DefaultIssuer(cfg.PublicURL)
-	}
-	if p.logger == nil {
-		p.logger = slog.New(slog.DiscardHandler)
-	}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	if p.newID == nil {
-		p.newID = assertion.ID
 	}
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
 	var errs []error
 	var err error
-	if p.signer, p.sha1Signer, err = assertion.Signers(d.Keys); err != nil {
+	if p.Core, err = assertion.NewCore(d.Keys, d.Logger, d.Now, d.NewID); err != nil {
 		errs = append(errs, fmt.Errorf("saml: %w", err))
 	}
 	for _, e := range cfg.SPs {
 		s, err := e.SPConfig.resolve(e.App)
-		if err == nil && s.SHA1 && p.sha1Signer == nil {
+		if err == nil && s.SHA1 && p.Signer(true) == nil {
 			err = errors.New("sha1 needs an RSA signing key")
 		}
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -128,7 +129,7 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	idp := ed.CreateElement("md:IDPSSODescriptor")
 	idp.CreateAttr("WantAuthnRequestsSigned", "false")
 	idp.CreateAttr("protocolSupportEnumeration", nsProtocol)
-	for _, k := range p.keys {
+	for _, k := range p.Keys {
 		if k.Cert == nil {
 			continue
 		}
@@ -167,11 +168,5 @@ func (p *IdP) metadata(w http.ResponseWriter, r *http.Request) {
 		issuer = p.issuerFor(s)
 	}
 	b, err := p.Metadata(issuer)
-	if err != nil {
-		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/samlmetadata+xml")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	_, _ = w.Write(b)
+	assertion.WriteMetadata(w, b, err)
 }

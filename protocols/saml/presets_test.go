@@ -145,13 +145,13 @@ func TestDuplicateEntityIDs(t *testing.T) {
 	a, b := basicSP(), basicSP()
 	b.ACSURLs = []ACS{{URL: "https://evil.example/acs"}}
 	_, err := Open(Config{PublicURL: base, SPs: []SPEntry{{App: "a", SPConfig: a}, {App: "b", SPConfig: b}}},
-		Deps{Keys: newEnv(t, nil).idp.keys})
+		Deps{Keys: newEnv(t, nil).idp.Keys})
 	if err == nil || !strings.Contains(err.Error(), `is already app "a"'s`) {
 		t.Fatalf("duplicate entity id accepted: %v", err)
 	}
 
 	m := SPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
-	_, err = Open(Config{PublicURL: base, SPs: []SPEntry{{App: "m365-a", SPConfig: m}, {App: "m365-b", SPConfig: m}}}, Deps{Keys: newEnv(t, nil).idp.keys})
+	_, err = Open(Config{PublicURL: base, SPs: []SPEntry{{App: "m365-a", SPConfig: m}, {App: "m365-b", SPConfig: m}}}, Deps{Keys: newEnv(t, nil).idp.Keys})
 	if err == nil || !strings.Contains(err.Error(), "needs its own IssuerUri") {
 		t.Fatalf("two federated domains with one IssuerUri: %v", err)
 	}

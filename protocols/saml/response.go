@@ -11,26 +11,18 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
-	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 const timeFormat = "2006-01-02T15:04:05Z"
 
 func xsTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func (p *IdP) signerFor(s *sp) *xmlsig.Signer {
-	if s.SHA1 {
-		return p.sha1Signer
-	}
-	return p.signer
-}
-
 // responseHead starts a samlp:Response to pend's ACS.
 func (p *IdP) responseHead(s *sp, pend *pending, now time.Time, status, sub string) *etree.Element {
 	resp := etree.NewElement("samlp:Response")
 	resp.CreateAttr("xmlns:samlp", nsProtocol)
 	resp.CreateAttr("xmlns:saml", nsAssertion)
-	resp.CreateAttr("ID", p.newID())
+	resp.CreateAttr("ID", p.NewID())
 	resp.CreateAttr("Version", "2.0")
 	resp.CreateAttr("IssueInstant", xsTime(now))
 	resp.CreateAttr("Destination", pend.ACS)
@@ -54,8 +46,8 @@ func (p *IdP) errorResponse(s *sp, pend *pending, sub string) ([]byte, error) {
 	if sub == StatusInvalidNameIDPo {
 		top = StatusRequester
 	}
-	resp := p.responseHead(s, pend, p.now(), top, sub)
-	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
+	resp := p.responseHead(s, pend, p.Now(), top, sub)
+	if err := p.Signer(s.SHA1).Sign(resp, "ID", 1); err != nil {
 		return nil, err
 	}
 	return assertion.Serialize(resp)
@@ -63,12 +55,12 @@ func (p *IdP) errorResponse(s *sp, pend *pending, sub string) ([]byte, error) {
 
 // response is a successful Response carrying one assertion about id.
 func (p *IdP) response(s *sp, pend *pending, id protocols.Identity) ([]byte, error) {
-	now := p.now()
+	now := p.Now()
 	a, err := p.assertion(s, pend, id, now)
 	if err != nil {
 		return nil, err
 	}
-	signer := p.signerFor(s)
+	signer := p.Signer(s.SHA1)
 	if s.SignAssertion {
 		if err := signer.Sign(a, "ID", 1); err != nil {
 			return nil, err
@@ -96,7 +88,7 @@ func (p *IdP) assertion(s *sp, pend *pending, id protocols.Identity, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	aid := p.newID()
+	aid := p.NewID()
 	notAfter := xsTime(now.Add(s.AssertionTTL))
 	a := etree.NewElement("saml:Assertion")
 	a.CreateAttr("xmlns:saml", nsAssertion)
@@ -176,7 +168,7 @@ func authnClass(s *sp, id protocols.Identity) string {
 // nameID is the user's NameID for s.
 func (p *IdP) nameID(s *sp, id protocols.Identity) (string, error) {
 	if s.NameIDValue == "transient" {
-		return p.newID(), nil
+		return p.NewID(), nil
 	}
 	v, err := assertion.NameID(id, s.NameIDValue, s.Salt, s.EntityID)
 	if err == nil && s.Preset == PresetM365 && len(v) > maxImmutableIDLength {

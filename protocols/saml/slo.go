@@ -56,16 +56,16 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		return
 	}
 	req := &authnRequest{IssueInstant: at, Destination: el.SelectAttrValue("Destination", "")}
-	if err := errors.Join(checkTime(s, req, p.now()), checkDestination(req, p.base+r.URL.Path)); err != nil {
+	if err := errors.Join(checkTime(s, req, p.Now()), checkDestination(req, p.base+r.URL.Path)); err != nil {
 		refuse(s.App, &appError{s.App, err})
 		return
 	}
-	if ok, err := spv.Claim(r.Context(), "saml-slo:"+s.App+":"+id, p.now().Add(s.RequestMaxAge+2*s.Skew)); err != nil || !ok {
+	if ok, err := spv.Claim(r.Context(), "saml-slo:"+s.App+":"+id, p.Now().Add(s.RequestMaxAge+2*s.Skew)); err != nil || !ok {
 		refuse(s.App, &appError{s.App, fmt.Errorf("%w: %s", errReplay, id)})
 		return
 	}
 	if err := spv.EndSession(w, r); err != nil {
-		p.logger.ErrorContext(r.Context(), "saml: end session", "app", s.App, "err", err)
+		p.Logger.ErrorContext(r.Context(), "saml: end session", "app", s.App, "err", err)
 	}
 	spv.Audit(r, protocols.AuditEvent{Event: "saml.logout", Outcome: "success", App: s.App})
 	if s.SLOURL == "" {
@@ -77,14 +77,14 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 	resp := etree.NewElement("samlp:LogoutResponse")
 	resp.CreateAttr("xmlns:samlp", nsProtocol)
 	resp.CreateAttr("xmlns:saml", nsAssertion)
-	resp.CreateAttr("ID", p.newID())
+	resp.CreateAttr("ID", p.NewID())
 	resp.CreateAttr("Version", "2.0")
-	resp.CreateAttr("IssueInstant", xsTime(p.now()))
+	resp.CreateAttr("IssueInstant", xsTime(p.Now()))
 	resp.CreateAttr("Destination", s.SLOURL)
 	resp.CreateAttr("InResponseTo", id)
 	resp.CreateElement("saml:Issuer").SetText(p.issuerFor(s))
 	resp.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", StatusSuccess)
-	if err := p.signerFor(s).Sign(resp, "ID", 1); err != nil {
+	if err := p.Signer(s.SHA1).Sign(resp, "ID", 1); err != nil {
 		refuse(s.App, err)
 		return
 	}

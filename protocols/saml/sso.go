@@ -68,7 +68,7 @@ func (p *IdP) checkRequest(r *http.Request, app string, spv protocols.SessionPro
 	if err != nil {
 		return nil, &appError{s.App, err}
 	}
-	now := p.now()
+	now := p.Now()
 	if err := checkTime(s, a, now); err != nil {
 		return nil, &appError{s.App, err}
 	}
@@ -158,14 +158,14 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 	case errors.Is(err, protocols.ErrAccessDenied):
 		status = StatusRequestDenied
 	case err != nil:
-		p.logger.ErrorContext(r.Context(), "saml: session", "app", pend.App, "err", err)
+		p.Logger.ErrorContext(r.Context(), "saml: session", "app", pend.App, "err", err)
 		p.refuse(w, r, spv, pend.App, err)
 		return
 	case pend.NameIDMismatch:
 		status = StatusInvalidNameIDPo
 	}
 	if pend.ReqID != "" {
-		ok, err := spv.Claim(r.Context(), replayKey(pend.App, pend.ReqID), p.now().Add(resumeTTL+s.RequestMaxAge+2*s.Skew))
+		ok, err := spv.Claim(r.Context(), replayKey(pend.App, pend.ReqID), p.Now().Add(resumeTTL+s.RequestMaxAge+2*s.Skew))
 		if err != nil || !ok {
 			p.refuse(w, r, spv, pend.App, fmt.Errorf("%w: %s", errReplay, pend.ReqID))
 			return
@@ -181,13 +181,13 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 		// The user's account lacks what the SP knows users by (M365: the
 		// ImmutableID): a NameID without it would sign in nobody, or the
 		// wrong user.
-		p.logger.WarnContext(r.Context(), "saml: no NameID value for the user", "app", pend.App, "user", id.Username, "err", err)
+		p.Logger.WarnContext(r.Context(), "saml: no NameID value for the user", "app", pend.App, "user", id.Username, "err", err)
 		spv.Audit(r, protocols.AuditEvent{Event: "saml.response", Outcome: "failure", App: pend.App, User: id.Username, Reason: "user-has-no-name-identifier"})
 		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
 		return
 	}
 	if err != nil {
-		p.logger.ErrorContext(r.Context(), "saml: response", "app", pend.App, "err", err)
+		p.Logger.ErrorContext(r.Context(), "saml: response", "app", pend.App, "err", err)
 		p.refuse(w, r, spv, pend.App, err)
 		return
 	}
@@ -213,7 +213,7 @@ func (p *IdP) refuseAs(w http.ResponseWriter, r *http.Request, spv protocols.Ses
 	}
 	reason := auditReason(err)
 	spv.Audit(r, protocols.AuditEvent{Event: event, Outcome: "failure", App: app, Reason: reason})
-	p.logger.InfoContext(r.Context(), "saml: request refused", "app", app, "reason", reason, "err", err)
+	p.Logger.InfoContext(r.Context(), "saml: request refused", "app", app, "reason", reason, "err", err)
 	msg := "The application sent a sign-in request fedgate cannot accept (" + reason + ")."
 	status := http.StatusBadRequest
 	switch {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/beevik/etree"
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
 )
 
 const (
@@ -30,7 +31,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	role.CreateAttr("xmlns:fed", nsFed)
 	role.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
 	role.CreateAttr("protocolSupportEnumeration", nsFed)
-	for _, k := range s.keys {
+	for _, k := range s.Keys {
 		if k.Cert == nil {
 			continue
 		}
@@ -54,7 +55,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	epr := pe.CreateElement("wsa:EndpointReference")
 	epr.CreateAttr("xmlns:wsa", nsAddressing)
 	epr.CreateElement("wsa:Address").SetText(s.base + Path)
-	if err := s.signer.Sign(ed, "ID", 0); err != nil {
+	if err := s.Signer(false).Sign(ed, "ID", 0); err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
@@ -75,13 +76,7 @@ func (s *STS) metadata(w http.ResponseWriter, r *http.Request) {
 		issuer = s.Issuer(app)
 	}
 	b, err := s.Metadata(issuer)
-	if err != nil {
-		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/samlmetadata+xml")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	_, _ = w.Write(b)
+	assertion.WriteMetadata(w, b, err)
 }
 
 // hexID is a stable XML id for a document about issuer.

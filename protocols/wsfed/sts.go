@@ -21,7 +21,6 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
-	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 // Endpoint paths.
@@ -67,12 +66,7 @@ type STS struct {
 	base, issuer string
 	rps          map[string]*rp
 	byRealm      map[string][]*rp
-	keys         []protocols.SigningKey
-	signer       *xmlsig.Signer
-	sha1Signer   *xmlsig.Signer
-	logger       *slog.Logger
-	now          func() time.Time
-	newID        func() string
+	assertion.Core
 }
 
 var _ protocols.Downstream = (*STS)(nil)
@@ -82,28 +76,18 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the STS; problems are *RPError per app, joined.
 func Open(cfg Config, d Deps) (*STS, error) {
-	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, rps: map[string]*rp{}, byRealm: map[string][]*rp{},
-		keys: d.Keys, logger: d.Logger, now: d.Now, newID: d.NewID}
+	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer(cfg.PublicURL)
 	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.newID == nil {
-		s.newID = assertion.ID
-	}
 	var errs []error
 	var err error
-	if s.signer, s.sha1Signer, err = assertion.Signers(d.Keys); err != nil {
+	if s.Core, err = assertion.NewCore(d.Keys, d.Logger, d.Now, d.NewID); err != nil {
 		errs = append(errs, fmt.Errorf("wsfed: %w", err))
 	}
 	for _, e := range cfg.RPs {
 		r, err := e.RPConfig.resolve(e.App)
-		if err == nil && r.SHA1 && s.sha1Signer == nil {
+		if err == nil && r.SHA1 && s.Signer(true) == nil {
 			err = errors.New("sha1 needs an RSA signing key")
 		}
 		if err != nil {
@@ -225,7 +209,7 @@ func (s *STS) passive(w http.ResponseWriter, r *http.Request, sp protocols.Sessi
 			// at most N minutes ago. wauth never forces a method here:
 			// policy decides between Kerberos, password and MFA.
 			if n, err := strconv.Atoi(f); err == nil && n >= 0 {
-				p.Fresh = s.now().Add(-time.Duration(n) * time.Minute)
+				p.Fresh = s.Now().Add(-time.Duration(n) * time.Minute)
 			}
 		}
 		p.MFA = q.Get("wauth") == MethodMFA
@@ -310,7 +294,7 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 		if errors.Is(err, protocols.ErrAccessDenied) {
 			reason, msg, status = "access-denied", "You are not allowed to use this application.", http.StatusForbidden
 		} else {
-			s.logger.ErrorContext(r.Context(), "wsfed: session", "app", p.App, "err", err)
+			s.Logger.ErrorContext(r.Context(), "wsfed: session", "app", p.App, "err", err)
 		}
 		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, Reason: reason})
 		page.Error(w, status, msg)
@@ -321,13 +305,13 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 		// The user's account lacks what the RP knows users by (M365: the
 		// ImmutableID): an answer without it would sign in nobody, or the
 		// wrong user.
-		s.logger.WarnContext(r.Context(), "wsfed: no name identifier for the user", "app", p.App, "user", id.Username, "err", err)
+		s.Logger.WarnContext(r.Context(), "wsfed: no name identifier for the user", "app", p.App, "user", id.Username, "err", err)
 		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, User: id.Username, Reason: "user-has-no-name-identifier"})
 		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
 		return
 	}
 	if err != nil {
-		s.logger.ErrorContext(r.Context(), "wsfed: token", "app", p.App, "err", err)
+		s.Logger.ErrorContext(r.Context(), "wsfed: token", "app", p.App, "err", err)
 		s.refuse(w, r, sp, p.App, err)
 		return
 	}
@@ -343,7 +327,7 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 // it is a registered reply URL of some RP; wsignoutcleanup1.0 just answers.
 func (s *STS) signOut(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider, wa, reply string) {
 	if err := sp.EndSession(w, r); err != nil {
-		s.logger.ErrorContext(r.Context(), "wsfed: sign-out", "err", err)
+		s.Logger.ErrorContext(r.Context(), "wsfed: sign-out", "err", err)
 	}
 	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signout", Outcome: "success", Reason: wa})
 	if wa == "wsignout1.0" && reply != "" {
@@ -366,7 +350,7 @@ func (s *STS) refuse(w http.ResponseWriter, r *http.Request, sp protocols.Sessio
 	}
 	reason := auditReason(err)
 	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: app, Reason: reason})
-	s.logger.InfoContext(r.Context(), "wsfed: request refused", "app", app, "reason", reason, "err", err)
+	s.Logger.InfoContext(r.Context(), "wsfed: request refused", "app", app, "reason", reason, "err", err)
 	status, msg := http.StatusBadRequest, "The application sent a sign-in request fedgate cannot accept ("+reason+")."
 	if reason == "error" {
 		status, msg = http.StatusInternalServerError, "fedgate could not answer the application."

@@ -361,7 +361,7 @@ func TestSignOut(t *testing.T) {
 func TestFederationMetadata(t *testing.T) {
 	e := newEnv(t, map[string]RPConfig{"intranet": intranet()})
 	next := fixedKey(t, "sp")
-	e.sts.keys = append(e.sts.keys, protocols.SigningKey{Signer: next.Key, Cert: next.Cert, KeyID: "k2", Next: true})
+	e.sts.Keys = append(e.sts.Keys, protocols.SigningKey{Signer: next.Key, Cert: next.Cert, KeyID: "k2", Next: true})
 	w := e.get(MetadataPath)
 	body := w.Body.Bytes()
 	golden(t, "FederationMetadata.xml", body)
@@ -387,12 +387,12 @@ func TestDuplicateRealms(t *testing.T) {
 	evil := intranet()
 	evil.ReplyURLs = []string{"https://evil.example/"}
 	_, err := Open(Config{PublicURL: base, RPs: []RPEntry{{App: "intranet", RPConfig: intranet()}, {App: "evil", RPConfig: evil}}},
-		Deps{Keys: newEnv(t, nil).sts.keys})
+		Deps{Keys: newEnv(t, nil).sts.Keys})
 	if err == nil || !strings.Contains(err.Error(), `is already app "intranet"'s`) {
 		t.Fatalf("duplicate realm accepted: %v", err)
 	}
 	m := RPConfig{Preset: "m365", ImmutableID: "claim:immutable_id"}
-	_, err = Open(Config{PublicURL: base, RPs: []RPEntry{{App: "m365", RPConfig: m}, {App: "partner", RPConfig: m}}}, Deps{Keys: newEnv(t, nil).sts.keys})
+	_, err = Open(Config{PublicURL: base, RPs: []RPEntry{{App: "m365", RPConfig: m}, {App: "partner", RPConfig: m}}}, Deps{Keys: newEnv(t, nil).sts.Keys})
 	if err == nil || !strings.Contains(err.Error(), "needs its own IssuerUri") {
 		t.Fatalf("two federated domains with one IssuerUri: %v", err)
 	}

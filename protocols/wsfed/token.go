@@ -9,7 +9,6 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
-	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 const (
@@ -39,7 +38,7 @@ func xsTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 // rstr is the wresult: a RequestSecurityTokenResponse around the signed
 // assertion.
 func (s *STS) rstr(rp *rp, p *pending, id protocols.Identity) ([]byte, error) {
-	now := s.now()
+	now := s.Now()
 	exp := now.Add(rp.TTL)
 	var a *etree.Element
 	var err error
@@ -76,13 +75,6 @@ func (s *STS) rstr(rp *rp, p *pending, id protocols.Identity) ([]byte, error) {
 	return doc.WriteToBytes()
 }
 
-func (s *STS) signerFor(rp *rp) *xmlsig.Signer {
-	if rp.SHA1 {
-		return s.sha1Signer
-	}
-	return s.signer
-}
-
 // saml11 is a SAML 1.1 assertion as ADFS issues it for Microsoft 365:
 // NameIdentifier, attributes split into namespace and name, an
 // AuthenticationStatement saying how and when, the signature last.
@@ -95,7 +87,7 @@ func (s *STS) saml11(rp *rp, id protocols.Identity, now, exp time.Time) (*etree.
 	a.CreateAttr("xmlns:saml", nsSAML1)
 	a.CreateAttr("MajorVersion", "1")
 	a.CreateAttr("MinorVersion", "1")
-	a.CreateAttr("AssertionID", s.newID())
+	a.CreateAttr("AssertionID", s.NewID())
 	a.CreateAttr("Issuer", s.Issuer(rp.App))
 	a.CreateAttr("IssueInstant", xsTime(now))
 	c := a.CreateElement("saml:Conditions")
@@ -127,7 +119,7 @@ func (s *STS) saml11(rp *rp, id protocols.Identity, now, exp time.Time) (*etree.
 	as.CreateAttr("AuthenticationMethod", authMethod(rp, id))
 	as.CreateAttr("AuthenticationInstant", xsTime(authTime(id, now)))
 	subject(as)
-	if err := s.signerFor(rp).Sign(a, "AssertionID", -1); err != nil {
+	if err := s.Signer(rp.SHA1).Sign(a, "AssertionID", -1); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -141,7 +133,7 @@ func (s *STS) saml2(rp *rp, reply string, id protocols.Identity, now, exp time.T
 	}
 	a := etree.NewElement("saml:Assertion")
 	a.CreateAttr("xmlns:saml", nsSAML2)
-	a.CreateAttr("ID", s.newID())
+	a.CreateAttr("ID", s.NewID())
 	a.CreateAttr("Version", "2.0")
 	a.CreateAttr("IssueInstant", xsTime(now))
 	a.CreateElement("saml:Issuer").SetText(s.Issuer(rp.App))
@@ -180,7 +172,7 @@ func (s *STS) saml2(rp *rp, reply string, id protocols.Identity, now, exp time.T
 		class = m
 	}
 	as.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText(class)
-	if err := s.signerFor(rp).Sign(a, "ID", 1); err != nil {
+	if err := s.Signer(rp.SHA1).Sign(a, "ID", 1); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -230,7 +222,7 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 		if id.HasAMR("mfa") {
 			out = append(out, claimValues{ClaimAuthnMethod, []string{rp.MFAMethod}})
 		}
-		out = append(out, claimValues{ClaimAuthnInstant, []string{xsTime(authTime(id, s.now()))}})
+		out = append(out, claimValues{ClaimAuthnInstant, []string{xsTime(authTime(id, s.Now()))}})
 	}
 	return out
 }

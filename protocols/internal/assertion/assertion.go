@@ -12,10 +12,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -142,4 +145,54 @@ func Serialize(el *etree.Element) ([]byte, error) {
 	doc.AddChild(el)
 	doc.WriteSettings.CanonicalEndTags = true
 	return doc.WriteToBytes()
+}
+
+// Core is what the SAML IdP and the WS-Fed STS keep alike: the signing
+// keys (the Next ones only published) and the active key's signers, a
+// clock, ids and a log.
+type Core struct {
+	Keys               []protocols.SigningKey
+	Logger             *slog.Logger
+	Now                func() time.Time
+	NewID              func() string
+	signer, sha1Signer *xmlsig.Signer
+}
+
+// NewCore fills in the defaults (no log, the real clock, random ids)
+// and makes the active key's signers.
+func NewCore(keys []protocols.SigningKey, logger *slog.Logger, now func() time.Time, newID func() string) (Core, error) {
+	i := Core{Keys: keys, Logger: logger, Now: now, NewID: newID}
+	if i.Logger == nil {
+		i.Logger = slog.New(slog.DiscardHandler)
+	}
+	if i.Now == nil {
+		i.Now = time.Now
+	}
+	if i.NewID == nil {
+		i.NewID = ID
+	}
+	var err error
+	i.signer, i.sha1Signer, err = Signers(keys)
+	return i, err
+}
+
+// Signer signs with RSA-SHA256, or RSA-SHA1 for a peer configured with
+// sha1 (nil when the active key is not RSA).
+func (i *Core) Signer(sha1 bool) *xmlsig.Signer {
+	if sha1 {
+		return i.sha1Signer
+	}
+	return i.signer
+}
+
+// WriteMetadata answers a metadata request with doc, cacheable for an hour
+// (peers poll it; a key rollover is announced well before it signs).
+func WriteMetadata(w http.ResponseWriter, doc []byte, err error) {
+	if err != nil {
+		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(doc)
 }
