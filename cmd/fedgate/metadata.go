@@ -127,7 +127,7 @@ func describeFederation(cfg *config.Config, keys []protocols.SigningKey, appID, 
 		der := base64.StdEncoding.EncodeToString(k.Cert.Raw)
 		_, isRSA := k.Signer.Public().(*rsa.PublicKey)
 		switch {
-		case k.Next && f.NextCert == "":
+		case k.Next && isRSA && f.NextCert == "": // Microsoft verifies RSA only
 			f.NextCert = der
 		case !k.Next && isRSA && f.SigningCert == "":
 			f.SigningCert = der

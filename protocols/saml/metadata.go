@@ -129,10 +129,7 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	idp := ed.CreateElement("md:IDPSSODescriptor")
 	idp.CreateAttr("WantAuthnRequestsSigned", "false")
 	idp.CreateAttr("protocolSupportEnumeration", nsProtocol)
-	for _, k := range p.Keys {
-		if k.Cert == nil {
-			continue
-		}
+	for _, k := range assertion.Published(p.Keys) {
 		kd := idp.CreateElement("md:KeyDescriptor")
 		kd.CreateAttr("use", "signing")
 		ki := kd.CreateElement("ds:KeyInfo")

@@ -31,10 +31,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	role.CreateAttr("xmlns:fed", nsFed)
 	role.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
 	role.CreateAttr("protocolSupportEnumeration", nsFed)
-	for _, k := range s.Keys {
-		if k.Cert == nil {
-			continue
-		}
+	for _, k := range assertion.Published(s.Keys) {
 		kd := role.CreateElement("md:KeyDescriptor")
 		kd.CreateAttr("use", "signing")
 		ki := kd.CreateElement("ds:KeyInfo")

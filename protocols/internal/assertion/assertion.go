@@ -130,6 +130,26 @@ func isLoopback(host string) bool {
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
+// Published are the keys metadata announces (the next one included): those
+// with a certificate, and only the RSA ones when there is any — SAML and
+// WS-Fed peers verify RSA, and an ECDSA key beside it serves OIDC only.
+func Published(keys []protocols.SigningKey) []protocols.SigningKey {
+	var all, rsaKeys []protocols.SigningKey
+	for _, k := range keys {
+		if k.Cert == nil {
+			continue
+		}
+		all = append(all, k)
+		if _, ok := k.Signer.Public().(*rsa.PublicKey); ok {
+			rsaKeys = append(rsaKeys, k)
+		}
+	}
+	if len(rsaKeys) > 0 {
+		return rsaKeys
+	}
+	return all
+}
+
 // ID is a fresh XML id: "_" and 160 random bits (an id must not start
 // with a digit).
 func ID() string {

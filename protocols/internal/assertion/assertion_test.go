@@ -67,4 +67,12 @@ func TestSignersPickActiveRSA(t *testing.T) {
 	if _, _, err := Signers(keys[:1]); err == nil {
 		t.Fatal("a next key alone must not sign")
 	}
+	// Metadata announces the RSA keys, the next one too; not the ECDSA
+	// key that serves OIDC.
+	if pub := Published(keys); len(pub) != 2 || pub[0].Signer != next.Key || pub[1].Signer != rsaKey.Key {
+		t.Fatalf("published %d keys", len(pub))
+	}
+	if pub := Published(keys[1:2]); len(pub) != 1 {
+		t.Fatal("with no RSA key, the others are published")
+	}
 }
