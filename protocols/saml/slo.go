@@ -16,7 +16,8 @@ import (
 
 // slo is SP-initiated single logout: a LogoutRequest by HTTP-Redirect or
 // HTTP-POST, checked like an AuthnRequest (SP by Issuer, signature when
-// present or required, IssueInstant), ends the fedgate session everywhere.
+// present, required when the SP has a certificate; IssueInstant,
+// Destination, ID single-use), ends the fedgate session everywhere.
 // The SP gets a signed LogoutResponse at its slo_url, by POST; without one
 // the user sees that they are signed out.
 func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
