@@ -203,7 +203,12 @@ func (s *STS) passive(w http.ResponseWriter, r *http.Request, sp protocols.Sessi
 			return
 		}
 		p.Ctx = q.Get("wctx")
-		p.Hint = firstNonEmpty(q.Get("username"), q.Get("whr"))
+		// whr names a home realm (a domain or URI), not a user: it is a
+		// hint only when it is an address.
+		p.Hint = q.Get("username")
+		if whr := q.Get("whr"); p.Hint == "" && strings.Contains(whr, "@") {
+			p.Hint = whr
+		}
 		if f := q.Get("wfresh"); f != "" {
 			// wfresh=0: authenticate again now (Entra's prompt=login); N:
 			// at most N minutes ago. wauth never forces a method here:

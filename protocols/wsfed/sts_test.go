@@ -276,9 +276,14 @@ func TestFreshnessAndResume(t *testing.T) {
 		t.Fatalf("status %d", w.Code)
 	}
 	r := e.sp.reqs[0]
-	if !r.FreshAfter.Equal(fixedNow) || r.MFA || r.LoginHint != "corp.example" {
+	if !r.FreshAfter.Equal(fixedNow) || r.MFA || r.LoginHint != "" { // whr=corp.example is a realm, not a user
 		t.Fatalf("wfresh=0 / wauth / whr: %+v", r)
 	}
+	e.get(signIn(Path, "wtrealm", "urn:intranet", "whr", "corp.example", "username", "taro@corp.example"))
+	if h := e.sp.reqs[1].LoginHint; h != "taro@corp.example" {
+		t.Fatalf("username hint %q", h)
+	}
+	e.sp.reqs = e.sp.reqs[:1]
 	e.sp.handled = false
 	_, f := posted(t, e.get(r.Resume))
 	if e.sp.reqs[1].FreshAfter != r.FreshAfter || f["wresult"] == "" {
