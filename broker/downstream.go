@@ -176,3 +176,7 @@ func (sp sessionProvider) Audit(r *http.Request, e protocols.AuditEvent) {
 	b.Audit.Record(AuditEvent{Time: b.now(), Event: e.Event, Outcome: e.Outcome, App: e.App, User: e.User, Reason: e.Reason,
 		ClientIP: clientIP(r, snapOf(r)), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())})
 }
+
+func (sp sessionProvider) Refuse(w http.ResponseWriter, r *http.Request, status int, why protocols.Refusal, detail string) {
+	sp.b.fail(w, r, snapOf(r), status, "err.proto."+string(why), nil, detail)
+}

@@ -24,6 +24,9 @@ func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET /fake/app/{app}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "app %s", r.PathValue("app"))
 	})
+	mux.HandleFunc("GET /fake/refuse", func(w http.ResponseWriter, r *http.Request) {
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedReplayed, "request-already-answered")
+	})
 	mux.HandleFunc("GET /fake/sso", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := protocols.SessionRequest{App: q.Get("app"), Passive: q.Get("passive") == "1", MFA: q.Get("mfa") == "1", Resume: r.URL.RequestURI()}
@@ -61,6 +64,27 @@ func TestProtocolRoutesGetPathValues(t *testing.T) {
 	}
 	if r := e.get(e.client, "/fake/nothing"); r.code != http.StatusNotFound {
 		t.Fatalf("unrouted path: %d", r.code)
+	}
+}
+
+// A protocol's refusal is the broker's page: the user's language, the
+// reason code, the correlation id (JSON for API clients).
+func TestProtocolRefusalPage(t *testing.T) {
+	e := downstreamEnv(t)
+	for lang, want := range map[string]string{"ja": "すでに使われています", "en": "already used"} {
+		req, _ := http.NewRequest("GET", "/fake/refuse", nil)
+		req.Header.Set("Accept-Language", lang)
+		r := e.do(e.newClient(), req)
+		id := r.header.Get("X-Request-Id")
+		if r.code != http.StatusBadRequest || !strings.Contains(r.body, want) || !strings.Contains(r.body, "request-already-answered") ||
+			id == "" || !strings.Contains(r.body, id) {
+			t.Errorf("%s: %d %s\n%s", lang, r.code, id, r.body)
+		}
+	}
+	req, _ := http.NewRequest("GET", "/fake/refuse", nil)
+	req.Header.Set("Accept", "application/json")
+	if r := e.do(e.newClient(), req); !strings.Contains(r.body, `"error":"proto.replayed"`) || !strings.Contains(r.body, "correlation_id") {
+		t.Errorf("JSON: %s", r.body)
 	}
 }
 

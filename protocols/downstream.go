@@ -49,7 +49,27 @@ type SessionProvider interface {
 	// Audit records an event the protocol decided on its own (a refused
 	// request, a token issued), with the request's correlation id.
 	Audit(r *http.Request, e AuditEvent)
+	// Refuse answers the browser with the broker's error page — branded,
+	// in the user's language, with the correlation id — when a protocol
+	// must not send it back to the app. detail (a reason code such as
+	// "ACS-URL-not-registered") is shown as is.
+	Refuse(w http.ResponseWriter, r *http.Request, status int, why Refusal, detail string)
 }
+
+// Refusal is what a protocol tells the user when it refuses a request.
+type Refusal string
+
+// Refusals, each with its own message in every language.
+const (
+	RefusedRequest  Refusal = "request"  // the app's request cannot be accepted
+	RefusedSignOut  Refusal = "signout"  // the app's sign-out request cannot be accepted
+	RefusedExpired  Refusal = "expired"  // too old: start again from the app
+	RefusedReplayed Refusal = "replayed" // already used: start again from the app
+	RefusedHere     Refusal = "here"     // the app cannot be opened from here
+	RefusedNoID     Refusal = "noid"     // the account lacks the app's user identifier
+	RefusedDenied   Refusal = "denied"   // policy said no
+	RefusedInternal Refusal = "internal" // fedgate could not answer the app
+)
 
 // SessionRequest is what a protocol asks of the session.
 type SessionRequest struct {

@@ -29,7 +29,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/fedgate/fedgate/protocols"
-	"github.com/fedgate/fedgate/protocols/internal/page"
 )
 
 // Endpoint paths on fedgate's host.
@@ -217,11 +216,6 @@ func writeOAuthError(w http.ResponseWriter, err error) {
 	}
 	writeJSON(w, oe.status, oe)
 }
-
-// errorPage is what the browser sees when fedgate must not redirect (an
-// unknown client, an unregistered redirect_uri): a 400 with the
-// correlation id.
-func errorPage(w http.ResponseWriter, msg string) { page.Error(w, http.StatusBadRequest, msg) }
 
 // randomID is 128 random bits, base64url.
 func randomID() string {

@@ -251,7 +251,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, sp protocol
 			ev.App = c.app
 		}
 		sp.Audit(r, ev)
-		errorPage(w, "Sign-in request refused: "+string(pe)+".")
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedRequest, string(pe))
 		return
 	}
 	if err != nil {
@@ -268,16 +268,16 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request, sp protocols.S
 	var a authzRequest
 	raw := r.URL.Query().Get(resumeParam)
 	if len(raw) > maxResumeLen || sp.Open(purposeAuthz, raw, &a) != nil {
-		errorPage(w, "This sign-in request has expired or is not valid. Start again from the application.")
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedExpired, "sign-in state expired or not valid")
 		return
 	}
 	c := p.clients[a.ClientID]
 	if c == nil {
-		errorPage(w, "The application is no longer configured.")
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedRequest, "client no longer configured")
 		return
 	}
 	if a.redirect = c.redirectByTag(a.RedirectTag); a.redirect == "" {
-		errorPage(w, "The application's redirect_uri is no longer registered.")
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedRequest, "redirect_uri no longer registered")
 		return
 	}
 	p.continueAuthorize(w, r, sp, c, &a)

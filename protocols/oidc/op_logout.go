@@ -23,20 +23,20 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.S
 	var q url.Values
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err != nil {
-			errorPage(w, "Sign-out request refused: the request could not be read.")
+			sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "request not readable")
 			return
 		}
 		q = r.PostForm
 	} else {
 		var err error
 		if q, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-			errorPage(w, "Sign-out request refused: the query is malformed.")
+			sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "malformed query")
 			return
 		}
 	}
 	for k, vs := range q {
 		if len(vs) > 1 || len(vs[0]) > maxBearerLen {
-			errorPage(w, "Sign-out request refused: parameter "+clip(k)+" is repeated or too long.")
+			sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "parameter "+clip(k)+" repeated or too long")
 			return
 		}
 	}
@@ -53,7 +53,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.S
 	if id := q.Get("client_id"); id != "" {
 		switch {
 		case c != nil && c.ClientID != id:
-			errorPage(w, "Sign-out request refused: client_id does not match id_token_hint.")
+			sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "client_id does not match id_token_hint")
 			return
 		case c == nil:
 			c = p.clients[id]
@@ -66,7 +66,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.S
 			ev.App = c.app
 		}
 		sp.Audit(r, ev)
-		errorPage(w, "Sign-out request refused: post_logout_redirect_uri is not registered for this client.")
+		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "post_logout_redirect_uri not registered")
 		return
 	}
 	if !valid {

@@ -497,3 +497,10 @@ func TestFormPost(t *testing.T) {
 		t.Fatalf("error form_post: %s", r.body)
 	}
 }
+
+// Refuse writes what the broker's error page would say, with the
+// correlation id.
+func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why protocols.Refusal, detail string) {
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "refused: %s (%s), reference %s", why, detail, w.Header().Get("X-Request-Id"))
+}

@@ -326,3 +326,10 @@ func (e *env) verifiedAssertion(xml []byte, responseSigned bool) (*etree.Element
 	}
 	return resp, a
 }
+
+// Refuse writes what the broker's error page would say, with the
+// correlation id.
+func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why protocols.Refusal, detail string) {
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "refused: %s (%s), reference %s", why, detail, w.Header().Get("X-Request-Id"))
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
-	"github.com/fedgate/fedgate/protocols/internal/page"
 )
 
 // pending is a checked request, sealed into the resume URL so it survives
@@ -183,7 +182,7 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 		// wrong user.
 		p.Logger.WarnContext(r.Context(), "saml: no NameID value for the user", "app", pend.App, "user", id.Username, "err", err)
 		spv.Audit(r, protocols.AuditEvent{Event: "saml.response", Outcome: "failure", App: pend.App, User: id.Username, Reason: "user-has-no-name-identifier"})
-		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
+		spv.Refuse(w, r, http.StatusForbidden, protocols.RefusedNoID, "user-has-no-name-identifier")
 		return
 	}
 	if err != nil {
@@ -214,19 +213,16 @@ func (p *IdP) refuseAs(w http.ResponseWriter, r *http.Request, spv protocols.Ses
 	reason := auditReason(err)
 	spv.Audit(r, protocols.AuditEvent{Event: event, Outcome: "failure", App: app, Reason: reason})
 	p.Logger.InfoContext(r.Context(), "saml: request refused", "app", app, "reason", reason, "err", err)
-	msg := "The application sent a sign-in request fedgate cannot accept (" + reason + ")."
-	status := http.StatusBadRequest
+	status, why := http.StatusBadRequest, protocols.RefusedRequest
 	switch {
 	case errors.Is(err, errReplay):
-		msg = "This sign-in request was already used. Start again from the application."
+		why = protocols.RefusedReplayed
 	case errors.Is(err, errExpired):
-		msg = "This sign-in request has expired. Start again from the application."
+		why = protocols.RefusedExpired
 	case errors.Is(err, errNotAllowedIn):
-		status = http.StatusForbidden
-		msg = "This application cannot be opened from here. Start from the application."
+		status, why = http.StatusForbidden, protocols.RefusedHere
 	case reason == "error":
-		status = http.StatusInternalServerError
-		msg = "fedgate could not answer the application."
+		status, why = http.StatusInternalServerError, protocols.RefusedInternal
 	}
-	page.Error(w, status, msg)
+	spv.Refuse(w, r, status, why, reason)
 }

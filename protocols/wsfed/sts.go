@@ -293,16 +293,14 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 	}
 	if err != nil {
 		// WS-Fed has no error token: the user sees why, the RP gets nothing.
-		reason := "error"
-		msg := "fedgate could not answer the application."
-		status := http.StatusInternalServerError
+		reason, why, status := "error", protocols.RefusedInternal, http.StatusInternalServerError
 		if errors.Is(err, protocols.ErrAccessDenied) {
-			reason, msg, status = "access-denied", "You are not allowed to use this application.", http.StatusForbidden
+			reason, why, status = "access-denied", protocols.RefusedDenied, http.StatusForbidden
 		} else {
 			s.Logger.ErrorContext(r.Context(), "wsfed: session", "app", p.App, "err", err)
 		}
 		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, Reason: reason})
-		page.Error(w, status, msg)
+		sp.Refuse(w, r, status, why, reason)
 		return
 	}
 	rstr, err := s.rstr(rp, p, id)
@@ -312,7 +310,7 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 		// wrong user.
 		s.Logger.WarnContext(r.Context(), "wsfed: no name identifier for the user", "app", p.App, "user", id.Username, "err", err)
 		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: p.App, User: id.Username, Reason: "user-has-no-name-identifier"})
-		page.Error(w, http.StatusForbidden, "Your account lacks the identifier this application knows users by. Tell your administrator.")
+		sp.Refuse(w, r, http.StatusForbidden, protocols.RefusedNoID, "user-has-no-name-identifier")
 		return
 	}
 	if err != nil {
@@ -356,9 +354,12 @@ func (s *STS) refuse(w http.ResponseWriter, r *http.Request, sp protocols.Sessio
 	reason := auditReason(err)
 	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signin", Outcome: "failure", App: app, Reason: reason})
 	s.Logger.InfoContext(r.Context(), "wsfed: request refused", "app", app, "reason", reason, "err", err)
-	status, msg := http.StatusBadRequest, "The application sent a sign-in request fedgate cannot accept ("+reason+")."
-	if reason == "error" {
-		status, msg = http.StatusInternalServerError, "fedgate could not answer the application."
+	status, why := http.StatusBadRequest, protocols.RefusedRequest
+	switch {
+	case errors.Is(err, errExpired):
+		why = protocols.RefusedExpired
+	case reason == "error":
+		status, why = http.StatusInternalServerError, protocols.RefusedInternal
 	}
-	page.Error(w, status, msg)
+	sp.Refuse(w, r, status, why, reason)
 }

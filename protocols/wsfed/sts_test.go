@@ -412,3 +412,10 @@ func TestDuplicateRealms(t *testing.T) {
 		t.Fatalf("plain http reply URL: %v", err)
 	}
 }
+
+// Refuse writes what the broker's error page would say, with the
+// correlation id.
+func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why protocols.Refusal, detail string) {
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "refused: %s (%s), reference %s", why, detail, w.Header().Get("X-Request-Id"))
+}
