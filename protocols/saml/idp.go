@@ -108,9 +108,9 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 			continue
 		}
 		if s.Preset == PresetM365 {
-			if i := slices.IndexFunc(slices.Collect(maps.Values(p.sps)), func(o *sp) bool {
+			if slices.ContainsFunc(slices.Collect(maps.Values(p.sps)), func(o *sp) bool {
 				return o.Preset == PresetM365 && p.issuerFor(o) == p.issuerFor(s)
-			}); i >= 0 {
+			}) {
 				errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", p.issuerFor(s))})
 				continue
 			}
