@@ -164,6 +164,5 @@ func (p *IdP) metadata(w http.ResponseWriter, r *http.Request) {
 		}
 		issuer = p.issuerFor(s)
 	}
-	b, err := p.Metadata(issuer)
-	assertion.WriteMetadata(w, b, err)
+	p.ServeMetadata(w, issuer, p.Metadata)
 }

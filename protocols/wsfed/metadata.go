@@ -72,8 +72,7 @@ func (s *STS) metadata(w http.ResponseWriter, r *http.Request) {
 		}
 		issuer = s.Issuer(app)
 	}
-	b, err := s.Metadata(issuer)
-	assertion.WriteMetadata(w, b, err)
+	s.ServeMetadata(w, issuer, s.Metadata)
 }
 
 // hexID is a stable XML id for a document about issuer.

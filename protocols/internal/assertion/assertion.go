@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -176,12 +177,13 @@ type Core struct {
 	Now                func() time.Time
 	NewID              func() string
 	signer, sha1Signer *xmlsig.Signer
+	metadata           *sync.Map // issuer → document, built once per snapshot
 }
 
 // NewCore fills in the defaults (no log, the real clock, random ids)
 // and makes the active key's signers.
 func NewCore(keys []protocols.SigningKey, logger *slog.Logger, now func() time.Time, newID func() string) (Core, error) {
-	i := Core{Keys: keys, Logger: logger, Now: now, NewID: newID}
+	i := Core{Keys: keys, Logger: logger, Now: now, NewID: newID, metadata: &sync.Map{}}
 	if i.Logger == nil {
 		i.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -205,13 +207,22 @@ func (i *Core) Signer(sha1 bool) *xmlsig.Signer {
 	return i.signer
 }
 
-// WriteMetadata answers a metadata request with doc, cacheable for an hour
-// (peers poll it; a key rollover is announced well before it signs).
-func WriteMetadata(w http.ResponseWriter, doc []byte, err error) {
-	if err != nil {
-		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
-		return
+// ServeMetadata answers a metadata request with issuer's document, built
+// by build once per snapshot: the WS-Fed one is signed, and an RSA
+// signature per anonymous GET would be cheap to make us spend. Cacheable
+// for an hour (peers poll it; a rollover is announced well before it
+// signs).
+func (i *Core) ServeMetadata(w http.ResponseWriter, issuer string, build func(issuer string) ([]byte, error)) {
+	v, ok := i.metadata.Load(issuer)
+	if !ok {
+		doc, err := build(issuer)
+		if err != nil {
+			http.Error(w, "metadata unavailable", http.StatusInternalServerError)
+			return
+		}
+		v, _ = i.metadata.LoadOrStore(issuer, doc)
 	}
+	doc := v.([]byte)
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(doc)

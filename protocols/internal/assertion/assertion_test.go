@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -74,5 +76,35 @@ func TestSignersPickActiveRSA(t *testing.T) {
 	}
 	if pub := Published(keys[1:2]); len(pub) != 1 {
 		t.Fatal("with no RSA key, the others are published")
+	}
+}
+
+// Metadata is built once per issuer and snapshot (the WS-Fed document is
+// signed: one RSA signature per anonymous GET would be a cheap lever).
+func TestServeMetadataBuildsOnce(t *testing.T) {
+	c, err := NewCore([]protocols.SigningKey{{Signer: xmlsigtest.NewKey(t, "k").Key, Cert: xmlsigtest.NewKey(t, "k").Cert}}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := 0
+	build := func(issuer string) ([]byte, error) {
+		builds++
+		return []byte("<md:EntityDescriptor entityID=\"" + issuer + "\"/>"), nil
+	}
+	for range 3 {
+		w := httptest.NewRecorder()
+		c.ServeMetadata(w, "urn:a", build)
+		if w.Code != 200 || w.Header().Get("Content-Type") != "application/samlmetadata+xml" || !strings.Contains(w.Body.String(), "urn:a") {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	c.ServeMetadata(httptest.NewRecorder(), "urn:b", build)
+	if builds != 2 {
+		t.Fatalf("built %d times for 2 issuers", builds)
+	}
+	w := httptest.NewRecorder()
+	c.ServeMetadata(w, "urn:c", func(string) ([]byte, error) { return nil, errors.New("no key") })
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("failed build: %d", w.Code)
 	}
 }
