@@ -11,12 +11,7 @@ import (
 func TestCheckSAMLApps(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "staff.yaml", staffPolicy)
-	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
-data_dir: data
-store: { memory: true }
-upstreams: [{ id: local, type: local }]
-apps:
-  - id: crm
+	writeFile(t, dir, "fedgate.yaml", samlAppsConfig(`  - id: crm
     type: saml
     policy: staff-only
     saml: { entity_id: "https://crm.example/saml", acs_urls: [{ url: "https://crm.example/acs" }], persistent_salt: "0123456789abcdef0123" }
@@ -28,8 +23,7 @@ apps:
     type: saml
     policy: staff-only
     saml: { preset: entra-b2b, tenant: not-a-guid, persistent_salt: "0123456789abcdef0123" }
-policies: [staff.yaml]
-`)
+`))
 	code, _, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
 	for _, want := range []string{`fedgate.yaml:13:45: unknown key "acs_url" (hint: did you mean "acs_urls"?)`} {
 		if code != 1 || !strings.Contains(stderr, want) {
@@ -55,17 +49,11 @@ func TestCheckSAMLEncryption(t *testing.T) {
 	writeFile(t, dir, "staff.yaml", staffPolicy)
 	writeFile(t, dir, "sp-enc.pem", readFile(t, "../../protocols/saml/testdata", "sp-cert.pem"))
 	config := func(saml string) string {
-		writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
-data_dir: data
-store: { memory: true }
-upstreams: [{ id: local, type: local }]
-apps:
-  - id: crm
+		writeFile(t, dir, "fedgate.yaml", samlAppsConfig(`  - id: crm
     type: saml
     policy: staff-only
     saml: { entity_id: "https://crm.example/saml", acs_urls: [{ url: "https://crm.example/acs" }], persistent_salt: "0123456789abcdef0123", `+saml+` }
-policies: [staff.yaml]
-`)
+`))
 		return filepath.Join(dir, "fedgate.yaml")
 	}
 	for _, c := range []struct{ saml, want string }{
@@ -82,4 +70,15 @@ policies: [staff.yaml]
 			t.Errorf("%s: exit %d, stderr lacks %q:\n%s", c.saml, code, c.want, stderr)
 		}
 	}
+}
+
+// samlAppsConfig is a config with local users, the staff policy and apps
+// (YAML list items): an app's first line is line 6.
+func samlAppsConfig(apps string) string {
+	return `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
+data_dir: data
+store: { memory: true }
+upstreams: [{ id: local, type: local }]
+apps:
+` + apps + "policies: [staff.yaml]\n"
 }

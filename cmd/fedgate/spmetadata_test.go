@@ -242,12 +242,7 @@ func TestSPMetadataURLConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "staff.yaml", staffPolicy)
 	writeFile(t, dir, "sp.xml", spMetadataXML(t, "https://sp.example/acs"))
-	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
-data_dir: data
-store: { memory: true }
-upstreams: [{ id: local, type: local }]
-apps:
-  - id: both
+	writeFile(t, dir, "fedgate.yaml", samlAppsConfig(`  - id: both
     type: saml
     policy: staff-only
     saml: { metadata_file: sp.xml, metadata_url: "https://sp.example/md", name_id_format: email }
@@ -263,8 +258,7 @@ apps:
     type: saml
     policy: staff-only
     saml: { metadata_url: "https://127.0.0.1:1/md", name_id_format: email }
-policies: [staff.yaml]
-`)
+`))
 	code, _, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
 	for _, want := range []string{
 		`fedgate.yaml:9:11: app "both": metadata_file and metadata_url: use one of them`,
