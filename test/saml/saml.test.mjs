@@ -31,9 +31,10 @@ const apps = `
         - { name: "urn:oid:2.16.840.1.113730.3.1.241", value: name, friendly_name: displayName }
 `;
 
-async function setup(t, options = {}) {
-  const fg = await startFedgate(t, apps);
-  const sp = new SAML({
+// newSP is node-saml as the SP ENTITY of fedgate fg, trusting fg's
+// metadata certificate; options override the defaults.
+async function newSP(fg, options = {}) {
+  return new SAML({
     entryPoint: `${fg.base}/saml/sso`,
     issuer: ENTITY,
     callbackUrl: ACS,
@@ -45,7 +46,11 @@ async function setup(t, options = {}) {
     identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
     ...options,
   });
-  return { fg, sp };
+}
+
+async function setup(t, options = {}) {
+  const fg = await startFedgate(t, apps);
+  return { fg, sp: await newSP(fg, options) };
 }
 
 // decodeResponse is the Response XML, for what node-saml does not check.
@@ -163,18 +168,7 @@ ${saml}
       attributes:
         - { name: email, value: email }
 `);
-    const sp = new SAML({
-      entryPoint: `${fg.base}/saml/sso`,
-      issuer: ENTITY,
-      callbackUrl: ACS,
-      audience: ENTITY,
-      idpCert: await idpCert(`${fg.base}/saml/metadata`),
-      decryptionPvk: spKey,
-      wantAssertionsSigned: true,
-      wantAuthnResponseSigned: false,
-      validateInResponseTo: 'always',
-      identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
-    });
+    const sp = await newSP(fg, { decryptionPvk: spKey, wantAuthnResponseSigned: false });
     const c = new Client();
     const { fields } = autoPost(await c.signIn(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
     const xml = decodeResponse(fields);
