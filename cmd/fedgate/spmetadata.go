@@ -72,6 +72,20 @@ func newSPMetaSource(cfg *config.Config, app string, sc saml.SPConfig) (spMetaSo
 	return spMetaSource{App: app, URL: sc.MetadataURL, Cache: cache, Every: every, Check: check}, errors.Join(errs...)
 }
 
+// shown is the URL as logs and errors show it: without its query, which
+// some vendors use for an access token.
+func (s spMetaSource) shown() string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.User = nil
+	return u.String()
+}
+
 func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
@@ -107,22 +121,25 @@ func (s spMetaSource) fetch(ctx context.Context, c *http.Client) ([]byte, error)
 	}
 	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml;q=0.9, */*;q=0.1")
 	resp, err := c.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		ue.URL = s.shown()
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", s.URL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", s.shown(), resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerFile+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("GET %s: %w", s.URL, err)
+		return nil, fmt.Errorf("GET %s: %w", s.shown(), err)
 	case len(data) > maxPeerFile:
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", s.URL, maxPeerFile)
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", s.shown(), maxPeerFile)
 	}
 	if err := s.Check(data); err != nil {
-		return nil, fmt.Errorf("GET %s: not usable SP metadata: %w", s.URL, err)
+		return nil, fmt.Errorf("GET %s: not usable SP metadata: %w", s.shown(), err)
 	}
 	return data, nil
 }
@@ -146,7 +163,7 @@ func spMetaClient(rt http.RoundTripper) *http.Client {
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			prev := via[len(via)-1].URL
 			if len(via) >= 3 || req.URL.Host != prev.Host || (prev.Scheme == "https" && req.URL.Scheme != "https") {
-				return fmt.Errorf("refusing redirect from %s to %s", prev.Redacted(), req.URL.Redacted())
+				return fmt.Errorf("refusing redirect from %s to %s%s", prev.Host, req.URL.Host, req.URL.Path)
 			}
 			return nil
 		}}
@@ -243,9 +260,9 @@ func (r *spMetaRefresher) refreshDue(ctx context.Context) {
 		changed, err := s.refresh(ctx, r.Client)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			r.Logger.Warn("SP metadata refresh failed; keeping the last good copy", "app", s.App, "url", s.URL, "err", err)
+			r.Logger.Warn("SP metadata refresh failed; keeping the last good copy", "app", s.App, "url", s.shown(), "err", err)
 		case changed:
-			r.Logger.Info("SP metadata changed; reloading", "app", s.App, "url", s.URL)
+			r.Logger.Info("SP metadata changed; reloading", "app", s.App, "url", s.shown())
 		}
 	}
 }

@@ -123,11 +123,12 @@ func TestSPMetadataFetch(t *testing.T) {
 			t.Fatalf("%s %q replaced the last good copy", tc.status, tc.body)
 		}
 	}
-	for path, want := range map[string]string{"/big": "larger than 1048576 bytes", "/elsewhere": "refusing redirect", "/downgrade": "refusing redirect"} {
+	for path, want := range map[string]string{"/big": "larger than 1048576 bytes", "/elsewhere": "refusing redirect", "/downgrade": "refusing redirect",
+		"/elsewhere?token=s3cret": "refusing redirect", "/nothing?token=s3cret": "404"} {
 		s := src
 		s.URL = srv.URL + path
-		if _, err := s.refresh(ctx, c); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: err %v, want %q", path, err, want)
+		if _, err := s.refresh(ctx, c); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err %v, want %q (and no query)", path, err, want)
 		}
 	}
 	peer.set(200, spMetadataXML(t, "https://sp.example/acs2"))
