@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
@@ -41,8 +40,14 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 			continue
 		}
 		var err error
-		if sc.Metadata, sc.Certs, err = readPeerFiles(snap.Config, b, sc.MetadataFile, sc.CertificateFiles); err != nil {
-			errs = append(errs, b.Pos("app %q: %v", a.ID, err))
+		if sc.MetadataFile != "" {
+			if sc.Metadata, err = readPeerFile(snap.Config, b, sc.MetadataFile); err != nil {
+				errs = append(errs, b.Pos("app %q: metadata_file: %v", a.ID, err))
+				continue
+			}
+		}
+		if sc.Certs, err = readCerts(snap.Config, b, sc.CertificateFiles); err != nil {
+			errs = append(errs, b.Pos("app %q: certificate_files: %v", a.ID, err))
 			continue
 		}
 		if sc.MetadataURL != "" {
@@ -62,9 +67,9 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 			}
 		}
 		if sc.EncryptionCertificateFile != "" {
-			_, enc, err := readPeerFiles(snap.Config, b, "", []string{sc.EncryptionCertificateFile})
-			if err != nil { // named after certificate_files: name the key read
-				errs = append(errs, b.Pos("app %q: encryption_certificate_file: %s", a.ID, strings.TrimPrefix(err.Error(), "certificate_files: ")))
+			enc, err := readCerts(snap.Config, b, []string{sc.EncryptionCertificateFile})
+			if err != nil {
+				errs = append(errs, b.Pos("app %q: encryption_certificate_file: %v", a.ID, err))
 				continue
 			}
 			sc.EncryptionCert = enc[0] // the leaf, when the file holds a chain
@@ -150,37 +155,32 @@ func signingKeysOrThrowaway(snap *broker.Snapshot) ([]protocols.SigningKey, erro
 	return []protocols.SigningKey{{Signer: k, Cert: cert, KeyID: "check-only", Alg: "RS256"}}, nil
 }
 
-// readPeerFiles reads an optional metadata file and PEM certificates named
-// in a protocol block (relative to the config file), and adds them to the
-// files the reload watcher tracks.
-func readPeerFiles(cfg *config.Config, b *config.Block, metadata string, certs []string) ([]byte, []*x509.Certificate, error) {
-	read := func(name string) ([]byte, error) {
-		path := name
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(b.Dir, path)
-		}
-		st, err := os.Stat(path)
+// readPeerFile reads a file a protocol block names (relative to the config
+// file) and adds it to the files the reload watcher tracks.
+func readPeerFile(cfg *config.Config, b *config.Block, name string) ([]byte, error) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(b.Dir, path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxPeerFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPeerFile)
+	}
+	cfg.Files = append(cfg.Files, path)
+	return os.ReadFile(path)
+}
+
+// readCerts reads the PEM certificates of every file named; a file with
+// none is an error.
+func readCerts(cfg *config.Config, b *config.Block, names []string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, name := range names {
+		data, err := readPeerFile(cfg, b, name)
 		if err != nil {
 			return nil, err
-		}
-		if st.Size() > maxPeerFile {
-			return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPeerFile)
-		}
-		cfg.Files = append(cfg.Files, path)
-		return os.ReadFile(path)
-	}
-	var md []byte
-	if metadata != "" {
-		var err error
-		if md, err = read(metadata); err != nil {
-			return nil, nil, fmt.Errorf("metadata_file: %w", err)
-		}
-	}
-	var out []*x509.Certificate
-	for _, name := range certs {
-		data, err := read(name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("certificate_files: %w", err)
 		}
 		n := 0
 		for {
@@ -194,16 +194,16 @@ func readPeerFiles(cfg *config.Config, b *config.Block, metadata string, certs [
 			}
 			c, err := x509.ParseCertificate(blk.Bytes)
 			if err != nil {
-				return nil, nil, fmt.Errorf("certificate_files: %s: %w", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			out = append(out, c)
 			n++
 		}
 		if n == 0 {
-			return nil, nil, fmt.Errorf("certificate_files: %s has no PEM certificate", name)
+			return nil, fmt.Errorf("%s has no PEM certificate", name)
 		}
 	}
-	return md, out, nil
+	return out, nil
 }
 
 // positioned places a protocol's per-app errors at the app's block.
