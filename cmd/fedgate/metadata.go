@@ -118,7 +118,7 @@ func describeFederation(cfg *config.Config, keys []protocols.SigningKey, appID, 
 		return nil, fmt.Errorf("app %q is of type %s, not saml or wsfed", appID, app.Type)
 	}
 	if len(f.Domains) == 0 {
-		return nil, fmt.Errorf("app %q: list the federated domain(s) under domains:", appID)
+		return nil, fmt.Errorf("app %q: list the federated domains under domains", appID)
 	}
 	for _, k := range keys {
 		if k.Cert == nil {

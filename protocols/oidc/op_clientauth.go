@@ -157,7 +157,7 @@ func parseClientAssertion(raw string) (*jose.JSONWebSignature, assertionClaims, 
 	if raw == "" || len(raw) > maxAssertionLen {
 		return nil, c, errors.New("missing or too large")
 	}
-	jws, err := jose.ParseSigned(raw, clientAssertionAlgs)
+	jws, err := jose.ParseSignedCompact(raw, clientAssertionAlgs)
 	if err != nil {
 		return nil, c, err
 	}

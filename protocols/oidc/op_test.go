@@ -273,7 +273,7 @@ func codeForm(code string) url.Values {
 // verify checks a JWT against our public key for alg and returns its claims.
 func (e *opEnv) verify(raw string, alg jose.SignatureAlgorithm) (map[string]any, jose.Header) {
 	e.t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		e.t.Fatalf("parse %s: %v", raw, err)
 	}

@@ -81,7 +81,7 @@ func (p *Provider) verifyOwn(raw, typ string) (map[string]any, error) {
 	if len(raw) > maxBearerLen {
 		return nil, errors.New("too large")
 	}
-	jws, err := jose.ParseSigned(raw, ownAlgs)
+	jws, err := jose.ParseSignedCompact(raw, ownAlgs)
 	if err != nil {
 		return nil, err
 	}
