@@ -38,6 +38,7 @@ func TestSignedAssertionHeader(t *testing.T) {
 	e := newEnvWith(t, cfg, nil)
 	snap := e.srv.Current()
 	s := e.srv.newSession(snap, protoIdentity("alice", []string{"staff"}))
+	s.Host = "app.example"
 	rec := &headerRecorder{h: http.Header{}}
 	if err := snap.sealer.seal(rec, appSessionCookie, s, time.Hour, http.SameSiteLaxMode); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
-	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
 )
 
@@ -68,56 +67,88 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 	if !ok {
 		return protocols.Identity{}, false, errors.New("broker: resume is not a local path")
 	}
-	s := b.loadSession(r, snap)
-	if s == nil || s.Identity.AuthTime.Before(req.FreshAfter) {
+	u := use{App: app, Cookie: sessionCookie, FreshAfter: req.FreshAfter, AppMFA: req.MFA}
+	v := b.enforce(r, snap, u)
+	switch v.Outcome {
+	case allow:
+		if v.Write {
+			b.writeCookieSession(w, snap, v.Session, sessionCookie)
+		}
+		id, err := b.withRef(r, snap, v.Session)
+		return id, false, err
+	case signIn, stepUp:
 		if req.Passive {
+			if v.Reason == "session-capped" {
+				snap.sealer.clear(w, sessionCookie)
+			}
 			return protocols.Identity{}, false, protocols.ErrLoginRequired
 		}
-		p := &Pending{ID: randomID(), App: app.ID, Return: resume, Hint: req.LoginHint, Created: b.now(), Force: s != nil}
-		if s != nil {
-			p.Upstream = s.Identity.Upstream
-		}
-		b.redirectToPending(w, r, snap, p)
+		b.sendToSignIn(w, r, snap, u, v, resume, req.LoginHint)
 		return protocols.Identity{}, true, nil
 	}
-	d, audit := b.decide(r, snap, app, s)
-	if req.MFA && d.Effect == policy.Allow && !s.Identity.HasAMR("mfa") {
-		// The app asks for MFA itself (acr_values, AuthnContextClassRef):
-		// the same as a policy step-up.
-		d.Effect = policy.StepUp
-		d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
-	}
-	switch d.Effect {
-	case policy.Allow:
-		if limit := d.Obligations.MaxSession; limit > 0 && !b.now().Before(s.Created.Add(limit)) {
-			audit("deny", "session-capped")
-			snap.sealer.clear(w, sessionCookie)
-			if req.Passive {
-				return protocols.Identity{}, false, protocols.ErrLoginRequired
-			}
-			b.redirectToPending(w, r, snap, &Pending{ID: randomID(), App: app.ID, Return: resume, Hint: s.Identity.Username, Created: b.now()})
-			return protocols.Identity{}, true, nil
-		}
-		audit("allow", "")
-		return s.Identity, false, nil
-	case policy.StepUp:
-		if s.MFAAsked {
-			audit("deny", "mfa-not-proven") // asked for it, and it came back without
-			return protocols.Identity{}, false, protocols.ErrAccessDenied
-		}
-		if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok && !req.Passive {
-			audit("step-up", "")
-			m := d.Obligations.MFA
-			p := &Pending{ID: randomID(), App: app.ID, Return: resume, Upstream: s.Identity.Upstream, Hint: s.Identity.Username,
-				Created: b.now(), MFA: &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}, Force: true}
-			b.beginRedirect(w, r, snap, p, ra)
-			return protocols.Identity{}, true, nil
-		}
-		audit("deny", "mfa-required-unavailable")
-		return protocols.Identity{}, false, protocols.ErrAccessDenied
-	}
-	audit("deny", "")
 	return protocols.Identity{}, false, protocols.ErrAccessDenied
+}
+
+// sessionRef is what Identity.Ref seals: enough of the session to decide
+// again without the browser.
+type sessionRef struct {
+	ID       string    `json:"id"`
+	Created  time.Time `json:"c"`
+	Expires  time.Time `json:"e"`
+	ClientIP string    `json:"ip"`
+}
+
+const refPurpose = "fedgate-session-ref"
+
+// withRef is the session's identity as protocols get it: with SessionID
+// and the sealed Ref that Recheck opens.
+func (b *Server) withRef(r *http.Request, snap *Snapshot, s *Session) (protocols.Identity, error) {
+	id := s.Identity
+	id.SessionID = s.ID
+	ref, err := snap.sealer.sealValue(refPurpose, sessionRef{ID: s.ID, Created: s.Created, Expires: s.Expires,
+		ClientIP: clientIP(r, snap)})
+	id.Ref = ref
+	return id, err
+}
+
+func (sp sessionProvider) Current(r *http.Request) (protocols.Identity, bool) {
+	s := sp.b.loadSession(r, snapOf(r))
+	if s == nil {
+		return protocols.Identity{}, false
+	}
+	id := s.Identity
+	id.SessionID = s.ID
+	return id, true
+}
+
+// Recheck is the refresh path through enforce: the session as Ref
+// describes it (not signed out, not past its lifetime), id's upstream
+// allowed, the policy as of now with the address the user signed in from
+// (a refreshing app server's address says nothing about the user).
+func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Identity) error {
+	b, snap := sp.b, snapOf(r)
+	app := snap.apps[appID]
+	if app == nil {
+		return protocols.ErrAccessDenied
+	}
+	var ref sessionRef
+	if err := snap.sealer.openValue(refPurpose, id.Ref, &ref); err != nil || ref.ID == "" || ref.ID != id.SessionID {
+		return protocols.ErrLoginRequired
+	}
+	now := b.now()
+	id.SessionID, id.Ref = "", ""
+	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires}
+	if !now.Before(s.Expires) || b.revoked(r, s.ID) {
+		return protocols.ErrLoginRequired
+	}
+	v := b.enforce(r, snap, use{App: app, Session: s, ClientIP: ref.ClientIP})
+	switch v.Outcome {
+	case allow:
+		return nil
+	case deny:
+		return protocols.ErrAccessDenied
+	}
+	return protocols.ErrLoginRequired
 }
 
 // sealed is the envelope of Seal: the value and its expiry.

@@ -56,15 +56,14 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 		// Without ?rd=1 the caller cannot pass a redirect on (nginx): 401.
 		or.Header.Set("X-Original-URI", uri)
 	}
-	s := b.loadCookieSession(or, snap, appSessionCookie)
-	if s == nil {
-		b.toSignIn(w, or, snap, app)
+	u := use{App: app, Cookie: appSessionCookie}
+	v := b.enforce(or, snap, u)
+	// A slid idle timeout comes back as Set-Cookie, which the proxy in
+	// front must pass to the browser (docs/proxy.md).
+	if !b.answer(w, or, snap, u, v) {
 		return
 	}
-	if !b.authorize(w, or, snap, app, s, nil) {
-		return
-	}
-	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], s.Identity) {
+	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], v.Session.Identity) {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(http.StatusOK)

@@ -60,9 +60,7 @@ func (b *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			}
 			p.Return = back
 		}
-		if bind := q.Get("bind"); pendingIDPattern.MatchString(bind) {
-			p.Bind = bind
-		}
+		p.Bind = b.openBind(snap, q.Get("bind"), p.Return)
 		// Single sign-on: an existing session goes straight on.
 		if s := b.loadSession(r, snap); s != nil {
 			b.complete(w, r, snap, p, s)
@@ -263,8 +261,11 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 func (b *Server) complete(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, s *Session) {
 	// A protocol app's policy runs when the protocol resumes (Session), so
 	// that a denial reaches the app in the app's own protocol.
-	if app := snap.apps[p.App]; app != nil && !isProtocolApp(app) && !b.authorize(w, r, snap, app, s, p) {
-		return
+	if app := snap.apps[p.App]; app != nil && !isProtocolApp(app) {
+		u := use{App: app, Cookie: sessionCookie, Session: s, After: p}
+		if !b.answer(w, r, snap, u, b.enforce(r, snap, u)) {
+			return
+		}
 	}
 	b.redirectAfterLogin(w, r, snap, s, p)
 }

@@ -119,15 +119,12 @@ type proxyAuthorizer struct{ b *Server }
 func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *proxy.Route) (http.Header, bool) {
 	b, snap := pa.b, snapOf(r)
 	app := snap.apps[rt.App]
-	s := b.loadCookieSession(r, snap, appSessionCookie)
-	if s == nil {
-		b.toSignIn(w, r, snap, app)
+	u := use{App: app, Cookie: appSessionCookie}
+	v := b.enforce(r, snap, u)
+	if !b.answer(w, r, snap, u, v) {
 		return nil, false
 	}
-	if !b.authorize(w, r, snap, app, s, nil) {
-		return nil, false
-	}
-	b.touchCookie(w, snap, s, appSessionCookie)
+	s := v.Session
 	h := identityHeaders(app, snap.headerPlans[app.ID], s.Identity)
 	if app.JWTAssertion != "" {
 		jwt, err := b.assertion(snap, app, s)
@@ -276,16 +273,18 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 	case !t.Session.valid(b.now(), snap.Config.Session.Idle):
 		err = errors.New("ticket session expired")
 	}
-	if err == nil && (t.Bind == "" || cookieValue(r, snap.sealer.name(bindCookie)) != t.Bind) {
-		b.bindAndRetry(w, r, snap, t)
-		return
-	}
 	if err == nil {
+		// Spent before the binding is compared: a ticket that reached a
+		// browser it was not bound to is dead, whoever else learns it.
 		var first bool
 		first, err = b.Store.Claim(r.Context(), "ticket:"+t.ID, t.Exp)
 		if err == nil && !first {
 			err = errors.New("ticket replayed")
 		}
+	}
+	if err == nil && (t.Bind == "" || cookieValue(r, snap.sealer.name(bindCookie)) != t.Bind) {
+		b.bindAndRetry(w, r, snap, t)
+		return
 	}
 	if err != nil {
 		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", err)
@@ -296,22 +295,51 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 		ret = "/"
 	}
 	snap.sealer.clear(w, bindCookie)
+	t.Session.Host = r.Host // this cookie is good on this host only
 	b.writeCookieSession(w, snap, &t.Session, appSessionCookie)
 	http.Redirect(w, r, ret, http.StatusSeeOther)
 }
 
 // bindAndRetry gives this browser a fresh binding on the app host and asks
-// fedgate for a ticket carrying it.
+// fedgate for a ticket carrying it. The binding travels to fedgate sealed,
+// for this host only and briefly, so a value in a link is never taken as a
+// binding (openBind).
 func (b *Server) bindAndRetry(w http.ResponseWriter, r *http.Request, snap *Snapshot, t ticket) {
 	bind := randomID()
+	sealed, err := snap.sealer.sealValue(bindRequestName, bindRequest{Nonce: bind, Host: r.Host, Exp: b.now().Add(pendingTTL)})
+	if err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: snap.sealer.name(bindCookie), Value: bind, Path: "/", MaxAge: int(pendingTTL.Seconds()),
 		Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	ret, ok := localPath(t.Return)
 	if !ok {
 		ret = "/"
 	}
-	q := url.Values{"app": {t.App}, "return": {b.appURL(snap, r.Host, ret)}, "bind": {bind}}
+	q := url.Values{"app": {t.App}, "return": {b.appURL(snap, r.Host, ret)}, "bind": {sealed}}
 	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+// bindRequest is an app host's binding on its way to fedgate's sign-in.
+type bindRequest struct {
+	Nonce string    `json:"n"`
+	Host  string    `json:"h"`
+	Exp   time.Time `json:"x"`
+}
+
+const bindRequestName = "fedgate_bindreq"
+
+// openBind returns the binding a sign-in for an app host may carry: one
+// that fedgate sealed, for the host the sign-in returns to, still young.
+func (b *Server) openBind(snap *Snapshot, sealed, returnURL string) string {
+	var br bindRequest
+	u, err := url.Parse(returnURL)
+	if sealed == "" || err != nil || snap.sealer.openValue(bindRequestName, sealed, &br) != nil ||
+		!strings.EqualFold(br.Host, u.Host) || !b.now().Before(br.Exp) {
+		return ""
+	}
+	return br.Nonce
 }
 
 // appHostSignout ends the app host's session and continues to fedgate's

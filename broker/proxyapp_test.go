@@ -142,11 +142,17 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 		t.Fatalf("replayed ticket = %d", replay.code)
 	}
 	// Someone else's ticket pushed at a browser (login CSRF) is not
-	// redeemed there: no session is set, the browser is sent for its own.
+	// redeemed there: no session is set, the browser is sent for its own,
+	// and the ticket is spent, so its owner cannot use it either.
+	fresh := e.onHost(c, "127.0.0.1:8080", "/login?"+url.Values{"app": {"wiki"}, "return": {"http://app.example/x"}}.Encode())
+	tu, _ := url.Parse(fresh.location)
 	victim := hostClient()
-	pushed := e.onHost(victim, "app.example", cb2.RequestURI())
+	pushed := e.onHost(victim, "app.example", tu.RequestURI())
 	if pushed.code != http.StatusSeeOther || !strings.Contains(pushed.location, "bind=") || strings.Contains(pushed.header.Get("Set-Cookie"), "fedgate_app=") {
 		t.Fatalf("pushed ticket: %d %q %q", pushed.code, pushed.location, pushed.header.Get("Set-Cookie"))
+	}
+	if r := e.onHost(c, "app.example", tu.RequestURI()); r.code != http.StatusBadRequest {
+		t.Fatalf("a ticket that reached another browser was still redeemed: %d", r.code)
 	}
 	// A ticket for app.example is no good on another app host... or on fedgate's own.
 	before := hits.Load()
@@ -189,6 +195,7 @@ func TestProxyAppPolicyPerRequest(t *testing.T) {
 	// Forge nothing: mint a valid app-host session for eve (no groups) the way
 	// a ticket would, then ask: the policy runs on this request and denies.
 	s := e.srv.newSession(snap, protoIdentity("eve", nil))
+	s.Host = "app.example"
 	rec := &headerRecorder{h: http.Header{}}
 	if err := snap.sealer.seal(rec, appSessionCookie, s, time.Hour, http.SameSiteLaxMode); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store"
@@ -23,44 +24,70 @@ type Session struct {
 	// MFAAsked: this session comes from a step-up; if it still lacks MFA,
 	// asking again would only loop.
 	MFAAsked bool `json:"m,omitempty"`
+	// Host is the app host an app-host session cookie was minted for;
+	// empty on fedgate's own host.
+	Host string `json:"h,omitempty"`
 }
 
 const (
 	sessionCookie = "fedgate"
-	// touchEvery limits cookie rewrites for the idle timeout to one a minute.
+	// touchEvery limits cookie rewrites for the idle timeout to one a minute
+	// (less for short idle timeouts: slideEvery).
 	touchEvery = time.Minute
 )
 
 // valid reports whether the session is neither past its absolute lifetime
 // nor idle for longer than idle.
 func (s *Session) valid(now time.Time, idle time.Duration) bool {
-	return s.ID != "" && s.Identity.Subject != "" && now.Before(s.Expires) && now.Sub(s.LastSeen) < idle
+	return s.invalid(now, idle) == ""
+}
+
+// invalid says why the session may not be used, or "".
+func (s *Session) invalid(now time.Time, idle time.Duration) string {
+	switch {
+	case s.ID == "" || s.Identity.Subject == "":
+		return "session-invalid"
+	case !now.Before(s.Expires):
+		return "session-expired"
+	case now.Sub(s.LastSeen) >= idle:
+		return "idle-timeout"
+	}
+	return ""
 }
 
 // loadSession returns the request's valid session on fedgate's host, or nil.
 func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
-	return b.loadCookieSession(r, snap, sessionCookie)
+	s, _ := b.readSession(r, snap, sessionCookie)
+	return s
 }
 
-// loadCookieSession reads a session from cookie name (fedgate's own, or an
-// app host's).
-func (b *Server) loadCookieSession(r *http.Request, snap *Snapshot, name string) *Session {
+// readSession reads the session from cookie name (fedgate's own, or an app
+// host's). Without a usable one it returns nil and why ("" when none was
+// presented). An app host's cookie is good only on the host it was
+// minted for: a copy carried to another app host is refused.
+func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Session, string) {
 	value := cookieValue(r, snap.sealer.name(name))
 	if value == "" {
-		return nil
+		return nil, ""
 	}
 	key := name + "=" + value // a value opens only under the name it was sealed for
 	s, ok := snap.sessions.get(key)
 	if !ok {
 		if err := snap.sealer.openValue(snap.sealer.name(name), value, &s); err != nil {
-			return nil
+			return nil, ""
 		}
 		snap.sessions.put(key, s)
 	}
-	if !s.valid(b.now(), snap.Config.Session.Idle) || b.revoked(r, s.ID) {
-		return nil
+	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
+		return nil, why
 	}
-	return &s
+	if name == appSessionCookie && !strings.EqualFold(s.Host, r.Host) {
+		return nil, "wrong-host"
+	}
+	if b.revoked(r, s.ID) {
+		return nil, "session-revoked"
+	}
+	return &s, ""
 }
 
 // revoked: the session was signed out. Cookies cannot be recalled from
@@ -76,24 +103,6 @@ func (b *Server) revoked(r *http.Request, id string) bool {
 		b.Logger.ErrorContext(r.Context(), "session revocation check failed; refusing the session", "err", err)
 	}
 	return true
-}
-
-// touch slides the idle timeout, rewriting the cookie at most once a minute.
-func (b *Server) touch(w http.ResponseWriter, snap *Snapshot, s *Session) {
-	b.touchCookie(w, snap, s, sessionCookie)
-}
-
-func (b *Server) touchCookie(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
-	now := b.now()
-	if now.Sub(s.LastSeen) < touchEvery {
-		return
-	}
-	s.LastSeen = now
-	b.writeCookieSession(w, snap, s, name)
-}
-
-func (b *Server) writeSession(w http.ResponseWriter, snap *Snapshot, s *Session) {
-	b.writeCookieSession(w, snap, s, sessionCookie)
 }
 
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {

@@ -14,7 +14,10 @@ func (b *Server) home(w http.ResponseWriter, r *http.Request) {
 		b.startLogin(w, r, snap, nil)
 		return
 	}
-	b.touch(w, snap, s)
+	if now := b.now(); now.Sub(s.LastSeen) >= slideEvery(snap.Config.Session.Idle) {
+		s.LastSeen = now
+		b.writeCookieSession(w, snap, s, sessionCookie)
+	}
 	b.showIdentity(w, r, snap, nil, s)
 }
 
@@ -28,16 +31,12 @@ func (b *Server) whoamiApp(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", nil)
 		return
 	}
-	s := b.loadSession(r, snap)
-	if s == nil {
-		b.startLogin(w, r, snap, app)
+	u := use{App: app, Cookie: sessionCookie}
+	v := b.enforce(r, snap, u)
+	if !b.answer(w, r, snap, u, v) {
 		return
 	}
-	if !b.authorize(w, r, snap, app, s, nil) {
-		return
-	}
-	b.touch(w, snap, s)
-	b.showIdentity(w, r, snap, app, s)
+	b.showIdentity(w, r, snap, app, v.Session)
 }
 
 func (b *Server) showIdentity(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App, s *Session) {

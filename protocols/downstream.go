@@ -29,6 +29,16 @@ type SessionProvider interface {
 	// (policy said no; the broker has audited it) — the protocol answers the
 	// app with its own error format.
 	Session(w http.ResponseWriter, r *http.Request, req SessionRequest) (id Identity, handled bool, err error)
+	// Current is the browser's signed-in identity (with SessionID), if it
+	// has a valid session: no policy, nothing written. For matching a
+	// sign-out request to the session it claims to end.
+	Current(r *http.Request) (Identity, bool)
+	// Recheck runs app's access decision again for id, which Session
+	// returned earlier, when no browser is present (an OIDC refresh): the
+	// session must not be signed out, the app must accept id's upstream,
+	// and the policy must allow it now. Errors: ErrLoginRequired (the
+	// session ended or must sign in again), ErrAccessDenied (policy).
+	Recheck(r *http.Request, app string, id Identity) error
 	// Seal protects state that travels through the browser or the app
 	// (a POSTed request kept across sign-in, an authorization code):
 	// encrypted and authenticated with fedgate's cookie keys, bound to

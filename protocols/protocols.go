@@ -28,6 +28,15 @@ type Identity struct {
 	AuthTime time.Time `json:"at"`
 	// AMR lists the authentication methods (RFC 8176 values: pwd, mfa, otp, kerberos...).
 	AMR []string `json:"amr,omitempty"`
+	// SessionID names the fedgate session this identity was read from. The
+	// broker sets it on what SessionProvider returns (the session cookie
+	// does not store it); protocols pass it on as OIDC sid or SAML
+	// SessionIndex, and give it back to Recheck and to sign-out matching.
+	SessionID string `json:"sid,omitempty"`
+	// Ref is opaque to protocols: the broker's sealed note of that session
+	// (its lifetime, where the user signed in from), set with SessionID.
+	// Keep it with what was issued from the identity and hand it to Recheck.
+	Ref string `json:"ref,omitempty"`
 }
 
 // HasAMR reports whether the identity was authenticated with method m.

@@ -16,8 +16,9 @@ import (
 )
 
 // grant is what a code or a refresh token carries: everything needed to
-// issue tokens later without the browser. Only the claims the client may
-// see are in it, never the whole identity.
+// issue tokens later without the browser. Tokens show only the claims the
+// client may see (Claims); the sealed grant also keeps the identity and
+// its session reference, so a refresh can ask the broker again (Recheck).
 type grant struct {
 	ID        string         `json:"id"`            // the code's id; the token family
 	RID       string         `json:"rid,omitempty"` // a refresh token's own id
@@ -32,12 +33,14 @@ type grant struct {
 	AMR       []string       `json:"amr,omitempty"`
 	Claims    map[string]any `json:"cl,omitempty"`
 	Start     int64          `json:"st"` // when the family began, unix seconds
+	// Identity is what the broker answered, with SessionID and Ref.
+	Identity protocols.Identity `json:"idn"`
 }
 
 func (p *Provider) newGrant(c *opClient, a *authzRequest, id protocols.Identity) *grant {
 	return &grant{ID: randomID(), ClientID: c.ClientID, Redirect: a.redirect, Challenge: a.Challenge, Nonce: a.Nonce,
 		Scope: a.Scope, Sub: c.subject(id), User: id.Username, AuthTime: id.AuthTime.Unix(), AMR: id.AMR,
-		Claims: c.release(strings.Fields(a.Scope), id), Start: p.now().Unix()}
+		Claims: c.release(strings.Fields(a.Scope), id), Start: p.now().Unix(), Identity: id}
 }
 
 // subject is the sub claim: public (<upstream>:<subject>, the same for

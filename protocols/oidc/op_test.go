@@ -30,6 +30,7 @@ import (
 // answer, sealing and single-use markers in memory, a fake clock.
 type fakeSP struct {
 	mu      sync.Mutex
+	recheck error // what Recheck answers
 	now     time.Time
 	id      protocols.Identity
 	answer  error // nil: signed in; ErrLoginRequired / ErrAccessDenied
@@ -59,6 +60,18 @@ func (f *fakeSP) advance(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.now = f.now.Add(d)
+}
+
+func (f *fakeSP) Current(*http.Request) (protocols.Identity, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id, f.id.Subject != ""
+}
+
+func (f *fakeSP) Recheck(*http.Request, string, protocols.Identity) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recheck
 }
 
 func (f *fakeSP) Session(w http.ResponseWriter, r *http.Request, req protocols.SessionRequest) (protocols.Identity, bool, error) {

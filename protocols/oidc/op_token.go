@@ -166,6 +166,16 @@ func (p *Provider) redeemRefresh(ctx context.Context, r *http.Request, c *opClie
 	if revoked {
 		return nil, errInvalidGrant("the refresh token was revoked")
 	}
+	// A refresh is a use of the session like any other: the broker decides
+	// again (signed out, policy, upstream), before the token is spent.
+	switch err := sp.Recheck(r, c.app, g.Identity); {
+	case errors.Is(err, protocols.ErrLoginRequired):
+		return nil, errInvalidGrant("the session ended; sign in again")
+	case errors.Is(err, protocols.ErrAccessDenied):
+		return nil, errInvalidGrant("the access policy no longer allows this user")
+	case err != nil:
+		return nil, err
+	}
 	first, err := sp.Claim(ctx, "refresh:"+g.RID, c.familyEnd(&g))
 	if err != nil {
 		return nil, err

@@ -66,6 +66,7 @@ func fixedKey(t testing.TB, name string) xmlsigtest.Key {
 // sealing in clear JSON, claims in a map, audit events recorded.
 type fakeSP struct {
 	mu      sync.Mutex
+	recheck error // what Recheck answers
 	id      protocols.Identity
 	err     error
 	handled bool
@@ -79,6 +80,18 @@ func newFakeSP() *fakeSP {
 	return &fakeSP{claims: map[string]bool{}, id: protocols.Identity{Subject: "u-1001", Upstream: "corp", Username: "taro@corp.example",
 		Email: "taro@example.co.jp", DisplayName: "Taro Yamada", Groups: []string{"staff", "sales"},
 		Claims: map[string]string{"immutable_id": "AbCdEf0123456789+/==", "dept": "Sales"}, AuthTime: fixedNow.Add(-10 * time.Minute), AMR: []string{"pwd"}}}
+}
+
+func (f *fakeSP) Current(*http.Request) (protocols.Identity, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id, f.id.Subject != ""
+}
+
+func (f *fakeSP) Recheck(*http.Request, string, protocols.Identity) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recheck
 }
 
 func (f *fakeSP) Session(w http.ResponseWriter, r *http.Request, req protocols.SessionRequest) (protocols.Identity, bool, error) {

@@ -62,12 +62,25 @@ func fixedKey(t testing.TB, name string) xmlsigtest.Key {
 // fakeSP is the broker for these tests.
 type fakeSP struct {
 	mu      sync.Mutex
+	recheck error // what Recheck answers
 	id      protocols.Identity
 	err     error
 	handled bool
 	ended   int
 	reqs    []protocols.SessionRequest
 	audits  []protocols.AuditEvent
+}
+
+func (f *fakeSP) Current(*http.Request) (protocols.Identity, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id, f.id.Subject != ""
+}
+
+func (f *fakeSP) Recheck(*http.Request, string, protocols.Identity) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recheck
 }
 
 func (f *fakeSP) Session(w http.ResponseWriter, r *http.Request, req protocols.SessionRequest) (protocols.Identity, bool, error) {

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"net/http"
+	"net/netip"
+
+	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// answer renders enforce's verdict to a browser (fedgate's own pages, a
+// proxied or forward-auth request, a completed sign-in) and reports
+// whether the request may go on. ret is where a sign-in started here comes
+// back to.
+func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, u use, v verdict) bool {
+	switch v.Outcome {
+	case allow:
+		if v.Write {
+			b.writeCookieSession(w, snap, v.Session, u.Cookie)
+		}
+		return true
+	case signIn, stepUp:
+		if u.Cookie == appSessionCookie {
+			if v.Reason == "session-capped" {
+				snap.sealer.clear(w, appSessionCookie)
+			}
+			// fedgate's host decides again with its own session, and runs
+			// the sign-in or step-up there, where the upstream answers.
+			b.toSignIn(w, r, snap, u.App)
+			return false
+		}
+		if wantsJSON(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
+			b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
+			return false
+		}
+		ret := r.URL.RequestURI()
+		if u.After != nil {
+			ret = u.After.Return
+		}
+		b.sendToSignIn(w, r, snap, u, v, ret, "")
+		return false
+	}
+	switch v.Reason {
+	case "mfa-not-proven":
+		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
+	case "mfa-required-unavailable":
+		b.fail(w, r, snap, http.StatusForbidden, "err.mfa", nil)
+	default:
+		b.denyPage(w, r, snap, v.Message)
+	}
+	return false
+}
+
+// sendToSignIn starts the sign-in or step-up a verdict asks for, on
+// fedgate's host, coming back to ret.
+func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, u use, v verdict, ret, hint string) {
+	p := &Pending{ID: randomID(), App: u.App.ID, Return: ret, Hint: hint, Created: b.now(), Force: v.Force}
+	if u.After != nil {
+		p.Bind = u.After.Bind // still the same browser's way back to an app host
+	}
+	if v.Reason == "session-capped" {
+		snap.sealer.clear(w, sessionCookie)
+	}
+	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
+		// Again at the same upstream, as the same user.
+		p.Upstream, p.Hint = s.Identity.Upstream, s.Identity.Username
+	}
+	if v.Outcome == stepUp {
+		p.MFA, p.Force = v.MFA, true
+		b.beginRedirect(w, r, snap, p, v.Via)
+		return
+	}
+	b.redirectToPending(w, r, snap, p)
+}
+
+// clientAddr is the client address that counts for policy and audit: the
+// request's (through trusted proxies only), or override when set.
+func (b *Server) clientAddr(r *http.Request, snap *Snapshot, override string) netip.Addr {
+	if override != "" {
+		if a, err := netip.ParseAddr(override); err == nil {
+			return a
+		}
+	}
+	return proxy.ClientIP(r, snap.trust)
+}
+
+// denyPage shows the policy's reason, in the user's language.
+func (b *Server) denyPage(w http.ResponseWriter, r *http.Request, snap *Snapshot, m policy.Message) {
+	lang := pickLanguage(w, r, snap.sealer.secure)
+	msg := m.En
+	if lang == "ja" && m.Ja != "" {
+		msg = m.Ja
+	}
+	if msg == "" {
+		msg = translate(lang, "err.denied.default")
+	}
+	if wantsJSON(r) {
+		b.fail(w, r, snap, http.StatusForbidden, "err.denied.default", nil)
+		return
+	}
+	b.render(w, r, snap, http.StatusForbidden, "error", pageData{
+		Heading: translate(lang, "err.denied"), Message: msg, CorrelationID: requestID(r.Context()),
+	})
+}

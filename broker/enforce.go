@@ -1,0 +1,195 @@
+package broker
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// enforce is the one answer to "may this session use this app now?". Every
+// path that lets a session reach an app asks it: sign-in completion, the
+// proxy, forward-auth, fedgate's own pages, the OpenID Provider, the SAML
+// IdP, the WS-Fed STS and an OIDC refresh. It owns the checks and the
+// access audit event; the paths only render its verdict in their format
+// (answer.go for browsers, Session and Recheck for protocols).
+
+// outcome is what the verdict asks of the path.
+type outcome string
+
+const (
+	allow  outcome = "allow"
+	signIn outcome = "signin"  // no usable session for this app: sign in
+	stepUp outcome = "step-up" // signed in, but MFA is needed that the session lacks
+	deny   outcome = "deny"
+)
+
+// use is one use of a session for an app.
+type use struct {
+	App *config.App
+	// Cookie is where the session is read from and written back to
+	// (sessionCookie on fedgate's host, appSessionCookie on an app host);
+	// Session, when set, is a session already in hand (a sign-in that just
+	// completed, a refresh) and Cookie is where it is written.
+	Cookie  string
+	Session *Session
+	// After is the sign-in that just completed, if any.
+	After *Pending
+	// FreshAfter: the app wants credentials presented at or after this time.
+	FreshAfter time.Time
+	// AppMFA: the app itself asks for MFA (acr_values, RequestedAuthnContext).
+	AppMFA bool
+	// ClientIP overrides the request's client address (a refresh, where
+	// the address that counts is the one the user signed in from).
+	ClientIP string
+}
+
+// verdict is enforce's answer.
+type verdict struct {
+	Outcome outcome
+	Reason  string   // the audit reason code ("" for a plain allow)
+	Session *Session // the session used; on allow, as it must now be stored
+	// Write: the session changed (idle timeout slid, lifetime capped) and
+	// must be written back to its cookie.
+	Write bool
+	// Force: the sign-in must ask for credentials again (app's request,
+	// session cap), not be answered by a session at the upstream.
+	Force bool
+	// MFA and Via are where a step-up goes: the session's upstream, asked
+	// for MFA.
+	MFA     *protocols.MFARequest
+	Via     protocols.RedirectAuthenticator
+	Message policy.Message // a policy deny's message
+}
+
+// stepUpGuard: a session made by a step-up that still lacks MFA is not sent
+// to ask again for this long (the upstream would answer the same: a loop).
+const stepUpGuard = pendingTTL
+
+func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
+	now := b.now()
+	app := u.App
+	s := u.Session
+	if s == nil {
+		var why string
+		s, why = b.readSession(r, snap, u.Cookie)
+		if s == nil {
+			v := verdict{Outcome: signIn, Reason: why}
+			if why != "" {
+				b.auditAccess(r, snap, app, nil, policy.Decision{}, v, u.ClientIP)
+			}
+			return v
+		}
+	}
+	id := s.Identity
+	v := verdict{Session: s}
+	var d policy.Decision
+	switch {
+	case len(app.Upstreams) > 0 && !slices.Contains(app.Upstreams, id.Upstream):
+		v.Outcome, v.Reason = signIn, "upstream-not-allowed"
+	case id.AuthTime.Before(u.FreshAfter):
+		// The app asked for fresh credentials: not an access event.
+		return verdict{Outcome: signIn, Session: s, Force: true}
+	default:
+		d = b.decideFor(r, snap, app, s, u.ClientIP)
+		if u.AppMFA && d.Effect == policy.Allow && !id.HasAMR("mfa") {
+			// The app asks for MFA itself: the same as a policy step-up.
+			d.Effect = policy.StepUp
+			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
+		}
+		v = b.judge(snap, app, s, d, u, now)
+	}
+	if v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth") {
+		// A proxied request's allow is not audited, or the audit log would
+		// be an access log; everything else is.
+		b.auditAccess(r, snap, app, s, d, v, u.ClientIP)
+	}
+	return v
+}
+
+// judge turns a policy decision about a valid session into the verdict.
+func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Decision, u use, now time.Time) verdict {
+	v := verdict{Session: s}
+	switch d.Effect {
+	case policy.Allow:
+		if limit := d.Obligations.MaxSession; limit > 0 {
+			end := s.Created.Add(limit)
+			if !now.Before(end) {
+				return verdict{Outcome: signIn, Reason: "session-capped", Session: s, Force: true}
+			}
+			if s.Expires.After(end) {
+				s.Expires, v.Write = end, true
+			}
+		}
+		if now.Sub(s.LastSeen) >= slideEvery(snap.Config.Session.Idle) {
+			s.LastSeen, v.Write = now, true
+		}
+		v.Outcome = allow
+		return v
+	case policy.StepUp:
+		if s.MFAAsked && (u.After != nil || now.Sub(s.Created) < stepUpGuard) {
+			v.Outcome, v.Reason = deny, "mfa-not-proven" // asked for it, and it came back without
+			return v
+		}
+		if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
+			m := d.Obligations.MFA
+			v.Outcome, v.Via = stepUp, ra
+			v.MFA = &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}
+			return v
+		}
+		// Neither the upstream nor a local method can give MFA: deny, never allow.
+		v.Outcome, v.Reason = deny, "mfa-required-unavailable"
+		return v
+	}
+	v.Outcome, v.Message = deny, d.Message
+	return v
+}
+
+// decideFor evaluates app's policy for the session and this request.
+func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *Session, ip string) policy.Decision {
+	id := s.Identity
+	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
+	return policy.Decide(p, policy.Input{
+		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
+		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: b.clientAddr(r, snap, ip), Now: b.now(),
+	})
+}
+
+// auditAccess writes the access event of a verdict.
+func (b *Server) auditAccess(r *http.Request, snap *Snapshot, app *config.App, s *Session, d policy.Decision, v verdict, ip string) {
+	reason := v.Reason
+	if reason == "" && len(d.Reasons) > 0 {
+		reason = string(d.Reasons[0].Code)
+	}
+	e := AuditEvent{
+		Time: b.now(), Event: "access", App: app.ID, Policy: d.Policy, Rule: d.Rule,
+		ClientIP: b.clientAddr(r, snap, ip).String(), UserAgent: r.UserAgent(),
+		CorrelationID: requestID(r.Context()), Outcome: string(v.Outcome), Reason: reason,
+	}
+	if s != nil {
+		e.User, e.Upstream = s.Identity.Username, s.Identity.Upstream
+	}
+	b.Audit.Record(e)
+}
+
+// mfaUpstream is the session's upstream if it can be asked for MFA.
+func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.RedirectAuthenticator, bool) {
+	e, ok := snap.byID[upstream]
+	if !ok {
+		return nil, false
+	}
+	ra, isRedirect := e.Upstream.(protocols.RedirectAuthenticator)
+	m, canMFA := e.Upstream.(protocols.MFARequester)
+	return ra, isRedirect && canMFA && m.CanRequestMFA()
+}
+
+// slideEvery is how stale LastSeen may get before a use rewrites the
+// cookie: at most once a minute, and often enough for short idle timeouts.
+func slideEvery(idle time.Duration) time.Duration { return min(touchEvery, idle/10) }
+
+// clientIP is the request's client address as policy and audit see it.
+func clientIP(r *http.Request, snap *Snapshot) string { return proxy.ClientIP(r, snap.trust).String() }
