@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,9 +40,24 @@ func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 		case err != nil:
 			sp.Audit(r, protocols.AuditEvent{Event: "fake", Outcome: "failure", App: req.App, Reason: err.Error()})
 			fmt.Fprintf(w, "error %v", err)
+		case q.Get("grant") == "1":
+			_ = json.NewEncoder(w).Encode(id) // what a protocol keeps for a refresh
 		default:
 			fmt.Fprintf(w, "ok %s", id.Username)
 		}
+	})
+	// A refresh: the identity kept from /fake/sso?grant=1, decided again.
+	mux.HandleFunc("POST /fake/refresh", func(w http.ResponseWriter, r *http.Request) {
+		var id protocols.Identity
+		if err := json.NewDecoder(r.Body).Decode(&id); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := sp.Recheck(r, r.URL.Query().Get("app"), id); err != nil {
+			fmt.Fprintf(w, "error %v", err)
+			return
+		}
+		fmt.Fprint(w, "ok")
 	})
 }
 
@@ -198,5 +214,64 @@ func TestSealOpenClaim(t *testing.T) {
 	}
 	if c, err := sp.Claimed(ctx, "other"); c || err != nil {
 		t.Fatalf("claimed other: %v %v", c, err)
+	}
+}
+
+// A refresh is a use of the session: it is refused once the session is
+// signed out or past its lifetime, when the identity's upstream is not
+// the app's, and when the policy says no.
+func TestRefreshRecheck(t *testing.T) {
+	e := downstreamEnv(t)
+	r := e.get(e.client, "/fake/sso?app=portal")
+	form := e.get(e.client, r.location)
+	e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	g := e.get(e.client, "/fake/sso?app=portal&grant=1")
+	var id protocols.Identity
+	if err := json.Unmarshal([]byte(g.body), &id); err != nil || id.SessionID == "" || id.Ref == "" {
+		t.Fatalf("identity for a grant: %q (%v)", g.body, err)
+	}
+	refresh := func(app string, id protocols.Identity) string {
+		body, _ := json.Marshal(id)
+		req, _ := http.NewRequest("POST", "/fake/refresh?app="+app, strings.NewReader(string(body)))
+		return e.do(e.newClient(), req).body
+	}
+	if got := refresh("portal", id); got != "ok" {
+		t.Fatalf("refresh in a live session: %q", got)
+	}
+	forged := id
+	forged.SessionID = "another-session-id-xx"
+	if got := refresh("portal", forged); got != "error login required" {
+		t.Fatalf("refresh with a reference to another session: %q", got)
+	}
+	eve := id
+	eve.Groups = nil
+	if got := refresh("portal", eve); got != "error access denied" {
+		t.Fatalf("refresh for a user the policy no longer allows: %q", got)
+	}
+	partner := id
+	partner.Upstream = "partner"
+	if got := refresh("portal", partner); got != "error login required" {
+		t.Fatalf("refresh with an upstream the app does not accept: %q", got)
+	}
+	e.clock.Advance(13 * time.Hour)
+	if got := refresh("portal", id); got != "error login required" {
+		t.Fatalf("refresh after the session's lifetime: %q", got)
+	}
+}
+
+// Signing out ends the refresh tokens issued in the session.
+func TestRefreshEndsWithSignOut(t *testing.T) {
+	e := downstreamEnv(t)
+	r := e.get(e.client, "/fake/sso?app=portal")
+	form := e.get(e.client, r.location)
+	e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	var id protocols.Identity
+	_ = json.Unmarshal([]byte(e.get(e.client, "/fake/sso?app=portal&grant=1").body), &id)
+	who := e.get(e.client, "/logout")
+	e.post(e.client, "/logout", url.Values{"csrf": {csrfOf(t, who.body)}})
+	body, _ := json.Marshal(id)
+	req, _ := http.NewRequest("POST", "/fake/refresh?app=portal", strings.NewReader(string(body)))
+	if got := e.do(e.newClient(), req).body; got != "error login required" {
+		t.Fatalf("refresh after sign-out: %q", got)
 	}
 }

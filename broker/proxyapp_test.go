@@ -334,3 +334,40 @@ func TestProxyAppStepUpAndSessionCap(t *testing.T) {
 		t.Fatalf("after the cap: %d, IdP asked again: %v", r.code, len(idp.begun) > before)
 	}
 }
+
+// A binding named in a link is not a binding: a signed-in victim sent to
+// /login?...&bind=<attacker's value> gets a ticket that the attacker's
+// cookie cannot redeem, and a sealed binding is good only for its host.
+func TestTicketBindingNotFromLink(t *testing.T) {
+	e, _ := proxyEnv(t)
+	victim := hostClient()
+	snap := e.srv.Current()
+	s := e.srv.newSession(snap, protoIdentity("alice", []string{"staff"}))
+	v, err := snap.sealer.sealValue(sessionCookie, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim.Jar.SetCookies(&url.URL{Host: "127.0.0.1:8080"}, []*http.Cookie{{Name: sessionCookie, Value: v}})
+	const chosen = "AAAAAAAAAAAAAAAAAAAAAA"
+	mint := func(bind string) string {
+		q := url.Values{"app": {"wiki"}, "return": {"http://app.example/x"}, "bind": {bind}}
+		r := e.onHost(victim, "127.0.0.1:8080", "/login?"+q.Encode())
+		u, _ := url.Parse(r.location)
+		if r.code != http.StatusSeeOther || u.Path != callbackPath {
+			t.Fatalf("mint: %d %q", r.code, r.location)
+		}
+		return u.RequestURI()
+	}
+	attacker := hostClient()
+	attacker.Jar.SetCookies(&url.URL{Host: "app.example"}, []*http.Cookie{{Name: bindCookie, Value: chosen}})
+	r := e.onHost(attacker, "app.example", mint(chosen))
+	if strings.Contains(r.header.Get("Set-Cookie"), appSessionCookie+"=") || !strings.Contains(r.location, "/login?") {
+		t.Fatalf("a ticket bound by a link value was redeemed: %d %q", r.code, r.location)
+	}
+	// A sealed binding made for another host is not taken either.
+	other, _ := snap.sealer.sealValue(bindRequestName, bindRequest{Nonce: chosen, Host: "other.example", Exp: e.clock.Now().Add(time.Minute)})
+	r = e.onHost(attacker, "app.example", mint(other))
+	if strings.Contains(r.header.Get("Set-Cookie"), appSessionCookie+"=") {
+		t.Fatalf("a binding sealed for another host was honoured: %d %q", r.code, r.location)
+	}
+}
