@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +231,67 @@ func TestAppHostCookieBoundToHost(t *testing.T) {
 		if ev, ok := e.lastAccess(t, c.app, mark); !ok || ev.Reason != "wrong-host" {
 			t.Fatalf("%s: audit %+v, want wrong-host", c.app, ev)
 		}
+	}
+}
+
+// A path-scoped app on a shared host keeps its own upstreams: the host's
+// cookie from a partner session reaches the open route, not /admin/.
+func TestUpstreamsHoldPerRoute(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "backend") }))
+	t.Cleanup(be.Close)
+	cfg := strings.Replace(testConfig, "apps:\n", fmt.Sprintf(`apps:
+  - { id: site, type: proxy, host: mixed.example, to: [%q], policy: staff }
+  - { id: admin, type: proxy, host: mixed.example, path_prefix: /admin/, to: [%q], policy: staff, upstreams: [local] }
+`, be.URL, be.URL), 1)
+	e := newEnvWith(t, cfg, nil)
+	now := e.clock.Now()
+	pat := protocols.Identity{Subject: "pat", Upstream: "partner", Username: "pat", Groups: []string{"staff"}, AuthTime: now}
+	cookie := e.mint("proxy", "mixed", &Session{ID: randomID(), Identity: pat, Created: now, LastSeen: now, Expires: now.Add(time.Hour)})
+	get := func(path string) resp {
+		req, _ := http.NewRequest("GET", path, nil)
+		req.Host = "mixed.example"
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Cookie", appSessionCookie+"="+cookie)
+		return e.do(e.newClient(), req)
+	}
+	if r := get("/page"); r.code != 200 || r.body != "backend" {
+		t.Fatalf("open route: %d %q", r.code, r.body)
+	}
+	mark := len(e.audit.events(t))
+	r := get("/admin/x")
+	if r.code != http.StatusSeeOther || !strings.Contains(r.location, "/login?app=admin") {
+		t.Fatalf("partner session on /admin/: %d %q", r.code, r.location)
+	}
+	if ev, ok := e.lastAccess(t, "admin", mark); !ok || ev.Reason != "upstream-not-allowed" {
+		t.Fatalf("audit %+v", ev)
+	}
+}
+
+// Signed in through partner, a user who opens an app that accepts only
+// local is asked to sign in there, and then reaches it as the local user.
+func TestExistingSessionSentToAllowedUpstream(t *testing.T) {
+	e := newEnv(t)
+	r := e.get(e.client, "/apps/multi/")
+	form := e.get(e.client, r.location+"&upstream=partner")
+	if s := e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"partner"}, "username": {"pat"}, "password": {"pat-pw"}}); s.code != http.StatusSeeOther {
+		t.Fatalf("partner sign-in: %d", s.code)
+	}
+	if ok := e.get(e.client, "/apps/multi/"); ok.code != 200 {
+		t.Fatalf("partner on multi: %d", ok.code)
+	}
+	r = e.get(e.client, "/apps/demo/")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login?l=") {
+		t.Fatalf("partner session on demo: %d %q", r.code, r.location)
+	}
+	page := e.get(e.client, r.location)
+	if !strings.Contains(page.body, `name="upstream" value="local"`) || strings.Contains(page.body, "Partner users") {
+		t.Fatalf("sign-in for demo offers:\n%s", page.body)
+	}
+	s := e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, page.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if s.code != http.StatusSeeOther || s.location != "/apps/demo/" {
+		t.Fatalf("local sign-in: %d %q", s.code, s.location)
+	}
+	if got := e.get(e.client, "/apps/demo/"); got.code != 200 || !strings.Contains(got.body, "alice") {
+		t.Fatalf("demo after local sign-in: %d", got.code)
 	}
 }
