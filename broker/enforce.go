@@ -131,7 +131,7 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 		v.Outcome = allow
 		return v
 	case policy.StepUp:
-		if s.MFAAsked && (u.After != nil || now.Sub(s.Created) < stepUpGuard) {
+		if s.MFAAsked && now.Sub(s.Created) < stepUpGuard {
 			v.Outcome, v.Reason = deny, "mfa-not-proven" // asked for it, and it came back without
 			return v
 		}

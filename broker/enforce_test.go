@@ -295,3 +295,24 @@ func TestExistingSessionSentToAllowedUpstream(t *testing.T) {
 		t.Fatalf("demo after local sign-in: %d", got.code)
 	}
 }
+
+// The step-up loop guard is about the step-up that just returned: a
+// session that came from a step-up long ago is asked again, also when it
+// reaches the app through /login (single sign-on from an app host).
+func TestStepUpGuardOnlyForRecentStepUp(t *testing.T) {
+	e := enforceEnv(t)
+	now := e.clock.Now()
+	s := &Session{ID: randomID(), Identity: protocols.Identity{Subject: "alice", Upstream: "idp-a", Username: "alice",
+		Groups: []string{"staff"}, AMR: []string{"pwd"}, AuthTime: now}, Created: now, LastSeen: now, Expires: now.Add(12 * time.Hour), MFAAsked: true}
+	e.clock.Advance(20 * time.Minute)
+	s.LastSeen = e.clock.Now()
+	cookie := e.mint("whoami", "whoami-needs-mfa", s)
+	for _, path := range []string{"/apps/whoami-needs-mfa/", "/login?app=whoami-needs-mfa"} {
+		req, _ := http.NewRequest("GET", path, nil)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Cookie", sessionCookie+"="+cookie)
+		if r := e.do(e.newClient(), req); r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "https://idp.example/") {
+			t.Fatalf("%s: %d %q, want a step-up at the IdP", path, r.code, r.location)
+		}
+	}
+}
