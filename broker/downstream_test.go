@@ -217,11 +217,10 @@ func TestSealOpenClaim(t *testing.T) {
 	}
 }
 
-// A refresh is a use of the session: it is refused once the session is
-// signed out or past its lifetime, when the identity's upstream is not
-// the app's, and when the policy says no.
-func TestRefreshRecheck(t *testing.T) {
-	e := downstreamEnv(t)
+// grantAfterSignIn signs alice in for portal and returns the identity a
+// protocol keeps for a refresh.
+func grantAfterSignIn(t *testing.T, e *testEnv) protocols.Identity {
+	t.Helper()
 	r := e.get(e.client, "/fake/sso?app=portal")
 	form := e.get(e.client, r.location)
 	e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
@@ -230,31 +229,42 @@ func TestRefreshRecheck(t *testing.T) {
 	if err := json.Unmarshal([]byte(g.body), &id); err != nil || id.SessionID == "" || id.Ref == "" {
 		t.Fatalf("identity for a grant: %q (%v)", g.body, err)
 	}
-	refresh := func(app string, id protocols.Identity) string {
-		body, _ := json.Marshal(id)
-		req, _ := http.NewRequest("POST", "/fake/refresh?app="+app, strings.NewReader(string(body)))
-		return e.do(e.newClient(), req).body
-	}
-	if got := refresh("portal", id); got != "ok" {
+	return id
+}
+
+// refresh asks the broker again for id, as a token endpoint would.
+func (e *testEnv) refresh(app string, id protocols.Identity) string {
+	body, _ := json.Marshal(id)
+	req, _ := http.NewRequest("POST", "/fake/refresh?app="+app, strings.NewReader(string(body)))
+	return e.do(e.newClient(), req).body
+}
+
+// A refresh is a use of the session: it is refused once the session is
+// past its lifetime, when the identity's upstream is not the app's, and
+// when the policy says no.
+func TestRefreshRecheck(t *testing.T) {
+	e := downstreamEnv(t)
+	id := grantAfterSignIn(t, e)
+	if got := e.refresh("portal", id); got != "ok" {
 		t.Fatalf("refresh in a live session: %q", got)
 	}
 	forged := id
 	forged.SessionID = "another-session-id-xx"
-	if got := refresh("portal", forged); got != "error login required" {
+	if got := e.refresh("portal", forged); got != "error login required" {
 		t.Fatalf("refresh with a reference to another session: %q", got)
 	}
 	eve := id
 	eve.Groups = nil
-	if got := refresh("portal", eve); got != "error access denied" {
+	if got := e.refresh("portal", eve); got != "error access denied" {
 		t.Fatalf("refresh for a user the policy no longer allows: %q", got)
 	}
 	partner := id
 	partner.Upstream = "partner"
-	if got := refresh("portal", partner); got != "error login required" {
+	if got := e.refresh("portal", partner); got != "error login required" {
 		t.Fatalf("refresh with an upstream the app does not accept: %q", got)
 	}
 	e.clock.Advance(13 * time.Hour)
-	if got := refresh("portal", id); got != "error login required" {
+	if got := e.refresh("portal", id); got != "error login required" {
 		t.Fatalf("refresh after the session's lifetime: %q", got)
 	}
 }
@@ -262,16 +272,10 @@ func TestRefreshRecheck(t *testing.T) {
 // Signing out ends the refresh tokens issued in the session.
 func TestRefreshEndsWithSignOut(t *testing.T) {
 	e := downstreamEnv(t)
-	r := e.get(e.client, "/fake/sso?app=portal")
-	form := e.get(e.client, r.location)
-	e.post(e.client, r.location, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
-	var id protocols.Identity
-	_ = json.Unmarshal([]byte(e.get(e.client, "/fake/sso?app=portal&grant=1").body), &id)
+	id := grantAfterSignIn(t, e)
 	who := e.get(e.client, "/logout")
 	e.post(e.client, "/logout", url.Values{"csrf": {csrfOf(t, who.body)}})
-	body, _ := json.Marshal(id)
-	req, _ := http.NewRequest("POST", "/fake/refresh?app=portal", strings.NewReader(string(body)))
-	if got := e.do(e.newClient(), req).body; got != "error login required" {
+	if got := e.refresh("portal", id); got != "error login required" {
 		t.Fatalf("refresh after sign-out: %q", got)
 	}
 }
