@@ -14,12 +14,12 @@ import (
 // asks about the original request, described by X-Forwarded-Host and
 // X-Original-URI (nginx) or X-Forwarded-Uri (Traefik, Caddy); those headers
 // are believed only from a trusted proxy. Answers: 200 with the identity
-// headers and the app's own cookies (keptCookieHeader); 401 without a
+// headers and the app's own cookies (completeAnswer); 401 without a
 // session (with ?rd=1, a 303 to sign in, for proxies that pass the answer
 // to the browser); 403 when policy denies.
 func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
-	if !b.fromTrustedProxy(w, r, snap) {
+	if !b.requireTrustedProxy(w, r, snap) {
 		return
 	}
 	host := r.Header.Get("X-Forwarded-Host")
@@ -63,7 +63,7 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], s.Identity) {
 		w.Header()[k] = vs
 	}
-	passAppCookies(w, r)
+	completeAnswer(w.Header(), r, snap.headerPlans[app.ID])
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -73,16 +73,23 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 // a header reliably (duplicates, neighbours' separators).
 const keptCookieHeader = "X-Fedgate-Cookie"
 
-func passAppCookies(w http.ResponseWriter, r *http.Request) {
-	if c := proxy.KeptCookies(r.Header, ownCookie); c != "" {
-		w.Header().Set(keptCookieHeader, c)
+// completeAnswer adds the kept cookies, and every configured identity header
+// fedgate has no value for as an empty one: a proxy then never keeps the
+// client's copy, and Caddy 2.6's copy_headers, which passes its placeholder
+// text on for a header that is absent, passes an empty value.
+func completeAnswer(h http.Header, r *http.Request, plan headerPlan) {
+	h.Set(keptCookieHeader, proxy.KeptCookies(r.Header, ownCookie))
+	for _, e := range plan {
+		if _, ok := h[e.name]; !ok {
+			h[e.name] = []string{""}
+		}
 	}
 }
 
-// fromTrustedProxy: the caller is in server.trusted_proxies, so its
+// requireTrustedProxy: the caller is in server.trusted_proxies, so its
 // X-Forwarded-Host and original-URI headers are believed; otherwise the
-// request is refused.
-func (b *Server) fromTrustedProxy(w http.ResponseWriter, r *http.Request, snap *Snapshot) bool {
+// request is refused (403) and false returned.
+func (b *Server) requireTrustedProxy(w http.ResponseWriter, r *http.Request, snap *Snapshot) bool {
 	peer := proxy.ClientIP(&http.Request{RemoteAddr: r.RemoteAddr}, proxy.Trust{})
 	for _, p := range snap.Config.Server.TrustedProxies {
 		if p.Contains(peer) {
@@ -101,11 +108,11 @@ func (b *Server) fromTrustedProxy(w http.ResponseWriter, r *http.Request, snap *
 // /.fedgate/ returns to / rather than into a loop.
 func (b *Server) forwardAuthStart(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
-	if !b.fromTrustedProxy(w, r, snap) {
+	if !b.requireTrustedProxy(w, r, snap) {
 		return
 	}
 	orig, err := url.ParseRequestURI(r.Header.Get("X-Original-URI"))
-	if err != nil || strings.HasPrefix(orig.Path, "/.fedgate/") {
+	if err != nil || strings.HasPrefix(strings.ToLower(orig.Path), "/.fedgate/") {
 		orig = &url.URL{Path: "/"}
 	}
 	rt, ok := proxy.Match(snap.proxy.Routes(), r.Host, orig)

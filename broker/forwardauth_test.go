@@ -13,7 +13,7 @@ func forwardAuthEnv(t *testing.T, trust string) *testEnv {
 	t.Helper()
 	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  trusted_proxies: ["+trust+"]\n", 1)
 	cfg = strings.Replace(cfg, "apps:\n", `apps:
-  - { id: fa, type: forward_auth, host: fa.example, policy: staff, headers: { X-Remote-User: username } }
+  - { id: fa, type: forward_auth, host: fa.example, policy: staff, headers: { X-Remote-User: username, X-Remote-Email: email } }
   - { id: px, type: proxy, host: app.example, to: ["http://127.0.0.1:9"], policy: staff }
 `, 1)
 	return newEnvWith(t, cfg, nil)
@@ -35,6 +35,7 @@ func TestForwardAuthStart(t *testing.T) {
 		{"encoded kept", "fa.example", "/a%20b/?q=%26x%3D1", trusted, 303, "http://fa.example/a%20b/?q=%26x%3D1"},
 		{"no original URI", "fa.example", "", trusted, 303, "http://fa.example/"},
 		{"own paths do not loop", "fa.example", "/.fedgate/start?x=1", trusted, 303, "http://fa.example/"},
+		{"own paths in any case", "fa.example", "/.FedGate/signout", trusted, 303, "http://fa.example/"},
 		{"absolute-form URI stays on this host", "fa.example", "http://evil.example/x", trusted, 303, "http://fa.example/x"},
 		{"untrusted caller", "fa.example", "/page", untrusted, 403, ""},
 		{"proxy host has no start", "app.example", "/page", trusted, 404, ""},
@@ -56,7 +57,8 @@ func TestForwardAuthStart(t *testing.T) {
 }
 
 // TestVerifyKeptCookies: /auth/verify's 200 names the cookies the backend
-// may have, without fedgate's; the reverse proxy sets Cookie from it.
+// may have, without fedgate's (the reverse proxy sets Cookie from it), and
+// an identity header without a value is there, empty (alice has no email).
 func TestVerifyKeptCookies(t *testing.T) {
 	e := forwardAuthEnv(t, "127.0.0.1/32")
 	snap := e.srv.Current()
@@ -76,8 +78,9 @@ func TestVerifyKeptCookies(t *testing.T) {
 			req.Header.Set("X-Original-URI", "/x")
 			req.Header.Set("Cookie", tc.cookie)
 			r := e.do(&http.Client{}, req)
-			if r.code != 200 || r.header.Get("X-Remote-User") != "alice" || r.header.Get(keptCookieHeader) != tc.kept || len(r.header.Values(keptCookieHeader)) > 1 {
-				t.Fatalf("verify: %d user %q kept %q, want 200 alice %q", r.code, r.header.Get("X-Remote-User"), r.header.Values(keptCookieHeader), tc.kept)
+			kept, email := r.header.Values(keptCookieHeader), r.header.Values("X-Remote-Email")
+			if r.code != 200 || r.header.Get("X-Remote-User") != "alice" || len(kept) != 1 || kept[0] != tc.kept || len(email) != 1 || email[0] != "" {
+				t.Fatalf("verify: %d user %q kept %q email %q, want 200 alice [%q] [\"\"]", r.code, r.header.Get("X-Remote-User"), kept, email, tc.kept)
 			}
 		})
 	}
