@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/fedgate/fedgate/proxy"
 )
@@ -13,17 +14,12 @@ import (
 // asks about the original request, described by X-Forwarded-Host and
 // X-Original-URI (nginx) or X-Forwarded-Uri (Traefik, Caddy); those headers
 // are believed only from a trusted proxy. Answers: 200 with the identity
-// headers; 401 without a session (with ?rd=1, a 302 to sign in, for
-// proxies that pass the answer to the browser); 403 when policy denies.
+// headers and the app's own cookies (completeAnswer); 401 without a
+// session (with ?rd=1, a 303 to sign in, for proxies that pass the answer
+// to the browser); 403 when policy denies.
 func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
-	peer := proxy.ClientIP(&http.Request{RemoteAddr: r.RemoteAddr}, proxy.Trust{})
-	trusted := false
-	for _, p := range snap.Config.Server.TrustedProxies {
-		trusted = trusted || p.Contains(peer)
-	}
-	if !trusted {
-		b.fail(w, r, snap, http.StatusForbidden, "err.badrequest", errors.New("forward-auth caller "+peer.String()+" is not in server.trusted_proxies"))
+	if !b.requireTrustedProxy(w, r, snap) {
 		return
 	}
 	host := r.Header.Get("X-Forwarded-Host")
@@ -66,5 +62,63 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], v.Session.Identity) {
 		w.Header()[k] = vs
 	}
+	completeAnswer(w.Header(), r, snap.headerPlans[app.ID])
 	w.WriteHeader(http.StatusOK)
+}
+
+// keptCookieHeader carries, in /auth/verify's 200, the original request's
+// Cookie header without fedgate's cookies, for the reverse proxy to send to
+// the backend: nginx's own regular expressions cannot take one cookie out of
+// a header reliably (duplicates, neighbours' separators).
+const keptCookieHeader = "X-Fedgate-Cookie"
+
+// completeAnswer adds the kept cookies, and every configured identity header
+// fedgate has no value for as an empty one: a proxy then never keeps the
+// client's copy, and Caddy 2.6's copy_headers, which passes its placeholder
+// text on for a header that is absent, passes an empty value.
+func completeAnswer(h http.Header, r *http.Request, plan headerPlan) {
+	h.Set(keptCookieHeader, proxy.KeptCookies(r.Header, ownCookie))
+	for _, e := range plan {
+		if _, ok := h[e.name]; !ok {
+			h[e.name] = []string{""}
+		}
+	}
+}
+
+// requireTrustedProxy: the caller is in server.trusted_proxies, so its
+// X-Forwarded-Host and original-URI headers are believed; otherwise the
+// request is refused (403) and false returned.
+func (b *Server) requireTrustedProxy(w http.ResponseWriter, r *http.Request, snap *Snapshot) bool {
+	peer := proxy.ClientIP(&http.Request{RemoteAddr: r.RemoteAddr}, proxy.Trust{})
+	for _, p := range snap.Config.Server.TrustedProxies {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	b.fail(w, r, snap, http.StatusForbidden, "err.badrequest", errors.New("forward-auth caller "+peer.String()+" is not in server.trusted_proxies"))
+	return false
+}
+
+// forwardAuthStart (/.fedgate/start on a forward_auth app's host) is where
+// nginx sends a browser that auth_request answered 401: nginx cannot
+// URL-encode the original URI into a return= parameter, so it passes it in
+// X-Original-URI and fedgate builds the sign-in redirect. The return URL is
+// on this host (validReturn checks it again at sign-in); a path under
+// /.fedgate/ returns to / rather than into a loop.
+func (b *Server) forwardAuthStart(w http.ResponseWriter, r *http.Request) {
+	snap := snapOf(r)
+	if !b.requireTrustedProxy(w, r, snap) {
+		return
+	}
+	orig, err := url.ParseRequestURI(r.Header.Get("X-Original-URI"))
+	if err != nil || strings.HasPrefix(strings.ToLower(orig.Path), "/.fedgate/") {
+		orig = &url.URL{Path: "/"}
+	}
+	rt, ok := proxy.Match(snap.proxy.Routes(), r.Host, orig)
+	if !ok || rt == nil || !rt.ForwardAuth {
+		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", errors.New("forward-auth start: no forward_auth app for "+r.Host+orig.Path))
+		return
+	}
+	q := url.Values{"app": {rt.App}, "return": {b.appURL(snap, r.Host, orig.RequestURI())}}
+	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
 }

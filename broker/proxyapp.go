@@ -28,6 +28,7 @@ const (
 	ticketTTL        = time.Minute
 	callbackPath     = "/.fedgate/callback"
 	signoutPath      = "/.fedgate/signout"
+	startPath        = "/.fedgate/start" // nginx's way to sign-in: forwardAuthStart
 )
 
 // ownCookie reports fedgate's cookies, which backends never receive.

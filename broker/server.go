@@ -171,6 +171,8 @@ func (b *Server) Handler() http.Handler {
 			b.appHostCallback(w, r)
 		case signoutPath:
 			b.appHostSignout(w, r)
+		case startPath:
+			b.forwardAuthStart(w, r)
 		default:
 			snapOf(r).proxy.ServeHTTP(w, r)
 		}

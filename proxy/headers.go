@@ -93,3 +93,12 @@ func hasCookieToStrip(line string, strip func(string) bool) bool {
 	}
 	return false
 }
+
+// KeptCookies is the Cookie header a backend receives: the request's cookies
+// without those strip reports. Forward-auth hands it to the reverse proxy in
+// front, which cannot take one cookie out of a header reliably itself.
+func KeptCookies(h http.Header, strip func(string) bool) string {
+	out := http.Header{"Cookie": h.Values("Cookie")}
+	stripCookies(out, strip)
+	return out.Get("Cookie")
+}

@@ -5,13 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. System packages the tests use: Chromium for browser tests, nginx for the
-#    forward-auth test, wrk for the proxy benchmark, xmlsec1 to check every
-#    XML signature independently, xmllint and the SAML schemas to validate
+# 1. System packages the tests use: Chromium for browser tests, nginx and
+#    Caddy for the forward-auth tests (they run docs/proxy.md's snippets),
+#    wrk for the proxy benchmark, xmlsec1 to check every XML signature
+#    independently, xmllint and the SAML schemas to validate
 #    what fedgate emits.
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
 command -v nginx >/dev/null || need+=(nginx)
+command -v caddy >/dev/null || need+=(caddy)
 command -v wrk >/dev/null || need+=(wrk)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)

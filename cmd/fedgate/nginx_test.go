@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -41,82 +40,58 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// TestNginxAuthRequest: Debian's nginx guards an app with auth_request
-// against fedgate's /auth/verify: allowed, denied and signed-out users.
-func TestNginxAuthRequest(t *testing.T) {
+// startNginx runs Debian's nginx with docs/proxy.md's snippet in front of
+// fedgate's forward_auth app and returns the app's URL.
+func startNginx(t *testing.T) (*forwardAuth, string) {
+	t.Helper()
 	nginx := requirePeer(t, "nginx")
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "user=%q groups=%q cookie=%q", r.Header.Get("X-Remote-User"), r.Header.Get("X-Remote-Groups"), r.Header.Get("Cookie"))
-	}))
-	defer backend.Close()
-	dir := t.TempDir()
-	fgPort, ngPort := freePort(t), freePort(t)
-	users, _ := os.ReadFile("../../examples/quickstart/users.yaml")
-	writeFile(t, dir, "users.yaml", string(users))
-	writeFile(t, dir, "staff.yaml", staffPolicy)
-	writeFile(t, dir, "fedgate.yaml", fmt.Sprintf(`server:
-  public_url: http://127.0.0.1:%d
-  listen: 127.0.0.1:%d
-  insecure_http: true
-  trusted_proxies: [127.0.0.1/32]
-data_dir: data
-store: { memory: true }
-audit: { file: audit.jsonl }
-upstreams: [{ id: local, type: local, users_file: users.yaml }]
-apps:
-  - id: wiki
-    type: forward_auth
-    host: localhost:%d
-    headers: { X-Remote-User: username, X-Remote-Groups: groups }
-    policy: staff-only
-policies: [staff.yaml]
-`, fgPort, fgPort, ngPort))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	logs := &lockedBuffer{}
-	go func() { done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, nil) }()
-	defer func() { cancel(); <-done }()
-
+	port := freePort(t)
+	fa := startForwardAuth(t, port)
+	snippet := docSnippet(t, "<!-- nginx snippet:",
+		"server_name wiki.corp.example;", fmt.Sprintf("listen 127.0.0.1:%d;\n  server_name localhost;", port),
+		"https://sso.corp.example", fa.fedgate,
+		"http://10.0.0.5:8080", "http://"+fa.backend)
 	var conf strings.Builder
 	tmpl := template.Must(template.ParseFiles("testdata/nginx.conf.tmpl"))
-	_, bport, _ := net.SplitHostPort(strings.TrimPrefix(backend.URL, "http://"))
-	if err := tmpl.Execute(&conf, map[string]any{"Dir": dir, "NginxPort": ngPort, "FedgatePort": fgPort, "BackendPort": bport}); err != nil {
+	if err := tmpl.Execute(&conf, map[string]any{"Dir": fa.dir, "Snippet": snippet}); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "nginx.conf", conf.String())
-	cmd := exec.Command(nginx, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	writeFile(t, fa.dir, "nginx.conf", conf.String())
+	cmd := exec.Command(nginx, "-c", filepath.Join(fa.dir, "nginx.conf"), "-p", fa.dir)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	app := fmt.Sprintf("http://localhost:%d", ngPort)
-	waitFor(t, "nginx and fedgate", func() bool {
-		r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", fgPort))
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		r, err = http.Get(app + "/.fedgate/x")
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	app := fmt.Sprintf("http://localhost:%d", port)
+	waitFor(t, "nginx", func() bool {
+		r, err := http.Get(app + "/.fedgate/x")
 		if err == nil {
 			r.Body.Close()
 		}
 		return err == nil
 	})
+	return fa, app
+}
+
+// TestNginxAuthRequest: Debian's nginx guards an app with auth_request
+// against fedgate's /auth/verify: allowed, denied and signed-out users.
+func TestNginxAuthRequest(t *testing.T) {
+	fa, app := startNginx(t)
 
 	// Signed out: nginx sends the browser to fedgate's sign-in.
 	c := browserNoRedirect()
 	r := get(t, c, app+"/docs?id=7", "X-Remote-User", "mallory")
-	if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), fmt.Sprintf("http://127.0.0.1:%d/login?app=wiki&return=", fgPort)) {
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), fa.fedgate+"/login?app=wiki&return=") {
 		t.Fatalf("signed out: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 
-	// Allowed: bob signs in and lands back on the app through nginx.
+	// Allowed: bob signs in and lands back on the page he asked for.
 	// The app's own cookie reaches it; fedgate's does not.
 	appU, _ := url.Parse(app)
 	bob := browser()
 	bob.Jar.SetCookies(appU, []*http.Cookie{{Name: "theirs", Value: "1"}})
-	if code, body := signIn(t, bob, app+"/docs?id=7", "bob", "bob-demo-pw", "X-Remote-User", "mallory", "X_Remote_User", "mallory"); code != 200 || body != `user="bob" groups="staff" cookie="theirs=1"` {
+	if code, body := signIn(t, bob, app+"/docs?id=7", "bob", "bob-demo-pw", "X-Remote-User", "mallory", "X_Remote_User", "mallory"); code != 200 || body != `path="/docs?id=7" user="bob" groups="staff" cookie="theirs=1"` {
 		t.Fatalf("backend saw %d %s", code, body)
 	}
 
@@ -126,7 +101,7 @@ policies: [staff.yaml]
 	}
 	// Denied by auth_request: bob's session stays, but the policy changes
 	// under it; every request is decided again, and nginx answers 403.
-	writeFile(t, dir, "staff.yaml", strings.Replace(staffPolicy, "[staff]", "[nobody]", 1))
+	writeFile(t, fa.dir, "staff.yaml", strings.Replace(staffPolicy, "[staff]", "[nobody]", 1))
 	waitFor(t, "the new policy", func() bool {
 		r, err := bob.Get(app + "/docs")
 		if err != nil {
@@ -138,12 +113,39 @@ policies: [staff.yaml]
 
 	// The verify endpoint refuses callers that are not trusted proxies'
 	// answers about made-up hosts.
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/auth/verify", fgPort), nil)
+	req, _ := http.NewRequest("GET", fa.fedgate+"/auth/verify", nil)
 	req.Header.Set("X-Forwarded-Host", "other.example")
 	req.Header.Set("X-Original-URI", "/")
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
 		t.Fatalf("verify for an unknown host: %v %v", err, r)
 	}
+}
+
+// TestNginxAsDocumented runs what an admin copies from docs/proxy.md
+// through a browser's whole visit; each subtest of asDocumented is a way
+// the earlier snippet failed (proxy_redirect rewrote fedgate's redirects,
+// return= was not encoded, the cookie map merged neighbours, verify's
+// Set-Cookie was dropped).
+func TestNginxAsDocumented(t *testing.T) {
+	fa, app := startNginx(t)
+	asDocumented(t, fa, app)
+}
+
+// fetch GETs u without a cookie jar, with header pairs hdr, and returns the
+// status and body.
+func fetch(t *testing.T, u string, hdr ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	return r.StatusCode, string(body)
 }
 
 func browserNoRedirect() *http.Client {
