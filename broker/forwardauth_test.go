@@ -62,7 +62,9 @@ func TestForwardAuthStart(t *testing.T) {
 func TestVerifyKeptCookies(t *testing.T) {
 	e := forwardAuthEnv(t, "127.0.0.1/32")
 	snap := e.srv.Current()
-	sealed, err := snap.sealer.sealValue(appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})))
+	s := e.srv.newSession(snap, protoIdentity("alice", []string{"staff"}))
+	s.Host = "fa.example"
+	sealed, err := snap.sealer.sealValue(appSessionCookie, s)
 	if err != nil {
 		t.Fatal(err)
 	}
