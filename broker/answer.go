@@ -10,8 +10,8 @@ import (
 
 // answer renders enforce's verdict to a browser (fedgate's own pages, a
 // proxied or forward-auth request, a completed sign-in) and reports
-// whether the request may go on. ret is where a sign-in started here comes
-// back to.
+// whether the request may go on. A sign-in started here comes back to this
+// request's URL, or to where the completed login was going.
 func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, u use, v verdict) bool {
 	switch v.Outcome {
 	case allow:
@@ -21,7 +21,8 @@ func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		return true
 	case signIn, stepUp:
 		if u.Cookie == appSessionCookie {
-			if v.Reason == "session-capped" {
+			if v.Reason == "session-capped" || (v.Session == nil && v.Reason != "") {
+				// A dead cookie is dropped, so it is refused (and audited) once.
 				snap.sealer.clear(w, appSessionCookie)
 			}
 			// fedgate's host decides again with its own session, and runs
@@ -76,7 +77,7 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 
 // clientAddr is the client address that counts for policy and audit: the
 // request's (through trusted proxies only), or override when set.
-func (b *Server) clientAddr(r *http.Request, snap *Snapshot, override string) netip.Addr {
+func (snap *Snapshot) clientAddr(r *http.Request, override string) netip.Addr {
 	if override != "" {
 		if a, err := netip.ParseAddr(override); err == nil {
 			return a

@@ -45,6 +45,7 @@ func BenchmarkProxy(b *testing.B) {
 	h := e.srv.Handler()
 	snap := e.srv.Current()
 	s := e.srv.newSession(snap, protoIdentity("alice", []string{"staff", "all-users"}))
+	s.Host = "app.example"
 	rec := &headerRecorder{h: http.Header{}}
 	if err := snap.sealer.seal(rec, appSessionCookie, s, time.Hour, http.SameSiteLaxMode); err != nil {
 		b.Fatal(err)

@@ -21,7 +21,8 @@ import (
 type sealer struct {
 	codecs  []securecookie.Codec
 	csrfKey []byte
-	secure  bool // public URL is https: Secure cookies with the __Host- prefix
+	refKeys [][]byte // session references' MAC keys, one per cookie key, the first signs
+	secure  bool     // public URL is https: Secure cookies with the __Host- prefix
 }
 
 // maxCookieLen caps what we write and what we try to open: browsers drop
@@ -41,6 +42,9 @@ func newSealer(ks []keys.CookieKey, secure bool, maxAge time.Duration) (*sealer,
 		c.MaxLength(maxCookieLen)
 		c.SetSerializer(securecookie.JSONEncoder{})
 		s.codecs = append(s.codecs, c)
+		m := hmac.New(sha256.New, k.Hash)
+		m.Write([]byte("fedgate session ref v1"))
+		s.refKeys = append(s.refKeys, m.Sum(nil))
 	}
 	// CSRF tokens are keyed from the current key's hash half, domain-separated.
 	m := hmac.New(sha256.New, ks[0].Hash)

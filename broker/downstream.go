@@ -74,8 +74,9 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		if v.Write {
 			b.writeCookieSession(w, snap, v.Session, sessionCookie)
 		}
-		id, err := b.withRef(r, snap, v.Session)
-		return id, false, err
+		id := v.Session.Identity
+		id.SessionID, id.Ref = v.Session.ID, snap.sealer.makeRef(v.Session, clientIP(r, snap))
+		return id, false, nil
 	case signIn, stepUp:
 		if req.Passive {
 			if v.Reason == "session-capped" {
@@ -87,28 +88,6 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		return protocols.Identity{}, true, nil
 	}
 	return protocols.Identity{}, false, protocols.ErrAccessDenied
-}
-
-// sessionRef is what Identity.Ref seals: enough of the session to decide
-// again without the browser.
-type sessionRef struct {
-	ID       string    `json:"id"`
-	Created  time.Time `json:"c"`
-	Expires  time.Time `json:"e"`
-	ClientIP string    `json:"ip"`
-}
-
-const refPurpose = "fedgate-session-ref"
-
-// withRef is the session's identity as protocols get it: with SessionID
-// and the sealed Ref that Recheck opens.
-func (b *Server) withRef(r *http.Request, snap *Snapshot, s *Session) (protocols.Identity, error) {
-	id := s.Identity
-	id.SessionID = s.ID
-	ref, err := snap.sealer.sealValue(refPurpose, sessionRef{ID: s.ID, Created: s.Created, Expires: s.Expires,
-		ClientIP: clientIP(r, snap)})
-	id.Ref = ref
-	return id, err
 }
 
 func (sp sessionProvider) Current(r *http.Request) (protocols.Identity, bool) {
@@ -131,8 +110,8 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	if app == nil {
 		return protocols.ErrAccessDenied
 	}
-	var ref sessionRef
-	if err := snap.sealer.openValue(refPurpose, id.Ref, &ref); err != nil || ref.ID == "" || ref.ID != id.SessionID {
+	ref, ok := snap.sealer.openRef(id)
+	if !ok {
 		return protocols.ErrLoginRequired
 	}
 	now := b.now()
@@ -199,7 +178,7 @@ func (sp sessionProvider) EndSession(w http.ResponseWriter, r *http.Request) err
 	}
 	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signout", Outcome: "success", User: s.Identity.Username,
 		Upstream: s.Identity.Upstream, ClientIP: clientIP(r, snap), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())})
-	return b.revoke(r.Context(), s)
+	return b.revoke(r.Context(), snap, s)
 }
 
 func (sp sessionProvider) Audit(r *http.Request, e protocols.AuditEvent) {

@@ -70,6 +70,7 @@ upstreams:
   - { id: partner, type: local }
 apps:
   - { id: portal, type: oidc, policy: staff, upstreams: [local], oidc: { client_id: portal } }
+  - { id: capped, type: oidc, policy: capped, upstreams: [local], oidc: { client_id: capped } }
 policies: [policies/*.yaml]
 `
 
@@ -269,13 +270,22 @@ func TestRefreshRecheck(t *testing.T) {
 	}
 }
 
-// Signing out ends the refresh tokens issued in the session.
+// Signing out ends the refresh tokens issued in the session, for as long
+// as they could live: also when another app's policy capped the session
+// (and so its cookie's expiry) after the token was issued.
 func TestRefreshEndsWithSignOut(t *testing.T) {
 	e := downstreamEnv(t)
 	id := grantAfterSignIn(t, e)
+	if r := e.get(e.client, "/fake/sso?app=capped"); r.body != "ok alice" {
+		t.Fatalf("capped app: %q", r.body)
+	}
+	e.clock.Advance(5 * time.Minute)
 	who := e.get(e.client, "/logout")
 	e.post(e.client, "/logout", url.Values{"csrf": {csrfOf(t, who.body)}})
-	if got := e.refresh("portal", id); got != "error login required" {
-		t.Fatalf("refresh after sign-out: %q", got)
+	for _, wait := range []time.Duration{0, 31 * time.Minute} {
+		e.clock.Advance(wait)
+		if got := e.refresh("portal", id); got != "error login required" {
+			t.Fatalf("refresh %v after sign-out: %q", wait, got)
+		}
 	}
 }

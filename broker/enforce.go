@@ -8,15 +8,9 @@ import (
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
-	"github.com/fedgate/fedgate/proxy"
 )
 
-// enforce is the one answer to "may this session use this app now?". Every
-// path that lets a session reach an app asks it: sign-in completion, the
-// proxy, forward-auth, fedgate's own pages, the OpenID Provider, the SAML
-// IdP, the WS-Fed STS and an OIDC refresh. It owns the checks and the
-// access audit event; the paths only render its verdict in their format
-// (answer.go for browsers, Session and Recheck for protocols).
+// The one access decision, and the types it speaks in.
 
 // outcome is what the verdict asks of the path.
 type outcome string
@@ -70,6 +64,12 @@ type verdict struct {
 // to ask again for this long (the upstream would answer the same: a loop).
 const stepUpGuard = pendingTTL
 
+// enforce is the one answer to "may this session use this app now?". Every
+// path that lets a session reach an app asks it: sign-in completion, the
+// proxy, forward-auth, fedgate's own pages, the OpenID Provider, the SAML
+// IdP, the WS-Fed STS and an OIDC refresh. It owns the checks and the
+// access audit event; the paths only render its verdict in their format
+// (answer.go for browsers, Session and Recheck for protocols).
 func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 	now := b.now()
 	app := u.App
@@ -125,9 +125,7 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 				s.Expires, v.Write = end, true
 			}
 		}
-		if now.Sub(s.LastSeen) >= slideEvery(snap.Config.Session.Idle) {
-			s.LastSeen, v.Write = now, true
-		}
+		v.Write = slide(s, now, snap.Config.Session.Idle) || v.Write
 		v.Outcome = allow
 		return v
 	case policy.StepUp:
@@ -155,7 +153,7 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: b.clientAddr(r, snap, ip), Now: b.now(),
+		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(),
 	})
 }
 
@@ -167,7 +165,7 @@ func (b *Server) auditAccess(r *http.Request, snap *Snapshot, app *config.App, s
 	}
 	e := AuditEvent{
 		Time: b.now(), Event: "access", App: app.ID, Policy: d.Policy, Rule: d.Rule,
-		ClientIP: b.clientAddr(r, snap, ip).String(), UserAgent: r.UserAgent(),
+		ClientIP: snap.clientAddr(r, ip).String(), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context()), Outcome: string(v.Outcome), Reason: reason,
 	}
 	if s != nil {
@@ -187,9 +185,16 @@ func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.Redirec
 	return ra, isRedirect && canMFA && m.CanRequestMFA()
 }
 
-// slideEvery is how stale LastSeen may get before a use rewrites the
-// cookie: at most once a minute, and often enough for short idle timeouts.
-func slideEvery(idle time.Duration) time.Duration { return min(touchEvery, idle/10) }
+// slide moves the idle timeout on for a use of s, and reports whether the
+// cookie must be rewritten: at most once a minute, and often enough for
+// short idle timeouts.
+func slide(s *Session, now time.Time, idle time.Duration) bool {
+	if now.Sub(s.LastSeen) < min(touchEvery, idle/10) {
+		return false
+	}
+	s.LastSeen = now
+	return true
+}
 
 // clientIP is the request's client address as policy and audit see it.
-func clientIP(r *http.Request, snap *Snapshot) string { return proxy.ClientIP(r, snap.trust).String() }
+func clientIP(r *http.Request, snap *Snapshot) string { return snap.clientAddr(r, "").String() }

@@ -119,6 +119,5 @@ func (b *Server) forwardAuthStart(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", errors.New("forward-auth start: no forward_auth app for "+r.Host+orig.Path))
 		return
 	}
-	q := url.Values{"app": {rt.App}, "return": {b.appURL(snap, r.Host, orig.RequestURI())}}
-	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
+	b.signInFromAppHost(w, r, snap, rt.App, orig.RequestURI())
 }

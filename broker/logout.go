@@ -43,7 +43,7 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every copy of this session (app hosts hold their own) ends now.
-	if err := b.revoke(r.Context(), s); err != nil {
+	if err := b.revoke(r.Context(), snap, s); err != nil {
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
 	}
@@ -58,7 +58,13 @@ func (b *Server) signedOut(w http.ResponseWriter, r *http.Request) {
 	b.render(w, r, snap, http.StatusOK, "signedout", pageData{Title: translate("en", "out.title")})
 }
 
-// revoke records that session s ended, until it would have expired anyway.
-func (b *Server) revoke(ctx context.Context, s *Session) error {
-	return b.Store.Put(ctx, "revoked:"+s.ID, []byte{1}, s.Expires)
+// revoke records that session s ended, until no copy of it can be valid:
+// a copy made before a policy capped it (an app host's cookie, a refresh
+// token's reference) still carries the session's full lifetime.
+func (b *Server) revoke(ctx context.Context, snap *Snapshot, s *Session) error {
+	until := s.Created.Add(snap.Config.Session.Lifetime)
+	if s.Expires.After(until) {
+		until = s.Expires
+	}
+	return b.Store.Put(ctx, "revoked:"+s.ID, []byte{1}, until)
 }

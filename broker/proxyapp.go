@@ -148,8 +148,19 @@ func (b *Server) toSignIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 		b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
 		return
 	}
-	back := b.appURL(snap, r.Host, r.URL.RequestURI())
-	q := url.Values{"app": {app.ID}, "return": {back}}
+	b.signInFromAppHost(w, r, snap, app.ID, r.URL.RequestURI())
+}
+
+// signInFromAppHost sends the browser from an app host to fedgate's
+// sign-in, bound to this browser from the start (so its first ticket can
+// be redeemed), to come back to requestURI on this host.
+func (b *Server) signInFromAppHost(w http.ResponseWriter, r *http.Request, snap *Snapshot, app, requestURI string) {
+	bind, err := b.newBinding(w, r, snap)
+	if err != nil {
+		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	q := url.Values{"app": {app}, "return": {b.appURL(snap, r.Host, requestURI)}, "bind": {bind}}
 	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
 }
 
@@ -284,7 +295,16 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil && (t.Bind == "" || cookieValue(r, snap.sealer.name(bindCookie)) != t.Bind) {
-		b.bindAndRetry(w, r, snap, t)
+		if t.Bind != "" {
+			b.Audit.Record(AuditEvent{Time: b.now(), Event: "ticket", Outcome: "failure", Reason: "binding-mismatch",
+				App: t.App, User: t.Session.Identity.Username, Upstream: t.Session.Identity.Upstream,
+				ClientIP: clientIP(r, snap), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())})
+		}
+		ret, ok := localPath(t.Return)
+		if !ok {
+			ret = "/"
+		}
+		b.signInFromAppHost(w, r, snap, t.App, ret)
 		return
 	}
 	if err != nil {
@@ -301,25 +321,18 @@ func (b *Server) appHostCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, ret, http.StatusSeeOther)
 }
 
-// bindAndRetry gives this browser a fresh binding on the app host and asks
-// fedgate for a ticket carrying it. The binding travels to fedgate sealed,
-// for this host only and briefly, so a value in a link is never taken as a
-// binding (openBind).
-func (b *Server) bindAndRetry(w http.ResponseWriter, r *http.Request, snap *Snapshot, t ticket) {
+// newBinding gives this browser a fresh binding on the app host and
+// returns it sealed for fedgate's sign-in: for this host only and briefly,
+// so a value in a link is never taken as a binding (openBind).
+func (b *Server) newBinding(w http.ResponseWriter, r *http.Request, snap *Snapshot) (string, error) {
 	bind := randomID()
 	sealed, err := snap.sealer.sealValue(bindRequestName, bindRequest{Nonce: bind, Host: r.Host, Exp: b.now().Add(pendingTTL)})
 	if err != nil {
-		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
-		return
+		return "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: snap.sealer.name(bindCookie), Value: bind, Path: "/", MaxAge: int(pendingTTL.Seconds()),
 		Secure: snap.sealer.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	ret, ok := localPath(t.Return)
-	if !ok {
-		ret = "/"
-	}
-	q := url.Values{"app": {t.App}, "return": {b.appURL(snap, r.Host, ret)}, "bind": {sealed}}
-	http.Redirect(w, r, publicBase(snap)+"/login?"+q.Encode(), http.StatusSeeOther)
+	return sealed, nil
 }
 
 // bindRequest is an app host's binding on its way to fedgate's sign-in.

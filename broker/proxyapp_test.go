@@ -99,10 +99,13 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 	e, hits := proxyEnv(t)
 	c := hostClient()
 	// No session on the app host: to fedgate's sign-in, with the way back.
+	// The browser is bound to its app host from the start.
 	r := e.onHost(c, "app.example", "/page?x=1")
-	want := "http://127.0.0.1:8080/login?app=wiki&return=" + url.QueryEscape("http://app.example/page?x=1")
-	if r.code != http.StatusSeeOther || r.location != want {
-		t.Fatalf("no session: %d %q, want %q", r.code, r.location, want)
+	lu, _ := url.Parse(r.location)
+	if r.code != http.StatusSeeOther || lu.Host != "127.0.0.1:8080" || lu.Path != "/login" || lu.Query().Get("app") != "wiki" ||
+		lu.Query().Get("return") != "http://app.example/page?x=1" || lu.Query().Get("bind") == "" ||
+		!strings.Contains(r.header.Get("Set-Cookie"), bindCookie+"=") {
+		t.Fatalf("no session: %d %q", r.code, r.location)
 	}
 	_, at := e.follow(c, "app.example", "/page?x=1", 5)
 	form := e.onHost(c, "127.0.0.1:8080", strings.TrimPrefix(at, "127.0.0.1:8080"))
@@ -114,17 +117,8 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 	if signed.code != http.StatusSeeOther || !strings.HasPrefix(signed.location, "http://app.example/.fedgate/callback?t=") {
 		t.Fatalf("after sign-in: %d %q", signed.code, signed.location)
 	}
-	// The first ticket is not bound to this browser's app host yet: the
-	// callback binds it and fetches a bound ticket (the sign-in session
-	// answers at once), which is then redeemed.
-	cb, _ := url.Parse(signed.location)
-	bind := e.onHost(c, "app.example", cb.RequestURI())
-	bu, _ := url.Parse(bind.location)
-	if bind.code != http.StatusSeeOther || bu.Host != "127.0.0.1:8080" || bu.Query().Get("bind") == "" {
-		t.Fatalf("binding: %d %q", bind.code, bind.location)
-	}
-	again := e.onHost(c, "127.0.0.1:8080", bu.RequestURI())
-	cb2, _ := url.Parse(again.location)
+	// The ticket is bound to this browser's app host: redeemed at once.
+	cb2, _ := url.Parse(signed.location)
 	back := e.onHost(c, "app.example", cb2.RequestURI())
 	if back.code != http.StatusSeeOther || back.location != "/page?x=1" {
 		t.Fatalf("ticket redemption: %d %q", back.code, back.location)
@@ -137,7 +131,7 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 		t.Fatalf("spoofed header or fedgate cookie reached the backend:\n%s", page.body)
 	}
 	// The ticket is single-use, even with its binding cookie put back.
-	c.Jar.SetCookies(&url.URL{Host: "app.example"}, []*http.Cookie{{Name: bindCookie, Value: bu.Query().Get("bind")}})
+	c.Jar.SetCookies(&url.URL{Host: "app.example"}, []*http.Cookie{{Name: bindCookie, Value: lu.Query().Get("bind")}})
 	if replay := e.onHost(c, "app.example", cb2.RequestURI()); replay.code != http.StatusBadRequest {
 		t.Fatalf("replayed ticket = %d", replay.code)
 	}

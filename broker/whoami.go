@@ -14,8 +14,7 @@ func (b *Server) home(w http.ResponseWriter, r *http.Request) {
 		b.startLogin(w, r, snap, nil)
 		return
 	}
-	if now := b.now(); now.Sub(s.LastSeen) >= slideEvery(snap.Config.Session.Idle) {
-		s.LastSeen = now
+	if slide(s, b.now(), snap.Config.Session.Idle) {
 		b.writeCookieSession(w, snap, s, sessionCookie)
 	}
 	b.showIdentity(w, r, snap, nil, s)

@@ -82,7 +82,8 @@ func TestNginxAuthRequest(t *testing.T) {
 	// Signed out: nginx sends the browser to fedgate's sign-in.
 	c := browserNoRedirect()
 	r := get(t, c, app+"/docs?id=7", "X-Remote-User", "mallory")
-	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), fa.fedgate+"/login?app=wiki&return=") {
+	if loc, _ := url.Parse(r.Header.Get("Location")); r.StatusCode != http.StatusSeeOther || loc == nil ||
+		loc.Scheme+"://"+loc.Host+loc.Path != fa.fedgate+"/login" || loc.Query().Get("app") != "wiki" || loc.Query().Get("return") != app+"/docs?id=7" {
 		t.Fatalf("signed out: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 
