@@ -16,23 +16,22 @@ import (
 )
 
 // grant is what a code or a refresh token carries: everything needed to
-// issue tokens later without the browser. Tokens show only the claims the
-// client may see (Claims); the sealed grant also keeps the identity and
-// its session reference, so a refresh can ask the broker again (Recheck).
+// issue tokens later without the browser — the identity as the broker
+// answered (with its session reference, so a refresh can ask the broker
+// again: Recheck). Tokens show only what the client may see (release).
 type grant struct {
-	ID        string         `json:"id"`            // the code's id; the token family
-	RID       string         `json:"rid,omitempty"` // a refresh token's own id
-	ClientID  string         `json:"c"`
-	Redirect  string         `json:"r,omitempty"`
-	Challenge string         `json:"pc,omitempty"`
-	Nonce     string         `json:"n,omitempty"`
-	Scope     string         `json:"s"`
-	Sub       string         `json:"sub"`
-	User      string         `json:"u,omitempty"` // for audit events
-	AuthTime  int64          `json:"at"`
-	AMR       []string       `json:"amr,omitempty"`
-	Claims    map[string]any `json:"cl,omitempty"`
-	Start     int64          `json:"st"` // when the family began, unix seconds
+	ID        string   `json:"id"`            // the code's id; the token family
+	RID       string   `json:"rid,omitempty"` // a refresh token's own id
+	ClientID  string   `json:"c"`
+	Redirect  string   `json:"r,omitempty"`
+	Challenge string   `json:"pc,omitempty"`
+	Nonce     string   `json:"n,omitempty"`
+	Scope     string   `json:"s"`
+	Sub       string   `json:"sub"`
+	User      string   `json:"u,omitempty"` // for audit events
+	AuthTime  int64    `json:"at"`
+	AMR       []string `json:"amr,omitempty"`
+	Start     int64    `json:"st"` // when the family began, unix seconds
 	// Identity is what the broker answered, with SessionID and Ref.
 	Identity protocols.Identity `json:"idn"`
 }
@@ -40,7 +39,7 @@ type grant struct {
 func (p *Provider) newGrant(c *opClient, a *authzRequest, id protocols.Identity) *grant {
 	return &grant{ID: randomID(), ClientID: c.ClientID, Redirect: a.redirect, Challenge: a.Challenge, Nonce: a.Nonce,
 		Scope: a.Scope, Sub: c.subject(id), User: id.Username, AuthTime: id.AuthTime.Unix(), AMR: id.AMR,
-		Claims: c.release(strings.Fields(a.Scope), id), Start: p.now().Unix(), Identity: id}
+		Start: p.now().Unix(), Identity: id}
 }
 
 // subject is the sub claim: public (<upstream>:<subject>, the same for
@@ -136,13 +135,14 @@ func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant
 	now := p.now()
 	alg := c.alg()
 	acr := c.acr(g.AMR)
+	claims := c.release(strings.Fields(g.Scope), g.Identity)
 	atTTL := dur(c.AccessTokenTTL, 10*time.Minute)
 	at := map[string]any{"iss": p.issuer, "sub": g.Sub, "aud": c.ClientID, "client_id": c.ClientID, "scope": g.Scope,
 		"iat": now.Unix(), "exp": now.Add(atTTL).Unix(), "jti": randomID(), "auth_time": g.AuthTime, "acr": acr, "fam": g.ID}
 	if len(g.AMR) > 0 {
 		at["amr"] = g.AMR
 	}
-	for k, v := range g.Claims {
+	for k, v := range claims {
 		at[k] = v
 	}
 	access, err := sign(p.atSigners[alg], at)
@@ -159,7 +159,7 @@ func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant
 	if withNonce && g.Nonce != "" {
 		id["nonce"] = g.Nonce
 	}
-	for k, v := range g.Claims {
+	for k, v := range claims {
 		id[k] = v
 	}
 	idt, err := sign(p.idSigners[alg], id)
