@@ -56,7 +56,7 @@ func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 // sendToSignIn starts the sign-in or step-up a verdict asks for, on
 // fedgate's host, coming back to ret.
 func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, u use, v verdict, ret, hint string) {
-	p := &Pending{ID: randomID(), App: u.App.ID, Return: ret, Hint: hint, Created: b.now(), Force: v.Force}
+	p := &Pending{ID: randomID(), App: u.App.ID, Return: ret, Hint: hint, Created: b.now(), Force: v.Force, AppMFA: u.AppMFA}
 	if u.After != nil {
 		p.Bind = u.After.Bind // still the same browser's way back to an app host
 	}
@@ -68,7 +68,7 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 		p.Upstream, p.Hint = s.Identity.Upstream, s.Identity.Username
 	}
 	if v.Outcome == stepUp {
-		p.MFA, p.Force = v.MFA, true
+		p.MFA, p.Force = v.MFA, stepUpForce(u.After, v.Session, v.MFA, b.now())
 		b.beginRedirect(w, r, snap, p, v.Via)
 		return
 	}

@@ -122,6 +122,10 @@ func (b *Server) route(w http.ResponseWriter, r *http.Request, snap *Snapshot, p
 	}
 	if ra, ok := snap.byID[up].Upstream.(protocols.RedirectAuthenticator); ok {
 		p.Upstream = up
+		if p.MFA == nil || p.AskedFirst { // a step-up keeps its demand
+			p.MFA = b.askFirst(r, snap, p)
+			p.AskedFirst = p.MFA != nil
+		}
 		b.beginRedirect(w, r, snap, p, ra)
 		return
 	}
@@ -243,7 +247,7 @@ func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapsh
 // upstream, and continues to where the login was going, via the app's policy.
 func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) {
 	s := b.newSession(snap, id)
-	s.MFAAsked = p.MFA != nil
+	s.MFAAsked = p.MFA != nil && !p.AskedFirst // asked first: one step-up may still follow
 	if err := snap.sealer.seal(w, sessionCookie, s, s.Expires.Sub(b.now()), http.SameSiteLaxMode); err != nil {
 		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
 		return

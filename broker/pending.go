@@ -23,9 +23,13 @@ type Pending struct {
 	// For redirect upstreams: the secrets checked on the way back.
 	Nonce    string `json:"n,omitempty"`
 	Verifier string `json:"v,omitempty"`
-	// MFA is set when this login is a step-up: its result must prove MFA.
-	MFA   *protocols.MFARequest `json:"mfa,omitempty"`
-	Force bool                  `json:"f,omitempty"`
+	// MFA is what the upstream is asked for: a step-up's requirement, or
+	// (AskedFirst) what the app will demand whoever signs in (askfirst.go).
+	MFA        *protocols.MFARequest `json:"mfa,omitempty"`
+	AskedFirst bool                  `json:"af,omitempty"`
+	Force      bool                  `json:"f,omitempty"`
+	// AppMFA: the app itself asks for MFA (acr_values, RequestedAuthnContext).
+	AppMFA bool `json:"am,omitempty"`
 	// Bind is the app host's browser binding, copied into the ticket.
 	Bind string `json:"b,omitempty"`
 }

@@ -32,7 +32,7 @@ func (b *Server) authRequest(snap *Snapshot, p *Pending) protocols.AuthRequest {
 	a := protocols.AuthRequest{
 		State: p.ID, Nonce: p.Nonce, PKCEVerifier: p.Verifier, LoginHint: p.Hint,
 		CallbackURL: strings.TrimSuffix(snap.Config.Server.PublicURL, "/") + "/callback/" + p.Upstream,
-		ForceLogin:  p.Force, MFA: p.MFA,
+		ForceLogin:  p.forceLogin(), MFA: p.MFA,
 	}
 	if _, domain, ok := strings.Cut(p.Hint, "@"); ok {
 		a.DomainHint = strings.ToLower(domain)

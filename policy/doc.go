@@ -36,7 +36,9 @@
 // longer than max_age ago, the decision is StepUp, never Allow, with the
 // requirement in Obligations.MFA. The broker performs the MFA and calls
 // Decide again with the new AMR and AuthTime. An `auth` condition, by
-// contrast, only selects a rule; it never triggers a step-up.
+// contrast, only selects a rule; it never triggers a step-up. Before sign-in,
+// RequiresMFA tells whether every rule that could allow needs MFA, so the
+// broker can ask the upstream for it in the first redirect.
 //
 // # Loading
 //

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -47,6 +48,46 @@ func FuzzLoad(f *testing.F) {
 			}
 			if len(d.Trace) > len(p.rules) {
 				t.Fatalf("trace longer than the rules: %+v", d.Trace)
+			}
+		}
+	})
+}
+
+// FuzzRequiresMFA checks that RequiresMFA is sound: when it says every way
+// to be allowed needs MFA, no identity without MFA is allowed, whoever the
+// user, groups, claims and auth time turn out to be.
+func FuzzRequiresMFA(f *testing.F) {
+	files, _ := loadExamples(f)
+	for _, file := range files {
+		f.Add(file.Data, "alice", "staff", "t1", uint32(0x0a010203), int64(0))
+	}
+	f.Add([]byte(stepUpSrc), "bob", "staff", "", uint32(0xcb007109), int64(3600))
+	f.Add([]byte("policy: a\nrules:\n  - name: r\n    when: { any: [{ not: { networks: [10.0.0.0/8], groups: [x] } }, { time: { weekdays: [sat] } }] }\n    allow: { mfa: { methods: [otp] } }\n  - name: s\n    when: { auth: { max_age: 1h } }\n    allow: {}\n"),
+		"eve", "x", "a", uint32(0x0a000001), int64(5*86400))
+	base := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC) // a Monday
+	f.Fuzz(func(t *testing.T, data []byte, user, group, claim string, addr uint32, secs int64) {
+		set, err := Load([]File{{Name: "fuzz.yaml", Data: data}})
+		if err != nil {
+			return
+		}
+		now := base.Add(time.Duration(secs%(7*86400)) * time.Second)
+		in := Input{App: "wiki", Upstream: "corp-adfs",
+			ClientIP: netip.AddrFrom4([4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}), Now: now}
+		for _, name := range set.Names() {
+			p, _ := set.Policy(name)
+			req := RequiresMFA(p, in)
+			if req == nil {
+				continue
+			}
+			if len(req.Methods) == 0 {
+				t.Fatalf("requirement without methods: %+v", req)
+			}
+			for _, groups := range [][]string{nil, {group}, {group, "staff", "admins"}} {
+				id := in
+				id.User, id.Groups, id.Claims, id.AuthTime = user, groups, map[string]string{"tid": claim, "x": claim}, now
+				if d := Decide(p, id); d.Effect == Allow {
+					t.Fatalf("RequiresMFA said %+v, but %+v is allowed without MFA by rule %q", req, id, d.Rule)
+				}
 			}
 		}
 	})

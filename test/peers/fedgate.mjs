@@ -25,6 +25,7 @@ apps:
   - { id: wiki, type: whoami, name: Wiki, policy: staff }
   - { id: admin, type: whoami, name: Admin console, policy: fresh-mfa }
   - { id: adfs-wiki, type: whoami, name: ADFS wiki, policy: staff, upstreams: [corp-adfs] }
+  - { id: vault, type: whoami, name: Vault, policy: always-mfa, upstreams: [corp-adfs, entra] }
 policies: [policies/*.yaml]
 `;
 }
@@ -38,6 +39,10 @@ rules:
   'fresh-mfa.yaml': `policy: fresh-mfa
 rules:
   - { name: staff with fresh mfa, when: { groups: [Staff, g-staff] }, allow: { mfa: { max_age: 1h } } }
+`,
+  'always-mfa.yaml': `policy: always-mfa
+rules:
+  - { name: staff with mfa, when: { groups: [Staff, g-staff] }, allow: { mfa: {} } }
 `,
 };
 
