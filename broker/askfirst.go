@@ -26,7 +26,7 @@ func (b *Server) askFirst(r *http.Request, snap *Snapshot, p *Pending) *protocol
 		return nil
 	}
 	pol, _ := snap.Config.PolicySet.Policy(app.Policy)
-	in := policy.Input{App: app.ID, Upstream: p.Upstream, ClientIP: b.clientAddr(r, snap, ""), Now: b.now()}
+	in := policy.Input{App: app.ID, Upstream: p.Upstream, ClientIP: snap.clientAddr(r, ""), Now: b.now()}
 	if m := policy.RequiresMFA(pol, in); m != nil {
 		return &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}
 	}
