@@ -150,7 +150,8 @@ func TestThrottle(t *testing.T) {
 	}
 	// Locked: even the right password is refused, with a clear wait.
 	r := e.signIn(e.client, "alice", "alice-pw")
-	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "Try again in 300 seconds") || r.header.Get("Retry-After") == "" {
+	// Retry-After is in whole seconds (RFC 9110), as the page says.
+	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "Try again in 300 seconds") || r.header.Get("Retry-After") != "300" {
 		t.Fatalf("locked attempt = %d %q\n%s", r.code, r.header.Get("Retry-After"), r.body)
 	}
 	e.clock.Advance(5*time.Minute + time.Second)
