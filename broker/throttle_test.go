@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/local"
@@ -269,5 +271,41 @@ func TestParallelClientSecretGuesses(t *testing.T) {
 	}
 	if r := guess("other", "right"); r.code != http.StatusOK {
 		t.Fatalf("another client = %d", r.code)
+	}
+}
+
+// TestLongUserNameAuditedNotCut: a typed user name longer than any account
+// name is refused unchecked and uncounted, and the audit shows it cut at a
+// character boundary with a visible "…" (never silently); a name at the
+// bound is checked, throttled and audited whole, under one key.
+func TestLongUserNameAuditedNotCut(t *testing.T) {
+	e, up := countedEnv(t)
+	g := newGate(0)
+	up.gate = g
+	long := strings.Repeat("あ", 100) // 300 bytes
+	if r := e.signInAt(e.newClient(), long, "pw"); r.code != http.StatusUnauthorized {
+		t.Fatalf("long name = %d", r.code)
+	}
+	evs := e.audit.events(t)
+	last := evs[len(evs)-1]
+	if want := strings.Repeat("あ", 85) + "…"; last.User != want || last.Reason != "username-too-long" || !utf8.ValidString(last.User) {
+		t.Fatalf("audit user %q (%d bytes), reason %q", last.User, len(last.User), last.Reason)
+	}
+	if g.checks.Load() != 0 {
+		t.Fatal("a too-long name reached the upstream")
+	}
+	if _, err := e.srv.Store.Get(t.Context(), "fail:ip:127.0.0.1"); err == nil {
+		t.Fatal("a too-long name was counted")
+	}
+	atBound := strings.Repeat("a", maxUsername)
+	for range 5 {
+		e.signInAt(e.newClient(), atBound, "pw")
+	}
+	evs = e.audit.events(t)
+	if last := evs[len(evs)-1]; last.User != atBound || last.Reason != "invalid-credentials" || g.checks.Load() != 5 {
+		t.Fatalf("name at the bound: audit %q %q, checks %d", last.User, last.Reason, g.checks.Load())
+	}
+	if r := e.signInAt(e.newClient(), " "+strings.ToUpper(atBound)+" ", "pw"); r.code != http.StatusTooManyRequests {
+		t.Fatalf("same name, other case and spaces = %d, want 429 (one throttle key)", r.code)
 	}
 }
