@@ -52,6 +52,9 @@ func (b *Server) attempt(ctx context.Context, window time.Duration, limits ...li
 		}
 		counts = append(counts, n)
 	}
+	// Settled even if the client has gone: a guess must not escape its lock
+	// by hanging up while the hash runs.
+	ctx = context.WithoutCancel(ctx)
 	return func(outcome error) { b.settle(ctx, window, limits, counts, outcome) }, 0, nil
 }
 
