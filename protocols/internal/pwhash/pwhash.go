@@ -51,7 +51,7 @@ var hashing = newLimiter(min(runtime.GOMAXPROCS(0), maxConcurrent), maxWait)
 // and how long a check waits for a slot before giving up with ErrBusy.
 const (
 	maxConcurrent = 4
-	maxWait       = time.Second
+	maxWait       = 2 * time.Second
 )
 
 // limiter is a counting semaphore whose callers wait at most wait.
