@@ -2,11 +2,14 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/protocols"
@@ -181,7 +184,7 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := proxy.ClientIP(r, snap.trust)
 	user, up := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("upstream")
-	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: user, Upstream: up, App: p.App,
+	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: auditUser(user), Upstream: up, App: p.App,
 		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
 	if !snap.sealer.checkCSRF("login:"+p.ID, r.PostForm.Get("csrf")) {
 		ev.Reason = "csrf"
@@ -196,12 +199,21 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("bad upstream "+up))
 		return
 	}
-	p.Upstream, p.Hint = up, user
-	if len(user) > 256 {
-		user = user[:256]
-	}
 	lang := pickLanguage(w, r, snap.sealer.secure)
-	wait, err := b.lockedFor(r.Context(), up, user, ip)
+	p.Upstream = up
+	if len(user) > maxUsername {
+		// No account has such a name: refused unchecked and uncounted, never
+		// cut to a shorter name that could be one.
+		ev.Reason = "username-too-long"
+		b.Audit.Record(ev)
+		b.Metrics.signins.WithLabelValues(up, "failure").Inc()
+		b.route(w, r, snap, p, translate(lang, "err.credentials"))
+		return
+	}
+	p.Hint = user
+	t := snap.Config.Throttle
+	done, wait, err := b.attempt(r.Context(), t.Window,
+		limit{userKey(up, user), int64(t.MaxFailures)}, limit{ipKey(ip), int64(t.MaxFailuresPerIP)})
 	if err != nil {
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
@@ -210,27 +222,25 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		ev.Reason = "throttled"
 		b.Audit.Record(ev)
 		b.Metrics.signins.WithLabelValues(up, "throttled").Inc()
-		w.Header().Set("Retry-After", itoa(wait))
-		b.renderForm(w, r, snap, p, http.StatusTooManyRequests, translate(lang, "err.throttled", int(wait.Seconds()+0.999)))
+		w.Header().Set("Retry-After", strconv.Itoa(seconds(wait)))
+		b.renderForm(w, r, snap, p, http.StatusTooManyRequests, translate(lang, "err.throttled", seconds(wait)))
 		return
 	}
 	id, err := pa.Authenticate(r.Context(), user, r.PostForm.Get("password"))
+	done(err)
 	if err != nil {
 		ev.Reason = reasonOf(err)
 		b.Audit.Record(ev)
 		b.Metrics.signins.WithLabelValues(up, "failure").Inc()
 		if errors.Is(err, protocols.ErrInvalidCredentials) || errors.Is(err, protocols.ErrAccountDisabled) {
-			if err := b.recordFailure(r.Context(), snap, up, user, ip); err != nil {
-				b.Logger.ErrorContext(r.Context(), "throttle store failed", "err", err)
-			}
 			b.route(w, r, snap, p, translate(lang, "err.credentials"))
 			return
 		}
+		if errors.Is(err, protocols.ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+		}
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
-	}
-	if err := b.recordSuccess(r.Context(), up, user); err != nil {
-		b.Logger.ErrorContext(r.Context(), "throttle store failed", "err", err)
 	}
 	ev.Outcome, ev.User, ev.Reason = "success", id.Username, ""
 	b.Audit.Record(ev)
@@ -310,10 +320,31 @@ func reasonOf(err error) string {
 		return "invalid-credentials"
 	case errors.Is(err, protocols.ErrAccountDisabled):
 		return "account-disabled"
+	case errors.Is(err, protocols.ErrBusy):
+		return "busy"
 	}
 	return "upstream-error"
 }
 
-func itoa(d time.Duration) string {
-	return (time.Duration(int(d.Seconds()+0.999)) * time.Second).String()
+// maxUsername bounds a typed user name (bytes): longer than any real
+// account name (UPNs and e-mail addresses stay well under it), short enough
+// for the pending-login cookie and one audit line.
+const maxUsername = 256
+
+// auditUser is the typed user name as the audit log shows it: whole when it
+// fits maxUsername, else cut at a character boundary and marked with "…" so
+// the cut is never silent (the event's reason then says why).
+func auditUser(user string) string {
+	if len(user) <= maxUsername {
+		return user
+	}
+	cut := maxUsername
+	for cut > 0 && !utf8.RuneStart(user[cut]) {
+		cut--
+	}
+	return user[:cut] + "…"
 }
+
+// seconds is a wait in whole seconds, rounded up, at least 1: the unit of
+// Retry-After and of the page's "try again in N seconds".
+func seconds(d time.Duration) int { return max(int(math.Ceil(d.Seconds())), 1) }

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +152,8 @@ func TestThrottle(t *testing.T) {
 	}
 	// Locked: even the right password is refused, with a clear wait.
 	r := e.signIn(e.client, "alice", "alice-pw")
-	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "Try again in 300 seconds") || r.header.Get("Retry-After") == "" {
+	// Retry-After is in whole seconds (RFC 9110), as the page says.
+	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "Try again in 300 seconds") || r.header.Get("Retry-After") != "300" {
 		t.Fatalf("locked attempt = %d %q\n%s", r.code, r.header.Get("Retry-After"), r.body)
 	}
 	e.clock.Advance(5*time.Minute + time.Second)
@@ -218,3 +221,30 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// TestLanguageLinksStayOnSite: the language switch of any page (here the
+// 404 page, whose path is the attacker's) is a query-only link, whatever
+// the path decodes to.
+func TestLanguageLinksStayOnSite(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/%2fevil.example/x", "/%5Cevil", "/%5C%5Cevil.example/x", "/%09/evil", "/%2F%2Fevil.example", "/x/%2f%2fevil"} {
+		r := e.get(e.client, path)
+		links := langHref.FindAllStringSubmatch(r.body, -1)
+		if len(links) == 0 {
+			t.Fatalf("%s: %d, no language link\n%s", path, r.code, r.body)
+		}
+		for _, m := range links {
+			if !strings.HasPrefix(m[1], "?") {
+				t.Errorf("%s: language link %q", path, m[1])
+			}
+		}
+	}
+	// A raw tab (browsers drop it: /\t/evil is //evil) never reaches a link.
+	req := httptest.NewRequest("GET", "/x?a=1", nil)
+	req.URL.Path = "/\t/evil"
+	if got := withLang(req.URL, "ja"); got != "?a=1&lang=ja" {
+		t.Errorf("withLang = %q", got)
+	}
+}
+
+var langHref = regexp.MustCompile(`<a href="([^"]*)" hreflang=`)

@@ -107,8 +107,11 @@ func (b *Server) render(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 }
 
 // withLang is the current page's URL with lang set: the language switch.
+// It is a query-only reference, which the browser resolves against the page
+// it is on: a path from the request (decoded, /%2fevil.example/x is
+// //evil.example/x) would make the link leave the site.
 func withLang(u *url.URL, lang string) string {
 	q := u.Query()
 	q.Set("lang", lang)
-	return u.Path + "?" + q.Encode()
+	return "?" + q.Encode()
 }

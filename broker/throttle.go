@@ -4,15 +4,25 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/protocols"
 )
 
-// Login throttling counts failures per user and per client IP in the Store,
-// so every replica sharing a store shares the limits. Reaching the limit
-// locks that key for one window.
+// Throttling counts credential checks per user (or OpenID client) and per
+// client IP in the Store, so every replica sharing a store shares the
+// limits. An attempt is counted (an atomic Incr) before the credential is
+// checked, and refused unchecked when the count passes the limit: 60 guesses
+// arriving at once cannot all pass a check made before any of them failed.
+// The outcome then settles the count: a failure keeps it, and the one that
+// reaches the limit locks the key for one window; a success forgets the
+// user's failures and gives back its count on the IP; a check that did not
+// happen (too busy, upstream down) gives back both.
+//
+//	fail:<key>  attempts counted in the current window
+//	lock:<key>  until when the key is locked (for the Retry-After answer)
 
 func userKey(upstream, user string) string {
 	return "u:" + upstream + ":" + strings.ToLower(strings.TrimSpace(user))
@@ -20,50 +30,87 @@ func userKey(upstream, user string) string {
 
 func ipKey(ip netip.Addr) string { return "ip:" + ip.String() }
 
-// lockedFor returns how long the user or the IP is still locked out (0 if not).
-func (b *Server) lockedFor(ctx context.Context, upstream, user string, ip netip.Addr) (time.Duration, error) {
-	var wait time.Duration
-	for _, k := range []string{userKey(upstream, user), ipKey(ip)} {
-		v, err := b.Store.Get(ctx, "lock:"+k)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		until, err := time.Parse(time.RFC3339Nano, string(v))
-		if err != nil {
-			continue
-		}
-		wait = max(wait, until.Sub(b.now()))
-	}
-	return wait, nil
+// limit is one counted key: the user or client first, then the IP.
+type limit struct {
+	key string
+	max int64
 }
 
-// recordFailure counts a failed attempt and locks what crossed its limit.
-func (b *Server) recordFailure(ctx context.Context, snap *Snapshot, upstream, user string, ip netip.Addr) error {
-	t := snap.Config.Throttle
-	limits := map[string]int64{userKey(upstream, user): int64(t.MaxFailures), ipKey(ip): int64(t.MaxFailuresPerIP)}
-	for k, limit := range limits {
-		n, err := b.Store.Incr(ctx, "fail:"+k, t.Window)
-		if err != nil {
-			return err
+// attempt counts one credential check against every limit. wait > 0: over
+// a limit, refuse without checking (nothing to settle). Otherwise done must
+// be called once with the check's outcome (see settle).
+func (b *Server) attempt(ctx context.Context, window time.Duration, limits ...limit) (done func(error), wait time.Duration, err error) {
+	counts := make([]int64, 0, len(limits))
+	for _, l := range limits {
+		n, err := b.Store.Incr(ctx, "fail:"+l.key, window)
+		if err == nil && n > l.max {
+			wait = b.lockWait(ctx, l.key, window)
 		}
-		if n >= limit {
-			until := b.now().Add(t.Window)
-			if err := b.Store.Put(ctx, "lock:"+k, []byte(until.Format(time.RFC3339Nano)), until); err != nil {
-				return err
-			}
-			if err := b.Store.Delete(ctx, "fail:"+k); err != nil {
-				return err
-			}
+		if err != nil || wait > 0 {
+			b.giveBack(ctx, limits[:len(counts)])
+			return nil, wait, err
 		}
+		counts = append(counts, n)
 	}
-	return nil
+	// Settled even if the client has gone: a guess must not escape its lock
+	// by hanging up while the hash runs.
+	ctx = context.WithoutCancel(ctx)
+	return func(outcome error) { b.settle(ctx, window, limits, counts, outcome) }, 0, nil
 }
 
-// recordSuccess forgets the user's failures (not the IP's: one good password
-// must not reset a spray from that address).
-func (b *Server) recordSuccess(ctx context.Context, upstream, user string) error {
-	return b.Store.Delete(ctx, "fail:"+userKey(upstream, user))
+// settle records a check's outcome: nil (it matched), a wrong credential
+// (protocols.ErrInvalidCredentials or ErrAccountDisabled), or anything else
+// (it was not checked).
+func (b *Server) settle(ctx context.Context, window time.Duration, limits []limit, counts []int64, outcome error) {
+	var err error
+	switch {
+	case outcome == nil:
+		// The user's failures are forgotten (not the IP's: one good password
+		// must not reset a spray from that address).
+		err = b.Store.Delete(ctx, "fail:"+limits[0].key)
+		b.giveBack(ctx, limits[1:])
+	case errors.Is(outcome, protocols.ErrInvalidCredentials) || errors.Is(outcome, protocols.ErrAccountDisabled):
+		for i, l := range limits {
+			if counts[i] >= l.max {
+				err = errors.Join(err, b.lock(ctx, l, window))
+			}
+		}
+	default:
+		b.giveBack(ctx, limits)
+	}
+	if err != nil {
+		b.Logger.ErrorContext(ctx, "throttle store failed", "err", err)
+	}
+}
+
+// lock starts a full window of refusals for l from now: the counter is set
+// to its limit until then, and the end is kept for Retry-After.
+func (b *Server) lock(ctx context.Context, l limit, window time.Duration) error {
+	until := b.now().Add(window)
+	return errors.Join(
+		b.Store.Put(ctx, "fail:"+l.key, []byte(strconv.FormatInt(l.max, 10)), until),
+		b.Store.Put(ctx, "lock:"+l.key, []byte(until.Format(time.RFC3339Nano)), until))
+}
+
+// lockWait is how long key stays locked; a whole window when the count
+// passed the limit before any failure locked it (parallel guesses in flight).
+func (b *Server) lockWait(ctx context.Context, key string, window time.Duration) time.Duration {
+	v, err := b.Store.Get(ctx, "lock:"+key)
+	if err != nil {
+		return window
+	}
+	until, err := time.Parse(time.RFC3339Nano, string(v))
+	if err != nil || !until.After(b.now()) {
+		return window
+	}
+	return until.Sub(b.now())
+}
+
+// giveBack uncounts an attempt that was not checked.
+func (b *Server) giveBack(ctx context.Context, limits []limit) {
+	for _, l := range limits {
+		if _, err := b.Store.Decr(ctx, "fail:"+l.key); err != nil {
+			b.Logger.ErrorContext(ctx, "throttle store failed", "err", err)
+		}
+	}
 }

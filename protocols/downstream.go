@@ -64,6 +64,15 @@ type SessionProvider interface {
 	// must not send it back to the app. detail (a reason code such as
 	// "ACS-URL-not-registered") is shown as is.
 	Refuse(w http.ResponseWriter, r *http.Request, status int, why Refusal, detail string)
+	// Attempt counts one credential check (a client secret) against the
+	// failure limits of key and of the request's client IP before it is
+	// made, atomically across replicas sharing the store; call it only once
+	// the request names a registered client. wait > 0: over a limit, refuse
+	// without checking (429 with Retry-After). Otherwise call done once with
+	// the outcome: nil (it matched: key's failures are forgotten), an error
+	// wrapping ErrInvalidCredentials (a failure that counts), or any other
+	// error (nothing was checked: the attempt is given back).
+	Attempt(r *http.Request, key string) (done func(error), wait time.Duration, err error)
 }
 
 // Refusal is what a protocol tells the user when it refuses a request.

@@ -114,4 +114,8 @@ var (
 	ErrRejected = errors.New("upstream answer rejected")
 	// ErrDeclined: the upstream reported an error (user cancelled, access denied).
 	ErrDeclined = errors.New("upstream declined the sign-in")
+	// ErrBusy: the credential was not checked because too many checks are
+	// running at once; the caller answers 503 with Retry-After and must not
+	// count it as a failed attempt.
+	ErrBusy = errors.New("too many credential checks at once")
 )

@@ -201,6 +201,25 @@ func (b *Bolt) Incr(ctx context.Context, key string, window time.Duration) (int6
 	return n, err
 }
 
+func (b *Bolt) Decr(ctx context.Context, key string) (int64, error) {
+	var n int64
+	err := b.update(ctx, "decr", key, func(bk *bolt.Bucket, now time.Time) error {
+		raw := bk.Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		exp, v, err := decode(raw)
+		if err != nil || !live(exp, now) {
+			return err
+		}
+		if n, err = prevCounter(v); err != nil {
+			return err
+		}
+		return bk.Put([]byte(key), encode(exp, strconv.AppendInt(nil, n, 10)))
+	})
+	return n, err
+}
+
 func (b *Bolt) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
 	return b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) error {
 		return bk.Put([]byte(key), encode(expiry, value))

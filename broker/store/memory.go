@@ -120,6 +120,25 @@ func (s *Memory) Incr(ctx context.Context, key string, window time.Duration) (in
 	return n, nil
 }
 
+func (s *Memory) Decr(ctx context.Context, key string) (int64, error) {
+	if err := s.begin(ctx, "decr", key); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	now := s.now()
+	e, ok := s.lookup(key, now)
+	if !ok {
+		return 0, nil
+	}
+	n, err := prevCounter(e.value)
+	if err != nil {
+		return 0, err
+	}
+	e.value = strconv.AppendInt(nil, n, 10)
+	s.set(key, e, now)
+	return n, nil
+}
+
 func (s *Memory) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
 	if err := s.begin(ctx, "put", key); err != nil {
 		return err
@@ -181,6 +200,15 @@ func nextCounter(cur []byte, exists bool) (int64, error) {
 		return 0, fmt.Errorf("store: incr: %w", ErrNotCounter)
 	}
 	return n + 1, nil
+}
+
+// prevCounter parses a stored counter and returns it minus one, at least 0.
+func prevCounter(cur []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(cur), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("store: decr: %w", ErrNotCounter)
+	}
+	return max(n-1, 0), nil
 }
 
 // clone copies b so callers can never alias stored bytes; nil becomes empty so a

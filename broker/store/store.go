@@ -45,6 +45,10 @@ type Store interface {
 	// or expired, and returns the new value. The window is fixed: increments do not
 	// extend it. Counters are stored as decimal ASCII, so Get returns e.g. "3".
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// Decr takes 1 off the live counter at key, keeping its expiry, and returns the
+	// new value; it never goes below 0, and an absent or expired key stays absent
+	// (0). It gives back what an Incr reserved for an attempt that did not count.
+	Decr(ctx context.Context, key string) (int64, error)
 	// Put stores a copy of value until expiry; zero expiry means never expires.
 	Put(ctx context.Context, key string, value []byte, expiry time.Time) error
 	// Get returns a copy of the value; ErrNotFound if absent or expired.

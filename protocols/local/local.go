@@ -107,12 +107,16 @@ func (u *Upstream) Authenticate(ctx context.Context, username, password string) 
 	if err := ctx.Err(); err != nil {
 		return protocols.Identity{}, err
 	}
-	acct, ok := u.users[strings.ToLower(strings.TrimSpace(username))]
-	if !ok {
-		u.dummy.Verify(password)
-		return protocols.Identity{}, protocols.ErrInvalidCredentials
+	acct, known := u.users[strings.ToLower(strings.TrimSpace(username))]
+	h := acct.hash
+	if !known {
+		h = u.dummy
 	}
-	if !acct.hash.Verify(password) {
+	ok, err := h.Verify(ctx, password)
+	if err != nil {
+		return protocols.Identity{}, fmt.Errorf("local: %w", err)
+	}
+	if !known || !ok {
 		return protocols.Identity{}, protocols.ErrInvalidCredentials
 	}
 	// Checked after the password so a disabled account does not reveal

@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,6 +189,7 @@ type oauthError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	status      int
+	retryAfter  time.Duration // sent as Retry-After, in whole seconds
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -213,6 +216,9 @@ func writeOAuthError(w http.ResponseWriter, err error) {
 	var oe *oauthError
 	if !errors.As(err, &oe) {
 		oe = &oauthError{Code: "server_error", status: http.StatusInternalServerError}
+	}
+	if oe.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(oe.retryAfter.Seconds()))))
 	}
 	writeJSON(w, oe.status, oe)
 }

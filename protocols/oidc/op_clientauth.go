@@ -26,10 +26,12 @@ const (
 
 var errClientAuth = errors.New("client authentication failed")
 
-// clientAuthError answers invalid_client; the reason goes to the audit log.
+// clientAuthError answers invalid_client, or answer when set (too many
+// failures, too busy); the reason goes to the audit log.
 type clientAuthError struct {
 	clientID, reason string
 	basic            bool // the client tried HTTP Basic: answer with a challenge
+	answer           *oauthError
 }
 
 func (e *clientAuthError) Error() string { return "invalid_client: " + e.reason }
@@ -95,13 +97,14 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		return nil, fail(id, "used %s, registered for %s", method, c.authMethod())
 	}
 	switch method {
-	case authBasic:
-		if !c.secret.Verify(pass) {
-			return nil, fail(id, "wrong client secret")
+	case authBasic, authPost:
+		secret := pass
+		if method == authPost {
+			secret = form.Get("client_secret")
 		}
-	case authPost:
-		if !c.secret.Verify(form.Get("client_secret")) {
-			return nil, fail(id, "wrong client secret")
+		if err := checkSecret(r, c, secret, sp); err != nil {
+			err.basic = r.Header.Get("Authorization") != ""
+			return nil, err
 		}
 	case authJWT:
 		if err := p.verifyAssertion(ctx, c, assertion, claims, sp); err != nil {
@@ -109,6 +112,39 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		}
 	}
 	return c, nil
+}
+
+// checkSecret checks a client secret under the broker's failure limits for
+// the client and the caller's address: guesses past them are refused before
+// anything is hashed (and hashing has its own bound on concurrency).
+func checkSecret(r *http.Request, c *opClient, secret string, sp protocols.SessionProvider) *clientAuthError {
+	e := &clientAuthError{clientID: c.ClientID}
+	done, wait, err := sp.Attempt(r, "oidc-client:"+c.ClientID)
+	if err != nil {
+		e.reason, e.answer = "throttle: "+err.Error(), &oauthError{Code: "server_error", status: http.StatusInternalServerError}
+		return e
+	}
+	if wait > 0 {
+		e.reason = "throttled: too many failed attempts"
+		e.answer = &oauthError{Code: "temporarily_unavailable", Description: "too many failed attempts; retry later",
+			status: http.StatusTooManyRequests, retryAfter: wait}
+		return e
+	}
+	ok, err := c.secret.Verify(r.Context(), secret)
+	switch {
+	case err != nil:
+		done(err)
+		e.reason = "busy: " + err.Error()
+		e.answer = &oauthError{Code: "temporarily_unavailable", Description: "too many requests at once; retry later",
+			status: http.StatusServiceUnavailable, retryAfter: time.Second}
+		return e
+	case !ok:
+		done(protocols.ErrInvalidCredentials)
+		e.reason = "wrong client secret"
+		return e
+	}
+	done(nil)
+	return nil
 }
 
 // allowsAuth: the registered method; a client with a secret and no

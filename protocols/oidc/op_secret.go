@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 
@@ -10,7 +11,9 @@ import (
 // Stored client secret hashes, in the formats of the local users file
 // (argon2id PHC strings, or bcrypt).
 
-type secretHash interface{ Verify(secret string) bool }
+type secretHash interface {
+	Verify(ctx context.Context, secret string) (bool, error)
+}
 
 func parseSecretHash(s string) (secretHash, error) { return pwhash.Parse(s) }
 
@@ -18,7 +21,7 @@ func parseSecretHash(s string) (secretHash, error) { return pwhash.Parse(s) }
 // configured secret does not leak either).
 type plainSecret string
 
-func (p plainSecret) Verify(secret string) bool {
+func (p plainSecret) Verify(_ context.Context, secret string) (bool, error) {
 	a, b := sha256.Sum256([]byte(p)), sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1, nil
 }

@@ -40,6 +40,11 @@ type fakeSP struct {
 	asked   []protocols.SessionRequest
 	audits  []protocols.AuditEvent
 	ended   int
+	// maxTries > 0: Attempt refuses a key's tries past it (a failure
+	// limit as the broker keeps it); outcomes are what done was told.
+	maxTries int
+	tries    map[string]int
+	outcomes []error
 }
 
 type sealedValue struct {
@@ -516,4 +521,27 @@ func TestFormPost(t *testing.T) {
 func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why protocols.Refusal, detail string) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "refused: %s (%s), reference %s", why, detail, w.Header().Get("X-Request-Id"))
+}
+
+func (f *fakeSP) Attempt(_ *http.Request, key string) (func(error), time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tries == nil {
+		f.tries = map[string]int{}
+	}
+	f.tries[key]++
+	if f.maxTries > 0 && f.tries[key] > f.maxTries {
+		return nil, 90*time.Second + time.Millisecond, nil
+	}
+	return func(err error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.outcomes = append(f.outcomes, err)
+		switch {
+		case err == nil:
+			delete(f.tries, key)
+		case !errors.Is(err, protocols.ErrInvalidCredentials):
+			f.tries[key]--
+		}
+	}, 0, nil
 }

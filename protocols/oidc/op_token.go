@@ -47,6 +47,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, sp protocols.Se
 		var ce *clientAuthError
 		errors.As(err, &ce)
 		sp.Audit(r, protocols.AuditEvent{Event: "oidc-client-auth", Outcome: "failure", App: p.appOf(ce.clientID), Reason: ce.reason})
+		if ce.answer != nil {
+			if ce.answer.status == http.StatusInternalServerError {
+				p.logger.ErrorContext(ctx, "oidc provider: client authentication", "client_id", ce.clientID, "err", ce.reason, "request_id", w.Header().Get("X-Request-Id"))
+			}
+			writeOAuthError(w, ce.answer)
+			return
+		}
 		if ce.basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="fedgate"`)
 		}

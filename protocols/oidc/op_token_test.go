@@ -1,9 +1,14 @@
 package oidc
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,7 +325,101 @@ func TestSecretHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.Verify("s3cret-client-secret") || h.Verify("wrong") {
+	good, err1 := h.Verify(t.Context(), "s3cret-client-secret")
+	bad, err2 := h.Verify(t.Context(), "wrong")
+	if !good || bad || err1 != nil || err2 != nil {
 		t.Fatal("argon2id verify")
+	}
+}
+
+// countingSecret counts the secret checks that reach the hash.
+type countingSecret struct {
+	secretHash
+	n *atomic.Int32
+}
+
+func (c countingSecret) Verify(ctx context.Context, s string) (bool, error) {
+	c.n.Add(1)
+	return c.secretHash.Verify(ctx, s)
+}
+
+// TestClientSecretGuessesThrottled: every secret check is counted with the
+// broker before it is made; past the limit the token endpoint answers 429
+// (RFC 6749 JSON error, Retry-After in whole seconds) without checking, for
+// Basic and POST clients; unknown clients are never counted (nothing is
+// written for a request that names no registered client).
+func TestClientSecretGuessesThrottled(t *testing.T) {
+	for _, tc := range []struct{ client, secret string }{{"conf", confSecret}, {"post", "post-secret-0123456789"}} {
+		t.Run(tc.client, func(t *testing.T) {
+			e := newOPEnv(t)
+			e.sp.maxTries = 3
+			var checks atomic.Int32
+			c := e.p.clients[tc.client]
+			c.secret = countingSecret{c.secret, &checks}
+			guess := func(secret string) resp {
+				form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}
+				if tc.client == "post" {
+					form.Set("client_id", tc.client)
+					form.Set("client_secret", secret)
+					r, _ := e.token("", "", form)
+					return r
+				}
+				r, _ := e.token(tc.client, secret, form)
+				return r
+			}
+			var wg sync.WaitGroup
+			codes := make(chan resp, 20)
+			for i := range 20 {
+				wg.Go(func() { codes <- guess(fmt.Sprintf("guess-%02d-0123456789", i)) })
+			}
+			wg.Wait()
+			close(codes)
+			var n401, n429 int
+			for r := range codes {
+				switch r.code {
+				case http.StatusUnauthorized:
+					n401++
+				case http.StatusTooManyRequests:
+					n429++
+					if r.header.Get("Retry-After") != "91" || !strings.Contains(r.body, `"error":"temporarily_unavailable"`) {
+						t.Errorf("429 answer: Retry-After %q, %s", r.header.Get("Retry-After"), r.body)
+					}
+				default:
+					t.Errorf("guess = %d %s", r.code, r.body)
+				}
+			}
+			if n401 != 3 || n429 != 17 || checks.Load() != 3 {
+				t.Fatalf("401s %d, 429s %d, checks %d; want 3, 17, 3", n401, n429, checks.Load())
+			}
+			// Even the right secret waits for the window.
+			if r := guess(tc.secret); r.code != http.StatusTooManyRequests || checks.Load() != 3 {
+				t.Fatalf("right secret while throttled = %d (checks %d)", r.code, checks.Load())
+			}
+			for _, o := range e.sp.outcomes {
+				if !errors.Is(o, protocols.ErrInvalidCredentials) {
+					t.Errorf("outcome %v, want ErrInvalidCredentials", o)
+				}
+			}
+			if _, ok := e.sp.tries["oidc-client:nope"]; ok {
+				t.Fatal("an unknown client was counted")
+			}
+		})
+	}
+}
+
+// TestClientSecretSuccessForgets: a right secret tells the broker so (its
+// failures are forgotten); unknown clients are not counted at all.
+func TestClientSecretSuccessForgets(t *testing.T) {
+	e := newOPEnv(t)
+	e.sp.maxTries = 3
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}
+	e.token("conf", "wrong-secret-0123456789", form)
+	e.token("nope", "wrong-secret-0123456789", form)
+	r, _ := e.token("conf", confSecret, form) // authenticated; the grant then fails
+	if r.code != http.StatusBadRequest {
+		t.Fatalf("right secret = %d %s", r.code, r.body)
+	}
+	if len(e.sp.outcomes) != 2 || e.sp.outcomes[1] != nil || len(e.sp.tries) != 0 {
+		t.Fatalf("outcomes %v, tries %v", e.sp.outcomes, e.sp.tries)
 	}
 }

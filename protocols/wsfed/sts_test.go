@@ -432,3 +432,8 @@ func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why 
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "refused: %s (%s), reference %s", why, detail, w.Header().Get("X-Request-Id"))
 }
+
+// Attempt never throttles: the broker's throttle has its own tests.
+func (f *fakeSP) Attempt(*http.Request, string) (func(error), time.Duration, error) {
+	return func(error) {}, 0, nil
+}

@@ -31,6 +31,8 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) store.Store
 		{"IncrWindowResets", testIncrWindow},
 		{"IncrConcurrent", testIncrConcurrent},
 		{"IncrRejects", testIncrRejects},
+		{"DecrGivesBack", testDecr},
+		{"DecrConcurrent", testDecrConcurrent},
 		{"PutGetDelete", testPutGetDelete},
 		{"Expiry", testExpiry},
 		{"ZeroExpiryNeverExpires", testZeroExpiry},
@@ -201,6 +203,66 @@ func testIncrRejects(t *testing.T, s store.Store, _ *Clock) {
 	}
 }
 
+func decr(t *testing.T, s store.Store, key string) int64 {
+	t.Helper()
+	n, err := s.Decr(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Decr(%q): %v", key, err)
+	}
+	return n
+}
+
+func testDecr(t *testing.T, s store.Store, c *Clock) {
+	if got := decr(t, s, "absent"); got != 0 {
+		t.Fatalf("Decr of an absent key = %d, want 0", got)
+	}
+	wantNotFound(t, s, "absent") // not created
+	incr(t, s, "k", time.Minute)
+	incr(t, s, "k", time.Minute)
+	c.Advance(40 * time.Second)
+	if got := decr(t, s, "k"); got != 1 {
+		t.Fatalf("Decr = %d, want 1", got)
+	}
+	if got := decr(t, s, "k"); got != 0 {
+		t.Fatalf("Decr = %d, want 0", got)
+	}
+	if got := decr(t, s, "k"); got != 0 {
+		t.Fatalf("Decr below zero = %d, want 0", got)
+	}
+	if got := incr(t, s, "k", time.Minute); got != 1 {
+		t.Fatalf("Incr after Decr = %d, want 1", got)
+	}
+	// Decr kept the window of the first Incr.
+	c.Advance(20 * time.Second)
+	wantNotFound(t, s, "k")
+	if got := decr(t, s, "k"); got != 0 {
+		t.Fatalf("Decr of an expired counter = %d, want 0", got)
+	}
+	wantNotFound(t, s, "k")
+	put(t, s, "blob", []byte("not a number"), time.Time{})
+	if _, err := s.Decr(t.Context(), "blob"); !errors.Is(err, store.ErrNotCounter) {
+		t.Errorf("Decr of a non-counter: %v, want ErrNotCounter", err)
+	}
+	if _, err := s.Decr(t.Context(), ""); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Errorf("Decr of an empty key: %v, want ErrInvalidArgument", err)
+	}
+}
+
+func testDecrConcurrent(t *testing.T, s store.Store, _ *Clock) {
+	const n = 50
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { _, _ = s.Incr(context.Background(), "k", time.Minute) })
+		wg.Go(func() { _, _ = s.Incr(context.Background(), "k", time.Minute) })
+	}
+	wg.Wait()
+	for range n {
+		wg.Go(func() { _, _ = s.Decr(context.Background(), "k") })
+	}
+	wg.Wait()
+	wantValue(t, s, "k", []byte(strconv.Itoa(n)))
+}
+
 func testPutGetDelete(t *testing.T, s store.Store, c *Clock) {
 	exp := c.Now().Add(time.Hour)
 	wantNotFound(t, s, "mfa:alice")
@@ -267,6 +329,7 @@ func testCancelled(t *testing.T, s store.Store, c *Clock) {
 	ops := map[string]func() error{
 		"Claim":  func() error { _, err := s.Claim(ctx, "c", exp); return err },
 		"Incr":   func() error { _, err := s.Incr(ctx, "i", time.Minute); return err },
+		"Decr":   func() error { _, err := s.Decr(ctx, "i"); return err },
 		"Put":    func() error { return s.Put(ctx, "p", []byte("v"), exp) },
 		"Get":    func() error { _, err := s.Get(ctx, "k"); return err },
 		"Delete": func() error { return s.Delete(ctx, "k") },

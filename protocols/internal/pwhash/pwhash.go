@@ -4,15 +4,20 @@
 package pwhash
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Argon2id parameters for new hashes: OWASP's recommended minimum
@@ -28,7 +33,55 @@ var errBadHash = errors.New("password hash is neither argon2id ($argon2id$...) n
 
 // Hash is a parsed password hash that can check a password.
 type Hash interface {
-	Verify(password string) bool
+	// Verify reports whether password matches. It runs under the process-wide
+	// bound on hash computations and returns an error wrapping
+	// protocols.ErrBusy (nothing was checked) when no slot frees up in time.
+	Verify(ctx context.Context, password string) (bool, error)
+}
+
+// hashing bounds the hash computations running at once in the process, for
+// every caller (local users, OpenID client secrets): an argon2id check holds
+// its memory (19 MiB with our parameters) until it returns, so 60 parallel
+// guesses took the process from 62 MB to 1.2 GB. More slots than CPUs would
+// not finish sooner. It is a package variable because the memory it guards
+// is the process's, whatever config snapshot or upstream asks.
+var hashing = newLimiter(min(runtime.GOMAXPROCS(0), maxConcurrent), maxWait)
+
+// maxConcurrent hash computations at once (fewer on machines with fewer CPUs),
+// and how long a check waits for a slot before giving up with ErrBusy.
+const (
+	maxConcurrent = 4
+	maxWait       = 2 * time.Second
+)
+
+// limiter is a counting semaphore whose callers wait at most wait.
+type limiter struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+func newLimiter(n int, wait time.Duration) *limiter {
+	return &limiter{slots: make(chan struct{}, max(n, 1)), wait: wait}
+}
+
+// run calls fn in a free slot, or returns an error wrapping
+// protocols.ErrBusy without calling it.
+func (l *limiter) run(ctx context.Context, fn func() bool) (bool, error) {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(l.wait)
+		defer t.Stop()
+		select {
+		case l.slots <- struct{}{}:
+		case <-t.C:
+			return false, fmt.Errorf("pwhash: %d hash checks running: %w", cap(l.slots), protocols.ErrBusy)
+		case <-ctx.Done():
+			return false, fmt.Errorf("pwhash: waiting for a slot: %w (%w)", protocols.ErrBusy, ctx.Err())
+		}
+	}
+	defer func() { <-l.slots }()
+	return fn(), nil
 }
 
 // Parse reads an argon2id ($argon2id$v=19$...) or bcrypt ($2a$/$2b$/$2y$) hash.
@@ -47,9 +100,11 @@ func Parse(s string) (Hash, error) {
 
 type bcryptHash string
 
-func (h bcryptHash) Verify(password string) bool {
+func (h bcryptHash) Verify(ctx context.Context, password string) (bool, error) {
 	// bcrypt reads only 72 bytes: longer inputs would match by prefix.
-	return len(password) <= 72 && bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
+	return hashing.run(ctx, func() bool {
+		return len(password) <= 72 && bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
+	})
 }
 
 type argon2idHash struct {
@@ -83,9 +138,11 @@ func parseArgon2id(s string) (*argon2idHash, error) {
 	return h, nil
 }
 
-func (h *argon2idHash) Verify(password string) bool {
-	got := argon2.IDKey([]byte(password), h.salt, h.time, h.memory, h.threads, uint32(len(h.value)))
-	return subtle.ConstantTimeCompare(got, h.value) == 1
+func (h *argon2idHash) Verify(ctx context.Context, password string) (bool, error) {
+	return hashing.run(ctx, func() bool {
+		got := argon2.IDKey([]byte(password), h.salt, h.time, h.memory, h.threads, uint32(len(h.value)))
+		return subtle.ConstantTimeCompare(got, h.value) == 1
+	})
 }
 
 // New returns a new argon2id hash of password in PHC format.
