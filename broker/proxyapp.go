@@ -56,9 +56,7 @@ func proxyRoutes(cfg *config.Config) ([]*proxy.Route, error) {
 		for name := range a.Headers {
 			rt.IdentityHeaders = append(rt.IdentityHeaders, name)
 		}
-		if a.JWTAssertion != "" {
-			rt.IdentityHeaders = append(rt.IdentityHeaders, a.JWTAssertion)
-		}
+		rt.AssertionHeader = a.JWTAssertion
 		out = append(out, rt)
 	}
 	return out, nil

@@ -2,47 +2,124 @@ package proxy
 
 import (
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 )
 
-// sameHeader compares header names the way lenient backends and CGI
+// headerNames is a set of header names as lenient backends and CGI
 // gateways read them: case-insensitive, with "_" and "-" the same, so
-// X_Remote_User and x-remote-user are both X-Remote-User. (No allocation:
-// it runs for every header of every proxied request.)
-func sameHeader(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := foldByte(a[i]), foldByte(b[i])
-		if x != y {
-			return false
+// X_Remote_User and x-remote-user are both X-Remote-User.
+type headerNames map[string]struct{}
+
+func newHeaderNames(lists ...[]string) headerNames {
+	n := headerNames{}
+	for _, l := range lists {
+		for _, name := range l {
+			b := []byte(name)
+			foldName(b, name)
+			n[string(b)] = struct{}{}
 		}
 	}
-	return true
+	return n
 }
 
-func foldByte(c byte) byte {
-	switch {
-	case c == '_':
-		return '-'
-	case 'A' <= c && c <= 'Z':
-		return c + 'a' - 'A'
+// has reports whether k is in the set. (No allocation for names up to 64
+// bytes: it runs for every header of every proxied request.)
+func (n headerNames) has(k string) bool {
+	var buf [64]byte
+	b := buf[:0]
+	if len(k) <= len(buf) {
+		b = buf[:len(k)]
+	} else {
+		b = make([]byte, len(k))
 	}
-	return c
+	foldName(b, k)
+	_, ok := n[string(b)]
+	return ok
 }
 
-// stripIdentity removes every incoming header that folds to one of names.
-func stripIdentity(h http.Header, names []string) {
+// strip removes every header of h that is in the set, in any spelling.
+func (n headerNames) strip(h http.Header) {
 	for k := range h {
-		for _, n := range names {
-			if sameHeader(k, n) {
-				delete(h, k)
-				break
+		if n.has(k) {
+			delete(h, k)
+		}
+	}
+}
+
+func foldName(dst []byte, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_':
+			dst[i] = '-'
+		case 'A' <= c && c <= 'Z':
+			dst[i] = c + 'a' - 'A'
+		default:
+			dst[i] = c
+		}
+	}
+}
+
+// identitySets gives each route the identity headers to remove from what
+// clients send: those of every route linked to it by a shared host or a
+// shared backend host, transitively (a header one route injects means
+// something to its backend whichever route a client comes in by), plus
+// every assertion header.
+func identitySets(routes []*Route) map[*Route]headerNames {
+	group := make([]int, len(routes)) // union-find over route indexes
+	for i := range group {
+		group[i] = i
+	}
+	find := func(i int) int {
+		for group[i] != i {
+			group[i] = group[group[i]]
+			i = group[i]
+		}
+		return i
+	}
+	first := map[string]int{} // "host x" or "backend y" → a route with it
+	var assertions []string
+	for i, r := range routes {
+		keys := []string{"host " + hostKey(r.Host)}
+		for _, t := range r.Targets {
+			keys = append(keys, "backend "+hostKey(t.Host))
+		}
+		for _, k := range keys {
+			if j, ok := first[k]; ok {
+				group[find(i)] = find(j)
+			} else {
+				first[k] = i
 			}
 		}
+		if r.AssertionHeader != "" {
+			assertions = append(assertions, r.AssertionHeader)
+		}
 	}
+	names := map[int][]string{}
+	for i, r := range routes {
+		names[find(i)] = append(names[find(i)], r.IdentityHeaders...)
+	}
+	sets := map[int]headerNames{}
+	out := make(map[*Route]headerNames, len(routes))
+	for i, r := range routes {
+		root := find(i)
+		if sets[root] == nil {
+			sets[root] = newHeaderNames(names[root], assertions)
+		}
+		out[r] = sets[root]
+	}
+	return out
+}
+
+// hostKey is a host name without port, case or trailing dot: backends on
+// one machine behind two ports may well be one app.
+func hostKey(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
 }
 
 // EncodeValue makes an identity value safe for a header: printable ASCII

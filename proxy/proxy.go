@@ -43,7 +43,8 @@ type Proxy struct {
 	routes  []*Route
 	table   *routeTable
 	proxies map[*Route]*httputil.ReverseProxy
-	next    atomic.Uint64 // round-robin over a route's targets
+	strip   map[*Route]headerNames // identity headers no client may send
+	next    atomic.Uint64          // round-robin over a route's targets
 }
 
 type routeKey struct{}
@@ -62,7 +63,8 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 	if opts.StripCookie == nil {
 		opts.StripCookie = func(string) bool { return false }
 	}
-	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{}}
+	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{},
+		strip: identitySets(routes)}
 	for _, rt := range routes {
 		if rt.ForwardAuth {
 			continue
@@ -131,7 +133,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		t = rt.Targets[p.next.Add(1)%uint64(n)]
 	}
 	pr.SetURL(t)
-	stripIdentity(pr.Out.Header, rt.IdentityHeaders)
+	p.strip[rt].strip(pr.Out.Header)
 	for k, vs := range rd.hdr {
 		pr.Out.Header[k] = vs
 	}

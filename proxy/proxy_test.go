@@ -41,7 +41,9 @@ func testProxy(t *testing.T, backend http.Handler, routes ...*Route) (*httptest.
 		if r.Targets == nil {
 			r.Targets = []*url.URL{target}
 		}
-		r.IdentityHeaders = []string{"X-Remote-User", "X-Remote-Groups"}
+		if r.IdentityHeaders == nil {
+			r.IdentityHeaders = []string{"X-Remote-User", "X-Remote-Groups"}
+		}
 	}
 	auth := &allowAll{}
 	p, err := New(routes, Options{

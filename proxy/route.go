@@ -18,8 +18,12 @@ type Route struct {
 	HostHeader   string
 	PreserveHost bool
 	// IdentityHeaders are every header name the Authorizer may inject. Any
-	// incoming copy of them (any case, underscores for dashes) is removed.
+	// incoming copy of them (any case, underscores for dashes) is removed,
+	// on this route and on every route sharing its host or a backend host.
 	IdentityHeaders []string
+	// AssertionHeader carries the Authorizer's signed assertion, if any;
+	// incoming copies are removed on every route of every host.
+	AssertionHeader string
 	// ForwardAuth routes are decided here but proxied by another server
 	// (nginx auth_request and the like): they have no Targets.
 	ForwardAuth bool
