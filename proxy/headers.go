@@ -122,6 +122,37 @@ func hostKey(hostport string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
 }
 
+// forwardingHeaders are the proxy's own: the client's copies never pass.
+var forwardingHeaders = newHeaderNames([]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"})
+
+// rewriteHeaders name another path or method than the request line's, and
+// IIS, Symfony, Laravel and others route on them: the route and policy were
+// chosen by the request line, so no sender, trusted proxy or not, may
+// change what the backend serves.
+var rewriteHeaders = newHeaderNames([]string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Uri", "X-Forwarded-Path",
+	"X-Envoy-Original-Path", "X-Original-Method", "X-Forwarded-Method",
+})
+
+// spoofableHeaders tell a backend the client's address, TLS state, scheme,
+// host, port or mount prefix, and some backends believe them. Only a
+// trusted proxy's copies pass; the backend gets X-Forwarded-* from us.
+var spoofableHeaders = newHeaderNames([]string{
+	// client address
+	"Client-Ip", "X-Client-Ip", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Cf-Connecting-Ipv6",
+	"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr",
+	"X-Azure-ClientIP", "X-Azure-SocketIP", "X-ProxyUser-Ip", "Proxy-Client-Ip", "Wl-Proxy-Client-Ip",
+	"X-Envoy-External-Address", "X-Envoy-Internal", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For",
+	"X-Custom-Ip-Authorization",
+	// scheme and TLS
+	"X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Scheme", "Front-End-Https", "X-Url-Scheme", "X-Forwarded-Protocol",
+	"Cloudfront-Forwarded-Proto", "X-Forwarded-Client-Cert", "X-Client-Cert", "X-Ssl-Client-Cert",
+	"Ssl-Client-Cert", "X-Ssl-Client-Verify", "X-Client-Verify",
+	// host, port, prefix
+	"X-Host", "X-Forwarded-Hostname", "X-Forwarded-Server", "X-Original-Host", "X-Http-Host-Override",
+	"X-Forwarded-Port", "X-Forwarded-Prefix",
+})
+
 // EncodeValue makes an identity value safe for a header: printable ASCII
 // goes as is; anything else (Japanese names, control characters) as an
 // RFC 2047 encoded word, which never contains CR or LF.

@@ -147,21 +147,26 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// setForwarded sets X-Forwarded-For/Host/Proto. A chain the client sent is
-// kept only when the client is a trusted proxy.
+// setForwarded sets X-Forwarded-For/Host/Proto, which is all a backend is
+// told about the connection. A chain (and https) is taken only from a
+// trusted proxy, and only from the header it writes.
 func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	peer := parseAddr(pr.In.RemoteAddr)
 	trusted := isTrusted(peer, p.opts.Trust.Proxies)
+	forwardingHeaders.strip(h) // ours, in every spelling, set below
+	rewriteHeaders.strip(h)
 	chain := ""
 	if trusted {
-		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
-	} else {
-		// What an untrusted client says about addresses, hosts and paths
-		// is not passed on for backends to believe.
-		for _, k := range spoofableHeaders {
-			delete(h, k)
+		hops := forwardedHops(pr.In.Header, p.opts.Trust.Header)
+		for i, hop := range hops {
+			if a := parseAddr(hop); a.IsValid() {
+				hops[i] = a.String() // RFC 7239's "[v6]:port" as X-Forwarded-For writes it
+			}
 		}
+		chain = strings.Join(hops, ", ")
+	} else {
+		spoofableHeaders.strip(h)
 	}
 	if chain != "" {
 		chain += ", "
@@ -169,21 +174,10 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h.Set("X-Forwarded-For", chain+peer.String())
 	h.Set("X-Forwarded-Host", pr.In.Host)
 	proto := "http"
-	if pr.In.TLS != nil {
-		proto = "https"
-	} else if trusted && pr.In.Header.Get("X-Forwarded-Proto") == "https" {
+	if pr.In.TLS != nil || trusted && forwardedProto(pr.In.Header, p.opts.Trust.Header) == "https" {
 		proto = "https"
 	}
 	h.Set("X-Forwarded-Proto", proto)
-	h.Del("Forwarded")
-}
-
-// spoofableHeaders carry client addresses or original URLs; some backends
-// believe them. Only a trusted proxy's copies are forwarded.
-var spoofableHeaders = []string{
-	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip",
-	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Uri", "X-Forwarded-Method",
-	"X-Original-Uri", "X-Original-Url", "X-Original-Method", "X-Rewrite-Url", "X-Original-Host",
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, err error) {

@@ -31,6 +31,12 @@ func (a *allowAll) Authorize(w http.ResponseWriter, r *http.Request, rt *Route) 
 // testProxy serves routes for host "app.example" in front of backend.
 func testProxy(t *testing.T, backend http.Handler, routes ...*Route) (*httptest.Server, *allowAll) {
 	t.Helper()
+	return testProxyTrust(t, backend, Trust{}, routes...)
+}
+
+// testProxyTrust is testProxy believing the forwarding headers of trust.
+func testProxyTrust(t *testing.T, backend http.Handler, trust Trust, routes ...*Route) (*httptest.Server, *allowAll) {
+	t.Helper()
 	be := httptest.NewServer(backend)
 	t.Cleanup(be.Close)
 	target, _ := url.Parse(be.URL)
@@ -48,6 +54,7 @@ func testProxy(t *testing.T, backend http.Handler, routes ...*Route) (*httptest.
 	auth := &allowAll{}
 	p, err := New(routes, Options{
 		Authorizer:  auth,
+		Trust:       trust,
 		StripCookie: func(n string) bool { return strings.HasPrefix(strings.TrimPrefix(n, "__Host-"), "fedgate") },
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
 			http.Error(w, "fedgate error page", status)
