@@ -91,11 +91,7 @@ func (p *Proxy) Routes() []*Route { return p.routes }
 // Route returns the route a request maps to, or nil; ok is false when the
 // path is not canonical (and must be refused).
 func (p *Proxy) Route(r *http.Request) (rt *Route, ok bool) {
-	cp, ok := canonicalPath(r.URL)
-	if !ok {
-		return nil, false
-	}
-	return p.table.match(r.Host, cp), true
+	return p.table.route(r.Host, r.URL)
 }
 
 // ServeHTTP authorizes and forwards one request for a proxied host.

@@ -49,3 +49,37 @@ func TestProxyIdentityHeadersStrippedPerHost(t *testing.T) {
 		t.Fatalf("the admin backend saw:\n%s", body)
 	}
 }
+
+// TestForwardAuthPathAmbiguity: nginx asks about a path that some backend
+// reads as /admin/...; alice may use / but not /admin/ (netstaff: office
+// network only). Only plain paths under / are answered 200.
+func TestForwardAuthPathAmbiguity(t *testing.T) {
+	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  trusted_proxies: [127.0.0.1/32]\n", 1)
+	cfg = strings.Replace(cfg, "apps:\n", `apps:
+  - { id: wiki, type: forward_auth, host: app.example, policy: staff, headers: { X-Remote-User: username } }
+  - { id: admin, type: forward_auth, host: app.example, path_prefix: /admin/, policy: netstaff }
+`, 1)
+	e := newEnvWith(t, cfg, nil)
+	snap := e.srv.Current()
+	rec := &headerRecorder{h: http.Header{}}
+	if err := snap.sealer.seal(rec, appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	for uri, want := range map[string]int{
+		"/x": 200, "/admin/x": 403, "/ADMIN/x": 403,
+		"/admin./x": 0, "/admin%20/x": 0, "/admin%09/x": 0, "/admin%2f/x": 0, "/admin;x/": 0, "//admin/x": 0,
+		"/./admin/x": 0, "/x/../admin/y": 0, "/admin::$INDEX_ALLOCATION/x": 0, "/admin.json": 0,
+		"/admin%c2%a0/x": 0, "/%EF%BD%81%EF%BD%84%EF%BD%8D%EF%BD%89%EF%BD%8E/x": 0, "/admin%252e/x": 0,
+	} {
+		req, _ := http.NewRequest("GET", e.http.URL+"/auth/verify", nil)
+		req.Host = "127.0.0.1:8080"
+		req.AddCookie(ck)
+		req.Header.Set("X-Forwarded-Host", "app.example")
+		req.Header.Set("X-Original-URI", uri)
+		r := e.do(e.newClient(), req)
+		if want == 0 && r.code == http.StatusOK || want != 0 && r.code != want {
+			t.Errorf("verify %s = %d, want %d (0: anything but 200)", uri, r.code, want)
+		}
+	}
+}
