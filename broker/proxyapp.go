@@ -191,7 +191,7 @@ func identityHeaders(app *config.App, plan headerPlan, id protocols.Identity) ht
 		case "name":
 			v = id.DisplayName
 		case "groups":
-			v = strings.Join(id.Groups, app.GroupsSeparator)
+			v = proxy.EncodeList(id.Groups, app.GroupsSeparator)
 		case "subject":
 			v = id.Subject
 		case "upstream":

@@ -2,11 +2,15 @@ package broker
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // TestProxyIdentityHeadersStrippedPerHost: the /admin/ app's header, sent by
@@ -81,5 +85,30 @@ func TestForwardAuthPathAmbiguity(t *testing.T) {
 		if want == 0 && r.code == http.StatusOK || want != 0 && r.code != want {
 			t.Errorf("verify %s = %d, want %d (0: anything but 200)", uri, r.code, want)
 		}
+	}
+}
+
+// TestIdentityHeaderValues: a group name holding the separator stays one
+// group (percent-encoded), and a name that looks like an RFC 2047 encoded
+// word is encoded, so a backend decoding it gets the name, not "admin".
+func TestIdentityHeaderValues(t *testing.T) {
+	app := &config.App{ID: "wiki", GroupsSeparator: ",", Headers: map[string]string{"X-Groups": "groups", "X-Name": "name", "X-User": "username"}}
+	id := protocols.Identity{Username: "alice", DisplayName: "=?utf-8?q?admin?=", Groups: []string{"staff,admins", "50%", "営業"}}
+	h := identityHeaders(app, newHeaderPlan(app), id)
+	dec := func(v string) string {
+		d, err := new(mime.WordDecoder).DecodeHeader(v)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		return d
+	}
+	if g := dec(h.Get("X-Groups")); g != "staff%2Cadmins,50%25,営業" {
+		t.Errorf("X-Groups %q decodes to %q", h.Get("X-Groups"), g)
+	}
+	if n := h.Get("X-Name"); dec(n) != id.DisplayName || !strings.HasPrefix(n, "=?UTF-8?b?") {
+		t.Errorf("X-Name = %q, decodes to %q", n, dec(n))
+	}
+	if u := h.Get("X-User"); u != "alice" {
+		t.Errorf("X-User = %q", u)
 	}
 }

@@ -1,10 +1,12 @@
 package proxy
 
 import (
-	"mime"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // headerNames is a set of header names as lenient backends and CGI
@@ -153,16 +155,70 @@ var spoofableHeaders = newHeaderNames([]string{
 	"X-Forwarded-Port", "X-Forwarded-Prefix",
 })
 
-// EncodeValue makes an identity value safe for a header: printable ASCII
-// goes as is; anything else (Japanese names, control characters) as an
-// RFC 2047 encoded word, which never contains CR or LF.
+// EncodeValue makes an identity value safe and unambiguous in a header:
+// printable ASCII goes as is; anything else goes as RFC 2047 encoded words
+// ("=?UTF-8?b?...?=", never CR or LF): Japanese names, control characters,
+// white space at either end (which header parsers trim), and values that
+// contain "=?" (a name "=?utf-8?q?admin?=" must not decode to "admin").
 func EncodeValue(v string) string {
+	if v != "" && (v[0] == ' ' || v[len(v)-1] == ' ' || strings.Contains(v, "=?")) {
+		return bEncode(v)
+	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c > 0x7e {
-			return mime.BEncoding.Encode("UTF-8", v)
+			return bEncode(v)
 		}
 	}
 	return v
+}
+
+// bEncode is v as "B" encoded words of at most 75 characters, split
+// between runes, as mime.BEncoding does (which leaves ASCII as is).
+func bEncode(v string) string {
+	const maxBytes = 45 // 60 base64 characters + "=?UTF-8?b?" + "?="
+	var b strings.Builder
+	for v != "" {
+		n := 0
+		for n < len(v) {
+			_, size := utf8.DecodeRuneInString(v[n:])
+			if n > 0 && n+size > maxBytes {
+				break
+			}
+			n += size
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("=?UTF-8?b?" + base64.StdEncoding.EncodeToString([]byte(v[:n])) + "?=")
+		v = v[n:]
+	}
+	return b.String()
+}
+
+// EncodeList joins items with sep so that no item can pass for two, or two
+// for one: inside each item, "%" and every character of sep are
+// percent-encoded (their UTF-8 bytes, "%2C" for ","). A backend splits on
+// sep, then percent-decodes each item. sep must not contain "%".
+func EncodeList(items []string, sep string) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		for j := 0; j < len(it); {
+			_, n := utf8.DecodeRuneInString(it[j:])
+			c := it[j : j+n] // one character, or one byte that is not UTF-8
+			j += n
+			if c != "%" && !strings.Contains(sep, c) {
+				b.WriteString(c)
+				continue
+			}
+			for k := 0; k < len(c); k++ {
+				fmt.Fprintf(&b, "%%%02X", c[k])
+			}
+		}
+	}
+	return b.String()
 }
 
 // stripCookies removes fedgate's own cookies from the Cookie header(s).
