@@ -89,7 +89,7 @@ func (p *Proxy) HasHost(host string) bool { return p.table.has(host) }
 func (p *Proxy) Routes() []*Route { return p.routes }
 
 // Route returns the route a request maps to, or nil; ok is false when the
-// path is not canonical (and must be refused).
+// path must be refused (see routeTable.route).
 func (p *Proxy) Route(r *http.Request) (rt *Route, ok bool) {
 	return p.table.route(r.Host, r.URL)
 }
