@@ -201,6 +201,11 @@ func bEncode(v string) string {
 // sep, then percent-decodes each item. sep must not contain "%".
 func EncodeList(items []string, sep string) string {
 	var b strings.Builder
+	n := len(sep) * len(items)
+	for _, it := range items {
+		n += len(it)
+	}
+	b.Grow(n)
 	for i, it := range items {
 		if i > 0 {
 			b.WriteString(sep)

@@ -25,6 +25,9 @@ import (
 // It is only compared: routeTable.route refuses a path whose lenient
 // reading falls under another route than the path itself.
 func lenientPath(p string) string {
+	if plain(p) {
+		return p // nothing to read another way (the common case: no allocation)
+	}
 	for range 3 {
 		q, err := url.PathUnescape(p)
 		if err != nil || q == p {
@@ -102,4 +105,15 @@ func bestFit(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// plain: only letters, digits, "/", "-" and "_".
+func plain(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
