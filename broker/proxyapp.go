@@ -57,9 +57,7 @@ func proxyRoutes(cfg *config.Config) ([]*proxy.Route, error) {
 		for name := range a.Headers {
 			rt.IdentityHeaders = append(rt.IdentityHeaders, name)
 		}
-		if a.JWTAssertion != "" {
-			rt.IdentityHeaders = append(rt.IdentityHeaders, a.JWTAssertion)
-		}
+		rt.AssertionHeader = a.JWTAssertion
 		out = append(out, rt)
 	}
 	return out, nil
@@ -202,7 +200,7 @@ func identityHeaders(app *config.App, plan headerPlan, id protocols.Identity) ht
 		case "name":
 			v = id.DisplayName
 		case "groups":
-			v = strings.Join(id.Groups, app.GroupsSeparator)
+			v = proxy.EncodeList(id.Groups, app.GroupsSeparator)
 		case "subject":
 			v = id.Subject
 		case "upstream":

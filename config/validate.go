@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 var (
@@ -190,6 +191,11 @@ func (c *Config) validateProxyApp(p string, a App, add addFunc) {
 		if len(c.Keys.Signing) == 0 && c.DataDir == "" {
 			add(p+".jwt_assertion", "configure keys.signing (fedgate keys generate --signing FILE)", "app %q wants a signed assertion but there is no signing key", a.ID)
 		}
+	}
+	// Group names are percent-encoded around the separator (proxy.EncodeList):
+	// "%", letters and digits in it would make the list ambiguous.
+	if strings.ContainsFunc(a.GroupsSeparator, func(r rune) bool { return r == '%' || unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		add(p+".groups_separator", `punctuation or white space, such as "," or "; "`, "invalid groups_separator %q", a.GroupsSeparator)
 	}
 	for name, src := range a.Headers {
 		if !headerName.MatchString(name) || isReservedHeader(name) {

@@ -66,6 +66,30 @@ func forwardedHops(h http.Header, header string) []string {
 	return hops
 }
 
+// forwardedProto is the scheme the trusted header's writer saw: the last
+// X-Forwarded-Proto, or the proto of the last Forwarded element.
+func forwardedProto(h http.Header, header string) string {
+	if !strings.EqualFold(header, "Forwarded") {
+		vs := h.Values("X-Forwarded-Proto")
+		if len(vs) == 0 {
+			return ""
+		}
+		last := vs[len(vs)-1]
+		return strings.TrimSpace(last[strings.LastIndex(last, ",")+1:])
+	}
+	vs := h.Values("Forwarded")
+	if len(vs) == 0 {
+		return ""
+	}
+	elems := strings.Split(vs[len(vs)-1], ",")
+	for _, pair := range strings.Split(elems[len(elems)-1], ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(pair), "="); ok && strings.EqualFold(k, "proto") {
+			return strings.ToLower(strings.Trim(v, `"`))
+		}
+	}
+	return ""
+}
+
 // parseAddr accepts "ip", "ip:port", "[v6]:port" and "[v6]"; 4-in-6 is unmapped
 // so policy CIDRs written as IPv4 match.
 func parseAddr(s string) netip.Addr {

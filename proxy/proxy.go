@@ -43,7 +43,8 @@ type Proxy struct {
 	routes  []*Route
 	table   *routeTable
 	proxies map[*Route]*httputil.ReverseProxy
-	next    atomic.Uint64 // round-robin over a route's targets
+	strip   map[*Route]headerNames // identity headers no client may send
+	next    atomic.Uint64          // round-robin over a route's targets
 }
 
 type routeKey struct{}
@@ -62,7 +63,8 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 	if opts.StripCookie == nil {
 		opts.StripCookie = func(string) bool { return false }
 	}
-	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{}}
+	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{},
+		strip: identitySets(routes)}
 	for _, rt := range routes {
 		if rt.ForwardAuth {
 			continue
@@ -87,13 +89,9 @@ func (p *Proxy) HasHost(host string) bool { return p.table.has(host) }
 func (p *Proxy) Routes() []*Route { return p.routes }
 
 // Route returns the route a request maps to, or nil; ok is false when the
-// path is not canonical (and must be refused).
+// path must be refused (see routeTable.route).
 func (p *Proxy) Route(r *http.Request) (rt *Route, ok bool) {
-	cp, ok := canonicalPath(r.URL)
-	if !ok {
-		return nil, false
-	}
-	return p.table.match(r.Host, cp), true
+	return p.table.route(r.Host, r.URL)
 }
 
 // ServeHTTP authorizes and forwards one request for a proxied host.
@@ -131,7 +129,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		t = rt.Targets[p.next.Add(1)%uint64(n)]
 	}
 	pr.SetURL(t)
-	stripIdentity(pr.Out.Header, rt.IdentityHeaders)
+	p.strip[rt].strip(pr.Out.Header)
 	for k, vs := range rd.hdr {
 		pr.Out.Header[k] = vs
 	}
@@ -145,21 +143,26 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// setForwarded sets X-Forwarded-For/Host/Proto. A chain the client sent is
-// kept only when the client is a trusted proxy.
+// setForwarded sets X-Forwarded-For/Host/Proto, which is all a backend is
+// told about the connection. A chain (and https) is taken only from a
+// trusted proxy, and only from the header it writes.
 func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	peer := parseAddr(pr.In.RemoteAddr)
 	trusted := isTrusted(peer, p.opts.Trust.Proxies)
+	forwardingHeaders.strip(h) // ours, in every spelling, set below
+	rewriteHeaders.strip(h)
 	chain := ""
 	if trusted {
-		chain = strings.Join(pr.In.Header.Values("X-Forwarded-For"), ", ")
-	} else {
-		// What an untrusted client says about addresses, hosts and paths
-		// is not passed on for backends to believe.
-		for _, k := range spoofableHeaders {
-			delete(h, k)
+		hops := forwardedHops(pr.In.Header, p.opts.Trust.Header)
+		for i, hop := range hops {
+			if a := parseAddr(hop); a.IsValid() {
+				hops[i] = a.String() // RFC 7239's "[v6]:port" as X-Forwarded-For writes it
+			}
 		}
+		chain = strings.Join(hops, ", ")
+	} else {
+		spoofableHeaders.strip(h)
 	}
 	if chain != "" {
 		chain += ", "
@@ -167,21 +170,10 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h.Set("X-Forwarded-For", chain+peer.String())
 	h.Set("X-Forwarded-Host", pr.In.Host)
 	proto := "http"
-	if pr.In.TLS != nil {
-		proto = "https"
-	} else if trusted && pr.In.Header.Get("X-Forwarded-Proto") == "https" {
+	if pr.In.TLS != nil || trusted && forwardedProto(pr.In.Header, p.opts.Trust.Header) == "https" {
 		proto = "https"
 	}
 	h.Set("X-Forwarded-Proto", proto)
-	h.Del("Forwarded")
-}
-
-// spoofableHeaders carry client addresses or original URLs; some backends
-// believe them. Only a trusted proxy's copies are forwarded.
-var spoofableHeaders = []string{
-	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip",
-	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Uri", "X-Forwarded-Method",
-	"X-Original-Uri", "X-Original-Url", "X-Original-Method", "X-Rewrite-Url", "X-Original-Host",
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, err error) {

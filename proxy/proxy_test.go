@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,12 @@ func (a *allowAll) Authorize(w http.ResponseWriter, r *http.Request, rt *Route) 
 // testProxy serves routes for host "app.example" in front of backend.
 func testProxy(t *testing.T, backend http.Handler, routes ...*Route) (*httptest.Server, *allowAll) {
 	t.Helper()
+	return testProxyTrust(t, backend, Trust{}, routes...)
+}
+
+// testProxyTrust is testProxy believing the forwarding headers of trust.
+func testProxyTrust(t *testing.T, backend http.Handler, trust Trust, routes ...*Route) (*httptest.Server, *allowAll) {
+	t.Helper()
 	be := httptest.NewServer(backend)
 	t.Cleanup(be.Close)
 	target, _ := url.Parse(be.URL)
@@ -41,11 +48,14 @@ func testProxy(t *testing.T, backend http.Handler, routes ...*Route) (*httptest.
 		if r.Targets == nil {
 			r.Targets = []*url.URL{target}
 		}
-		r.IdentityHeaders = []string{"X-Remote-User", "X-Remote-Groups"}
+		if r.IdentityHeaders == nil {
+			r.IdentityHeaders = []string{"X-Remote-User", "X-Remote-Groups"}
+		}
 	}
 	auth := &allowAll{}
 	p, err := New(routes, Options{
 		Authorizer:  auth,
+		Trust:       trust,
 		StripCookie: func(n string) bool { return strings.HasPrefix(strings.TrimPrefix(n, "__Host-"), "fedgate") },
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
 			http.Error(w, "fedgate error page", status)
@@ -304,9 +314,62 @@ func TestEncodeValue(t *testing.T) {
 		"Alice Example":  "Alice Example",
 		"山田 太郎":          "=?UTF-8?b?5bGx55SwIOWkqumDjg==?=",
 		"evil\r\nX-A: b": "=?UTF-8?b?ZXZpbA0KWC1BOiBi?=",
+		// what a backend would decode or trim into another value
+		"=?utf-8?q?admin?=":        "=?UTF-8?b?PT91dGYtOD9xP2FkbWluPz0=?=",
+		"x =?UTF-8?B?YWRtaW4=?= y": "=?UTF-8?b?eCA9P1VURi04P0I/WVdSdGFXND0/PSB5?=",
+		" alice":                   "=?UTF-8?b?IGFsaWNl?=",
+		"alice ":                   "=?UTF-8?b?YWxpY2Ug?=",
+		"a\tb":                     "=?UTF-8?b?YQli?=",
+		"50% = ?":                  "50% = ?",
+		strings.Repeat("山", 16):    "=?UTF-8?b?5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx5bGx?= =?UTF-8?b?5bGx?=",
 	} {
-		if got := EncodeValue(in); got != want {
+		got := EncodeValue(in)
+		if got != want {
 			t.Errorf("EncodeValue(%q) = %q, want %q", in, got, want)
+		}
+		if dec, err := new(mime.WordDecoder).DecodeHeader(got); err != nil || dec != in {
+			t.Errorf("%q decodes to %q (%v)", got, dec, err)
+		}
+		if mime.BEncoding.Encode("UTF-8", in) != in && mime.BEncoding.Encode("UTF-8", in) != got {
+			t.Errorf("EncodeValue(%q) = %q, mime.BEncoding says %q", in, got, mime.BEncoding.Encode("UTF-8", in))
+		}
+	}
+}
+
+// TestEncodeList: a group name holding the separator stays one group, and
+// the backend gets every name back by splitting, then percent-decoding.
+func TestEncodeList(t *testing.T) {
+	for _, tt := range []struct {
+		items []string
+		sep   string
+		want  string
+	}{
+		{[]string{"staff", "admins"}, ",", "staff,admins"},
+		{[]string{"staff,admins"}, ",", "staff%2Cadmins"},
+		{[]string{"50%", "%2C"}, ",", "50%25,%252C"},
+		{[]string{"Domain Users", "a;b"}, "; ", "Domain%20Users; a%3Bb"},
+		{[]string{"営業、本社", "開発"}, "、", "営業%E3%80%81本社、開発"},
+		{[]string{"a::", ":b"}, "::", "a%3A%3A::%3Ab"},
+		{[]string{"bad\x85byte"}, ",", "bad\x85byte"},
+		{nil, ",", ""},
+	} {
+		got := EncodeList(tt.items, tt.sep)
+		if got != tt.want {
+			t.Errorf("EncodeList(%q, %q) = %q, want %q", tt.items, tt.sep, got, tt.want)
+		}
+		var back []string
+		for _, it := range strings.Split(got, tt.sep) {
+			if it == "" && len(tt.items) == 0 {
+				continue
+			}
+			d, err := url.PathUnescape(it)
+			if err != nil {
+				t.Fatalf("%q: %v", it, err)
+			}
+			back = append(back, d)
+		}
+		if fmt.Sprint(back) != fmt.Sprint(tt.items) || len(back) != len(tt.items) {
+			t.Errorf("%q reads back as %q", got, back)
 		}
 	}
 }

@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// TestProxyIdentityHeadersStrippedPerHost: the /admin/ app's header, sent by
+// the client on the / app of the same host, never reaches a backend.
+func TestProxyIdentityHeadersStrippedPerHost(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, vs := range r.Header {
+			fmt.Fprintf(w, "%s: %s\n", k, strings.Join(vs, ","))
+		}
+	}))
+	t.Cleanup(be.Close)
+	cfg := strings.Replace(testConfig, "apps:\n", fmt.Sprintf(`apps:
+  - { id: wiki, type: proxy, host: app.example, to: ["%[1]s"], policy: staff, headers: { X-Remote-User: username } }
+  - { id: admin, type: proxy, host: app.example, path_prefix: /admin/, to: ["%[1]s"], policy: staff,
+      headers: { X-Admin-App: username, X-Admin-Groups: groups } }
+`, be.URL), 1)
+	e := newEnvWith(t, cfg, nil)
+	snap := e.srv.Current()
+	rec := &headerRecorder{h: http.Header{}}
+	if err := snap.sealer.seal(rec, appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	get := func(path string) string {
+		req, _ := http.NewRequest("GET", e.http.URL+path, nil)
+		req.Host = "app.example"
+		req.AddCookie(ck)
+		req.Header.Set("X-Admin-App", "mallory")
+		req.Header["X_Admin_Groups"] = []string{"admins"}
+		r := e.do(e.newClient(), req)
+		if r.code != 200 {
+			t.Fatalf("%s: status %d", path, r.code)
+		}
+		return r.body
+	}
+	if body := get("/page"); strings.Contains(body, "mallory") || strings.Contains(body, "admins") || !strings.Contains(body, "X-Remote-User: alice\n") {
+		t.Fatalf("the wiki's backend saw:\n%s", body)
+	}
+	if body := get("/admin/x"); !strings.Contains(body, "X-Admin-App: alice\n") || strings.Contains(body, "mallory") || strings.Contains(body, "admins") {
+		t.Fatalf("the admin backend saw:\n%s", body)
+	}
+}
+
+// TestForwardAuthPathAmbiguity: nginx asks about a path that some backend
+// reads as /admin/...; alice may use / but not /admin/ (netstaff: office
+// network only). Only plain paths under / are answered 200.
+func TestForwardAuthPathAmbiguity(t *testing.T) {
+	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  trusted_proxies: [127.0.0.1/32]\n", 1)
+	cfg = strings.Replace(cfg, "apps:\n", `apps:
+  - { id: wiki, type: forward_auth, host: app.example, policy: staff, headers: { X-Remote-User: username } }
+  - { id: admin, type: forward_auth, host: app.example, path_prefix: /admin/, policy: netstaff }
+`, 1)
+	e := newEnvWith(t, cfg, nil)
+	snap := e.srv.Current()
+	rec := &headerRecorder{h: http.Header{}}
+	if err := snap.sealer.seal(rec, appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	for uri, want := range map[string]int{
+		"/x": 200, "/admin/x": 403, "/ADMIN/x": 403,
+		"/admin./x": 0, "/admin%20/x": 0, "/admin%09/x": 0, "/admin%2f/x": 0, "/admin;x/": 0, "//admin/x": 0,
+		"/./admin/x": 0, "/x/../admin/y": 0, "/admin::$INDEX_ALLOCATION/x": 0, "/admin.json": 0,
+		"/admin%c2%a0/x": 0, "/%EF%BD%81%EF%BD%84%EF%BD%8D%EF%BD%89%EF%BD%8E/x": 0, "/admin%252e/x": 0,
+	} {
+		req, _ := http.NewRequest("GET", e.http.URL+"/auth/verify", nil)
+		req.Host = "127.0.0.1:8080"
+		req.AddCookie(ck)
+		req.Header.Set("X-Forwarded-Host", "app.example")
+		req.Header.Set("X-Original-URI", uri)
+		r := e.do(e.newClient(), req)
+		if want == 0 && r.code == http.StatusOK || want != 0 && r.code != want {
+			t.Errorf("verify %s = %d, want %d (0: anything but 200)", uri, r.code, want)
+		}
+	}
+}
+
+// TestIdentityHeaderValues: a group name holding the separator stays one
+// group (percent-encoded), and a name that looks like an RFC 2047 encoded
+// word is encoded, so a backend decoding it gets the name, not "admin".
+func TestIdentityHeaderValues(t *testing.T) {
+	app := &config.App{ID: "wiki", GroupsSeparator: ",", Headers: map[string]string{"X-Groups": "groups", "X-Name": "name", "X-User": "username"}}
+	id := protocols.Identity{Username: "alice", DisplayName: "=?utf-8?q?admin?=", Groups: []string{"staff,admins", "50%", "営業"}}
+	h := identityHeaders(app, newHeaderPlan(app), id)
+	dec := func(v string) string {
+		d, err := new(mime.WordDecoder).DecodeHeader(v)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		return d
+	}
+	if g := dec(h.Get("X-Groups")); g != "staff%2Cadmins,50%25,営業" {
+		t.Errorf("X-Groups %q decodes to %q", h.Get("X-Groups"), g)
+	}
+	if n := h.Get("X-Name"); dec(n) != id.DisplayName || !strings.HasPrefix(n, "=?UTF-8?b?") {
+		t.Errorf("X-Name = %q, decodes to %q", n, dec(n))
+	}
+	if u := h.Get("X-User"); u != "alice" {
+		t.Errorf("X-User = %q", u)
+	}
+}
