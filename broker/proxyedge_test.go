@@ -30,7 +30,7 @@ func TestProxyIdentityHeadersStrippedPerHost(t *testing.T) {
 	e := newEnvWith(t, cfg, nil)
 	snap := e.srv.Current()
 	rec := &headerRecorder{h: http.Header{}}
-	if err := snap.sealer.seal(rec, appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
+	if err := snap.sealer.seal(rec, appSessionCookie, appHostSession(e.srv, snap, "app.example", protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
 		t.Fatal(err)
 	}
 	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
@@ -66,7 +66,7 @@ func TestForwardAuthPathAmbiguity(t *testing.T) {
 	e := newEnvWith(t, cfg, nil)
 	snap := e.srv.Current()
 	rec := &headerRecorder{h: http.Header{}}
-	if err := snap.sealer.seal(rec, appSessionCookie, e.srv.newSession(snap, protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
+	if err := snap.sealer.seal(rec, appSessionCookie, appHostSession(e.srv, snap, "app.example", protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
 		t.Fatal(err)
 	}
 	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
