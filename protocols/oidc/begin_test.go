@@ -190,6 +190,8 @@ func TestValidate(t *testing.T) {
 		{"tenant on adfs", func(c *Config) { c.Preset, c.Tenant = PresetADFS, tenant }, []string{"entra only"}},
 		{"reserved auth param", func(c *Config) { c.AuthParams = map[string]string{"redirect_uri": "https://evil"} }, []string{"redirect_uri"}},
 		{"overage value", func(c *Config) { c.Preset, c.Tenant, c.GroupsOverage = PresetEntra, tenant, "ignore" }, []string{"deny or warn"}},
+		{"trust_email on entra", func(c *Config) { c.Preset, c.Tenant, c.TrustEmail = PresetEntra, tenant, true }, []string{"trust_email"}},
+		{"trust_email on adfs", func(c *Config) { c.Preset, c.TrustEmail = PresetADFS, true }, []string{"trust_email"}},
 		{"access token claims without resource", func(c *Config) { c.Preset, c.AccessTokenClaims = PresetADFS, true }, []string{"needs resource"}},
 	}
 	for _, tt := range tests {

@@ -28,15 +28,22 @@ func (u *Upstream) identity(ctx context.Context, c claimSet, forced bool) (proto
 	if id.Subject == "" {
 		return protocols.Identity{}, u.rejected("token has no subject claim (%s)", strings.Join(u.m.subject, ", "))
 	}
-	id.Username = first(c, u.m.username)
+	// An email the IdP does not vouch for is never passed on, neither as
+	// the email nor as a username taken from the email claim.
+	verified := u.emailVerified(c)
+	for _, name := range u.m.username {
+		if !verified && (name == "email" || name == u.cfg.Claims.Email) {
+			continue
+		}
+		if id.Username = c.str(name); id.Username != "" {
+			break
+		}
+	}
 	if id.Username == "" {
 		id.Username = id.Subject
 	}
-	id.Email = first(c, u.m.email)
-	if u.cfg.Preset == "entra" && !edov(c) {
-		// Entra lets users and tenant admins set email to anything: an
-		// unverified domain is not passed on to apps (nOAuth).
-		id.Email = ""
+	if verified {
+		id.Email = first(c, u.m.email)
 	}
 	if id.Email != "" && !strings.Contains(id.Email, "@") {
 		id.Email = ""
@@ -82,9 +89,31 @@ func (u *Upstream) identity(ctx context.Context, c claimSet, forced bool) (proto
 	return id, nil
 }
 
-// edov is Entra's optional xms_edov claim: the email's domain is verified.
-func edov(c claimSet) bool {
-	switch v := c["xms_edov"].(type) {
+// emailVerified reports whether the IdP vouches for the token's email, per
+// preset. An explicit email_verified: false is believed from every IdP.
+//   - entra: users and tenant admins can set email to anything (the nOAuth
+//     class); only the optional claim xms_edov (the domain is verified in
+//     the tenant) makes it an address.
+//   - adfs: AD is authoritative for its own users; mail and UPN are set by
+//     directory admins, not by users, and ADFS never sends email_verified.
+//   - generic: email_verified: true, or trust_email for an IdP that never
+//     sends it but whose addresses are known to be verified.
+func (u *Upstream) emailVerified(c claimSet) bool {
+	if v, present := c["email_verified"]; present && !isTrue(v) {
+		return false
+	}
+	switch u.cfg.preset() {
+	case PresetEntra:
+		return isTrue(c["xms_edov"])
+	case PresetADFS:
+		return true
+	}
+	return u.cfg.TrustEmail || isTrue(c["email_verified"])
+}
+
+// isTrue reads a boolean claim the way IdPs send them (true, "true", 1).
+func isTrue(v any) bool {
+	switch v := v.(type) {
 	case bool:
 		return v
 	case string:

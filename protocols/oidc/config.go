@@ -86,6 +86,10 @@ type Config struct {
 	// GroupDN (adfs) is how group DNs are kept: keep (default) or cn (the
 	// first CN= value only).
 	GroupDN string `yaml:"group_dn"`
+	// TrustEmail (generic) passes the email on without email_verified: true,
+	// for an IdP that never sends the claim but only holds verified
+	// addresses. Off by default: an unverified email is dropped.
+	TrustEmail bool `yaml:"trust_email"`
 }
 
 // ClaimMapping names the token claim behind each identity field. Empty
@@ -188,6 +192,9 @@ func (c Config) Validate() error {
 		if c.StepUp.AuthContext != "" {
 			bad("step_up.auth_context is for preset entra only")
 		}
+	}
+	if c.TrustEmail && preset != PresetGeneric {
+		bad("trust_email is for preset generic only (adfs: AD's addresses are trusted; entra: only xms_edov makes an email verified)")
 	}
 	if preset != PresetADFS && (c.Resource != "" || c.AccessTokenClaims) {
 		bad("resource and access_token_claims are for preset adfs only")

@@ -320,6 +320,38 @@ func TestIdentityMapping(t *testing.T) {
 			c.Issuer = strings.Replace(c.Issuer, tenant, "organizations", 1)
 			c.Tenant, c.AllowedTenants = "organizations", []string{tenant}
 		}},
+		{name: "generic: email without email_verified is dropped, and not used as the username", preset: PresetGeneric,
+			edit:  func(c map[string]any) { c["email"] = "boss@corp.example" },
+			check: wantNames("sub-alice", "")},
+		{name: "generic: email_verified false drops the email", preset: PresetGeneric,
+			edit: func(c map[string]any) {
+				c["email"], c["email_verified"], c["preferred_username"] = "boss@corp.example", false, "al"
+			},
+			check: wantNames("al", "")},
+		{name: "generic: email_verified true keeps it (and it is the username fallback)", preset: PresetGeneric,
+			edit:  func(c map[string]any) { c["email"], c["email_verified"] = "alice@corp.example", true },
+			check: wantNames("alice@corp.example", "alice@corp.example")},
+		{name: "generic: email_verified as the string true", preset: PresetGeneric,
+			edit:  func(c map[string]any) { c["email"], c["email_verified"] = "alice@corp.example", "true" },
+			check: wantNames("alice@corp.example", "alice@corp.example")},
+		{name: "generic: trust_email keeps an email sent without email_verified", preset: PresetGeneric,
+			cfg:   func(c *Config) { c.TrustEmail = true },
+			edit:  func(c map[string]any) { c["email"] = "alice@corp.example" },
+			check: wantNames("alice@corp.example", "alice@corp.example")},
+		{name: "generic: trust_email does not override email_verified false", preset: PresetGeneric,
+			cfg:   func(c *Config) { c.TrustEmail = true },
+			edit:  func(c map[string]any) { c["email"], c["email_verified"] = "boss@corp.example", false },
+			check: wantNames("sub-alice", "")},
+		{name: "generic: an email mapped as the username is dropped unverified", preset: PresetGeneric,
+			cfg:   func(c *Config) { c.Claims.Email, c.Claims.Username = "mail", "mail" },
+			edit:  func(c map[string]any) { c["mail"] = "boss@corp.example" },
+			check: wantNames("sub-alice", "")},
+		{name: "entra: email_verified true is not xms_edov", preset: PresetEntra,
+			edit:  func(c map[string]any) { c["email"], c["email_verified"] = "boss@corp.example", true },
+			check: wantNames("alice@corp.example", "")},
+		{name: "adfs: email_verified false drops the email but not the upn username", preset: PresetADFS,
+			edit:  func(c map[string]any) { c["email"], c["email_verified"] = "alice@corp.example", false },
+			check: wantNames("alice@corp.example", "")},
 		{name: "generic: claim mapping overrides", preset: PresetGeneric, cfg: func(c *Config) {
 			c.Claims = ClaimMapping{Username: "login", ImmutableID: "guid", Extra: map[string]string{"dept": "department"}}
 		}, edit: func(c map[string]any) { c["login"], c["guid"], c["department"] = "alice", "ImM==", "R&D" },
@@ -362,6 +394,16 @@ func TestIdentityMapping(t *testing.T) {
 				tt.check(t, id)
 			}
 		})
+	}
+}
+
+// wantNames checks the username and email of an identity.
+func wantNames(username, email string) func(*testing.T, protocols.Identity) {
+	return func(t *testing.T, id protocols.Identity) {
+		t.Helper()
+		if id.Username != username || id.Email != email {
+			t.Errorf("username %q email %q, want %q %q", id.Username, id.Email, username, email)
+		}
 	}
 }
 
