@@ -27,6 +27,7 @@ type Config struct {
 	Apps      []App     `yaml:"apps"`
 	Policies  []string  `yaml:"policies"`
 	Discovery Discovery `yaml:"discovery"`
+	UserNames UserNames `yaml:"user_names"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -130,6 +131,15 @@ type Throttle struct {
 type Discovery struct {
 	// RememberFor keeps the chosen upstream in a cookie; 0 disables.
 	RememberFor time.Duration `yaml:"remember_for"`
+}
+
+// UserNames says which upstream owns which user names. A name in a domain
+// belongs to the upstream listing that domain under domains:.
+type UserNames struct {
+	// DefaultOwner is the upstream whose names without a domain ("alice")
+	// are passed on as they are; every other upstream's are qualified with
+	// its id. With a single upstream, that one.
+	DefaultOwner string `yaml:"default_owner"`
 }
 
 // App is a downstream application. Type "whoami" is a page fedgate renders

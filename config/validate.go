@@ -14,6 +14,10 @@ var (
 	colorPattern = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 )
 
+// domainPattern: a DNS name with at least one dot, so that no domain is
+// ever an upstream id (ids qualify the names nobody owns).
+var domainPattern = regexp.MustCompile(`(?i)^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
 // validate checks what no single field can: cross-references and
 // combinations. It returns every finding.
 func (c *Config) validate() []finding {
@@ -108,7 +112,31 @@ func (c *Config) validateUpstreams(add addFunc) map[string]bool {
 	if len(c.Upstreams) == 0 {
 		add("$.upstreams", "add at least one entry under upstreams", "no upstreams configured: nobody could sign in")
 	}
+	c.validateDomains(add)
+	if o := c.UserNames.DefaultOwner; o != "" && !seen[o] {
+		add("$.user_names.default_owner", "define it under upstreams", "user_names.default_owner refers to undefined upstream %q", o)
+	}
 	return seen
+}
+
+// validateDomains: each domain is a DNS name, owned by one upstream — its
+// user names come from that upstream only.
+func (c *Config) validateDomains(add addFunc) {
+	owner := map[string]string{}
+	for i, u := range c.Upstreams {
+		for j, d := range u.Domains {
+			p := fmt.Sprintf("$.upstreams[%d].domains[%d]", i, j)
+			key := strings.ToLower(d)
+			switch other, dup := owner[key]; {
+			case !domainPattern.MatchString(d):
+				add(p, "a DNS domain such as corp.example (no @, no wildcard)", "upstream %q: invalid domain %q", u.ID, d)
+			case dup && other != u.ID:
+				add(p, "a domain's user names belong to one upstream: list it under one of them only",
+					"domain %q is listed by upstreams %q and %q", d, other, u.ID)
+			}
+			owner[key] = u.ID
+		}
+	}
 }
 
 func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
