@@ -68,6 +68,7 @@ store: { memory: true }
 upstreams:
   - { id: local, type: local }
   - { id: partner, type: local }
+user_names: { default_owner: local }
 apps:
   - { id: portal, type: oidc, policy: staff, upstreams: [local], oidc: { client_id: portal } }
   - { id: capped, type: oidc, policy: capped, upstreams: [local], oidc: { client_id: capped } }

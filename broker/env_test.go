@@ -83,6 +83,7 @@ store: { memory: true }
 upstreams:
   - { id: local, type: local, name: Corp users, domains: [corp.example] }
   - { id: partner, type: local, name: Partner users, domains: [partner.example] }
+user_names: { default_owner: local }
 apps:
   - { id: demo, type: whoami, name: Demo, policy: staff, upstreams: [local] }
   - { id: multi, type: whoami, policy: staff }

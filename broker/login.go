@@ -256,6 +256,10 @@ func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapsh
 // signedIn starts the session, forgets the in-flight login, remembers the
 // upstream, and continues to where the login was going, via the app's policy.
 func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) {
+	id, ok := b.admitIdentity(w, r, snap, p, id)
+	if !ok {
+		return
+	}
 	s := b.newSession(snap, id)
 	s.MFAAsked = p.MFA != nil && !p.AskedFirst // asked first: one step-up may still follow
 	if err := snap.sealer.seal(w, sessionCookie, s, s.Expires.Sub(b.now()), http.SameSiteLaxMode); err != nil {

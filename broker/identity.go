@@ -1,0 +1,97 @@
+package broker
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/proxy"
+)
+
+// Name ownership: identities from different upstreams never look alike
+// downstream. Apps know users by their user name, UPN or email (the
+// X-Remote-User header, a SAML NameID, an OIDC claim), so a name one
+// upstream vouches for must never be produced by another. Every identity
+// passes ownNames once, as it enters the broker, before its session is made:
+//
+//   - A name in a domain an upstream lists under domains: belongs to that
+//     upstream. From it, the name passes as it is; from any other upstream,
+//     the sign-in is refused (audit reason foreign-domain).
+//   - A name without a domain ("alice") belongs to user_names.default_owner.
+//   - With a single upstream, every name is its own.
+//   - A name nobody owns is qualified with its upstream's id: "alice" from
+//     partner becomes "alice@partner", "bob@gmail.com" becomes
+//     "bob@gmail.com@partner". Ids have no dot and listed domains must, so
+//     a qualified name is never one an owner passes on as it is.
+//
+// The username and the upn claim follow this rule. The email is an address
+// the upstream has verified, so it is never rewritten: one in a domain
+// another upstream lists refuses the sign-in; any other passes.
+
+// admitIdentity applies name ownership to an identity that has just signed
+// in. On refusal it audits, ends the in-flight login and renders the error,
+// and returns false.
+func (b *Server) admitIdentity(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) (protocols.Identity, bool) {
+	out, err := ownNames(snap, id)
+	if err == nil {
+		return out, true
+	}
+	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: id.Username, Upstream: id.Upstream,
+		App: p.App, Reason: "foreign-domain", ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
+		CorrelationID: requestID(r.Context())})
+	snap.sealer.clear(w, pendingPrefix+p.ID)
+	b.fail(w, r, snap, http.StatusForbidden, "err.foreigndomain", err)
+	return protocols.Identity{}, false
+}
+
+// ownNames returns id with its names owned or qualified, or an error
+// naming the field and the upstream that owns its domain.
+func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error) {
+	up := id.Upstream
+	owners := map[string]string{} // lower-case domain → upstream id
+	for _, e := range snap.upstreams {
+		for _, d := range e.domains {
+			owners[strings.ToLower(d)] = e.ID()
+		}
+	}
+	single := len(snap.upstreams) == 1
+	name := func(field, v string) (string, error) {
+		at := strings.LastIndexByte(v, '@')
+		if at < 0 {
+			if v == "" || single || snap.Config.UserNames.DefaultOwner == up {
+				return v, nil
+			}
+			return v + "@" + up, nil
+		}
+		switch owner := owners[strings.ToLower(v[at+1:])]; {
+		case owner == up || (owner == "" && single):
+			return v, nil
+		case owner != "":
+			return "", foreign(up, field, v, owner)
+		}
+		return v + "@" + up, nil
+	}
+	var err error
+	if id.Username, err = name("username", id.Username); err != nil {
+		return protocols.Identity{}, err
+	}
+	if upn, ok := id.Claims["upn"]; ok {
+		if upn, err = name("upn", upn); err != nil {
+			return protocols.Identity{}, err
+		}
+		id.Claims = maps.Clone(id.Claims)
+		id.Claims["upn"] = upn
+	}
+	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 {
+		if owner := owners[strings.ToLower(id.Email[at+1:])]; owner != "" && owner != up {
+			return protocols.Identity{}, foreign(up, "email", id.Email, owner)
+		}
+	}
+	return id, nil
+}
+
+func foreign(up, field, v, owner string) error {
+	return fmt.Errorf("broker: upstream %q signed in a user whose %s %q is in a domain of upstream %q", up, field, v, owner)
+}
