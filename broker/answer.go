@@ -65,7 +65,7 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 	}
 	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
 		// Again at the same upstream, as the same user.
-		p.Upstream, p.Hint = s.Identity.Upstream, s.Identity.Username
+		p.Upstream, p.Hint = s.Identity.Upstream, upstreamName(s.Identity)
 	}
 	if v.Outcome == stepUp {
 		p.MFA, p.Force = v.MFA, stepUpForce(u.After, v.Session, v.MFA, b.now())

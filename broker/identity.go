@@ -92,6 +92,12 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 	return id, nil
 }
 
+// upstreamName is the user's name as their upstream knows it, the
+// qualification undone: the login_hint when they sign in there again.
+func upstreamName(id protocols.Identity) string {
+	return strings.TrimSuffix(id.Username, "@"+id.Upstream)
+}
+
 func foreign(up, field, v, owner string) error {
 	return fmt.Errorf("broker: upstream %q signed in a user whose %s %q is in a domain of upstream %q", up, field, v, owner)
 }

@@ -196,3 +196,20 @@ func TestNamesFromDifferentUpstreamsNeverLookAlike(t *testing.T) {
 		})
 	}
 }
+
+// A qualified name goes back to its upstream as the upstream knows it: a
+// step-up's login_hint and domain_hint are the upstream's own name.
+func TestStepUpHintIsTheUpstreamsName(t *testing.T) {
+	e, a, _ := newRedirectEnv(t, true) // idp-a's alice@corp.example: no one lists corp.example
+	state := toIdP(t, e, "demo")
+	e.get(e.client, "/callback/idp-a?code=ok-"+state+"&state="+state)
+	if page := e.get(e.client, "/apps/demo/"); !strings.Contains(page.body, "alice@corp.example@idp-a") {
+		t.Fatalf("want the qualified name on the app page:\n%s", page.body)
+	}
+	if r := e.get(e.client, "/apps/mfa/"); r.code != http.StatusSeeOther {
+		t.Fatalf("step-up = %d", r.code)
+	}
+	if req := a.begun[len(a.begun)-1]; req.LoginHint != "alice@corp.example" || req.DomainHint != "corp.example" {
+		t.Fatalf("step-up hints %q %q, want the upstream's own name", req.LoginHint, req.DomainHint)
+	}
+}
