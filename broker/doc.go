@@ -19,9 +19,11 @@
 // (login.go loginSubmit, throttled by throttle.go), a redirect upstream is
 // sent the browser with state, nonce and PKCE from the Pending
 // (redirect.go beginRedirect) and answers at /callback/<upstream>
-// (redirect.go callback). Either way signedIn (login.go) makes the Session
-// — a sealed cookie, nothing on the server (session.go) — and complete asks
-// enforce again for the app, with After set to the finished login.
+// (redirect.go callback). Either way signedIn (login.go) first applies name
+// ownership (identity.go: a name in another upstream's domain is refused,
+// one nobody owns is qualified), then makes the Session — a sealed cookie,
+// nothing on the server (session.go) — and complete asks enforce again for
+// the app, with After set to the finished login.
 //
 // enforce checks, in order: a session that is readable, not expired, not
 // idle for too long, not signed out (the store's revocation marker) and,
