@@ -20,7 +20,7 @@ store: { memory: true }
 upstreams:
   - { id: local, type: local }
   - { id: partner, type: local }
-  - { id: idp-a, type: fake }
+  - { id: idp-a, type: fake, domains: [corp.example] }
 policies: [policies/*.yaml]
 `
 
