@@ -41,6 +41,7 @@ func (b *Server) admitIdentity(w http.ResponseWriter, r *http.Request, snap *Sna
 	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: id.Username, Upstream: id.Upstream,
 		App: p.App, Reason: "foreign-domain", ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context())})
+	b.Metrics.signins.WithLabelValues(id.Upstream, "failure").Inc()
 	snap.sealer.clear(w, pendingPrefix+p.ID)
 	b.fail(w, r, snap, http.StatusForbidden, "err.foreigndomain", err)
 	return protocols.Identity{}, false

@@ -169,6 +169,11 @@ func TestNamesFromDifferentUpstreamsNeverLookAlike(t *testing.T) {
 					last.Reason != tt.reason || last.Outcome != "failure" || last.Upstream != "idp-a" {
 					t.Fatalf("refusal = %d %+v\n%s", r.code, last, r.body)
 				}
+				for _, ev := range evs {
+					if ev.Event == "signin" && ev.Outcome == "success" {
+						t.Fatalf("a refused sign-in was also audited as a success: %+v", ev)
+					}
+				}
 				if s := e.get(e.client, "/fake/sso?app=portal"); s.code != http.StatusSeeOther || !strings.HasPrefix(s.location, "/login?") {
 					t.Fatalf("a session was made: %d %q", s.code, s.body)
 				}

@@ -242,10 +242,8 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
 	}
-	ev.Outcome, ev.User, ev.Reason = "success", id.Username, ""
-	b.Audit.Record(ev)
-	b.Metrics.signins.WithLabelValues(up, "success").Inc()
-	b.signedIn(w, r, snap, p, id)
+	ev.Reason = ""
+	b.signedIn(w, r, snap, p, id, ev)
 }
 
 func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, status int, msg string) {
@@ -253,13 +251,18 @@ func (b *Server) renderForm(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	b.render(w, r, snap, status, "signin", b.formData(r, snap, p, cands, p.Upstream, msg))
 }
 
-// signedIn starts the session, forgets the in-flight login, remembers the
-// upstream, and continues to where the login was going, via the app's policy.
-func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity) {
+// signedIn admits the identity the upstream vouched for (ev is its sign-in
+// audit event, written here once the outcome is known), starts the
+// session, forgets the in-flight login, remembers the upstream, and
+// continues to where the login was going, via the app's policy.
+func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, id protocols.Identity, ev AuditEvent) {
 	id, ok := b.admitIdentity(w, r, snap, p, id)
 	if !ok {
 		return
 	}
+	ev.Outcome, ev.User = "success", id.Username
+	b.Audit.Record(ev)
+	b.Metrics.signins.WithLabelValues(id.Upstream, "success").Inc()
 	s := b.newSession(snap, id)
 	s.MFAAsked = p.MFA != nil && !p.AskedFirst // asked first: one step-up may still follow
 	if err := snap.sealer.seal(w, sessionCookie, s, s.Expires.Sub(b.now()), http.SameSiteLaxMode); err != nil {

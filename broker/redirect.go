@@ -88,10 +88,7 @@ func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	ev.Outcome, ev.User = "success", id.Username
-	b.Audit.Record(ev)
-	b.Metrics.signins.WithLabelValues(up, "success").Inc()
-	b.signedIn(w, r, snap, p, id)
+	b.signedIn(w, r, snap, p, id, ev)
 }
 
 func upstreamReason(err error) string {
