@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
@@ -24,8 +25,21 @@ func (b *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: translate("en", "logout.title"), CSRF: snap.sealer.csrfToken("session:" + s.ID), Action: "/logout"}
 	if ok {
 		d.Action += "?" + url.Values{"continue": {r.URL.Query().Get("continue")}}.Encode()
+		allowFormTarget(w.Header(), next)
 	}
 	b.render(w, r, snap, http.StatusOK, "logout", d)
+}
+
+// allowFormTarget adds next's origin to this page's CSP form-action:
+// browsers apply it to the redirect that follows the form's POST.
+func allowFormTarget(h http.Header, next string) {
+	u, err := url.Parse(next)
+	if err != nil || u.Host == "" || strings.ContainsAny(u.Scheme+u.Host, " ;,'\"") {
+		return
+	}
+	origin := u.Scheme + "://" + u.Host
+	csp := h.Get("Content-Security-Policy")
+	h.Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' "+origin, 1))
 }
 
 // continueTo is where the browser goes once signed out: the URL a protocol

@@ -104,6 +104,13 @@ func TestSignOutContinues(t *testing.T) {
 	if got := e.get(e.client, "/so/recheck"); got.body != "<nil>" {
 		t.Fatal("the GET signed the user out")
 	}
+	// Browsers apply form-action to the redirect after the POST.
+	if csp := e.get(e.client, r.location).header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://portal.example ") {
+		t.Fatalf("CSP %q", csp)
+	}
+	if csp := e.get(e.client, "/logout").header.Get("Content-Security-Policy"); strings.Contains(csp, "portal.example") {
+		t.Fatalf("CSP without continue %q", csp)
+	}
 	if got := e.confirm(r.location); got.code != http.StatusSeeOther || got.location != bye {
 		t.Fatalf("after confirming: %d %q", got.code, got.location)
 	}
