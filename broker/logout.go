@@ -4,20 +4,57 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
 )
 
 // logoutPage asks for confirmation: a GET must not sign anyone out, or any
-// page could do it with an <img>.
+// page could do it with an <img>. Protocols send here the sign-out requests
+// they could not match to the session (protocols.ConfirmSignOut).
 func (b *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	s := b.loadSession(r, snap)
+	next, ok := b.continueTo(r)
 	if s == nil {
-		http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	b.render(w, r, snap, http.StatusOK, "logout", pageData{Title: translate("en", "logout.title"), CSRF: snap.sealer.csrfToken("session:" + s.ID)})
+	d := pageData{Title: translate("en", "logout.title"), CSRF: snap.sealer.csrfToken("session:" + s.ID), Action: "/logout"}
+	if ok {
+		d.Action += "?" + url.Values{"continue": {r.URL.Query().Get("continue")}}.Encode()
+		allowFormTarget(w.Header(), next)
+	}
+	b.render(w, r, snap, http.StatusOK, "logout", d)
+}
+
+// allowFormTarget adds next's origin to this page's CSP form-action:
+// browsers apply it to the redirect that follows the form's POST.
+func allowFormTarget(h http.Header, next string) {
+	u, err := url.Parse(next)
+	if err != nil || u.Host == "" || strings.ContainsAny(u.Scheme+u.Host, " ;,'\"") {
+		return
+	}
+	origin := u.Scheme + "://" + u.Host
+	csp := h.Get("Content-Security-Policy")
+	h.Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' "+origin, 1))
+}
+
+// continueTo is where the browser goes once signed out: the URL a protocol
+// sealed into ?continue= (registered for the app that asked; ok), else the
+// signed-out page. An expired or forged value only loses the destination.
+func (b *Server) continueTo(r *http.Request) (next string, ok bool) {
+	v := r.URL.Query().Get("continue")
+	if v == "" {
+		return "/signed-out", false
+	}
+	if err := (sessionProvider{b}).Open(protocols.SignOutContinue, v, &next); err != nil || next == "" {
+		b.Logger.InfoContext(r.Context(), "sign-out: continue URL not accepted", "err", err, "request_id", requestID(r.Context()))
+		return "/signed-out", false
+	}
+	return next, true
 }
 
 // logoutSubmit ends the session: the cookie is the session, so clearing it
@@ -25,8 +62,9 @@ func (b *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	s := b.loadSession(r, snap)
+	next, _ := b.continueTo(r)
 	if s == nil {
-		http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -50,7 +88,7 @@ func (b *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	snap.sealer.clear(w, sessionCookie)
 	ev.Outcome = "success"
 	b.Audit.Record(ev)
-	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (b *Server) signedOut(w http.ResponseWriter, r *http.Request) {

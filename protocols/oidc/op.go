@@ -43,7 +43,6 @@ const (
 	UserInfoPath  = "/oauth2/userinfo"
 	LogoutPath    = "/oauth2/logout"
 	signedOutPath = "/signed-out" // the broker's page
-	logoutPage    = "/logout"     // the broker's confirmation page
 )
 
 // Fixed lifetimes.

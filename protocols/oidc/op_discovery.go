@@ -14,7 +14,7 @@ var supportedScopes = []string{"openid", "profile", "email", "groups", "offline_
 // broker's JWKS, which also publishes the next key before it signs.
 func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 	acrs := []string{"0"}
-	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
 		"name", "preferred_username", "email", "groups"}
 	var extra []string
 	for _, id := range slices.Sorted(maps.Keys(p.clients)) {

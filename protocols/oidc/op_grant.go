@@ -159,6 +159,9 @@ func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant
 	if withNonce && g.Nonce != "" {
 		id["nonce"] = g.Nonce
 	}
+	if g.Identity.SessionID != "" {
+		id["sid"] = g.Identity.SessionID // matches a sign-out to its session
+	}
 	for k, v := range claims {
 		id[k] = v
 	}

@@ -11,13 +11,15 @@ import (
 
 // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 //
-// With a valid id_token_hint (signed by fedgate — an expired one is fine)
-// the session ends at once and the browser goes to the client's
-// post_logout_redirect_uri (exact match against that client's list, with
-// state) or to the broker's signed-out page. Without one, nobody proved
-// the request came from a client the user used: the browser is sent to the
-// broker's own sign-out confirmation page (CSRF-protected), and no
-// post_logout_redirect_uri is honoured.
+// A valid id_token_hint (signed by fedgate — an expired one is fine) names
+// the client; post_logout_redirect_uri must then be one of its own (exact
+// match) or the request is refused. The session ends at once only when the
+// hint was issued in it (sid and sub): any page can make a browser follow
+// a logout link, and a hint from another session or user proves nothing
+// (logout CSRF). Otherwise the browser goes to the broker's confirmation
+// page (CSRF-protected), and after it to post_logout_redirect_uri when that
+// is registered for the client named by the hint or by client_id. With no
+// session there is nothing to end: a valid hint goes straight on.
 
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider) {
 	var q url.Values
@@ -41,12 +43,12 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.S
 		}
 	}
 	var c *opClient
-	valid := false
-	if hint := q.Get("id_token_hint"); hint != "" {
-		if claims, err := p.verifyOwn(hint, "JWT"); err == nil {
+	var hint map[string]any
+	if raw := q.Get("id_token_hint"); raw != "" {
+		if claims, err := p.verifyOwn(raw, "JWT"); err == nil {
 			aud, _ := claims["aud"].(string)
 			if c = p.clients[aud]; c != nil {
-				valid = true
+				hint = claims
 			}
 		}
 	}
@@ -59,37 +61,61 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, sp protocols.S
 			c = p.clients[id]
 		}
 	}
+	ev := protocols.AuditEvent{Event: "oidc-logout"}
+	if c != nil {
+		ev.App = c.app
+	}
 	post := q.Get("post_logout_redirect_uri")
 	if post != "" && (c == nil || !slices.Contains(c.PostLogoutRedirectURIs, post)) {
-		ev := protocols.AuditEvent{Event: "oidc-logout", Outcome: "failure", Reason: "post_logout_redirect_uri not registered"}
-		if c != nil {
-			ev.App = c.app
-		}
+		ev.Outcome, ev.Reason = "failure", "post_logout_redirect_uri not registered"
 		sp.Audit(r, ev)
-		sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "post_logout_redirect_uri not registered")
-		return
+		if hint != nil {
+			sp.Refuse(w, r, http.StatusBadRequest, protocols.RefusedSignOut, "post_logout_redirect_uri not registered")
+			return
+		}
+		post = "" // nothing proves which app asked: the user stays on fedgate
 	}
-	if !valid {
-		http.Redirect(w, r, logoutPage, http.StatusSeeOther)
-		return
-	}
-	if err := sp.EndSession(w, r); err != nil {
-		p.logger.ErrorContext(r.Context(), "oidc provider: end session", "err", err, "request_id", w.Header().Get("X-Request-Id"))
-		http.Error(w, "Sign-out could not be completed; try again. Id: "+w.Header().Get("X-Request-Id"), http.StatusServiceUnavailable)
-		return
-	}
-	sp.Audit(r, protocols.AuditEvent{Event: "oidc-logout", Outcome: "success", App: c.app})
-	w.Header().Set("Cache-Control", "no-store")
-	if post == "" {
-		http.Redirect(w, r, signedOutPath, http.StatusSeeOther)
-		return
-	}
-	if s := q.Get("state"); s != "" {
+	if s := q.Get("state"); s != "" && post != "" {
 		sep := "?"
 		if strings.Contains(post, "?") {
 			sep = "&"
 		}
 		post += sep + url.Values{"state": {s}}.Encode()
 	}
+	if hint == nil {
+		protocols.ConfirmSignOut(w, r, sp, post)
+		return
+	}
+	cur, signedIn := sp.Current(r)
+	switch {
+	case !signedIn:
+		ev.Outcome, ev.Reason = "success", "no session"
+	case !c.issuedIn(hint, cur):
+		ev.Outcome, ev.Reason = "failure", "id_token_hint is not this session's"
+		sp.Audit(r, ev)
+		protocols.ConfirmSignOut(w, r, sp, post)
+		return
+	default:
+		if err := sp.EndSession(w, r); err != nil {
+			p.logger.ErrorContext(r.Context(), "oidc provider: end session", "err", err, "request_id", w.Header().Get("X-Request-Id"))
+			http.Error(w, "Sign-out could not be completed; try again. Id: "+w.Header().Get("X-Request-Id"), http.StatusServiceUnavailable)
+			return
+		}
+		ev.Outcome = "success"
+	}
+	sp.Audit(r, ev)
+	w.Header().Set("Cache-Control", "no-store")
+	if post == "" {
+		post = signedOutPath
+	}
 	http.Redirect(w, r, post, http.StatusSeeOther)
+}
+
+// issuedIn: the ID token was issued to cur in cur's session — its sid is
+// the session's and its sub is what c calls that user. Tokens issued
+// before ID tokens carried sid do not match: the user confirms instead.
+func (c *opClient) issuedIn(claims map[string]any, cur protocols.Identity) bool {
+	sid, _ := claims["sid"].(string)
+	sub, _ := claims["sub"].(string)
+	return sid != "" && sid == cur.SessionID && sub == c.subject(cur)
 }

@@ -254,33 +254,6 @@ func TestPairwiseES256(t *testing.T) {
 	}
 }
 
-func TestLogout(t *testing.T) {
-	e := newOPEnv(t)
-	_, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil))))
-	hint := m["id_token"].(string)
-	e.sp.advance(time.Hour) // an expired hint is fine
-	r := e.get(LogoutPath, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://app.example/bye"}, "state": {"s1"}})
-	if r.code != http.StatusSeeOther || r.location.String() != "https://app.example/bye?state=s1" || e.sp.ended != 1 {
-		t.Fatalf("logout: %d %v ended=%d", r.code, r.location, e.sp.ended)
-	}
-	r = e.get(LogoutPath, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}})
-	if r.code != http.StatusBadRequest || r.location != nil || e.sp.ended != 1 {
-		t.Fatalf("unregistered post_logout_redirect_uri: %d %v", r.code, r.location)
-	}
-	r = e.get(LogoutPath, url.Values{"post_logout_redirect_uri": {"https://app.example/bye"}, "client_id": {"conf"}})
-	if r.code != http.StatusSeeOther || r.location.String() != logoutPage || e.sp.ended != 1 {
-		t.Fatalf("without a hint: %d %v", r.code, r.location)
-	}
-	r = e.get(LogoutPath, url.Values{"id_token_hint": {m["access_token"].(string)}})
-	if r.location.String() != logoutPage || e.sp.ended != 1 {
-		t.Fatalf("access token as hint: %v", r.location)
-	}
-	r = e.get(LogoutPath, url.Values{"id_token_hint": {hint}})
-	if r.location.String() != signedOutPath || e.sp.ended != 2 {
-		t.Fatalf("no post-logout URI: %v", r.location)
-	}
-}
-
 func TestClientConfigValidate(t *testing.T) {
 	good := ClientConfig{ClientID: "c", ClientSecret: secret("0123456789abcdef"), RedirectURIs: []string{"https://a.example/cb"}}
 	if err := good.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -121,7 +122,8 @@ func (p *IdP) assertion(s *sp, pend *pending, id protocols.Identity, now time.Ti
 		at = now
 	}
 	as.CreateAttr("AuthnInstant", xsTime(at))
-	as.CreateAttr("SessionIndex", aid)
+	// The session's id: an SP's LogoutRequest names it back (slo.go).
+	as.CreateAttr("SessionIndex", cmp.Or(id.SessionID, aid))
 	as.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText(authnClass(s, id))
 
 	var attrs []*etree.Element

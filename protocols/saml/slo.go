@@ -18,6 +18,10 @@ import (
 // HTTP-POST, checked like an AuthnRequest (SP by Issuer, signature when
 // present, required when the SP has a certificate; IssueInstant,
 // Destination, ID single-use), ends the fedgate session everywhere.
+// An unsigned one (an SP without a certificate) could come from any page:
+// it ends the session only if it names what fedgate told that SP in this
+// session (sessionOf); otherwise the user is asked (the broker's
+// confirmation page), and nothing is written to the store for it.
 // The SP gets a signed LogoutResponse at its slo_url, by POST; without one
 // the user sees that they are signed out.
 func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
@@ -61,6 +65,11 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		refuse(s.App, &appError{s.App, err})
 		return
 	}
+	if !signed && !p.sessionOf(r, spv, s, el) {
+		spv.Audit(r, protocols.AuditEvent{Event: "saml.slo", Outcome: "failure", App: s.App, Reason: "not-this-session"})
+		protocols.ConfirmSignOut(w, r, spv, "")
+		return
+	}
 	if ok, err := spv.Claim(r.Context(), "saml-slo:"+s.App+":"+id, p.Now().Add(s.RequestMaxAge+2*s.Skew)); err != nil || !ok {
 		refuse(s.App, &appError{s.App, fmt.Errorf("%w: %s", errReplay, id)})
 		return
@@ -95,4 +104,29 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		return
 	}
 	postForm(w, s.SLOURL, "SAMLResponse", body, strings.TrimSpace(in.relayState))
+}
+
+// sessionOf: the LogoutRequest names the browser's session as fedgate
+// described it to s — a SessionIndex that is the session's id, and the
+// NameID s was given (any, for transient NameIDs: new in every assertion).
+func (p *IdP) sessionOf(r *http.Request, spv protocols.SessionProvider, s *sp, req *etree.Element) bool {
+	cur, ok := spv.Current(r)
+	if !ok || cur.SessionID == "" {
+		return false
+	}
+	indexed := false
+	for _, c := range req.ChildElements() {
+		if c.Tag == "SessionIndex" && c.NamespaceURI() == nsProtocol && strings.TrimSpace(c.Text()) == cur.SessionID {
+			indexed = true
+		}
+	}
+	n := childNS(req, nsAssertion, "NameID")
+	if !indexed || n == nil {
+		return false
+	}
+	if s.NameIDValue == "transient" {
+		return true
+	}
+	want, err := p.nameID(s, cur)
+	return err == nil && strings.TrimSpace(n.Text()) == want
 }

@@ -326,20 +326,28 @@ func (s *STS) continueSignIn(w http.ResponseWriter, r *http.Request, sp protocol
 	page.AutoPost(w, p.Reply, fields)
 }
 
-// signOut ends the fedgate session. wsignout1.0 then returns to wreply if
-// it is a registered reply URL of some RP; wsignoutcleanup1.0 just answers.
+// signOut: a WS-Fed sign-out is an unsigned link that names neither the
+// user nor the session, so any page could send one (logout CSRF). With a
+// session, the user confirms on the broker's page and then, for
+// wsignout1.0, goes on to wreply if it is a registered reply URL of some
+// RP; wsignoutcleanup1.0 ends there. Without one there is nothing to end.
 func (s *STS) signOut(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider, wa, reply string) {
-	if err := sp.EndSession(w, r); err != nil {
-		s.Logger.ErrorContext(r.Context(), "wsfed: sign-out", "err", err)
-	}
-	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signout", Outcome: "success", Reason: wa})
+	next := ""
 	if wa == "wsignout1.0" && reply != "" {
 		for _, rp := range s.rps {
 			if slices.Contains(rp.Replies, reply) {
-				http.Redirect(w, r, reply, http.StatusFound)
-				return
+				next = reply
 			}
 		}
+	}
+	if _, ok := sp.Current(r); ok {
+		protocols.ConfirmSignOut(w, r, sp, next)
+		return
+	}
+	sp.Audit(r, protocols.AuditEvent{Event: "wsfed.signout", Outcome: "success", Reason: wa})
+	if next != "" {
+		http.Redirect(w, r, next, http.StatusFound)
+		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -360,19 +360,54 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
+// TestSignOut: WS-Fed sign-out requests carry nothing that ties them to
+// the session, so they never end it silently: with a session, the broker's
+// confirmation page, then the registered wreply; without one, nothing to end.
 func TestSignOut(t *testing.T) {
-	e := newEnv(t, map[string]RPConfig{"intranet": intranet()})
-	w := e.get(Path + "?wa=wsignout1.0&wreply=" + url.QueryEscape("https://intranet.example.co.jp/"))
-	if w.Code != http.StatusFound || w.Header().Get("Location") != "https://intranet.example.co.jp/" || e.sp.ended != 1 {
-		t.Fatalf("signout: %d %s ended=%d", w.Code, w.Header().Get("Location"), e.sp.ended)
-	}
-	w = e.get(Path + "?wa=wsignout1.0&wreply=" + url.QueryEscape("https://evil.example/"))
-	if w.Code != http.StatusOK || e.sp.ended != 2 {
-		t.Fatalf("unregistered wreply must not redirect: %d", w.Code)
-	}
-	w = e.get(Path + "?wa=wsignoutcleanup1.0")
-	if w.Code != http.StatusOK || e.sp.ended != 3 {
-		t.Fatalf("cleanup: %d", w.Code)
+	const reply = "https://intranet.example.co.jp/"
+	for _, tc := range []struct {
+		name, query string
+		session     bool
+		status      int
+		location    string // without a session
+		next        string // with one: where the confirmation goes on to
+	}{
+		{"wsignout1.0, registered wreply", "wa=wsignout1.0&wreply=" + url.QueryEscape(reply), true, http.StatusSeeOther, "", reply},
+		{"wsignout1.0, other wreply", "wa=wsignout1.0&wreply=" + url.QueryEscape("https://evil.example/"), true, http.StatusSeeOther, "", ""},
+		{"wsignoutcleanup1.0", "wa=wsignoutcleanup1.0&wreply=" + url.QueryEscape(reply), true, http.StatusSeeOther, "", ""},
+		{"no session, registered wreply", "wa=wsignout1.0&wreply=" + url.QueryEscape(reply), false, http.StatusFound, reply, ""},
+		{"no session, other wreply", "wa=wsignout1.0&wreply=" + url.QueryEscape("https://evil.example/"), false, http.StatusOK, "", ""},
+		{"no session, cleanup", "wa=wsignoutcleanup1.0", false, http.StatusOK, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, map[string]RPConfig{"intranet": intranet()})
+			if !tc.session {
+				e.sp.id.Subject = ""
+			}
+			w := e.get(Path + "?" + tc.query)
+			if w.Code != tc.status || e.sp.ended != 0 {
+				t.Fatalf("%d ended=%d %s", w.Code, e.sp.ended, w.Body)
+			}
+			loc, _ := url.Parse(w.Header().Get("Location"))
+			if !tc.session {
+				if loc.String() != tc.location {
+					t.Fatalf("went to %q", loc)
+				}
+				return
+			}
+			if loc.Path != protocols.SignOutPath {
+				t.Fatalf("not the confirmation page: %q", loc)
+			}
+			var next string
+			if v := loc.Query().Get("continue"); v != "" {
+				if err := e.sp.Open(protocols.SignOutContinue, v, &next); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if next != tc.next {
+				t.Fatalf("continues to %q, want %q", next, tc.next)
+			}
+		})
 	}
 }
 

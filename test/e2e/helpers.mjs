@@ -105,11 +105,11 @@ export async function runFedgate(t, dir, config, base) {
 }
 
 // The Debian Chromium; playwright-core never downloads a browser of its own.
-export async function launchBrowser(t) {
+export async function launchBrowser(t, args = []) {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
   });
   t?.after(() => browser.close());
   return browser;

@@ -20,6 +20,7 @@ describe('fedgate as OpenID Provider, openid-client as RP (local users)', () => 
     const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
     const claims = tokens.claims();
     assert.equal(claims.sub, 'local:alice');
+    assert.ok(claims.sid, 'ID token without sid');
     assert.equal(claims.aud, 'portal');
     assert.equal(claims.preferred_username, 'alice');
     assert.equal(claims.email, 'alice@example.com');
@@ -48,6 +49,8 @@ describe('fedgate as OpenID Provider, openid-client as RP (local users)', () => 
     const again = await authorize(config, { prompt: 'none' });
     const silent = await browse(c, again.url);
     assert.ok(silent.callback?.searchParams.get('code'), 'prompt=none with a session');
+    const second = await oidc.authorizationCodeGrant(config, silent.callback, again.checks);
+    assert.equal(second.claims().sid, claims.sid, 'one session, one sid');
 
     // RP-initiated logout with id_token_hint: back to the RP with state;
     // the session is gone, so prompt=none now says login_required.
@@ -59,6 +62,8 @@ describe('fedgate as OpenID Provider, openid-client as RP (local users)', () => 
     assert.equal(refused.callback.searchParams.get('error'), 'login_required');
     assert.equal(refused.callback.searchParams.get('iss'), fg.base);
     await assert.rejects(oidc.authorizationCodeGrant(config, refused.callback, after.checks), (e) => e.error === 'login_required');
+    // What was issued in the session ends with it: its refresh token too.
+    await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token), (e) => e.error === 'invalid_grant');
     for (const l of fg.auditLines()) assert.ok(!l.includes(SECRET) && !l.includes(tokens.access_token), `secret in audit: ${l}`);
   });
 

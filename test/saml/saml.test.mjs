@@ -95,6 +95,28 @@ describe('SAML IdP with node-saml as the SP', () => {
     await assert.rejects(sp.validatePostResponseAsync(fields), /InResponseTo/);
   });
 
+  it('single logout: node-saml\'s unsigned LogoutRequest ends the session it names; a forged one only asks', async (t) => {
+    const fg = await startFedgate(t, apps);
+    const sp = await newSP(fg, { logoutUrl: `${fg.base}/saml/slo` });
+    const c = new Client();
+    const signIn = async () => autoPost(await c.signIn(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
+    const { profile } = await sp.validatePostResponseAsync((await signIn()).fields);
+    assert.ok(profile.sessionIndex, 'no SessionIndex in the assertion');
+    // Another session's index (any page can make the browser send this):
+    // the confirmation page, and the session lives on.
+    const forged = await c.request(await sp.getLogoutUrlAsync({ ...profile, sessionIndex: 'not-this-session' }, '', {}));
+    assert.equal(forged.status, 303);
+    assert.equal(forged.location.pathname, '/logout');
+    await fg.audit({ event: 'saml.slo', outcome: 'failure', reason: 'not-this-session' });
+    autoPost(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})));
+    // What fedgate issued to this SP in this session: signed out.
+    const out = await c.follow(await sp.getLogoutUrlAsync(profile, '', {}));
+    assert.equal(out.status, 200);
+    assert.match(out.text, /signed out/);
+    await fg.audit({ event: 'saml.logout', outcome: 'success', app: 'crm' });
+    assert.match((await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {}))).text, /name="password"/, 'signed out: sign in again');
+  });
+
   it('a replayed AuthnRequest gets an error page, an audit event and no token', async (t) => {
     const { fg, sp } = await setup(t);
     const c = new Client();
