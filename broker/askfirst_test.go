@@ -31,6 +31,7 @@ apps:
   - { id: office, type: whoami, policy: office-or-mfa, upstreams: [idp-a] }
   - { id: admins, type: whoami, policy: admins-or-mfa, upstreams: [idp-a] }
   - { id: portal, type: oidc, policy: staff, upstreams: [idp-a], oidc: { client_id: portal } }
+  - { id: admins-portal, type: oidc, policy: admins-or-mfa, upstreams: [idp-a], oidc: { client_id: admins-portal } }
   - { id: local-mfa, type: whoami, policy: mfa-any-time, upstreams: [local] }
 `
 
@@ -267,6 +268,29 @@ func TestStepUpRightAfterSignIn(t *testing.T) {
 	}
 	if page := e.get(e.client, "/apps/admins/"); page.code != http.StatusOK {
 		t.Fatalf("app = %d", page.code)
+	}
+}
+
+// The same for an app answered by a protocol: the step-up starts where
+// the sign-in finished, asks for MFA alone, and the protocol resumes.
+func TestStepUpRightAfterSignInProtocolApp(t *testing.T) {
+	a := &fakeIdP{id: "idp-a", honorMFA: true}
+	e := askEnv(t, a)
+	a.now = e.clock.Now
+	const app = "/fake/sso?app=admins-portal"
+	r := fakeCallback(e, e.client, toUpstream(t, e, e.client, app))
+	u, _ := url.Parse(r.location)
+	if r.code != http.StatusSeeOther || u.Host != "idp.example" || len(a.begun) != 2 {
+		t.Fatalf("step-up = %d %q", r.code, r.location)
+	}
+	if got := a.begun[1]; got.MFA == nil || got.ForceLogin {
+		t.Fatalf("step-up right after sign-in: MFA %+v force %v, want MFA only", got.MFA, got.ForceLogin)
+	}
+	if r = fakeCallback(e, e.client, u); r.code != http.StatusSeeOther || r.location != app {
+		t.Fatalf("after MFA = %d %q", r.code, r.location)
+	}
+	if got := e.get(e.client, app); got.body != "ok alice@corp.example" {
+		t.Fatalf("protocol resumed: %q", got.body)
 	}
 }
 

@@ -40,6 +40,9 @@ type use struct {
 	// ClientIP overrides the request's client address (a refresh, where
 	// the address that counts is the one the user signed in from).
 	ClientIP string
+	// Silent: the path only looks at the verdict and will ask again, so
+	// it writes no audit event (the path audits what it acts on).
+	Silent bool
 }
 
 // verdict is enforce's answer.
@@ -55,9 +58,10 @@ type verdict struct {
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
 	// for MFA.
-	MFA     *protocols.MFARequest
-	Via     protocols.RedirectAuthenticator
-	Message policy.Message // a policy deny's message
+	MFA      *protocols.MFARequest
+	Via      protocols.RedirectAuthenticator
+	Message  policy.Message  // a policy deny's message
+	Decision policy.Decision // the policy's, when it was asked
 }
 
 // stepUpGuard: a session made by a step-up that still lacks MFA is not sent
@@ -79,8 +83,8 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 		s, why = b.readSession(r, snap, u.Cookie)
 		if s == nil {
 			v := verdict{Outcome: signIn, Reason: why}
-			if why != "" {
-				b.auditAccess(r, snap, app, nil, policy.Decision{}, v, u.ClientIP)
+			if why != "" && !u.Silent {
+				b.auditAccess(r, snap, u, v)
 			}
 			return v
 		}
@@ -102,11 +106,12 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
 		v = b.judge(snap, app, s, d, u, now)
+		v.Decision = d
 	}
-	if v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth") {
+	if !u.Silent && (v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth")) {
 		// A proxied request's allow is not audited, or the audit log would
 		// be an access log; everything else is.
-		b.auditAccess(r, snap, app, s, d, v, u.ClientIP)
+		b.auditAccess(r, snap, u, v)
 	}
 	return v
 }
@@ -158,14 +163,15 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 }
 
 // auditAccess writes the access event of a verdict.
-func (b *Server) auditAccess(r *http.Request, snap *Snapshot, app *config.App, s *Session, d policy.Decision, v verdict, ip string) {
+func (b *Server) auditAccess(r *http.Request, snap *Snapshot, u use, v verdict) {
+	d, s := v.Decision, v.Session
 	reason := v.Reason
 	if reason == "" && len(d.Reasons) > 0 {
 		reason = string(d.Reasons[0].Code)
 	}
 	e := AuditEvent{
-		Time: b.now(), Event: "access", App: app.ID, Policy: d.Policy, Rule: d.Rule,
-		ClientIP: snap.clientAddr(r, ip).String(), UserAgent: r.UserAgent(),
+		Time: b.now(), Event: "access", App: u.App.ID, Policy: d.Policy, Rule: d.Rule,
+		ClientIP: snap.clientAddr(r, u.ClientIP).String(), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context()), Outcome: string(v.Outcome), Reason: reason,
 	}
 	if s != nil {

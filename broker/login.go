@@ -280,9 +280,21 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 // complete continues a login that has a session: the app's policy, then
 // back to where the login was going.
 func (b *Server) complete(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, s *Session) {
-	// A protocol app's policy runs when the protocol resumes (Session), so
-	// that a denial reaches the app in the app's own protocol.
-	if app := snap.apps[p.App]; app != nil && !isProtocolApp(app) {
+	app := snap.apps[p.App]
+	switch {
+	case app == nil:
+	case isProtocolApp(app):
+		// A protocol app is answered when the protocol resumes (Session),
+		// so that a denial reaches the app in its own protocol. Only a
+		// step-up starts here, where the sign-in that just finished is
+		// known, so that it asks for MFA alone (stepUpForce).
+		u := use{App: app, Cookie: sessionCookie, Session: s, After: p, AppMFA: p.AppMFA, Silent: true}
+		if v := b.enforce(r, snap, u); v.Outcome == stepUp {
+			b.auditAccess(r, snap, u, v)
+			b.sendToSignIn(w, r, snap, u, v, p.Return, "")
+			return
+		}
+	default:
 		u := use{App: app, Cookie: sessionCookie, Session: s, After: p}
 		if !b.answer(w, r, snap, u, b.enforce(r, snap, u)) {
 			return
