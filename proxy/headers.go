@@ -30,7 +30,7 @@ func newHeaderNames(lists ...[]string) headerNames {
 // bytes: it runs for every header of every proxied request.)
 func (n headerNames) has(k string) bool {
 	var buf [64]byte
-	b := buf[:0]
+	var b []byte
 	if len(k) <= len(buf) {
 		b = buf[:len(k)]
 	} else {
