@@ -35,12 +35,14 @@ for dir in test test/saml; do
   npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 done
 
-# 3. Go: formatting, vet, unit tests (with the race detector).
+# 3. Go: formatting, vet, staticcheck, unit tests (with the race detector).
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './test/node_modules/*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== go test"
 # Tests that need a real peer (nginx, ...) fail here rather than skip.
 export FEDGATE_REQUIRE_PEERS=1
