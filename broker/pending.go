@@ -28,6 +28,9 @@ type Pending struct {
 	Force bool                  `json:"f,omitempty"`
 	// Bind is the app host's browser binding, copied into the ticket.
 	Bind string `json:"b,omitempty"`
+	// Negotiate is how far Windows integrated sign-in went in this login:
+	// "" not yet, negAsked challenged, negTried a token was declined.
+	Negotiate string `json:"neg,omitempty"`
 }
 
 const (
