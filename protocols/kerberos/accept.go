@@ -182,7 +182,8 @@ func (u *Upstream) readPAC(t *messages.Ticket, a *accepted) {
 	case !isPAC:
 		a.pac = pacNone
 	case err != nil || p.KerbValidationInfo == nil:
-		u.logger.Warn("kerberos: PAC does not decode; no groups", "user", a.name, "err", err)
+		// MIT KDCs from 1.20 issue PACs with no logon info at all.
+		u.logger.Warn("kerberos: PAC unusable; no groups", "user", a.name, "err", err)
 	default:
 		a.pac = pacRead
 		a.sids = p.KerbValidationInfo.GetGroupMembershipSIDs()

@@ -151,7 +151,14 @@ func Open(cfg Config, d Deps) (*Upstream, error) {
 		return nil, err
 	}
 	if len(entriesFor(kt, u.spn, u.realm)) == 0 {
-		return nil, fmt.Errorf("kerberos: keytab %s has no key for %s@%s (see fedgate check)", cfg.Keytab, u.spn.PrincipalNameString(), u.realm)
+		var held []string
+		for _, e := range keytabEntries(kt) {
+			if !slices.Contains(held, e.Principal) {
+				held = append(held, e.Principal)
+			}
+		}
+		return nil, fmt.Errorf("kerberos: keytab %s has no key for %s@%s; it holds [%s]",
+			cfg.Keytab, u.spn.PrincipalNameString(), u.realm, strings.Join(held, ", "))
 	}
 	u.kt = kt
 	return u, nil
