@@ -50,6 +50,7 @@ upstreams:
 apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [windows, local] }
   - { id: winonly, type: whoami, policy: staff, upstreams: [windows] }
+  - { id: winmfa, type: whoami, policy: needs-mfa, upstreams: [windows, local] }
 policies: [policies/*.yaml]
 `
 
@@ -130,5 +131,23 @@ func TestNegotiateSession(t *testing.T) {
 	r = e.get(e.client, r.location)
 	if r.code != http.StatusOK || !strings.Contains(r.body, "alice@corp.example") {
 		t.Fatalf("app after Windows sign-in: %d\n%s", r.code, r.body)
+	}
+}
+
+// TestNegotiateMFADenied: an app that needs MFA denies a Windows session
+// with a clear reason (the upstream cannot be asked for MFA), never allows.
+func TestNegotiateMFADenied(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = e.clock.Now
+	login := e.get(e.client, "/apps/winmfa/").location
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	r := e.do(e.client, req)
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, translate("en", "err.mfa")) {
+		t.Fatalf("MFA app after Windows sign-in: %d\n%s", r.code, r.body)
+	}
+	if r = e.get(e.client, "/apps/winmfa/"); r.code == http.StatusOK {
+		t.Fatalf("the app was reached without MFA:\n%s", r.body)
 	}
 }

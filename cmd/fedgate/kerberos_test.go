@@ -330,8 +330,26 @@ func TestKerberosMITKDC(t *testing.T) {
 			t.Fatalf("outside: %d, WWW-Authenticate %q\n%s", r.StatusCode, seen, body)
 		}
 	})
+	t.Run("a rotated keytab is read again on reload", func(t *testing.T) {
+		// The SPN gets a new random key (kvno 3), in a keytab fedgate does
+		// not read yet: a ticket with it is declined for its key version.
+		k.run(t, "kadmin.local", "-r", kdcRealm, "-q", "ktadd -k "+k.path("new.keytab")+" HTTP/sso.fedgate.test")
+		fresh := k.kinit(t, "fresh.cc") // no cached service ticket of kvno 2
+		if code, body := presentToken(t, port, gssToken(t, k, fresh, "HTTP/sso.fedgate.test", 0)); code != http.StatusOK || !strings.Contains(body, `name="password"`) {
+			t.Fatalf("kvno 3 before the rotation: %d\n%s", code, body)
+		}
+		b, err := os.ReadFile(k.path("new.keytab"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, k.dir, "http.keytab", string(b))
+		waitFor(t, "fedgate to take the new key", func() bool {
+			_, body := presentToken(t, port, gssToken(t, k, fresh, "HTTP/sso.fedgate.test", 0))
+			return strings.Contains(body, `data-header="X-Remote-User">alice@fedgate.test<`)
+		})
+	})
 	audit := auditReasons(t, dir)
-	for _, want := range []string{`"reason":"negotiate-replay"`, `"reason":"negotiate-ntlm"`, `"reason":"negotiate-wrong-spn"`} {
+	for _, want := range []string{`"reason":"negotiate-replay"`, `"reason":"negotiate-ntlm"`, `"reason":"negotiate-wrong-spn"`, `"reason":"negotiate-kvno"`} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %s:\n%s", want, audit)
 		}
