@@ -291,6 +291,10 @@ func TestKerberosMITKDC(t *testing.T) {
 	if strings.Contains(out, "< HTTP/1.1 500") {
 		t.Errorf("a 500 on the way:\n%s", out)
 	}
+	// curl asks for mutual authentication: the sign-in answers with the AP-REP.
+	if !regexp.MustCompile(`(?i)< Www-Authenticate: Negotiate oY\S+`).MatchString(out) {
+		t.Errorf("no mutual authentication token to curl:\n%s", out)
+	}
 	m := negotiateHeader.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("curl sent no Negotiate token:\n%s", out)

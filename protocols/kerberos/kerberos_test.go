@@ -13,9 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/test/testdata"
+	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/fedgate/fedgate/protocols"
 )
@@ -108,16 +113,19 @@ func TestIdentityMapping(t *testing.T) {
 		name                      string
 		cfg                       Config
 		client                    string
+		mutual                    bool
 		sub, username, email, pac string
 	}{
-		{"default: the realm in lower case", Config{}, "alice", "alice@CORP.EXAMPLE", "alice@corp.example", "", "none"},
-		{"a username domain and an email domain", Config{UsernameDomain: "corp.example.co.jp", EmailDomain: "example.co.jp"},
-			"Bob", "Bob@CORP.EXAMPLE", "bob@corp.example.co.jp", "bob@example.co.jp", "none"},
+		{"default: the realm in lower case", Config{}, "alice", false, "alice@CORP.EXAMPLE", "alice@corp.example", "", "none"},
+		{"a username domain and an email domain; mutual authentication",
+			Config{UsernameDomain: "corp.example.co.jp", EmailDomain: "example.co.jp"},
+			"Bob", true, "Bob@CORP.EXAMPLE", "bob@corp.example.co.jp", "bob@example.co.jp", "none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := open(t, tt.cfg)
-			id, resp, err := negotiate(u, mint(t, ticket{client: tt.client}))
+			tok, session, auth := mintSession(t, ticket{client: tt.client, mutual: tt.mutual})
+			id, resp, err := negotiate(u, tok)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,10 +133,42 @@ func TestIdentityMapping(t *testing.T) {
 				!slices.Equal(id.AMR, []string{"wia", "kerberos"}) || id.Claims["pac"] != tt.pac || len(id.Groups) != 0 {
 				t.Errorf("identity %+v", id)
 			}
-			if resp == "" {
-				t.Error("no mutual authentication token")
+			if (resp != "") != tt.mutual {
+				t.Fatalf("mutual authentication token %q, asked for: %v", resp, tt.mutual)
+			}
+			if tt.mutual {
+				checkAPRep(t, resp, session, auth)
 			}
 		})
+	}
+}
+
+// checkAPRep does the client's side of mutual authentication: the AP-REP
+// opens with the session key and echoes the authenticator's time.
+func checkAPRep(t *testing.T, resp string, session types.EncryptionKey, auth types.Authenticator) {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st spnego.SPNEGOToken
+	if err := st.Unmarshal(b); err != nil || !st.Resp || st.NegTokenResp.State() != spnego.NegStateAcceptCompleted {
+		t.Fatalf("not an accept-completed NegTokenResp: %v", err)
+	}
+	var k5 spnego.KRB5Token
+	if err := k5.Unmarshal(st.NegTokenResp.ResponseToken); err != nil || !k5.IsAPRep() {
+		t.Fatalf("no AP-REP: %v", err)
+	}
+	plain, err := crypto.DecryptEncPart(k5.APRep.EncPart, session, keyusage.AP_REP_ENCPART)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc messages.EncAPRepPart
+	if err := enc.Unmarshal(plain); err != nil {
+		t.Fatal(err)
+	}
+	if !enc.CTime.Equal(auth.CTime.Truncate(time.Second)) || enc.Cusec != auth.Cusec {
+		t.Errorf("AP-REP time %v.%d, authenticator %v.%d", enc.CTime, enc.Cusec, auth.CTime, auth.Cusec)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/adtype"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -40,6 +41,7 @@ type ticket struct {
 	end            time.Duration // ticket lifetime from now (default 1h)
 	skew           time.Duration // authenticator time minus now
 	pac            []byte        // an AD-WIN2K-PAC to carry
+	mutual         bool          // the client asks for mutual authentication
 	keytab         *keytab.Keytab
 }
 
@@ -73,6 +75,14 @@ func (tk ticket) withDefaults() ticket {
 
 // mint returns the base64 SPNEGO token a browser would send.
 func mint(t testing.TB, tk ticket) string {
+	t.Helper()
+	tok, _, _ := mintSession(t, tk)
+	return tok
+}
+
+// mintSession also returns the session key and the authenticator, to
+// check the AP-REP with.
+func mintSession(t testing.TB, tk ticket) (string, types.EncryptionKey, types.Authenticator) {
 	t.Helper()
 	tk = tk.withDefaults()
 	kt := tk.keytab
@@ -123,13 +133,16 @@ func mint(t testing.TB, tk ticket) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tk.mutual {
+		types.SetFlag(&apreq.APOptions, flags.APOptionMutualRequired)
+	}
 	ab, err := apreq.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	oid, _ := asn1.Marshal(gssapi.OIDKRB5.OID())
 	k5 := asn1tools.AddASNAppTag(append(append(oid, 0x01, 0x00), ab...), 0)
-	return spnegoInit(t, gssapi.OIDKRB5.OID(), k5)
+	return spnegoInit(t, gssapi.OIDKRB5.OID(), k5), session, auth
 }
 
 func spnegoInit(t testing.TB, mech asn1.ObjectIdentifier, tok []byte) string {
