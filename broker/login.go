@@ -218,8 +218,8 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("login csrf token mismatch"))
 		return
 	}
-	pa, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator)
-	if !ok || !slices.Contains(b.candidates(snap, p), up) {
+	pa := waysOf(snap.byID[up].Upstream).password
+	if pa == nil || !slices.Contains(b.candidates(snap, p), up) {
 		ev.Reason = "unknown-upstream"
 		b.Audit.Record(ev)
 		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("bad upstream "+up))
