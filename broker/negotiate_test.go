@@ -51,6 +51,7 @@ apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [windows, local] }
   - { id: winonly, type: whoami, policy: staff, upstreams: [windows] }
   - { id: winmfa, type: whoami, policy: needs-mfa, upstreams: [windows, local] }
+  - { id: portal, type: oidc, policy: staff, upstreams: [windows, local], oidc: { client_id: portal } }
 policies: [policies/*.yaml]
 `
 
@@ -149,5 +150,31 @@ func TestNegotiateMFADenied(t *testing.T) {
 	}
 	if r = e.get(e.client, "/apps/winmfa/"); r.code == http.StatusOK {
 		t.Fatalf("the app was reached without MFA:\n%s", r.body)
+	}
+}
+
+// TestNegotiateProtocolApp: a protocol app (OIDC, SAML, WS-Fed all ask
+// SessionProvider) gets the Windows user like any other.
+func TestNegotiateProtocolApp(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = e.clock.Now
+	snap := e.srv.Current()
+	snap.AddDownstream(fakeProtocol{})
+	if err := e.srv.Swap(snap); err != nil {
+		t.Fatal(err)
+	}
+	login := e.get(e.client, "/fake/sso?app=portal").location
+	if r := e.get(e.client, login); r.code != http.StatusUnauthorized {
+		t.Fatalf("no challenge: %d", r.code)
+	}
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	r := e.do(e.client, req)
+	if r.code != http.StatusSeeOther || r.location != "/fake/sso?app=portal" {
+		t.Fatalf("after Windows sign-in: %d %q", r.code, r.location)
+	}
+	if r := e.get(e.client, r.location); r.body != "ok alice@corp.example" {
+		t.Fatalf("the protocol got %q", r.body)
 	}
 }
