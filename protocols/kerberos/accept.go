@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,6 +195,17 @@ func (u *Upstream) readPAC(t *messages.Ticket, a *accepted) {
 		a.sids = p.KerbValidationInfo.GetGroupMembershipSIDs()
 		a.fullName = p.KerbValidationInfo.FullName.Value
 	}
+}
+
+// mapGroups names the SIDs the table knows, in the ticket's order, once.
+func mapGroups(sids []string, table map[string]string) []string {
+	var out []string
+	for _, sid := range sids {
+		if name, ok := table[sid]; ok && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 type discard struct{}
