@@ -81,7 +81,7 @@ func TestNegotiate(t *testing.T) {
 			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusOK, inBody: `name="password"`}}, "negotiate-ntlm", 2},
 		{"not offered: never a challenge", "demo", false, []step{form, {auth: "Negotiate good", code: http.StatusOK, inBody: `name="password"`}}, "", 0},
 		{"no other way: a constant page, no 500", "winonly", true, []step{challenge,
-			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusUnauthorized, inBody: "Windows sign-in did not work"}}, "negotiate-ntlm", 2},
+			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusUnauthorized, inBody: "signs you in with Windows"}}, "negotiate-ntlm", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

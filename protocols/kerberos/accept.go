@@ -90,8 +90,11 @@ func parseToken(tok string) (mech asn1.ObjectIdentifier, apreq *messages.APReq, 
 		}
 	}
 	var k5 spnego.KRB5Token
-	if err := k5.Unmarshal(mechTok); err != nil || !k5.IsAPReq() {
-		return nil, nil, decline("malformed", fmt.Errorf("not a Kerberos AP-REQ: %v", err))
+	if err := k5.Unmarshal(mechTok); err != nil {
+		return nil, nil, decline("malformed", fmt.Errorf("not a Kerberos token: %w", err))
+	}
+	if !k5.IsAPReq() {
+		return nil, nil, decline("malformed", errors.New("the Kerberos token is not an AP-REQ"))
 	}
 	return mech, &k5.APReq, nil
 }
@@ -124,8 +127,11 @@ func (u *Upstream) verify(a *messages.APReq, mech asn1.ObjectIdentifier, remoteA
 			return accepted{}, decline("address", errors.New("ticket is bound to other client addresses"))
 		}
 	}
-	if err := a.DecryptAuthenticator(ep.Key); err != nil || !a.Authenticator.CName.Equal(ep.CName) {
-		return accepted{}, decline("bad-authenticator", fmt.Errorf("authenticator does not match the ticket: %v", err))
+	if err := a.DecryptAuthenticator(ep.Key); err != nil {
+		return accepted{}, decline("bad-authenticator", fmt.Errorf("authenticator does not open with the ticket's key: %w", err))
+	}
+	if !a.Authenticator.CName.Equal(ep.CName) {
+		return accepted{}, decline("bad-authenticator", errors.New("authenticator names another client than the ticket"))
 	}
 	ct := a.Authenticator.CTime.Add(time.Duration(a.Authenticator.Cusec) * time.Microsecond)
 	if d := now.Sub(ct); d > u.skew || -d > u.skew {
