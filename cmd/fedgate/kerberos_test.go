@@ -141,17 +141,16 @@ func (k *mitKDC) kinit(t *testing.T, name string, args ...string) string {
 }
 
 // startWindowsFedgate runs fedgate with a kerberos upstream for the realm
-// (offered on 127.0.0.0/8), a local upstream to fall back to, and a proxy
-// app on app.fedgate.test. It returns the port and the config dir.
-func startWindowsFedgate(t *testing.T, k *mitKDC, skew string) (int, string) {
+// (offered on the intranet network, a CIDR), a local upstream to fall back
+// to, and a proxy app on app.fedgate.test. It returns the port and the
+// config dir.
+func startWindowsFedgate(t *testing.T, k *mitKDC, skew, intranet string) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	users, _ := os.ReadFile("../../examples/quickstart/users.yaml")
 	writeFile(t, dir, "users.yaml", string(users))
-	writeFile(t, dir, "policy.yaml", `networks:
-  intranet: [127.0.0.0/8]
-`)
+	writeFile(t, dir, "policy.yaml", "networks:\n  intranet: ["+intranet+"]\n")
 	writeFile(t, dir, "app.yaml", `policy: windows-or-staff
 rules:
   - name: signed in with Windows
@@ -278,7 +277,7 @@ var negotiateHeader = regexp.MustCompile(`> GET /login\?l=[^\n]*\n(?:> [^\n]*\n)
 // cannot be accepted fall back to the password form with an audit reason.
 func TestKerberosMITKDC(t *testing.T) {
 	k := startKDC(t)
-	port, dir := startWindowsFedgate(t, k, "5m")
+	port, dir := startWindowsFedgate(t, k, "5m", "127.0.0.0/8")
 	cc := k.kinit(t, "alice.cc")
 	app := fmt.Sprintf("http://app.fedgate.test:%d/hello", port)
 
@@ -368,7 +367,7 @@ func TestKerberosMITKDC(t *testing.T) {
 // minutes.
 func TestKerberosMITKDCExpired(t *testing.T) {
 	k := startKDC(t)
-	port, dir := startWindowsFedgate(t, k, "1s")
+	port, dir := startWindowsFedgate(t, k, "1s", "127.0.0.0/8")
 	cc := k.kinit(t, "short.cc", "-l", "2s")
 	token := gssToken(t, k, cc, "HTTP/sso.fedgate.test", 4*time.Second)
 	code, body := presentToken(t, port, token)
