@@ -186,9 +186,8 @@ func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.Redirec
 	if !ok {
 		return nil, false
 	}
-	ra, isRedirect := e.Upstream.(protocols.RedirectAuthenticator)
-	m, canMFA := e.Upstream.(protocols.MFARequester)
-	return ra, isRedirect && canMFA && m.CanRequestMFA()
+	ways := waysOf(e.Upstream)
+	return ways.redirect, ways.redirect != nil && ways.mfa != nil && ways.mfa.CanRequestMFA()
 }
 
 // slide moves the idle timeout on for a use of s, and reports whether the

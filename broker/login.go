@@ -103,11 +103,50 @@ func (b *Server) candidates(snap *Snapshot, p *Pending) []string {
 	return ids
 }
 
-// route is home-realm discovery: the chosen upstream, else the remembered
-// one, else the only one, else the app's default; if none, the chooser.
+// ways is what an upstream can do to sign a user in: the one place the
+// broker asks.
+type ways struct {
+	redirect  protocols.RedirectAuthenticator
+	password  protocols.PasswordAuthenticator
+	negotiate protocols.NegotiateAuthenticator
+	mfa       protocols.MFARequester
+}
+
+func waysOf(u protocols.Upstream) ways {
+	var w ways
+	w.redirect, _ = u.(protocols.RedirectAuthenticator)
+	w.password, _ = u.(protocols.PasswordAuthenticator)
+	w.negotiate, _ = u.(protocols.NegotiateAuthenticator)
+	w.mfa, _ = u.(protocols.MFARequester)
+	return w
+}
+
+// withPage: it signs in through a page (a form, or a redirect to an IdP),
+// not only from the request itself.
+func (w ways) withPage() bool { return w.redirect != nil || w.password != nil }
+
+// route is home-realm discovery: Windows integrated sign-in if offered,
+// then the chosen upstream, else the remembered one, else the only one,
+// else the app's default; if none, the chooser.
 func (b *Server) route(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, formErr string) {
-	cands := b.candidates(snap, p)
+	all := b.candidates(snap, p)
+	if b.negotiate(w, r, snap, p, all, formErr) {
+		return
+	}
+	var cands []string
+	for _, id := range all {
+		if waysOf(snap.byID[id].Upstream).withPage() {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		b.fail(w, r, snap, http.StatusUnauthorized, "err.negotiate", errors.New("no sign-in way left after negotiate"))
+		return
+	}
 	up := p.Upstream
+	if !slices.Contains(cands, up) {
+		up = ""
+	}
 	if up == "" {
 		if c, err := r.Cookie(rememberCookie); err == nil && slices.Contains(cands, c.Value) {
 			up = c.Value
@@ -116,24 +155,20 @@ func (b *Server) route(w http.ResponseWriter, r *http.Request, snap *Snapshot, p
 	if up == "" && len(cands) == 1 {
 		up = cands[0]
 	}
-	if app := snap.apps[p.App]; up == "" && app != nil {
+	if app := snap.apps[p.App]; up == "" && app != nil && slices.Contains(cands, app.DefaultUpstream) {
 		up = app.DefaultUpstream
 	}
 	if up == "" {
 		b.render(w, r, snap, http.StatusOK, "chooser", b.formData(r, snap, p, cands, "", formErr))
 		return
 	}
-	if ra, ok := snap.byID[up].Upstream.(protocols.RedirectAuthenticator); ok {
+	if ra := waysOf(snap.byID[up].Upstream).redirect; ra != nil {
 		p.Upstream = up
 		if p.MFA == nil || p.AskedFirst { // a step-up keeps its demand
 			p.MFA = b.askFirst(r, snap, p)
 			p.AskedFirst = p.MFA != nil
 		}
 		b.beginRedirect(w, r, snap, p, ra)
-		return
-	}
-	if _, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator); !ok {
-		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("upstream cannot sign in here: "+up))
 		return
 	}
 	status := http.StatusOK
@@ -192,8 +227,8 @@ func (b *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusForbidden, "err.csrf", errors.New("login csrf token mismatch"))
 		return
 	}
-	pa, ok := snap.byID[up].Upstream.(protocols.PasswordAuthenticator)
-	if !ok || !slices.Contains(b.candidates(snap, p), up) {
+	pa := waysOf(snap.byID[up].Upstream).password
+	if pa == nil || !slices.Contains(b.candidates(snap, p), up) {
 		ev.Reason = "unknown-upstream"
 		b.Audit.Record(ev)
 		b.fail(w, r, snap, http.StatusBadRequest, "err.unknownupstream", errors.New("bad upstream "+up))

@@ -18,7 +18,7 @@ var templateFS embed.FS
 var styleCSS []byte
 
 // pageNames are the pages; each is parsed together with the layout.
-var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami"}
+var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate"}
 
 // pages holds the parsed templates.
 type pages map[string]*template.Template
@@ -46,6 +46,7 @@ type pageData struct {
 	Brand   config.Branding
 	Help    string
 	HasLogo bool
+	Refresh string // a local URL the page goes on to by itself
 	Switch  []langLink
 
 	// Forms.

@@ -32,6 +32,9 @@ type Pending struct {
 	AppMFA bool `json:"am,omitempty"`
 	// Bind is the app host's browser binding, copied into the ticket.
 	Bind string `json:"b,omitempty"`
+	// Negotiate is how far Windows integrated sign-in went in this login:
+	// "" not yet, negAsked challenged, negTried a token was declined.
+	Negotiate string `json:"neg,omitempty"`
 }
 
 const (

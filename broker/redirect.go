@@ -65,8 +65,8 @@ func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.App = p.App
-	ra, isRedirect := snap.byID[up].Upstream.(protocols.RedirectAuthenticator)
-	if !isRedirect || p.Upstream != up || p.Nonce == "" {
+	ra := waysOf(snap.byID[up].Upstream).redirect
+	if ra == nil || p.Upstream != up || p.Nonce == "" {
 		ev.Reason = "state-upstream-mismatch"
 		b.Audit.Record(ev)
 		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("state of upstream "+p.Upstream+" returned to "+up))

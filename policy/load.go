@@ -28,7 +28,10 @@ func Load(files []File) (*Set, error) {
 			todo = append(todo, p)
 		}
 	}
-	set := &Set{policies: make(map[string]*Policy, len(todo))}
+	set := &Set{policies: make(map[string]*Policy, len(todo)), networks: map[string][]netip.Prefix{}}
+	for name, def := range l.networks {
+		set.networks[name] = def.prefixes
+	}
 	for _, t := range todo {
 		if t.rules != nil {
 			t.p.rules = l.compileRules(t.d, t.rules)

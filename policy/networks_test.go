@@ -60,4 +60,11 @@ func TestNamedNetworksAcrossFiles(t *testing.T) {
 	if want := "networks: 172.16.0.1 not in [office, 192.168.0.0/16]"; d.Trace[0].Failed != want {
 		t.Errorf("trace %q, want %q", d.Trace[0].Failed, want)
 	}
+	// Other parts of fedgate (Windows sign-in's intranet) use the names too.
+	if office, ok := set.Network("office"); !ok || len(office) != 2 || office[0].String() != "10.0.0.0/8" {
+		t.Errorf("Network(office) = %v, %v", office, ok)
+	}
+	if _, ok := set.Network("home"); ok {
+		t.Error("Network(home) of an undefined network")
+	}
 }

@@ -16,6 +16,7 @@ type File struct {
 type Set struct {
 	policies map[string]*Policy
 	names    []string
+	networks map[string][]netip.Prefix
 }
 
 // Policy returns the policy with the given name.
@@ -24,6 +25,16 @@ func (s *Set) Policy(name string) (*Policy, bool) {
 		return nil, false
 	}
 	p, ok := s.policies[name]
+	return p, ok
+}
+
+// Network returns the prefixes of a named network (for upstreams that are
+// offered only on some networks, like Windows integrated sign-in).
+func (s *Set) Network(name string) ([]netip.Prefix, bool) {
+	if s == nil {
+		return nil, false
+	}
+	p, ok := s.networks[name]
 	return p, ok
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -79,6 +80,37 @@ type RedirectAuthenticator interface {
 	Finish(ctx context.Context, r *http.Request, a AuthRequest) (Identity, error)
 }
 
+// NegotiateAuthenticator signs the browser in from the request itself, with
+// no page: SPNEGO's Authorization: Negotiate header (Windows integrated
+// sign-in), the way Dex's TrySPNEGO does. The broker asks for the header at
+// most once per login and goes on to the next way when it is not answered
+// or is declined.
+type NegotiateAuthenticator interface {
+	Upstream
+	// OffersTo reports whether a client at addr (through trusted proxies)
+	// with this User-Agent may be asked at all: everyone else never sees a
+	// Negotiate challenge.
+	OffersTo(addr netip.Addr, userAgent string) bool
+	// Negotiate reads r's Authorization header. It returns the identity and
+	// the token for the mutual authentication ("" for none), which goes back
+	// in WWW-Authenticate; ErrNoCredentials when r carries no Negotiate
+	// token (the broker asks for one); or a *NegotiateError saying why the
+	// token was declined.
+	Negotiate(ctx context.Context, r *http.Request) (id Identity, response string, err error)
+}
+
+// NegotiateError is a Negotiate token declined; Reason is a short code for
+// the audit log (ntlm, wrong-spn, clock-skew, replay, expired, ...).
+type NegotiateError struct {
+	Reason string
+	Err    error
+}
+
+func (e *NegotiateError) Error() string {
+	return "negotiate declined: " + e.Reason + ": " + e.Err.Error()
+}
+func (e *NegotiateError) Unwrap() error { return e.Err }
+
 // AuthRequest is one login at a redirect upstream.
 type AuthRequest struct {
 	State        string // unguessable; the callback must return it
@@ -118,4 +150,7 @@ var (
 	// running at once; the caller answers 503 with Retry-After and must not
 	// count it as a failed attempt.
 	ErrBusy = errors.New("too many credential checks at once")
+	// ErrNoCredentials: the request carries none for this upstream (a
+	// Negotiate upstream without an Authorization header).
+	ErrNoCredentials = errors.New("no credentials in the request")
 )

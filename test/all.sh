@@ -6,14 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 1. System packages the tests use: Chromium for browser tests, nginx and
-#    Caddy for the forward-auth tests (they run docs/proxy.md's snippets),
-#    wrk for the proxy benchmark, xmlsec1 to check every XML signature
-#    independently, xmllint and the SAML schemas to validate
+#    Caddy for the forward-auth tests (they run docs/proxy.md's snippets), an
+#    MIT KDC and its clients (kinit, curl's GSSAPI) for Windows integrated
+#    sign-in, wrk for the proxy benchmark, xmlsec1 to check every XML
+#    signature independently, xmllint and the SAML schemas to validate
 #    what fedgate emits.
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
+[ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc krb5-admin-server)
+command -v kinit >/dev/null || need+=(krb5-user libgssapi-krb5-2)
+command -v curl >/dev/null || need+=(curl)
 command -v wrk >/dev/null || need+=(wrk)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)

@@ -9,6 +9,7 @@ import (
 	"github.com/fedgate/fedgate/broker"
 	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/local"
 )
@@ -21,12 +22,15 @@ type buildDeps struct {
 	Write bool
 	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
 	SPMeta *[]spMetaSource
+	// Policies name the networks upstreams may be limited to.
+	Policies *policy.Set
 }
 
 // upstreamTypes builds an upstream from its config block, one entry per type.
 var upstreamTypes = map[string]func(b config.Block, d buildDeps) (protocols.Upstream, []string, error){
-	"local": buildLocal,
-	"oidc":  buildOIDC,
+	"local":    buildLocal,
+	"oidc":     buildOIDC,
+	"kerberos": buildKerberos,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
@@ -101,9 +105,10 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 
 // loaded is a config and everything built from it.
 type loaded struct {
-	cfg    *config.Config
-	snap   *broker.Snapshot
-	spMeta []spMetaSource // SAML apps' metadata_url, for the refresher
+	cfg       *config.Config
+	snap      *broker.Snapshot
+	spMeta    []spMetaSource       // SAML apps' metadata_url, for the refresher
+	upstreams []protocols.Upstream // as built, in config order (check describes some)
 }
 
 // load reads and builds everything; with generate, missing default keys are
@@ -118,10 +123,10 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
 		if !ok {
-			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc)", b.ID, b.Type))
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos)", b.ID, b.Type))
 			continue
 		}
-		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream})
+		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -167,5 +172,5 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err := buildDownstreams(cfg, snap, d); err != nil {
 		return nil, err
 	}
-	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta}, nil
+	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta, upstreams: built}, nil
 }

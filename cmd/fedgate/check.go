@@ -28,6 +28,16 @@ func check(args []string, stdout, stderr io.Writer) int {
 	c := l.cfg
 	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s)\n",
 		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files))
+	for i, u := range l.upstreams {
+		// A kerberos upstream's keytab: its principals, key versions and
+		// encryption types, and whether the service principal is there.
+		if d, ok := u.(interface{ Describe() []string }); ok {
+			fmt.Fprintf(stdout, "upstream %q:\n", c.Upstreams[i].ID)
+			for _, line := range d.Describe() {
+				fmt.Fprintln(stdout, "  "+line)
+			}
+		}
+	}
 	return 0
 }
 

@@ -1,0 +1,180 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// fakeNegotiator is a Negotiate upstream: "Negotiate good" signs in alice,
+// "Negotiate TlRMTVNT..." is declined as NTLM.
+type fakeNegotiator struct {
+	offer bool
+	calls int
+	now   func() time.Time
+}
+
+func (f *fakeNegotiator) ID() string                  { return "windows" }
+func (f *fakeNegotiator) Ready(context.Context) error { return nil }
+func (f *fakeNegotiator) OffersTo(a netip.Addr, ua string) bool {
+	return f.offer && a.IsLoopback() && !strings.Contains(ua, "curl-outside")
+}
+
+func (f *fakeNegotiator) Negotiate(_ context.Context, r *http.Request) (protocols.Identity, string, error) {
+	f.calls++
+	switch tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Negotiate "); {
+	case tok == "":
+		return protocols.Identity{}, "", protocols.ErrNoCredentials
+	case tok == "good":
+		return protocols.Identity{Subject: "alice@CORP.EXAMPLE", Upstream: "windows", Username: "alice@corp.example",
+			Groups: []string{"staff"}, AMR: []string{"wia", "kerberos"}, AuthTime: f.now()}, "cmVzcG9uc2U=", nil
+	default:
+		return protocols.Identity{}, "", &protocols.NegotiateError{Reason: "ntlm", Err: errors.New("an NTLM token")}
+	}
+}
+
+const negotiateConfig = `
+server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
+keys: { cookie: [unused.key] }
+store: { memory: true }
+upstreams:
+  - { id: local, type: local }
+  - { id: partner, type: local }
+  - { id: windows, type: fake }
+apps:
+  - { id: demo, type: whoami, policy: staff, upstreams: [windows, local] }
+  - { id: winonly, type: whoami, policy: staff, upstreams: [windows] }
+  - { id: winmfa, type: whoami, policy: needs-mfa, upstreams: [windows, local] }
+  - { id: portal, type: oidc, policy: staff, upstreams: [windows, local], oidc: { client_id: portal } }
+policies: [policies/*.yaml]
+`
+
+func TestNegotiate(t *testing.T) {
+	type step struct {
+		auth     string // Authorization header sent
+		code     int
+		wwwAuth  string // WWW-Authenticate expected ("" none)
+		inBody   string
+		redirect bool // a 303 on to where the login was going
+	}
+	challenge := step{code: http.StatusUnauthorized, wwwAuth: "Negotiate", inBody: `http-equiv="refresh"`}
+	form := step{code: http.StatusOK, inBody: `name="password"`}
+	tests := []struct {
+		name   string
+		app    string
+		offer  bool
+		steps  []step
+		reason string // audit reason of the failed sign-in, if any
+		calls  int
+	}{
+		{"browser answers the challenge", "demo", true, []step{challenge,
+			{auth: "Negotiate good", code: http.StatusSeeOther, wwwAuth: "Negotiate cmVzcG9uc2U=", redirect: true}}, "", 2},
+		{"browser does not answer: the password form, asked once", "demo", true, []step{challenge, form, form}, "", 3},
+		{"an NTLM token falls back to the form and is audited", "demo", true, []step{challenge,
+			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusOK, inBody: `name="password"`},
+			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusOK, inBody: `name="password"`}}, "negotiate-ntlm", 2},
+		{"not offered: never a challenge", "demo", false, []step{form, {auth: "Negotiate good", code: http.StatusOK, inBody: `name="password"`}}, "", 0},
+		{"no other way: a constant page, no 500", "winonly", true, []step{challenge,
+			{auth: "Negotiate TlRMTVNTUAABAAAA", code: http.StatusUnauthorized, inBody: "signs you in with Windows"}}, "negotiate-ntlm", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeNegotiator{offer: tt.offer}
+			e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+			f.now = e.clock.Now
+			login := e.get(e.client, "/apps/"+tt.app+"/").location
+			for i, s := range tt.steps {
+				req, _ := http.NewRequest("GET", login, nil)
+				if s.auth != "" {
+					req.Header.Set("Authorization", s.auth)
+				}
+				r := e.do(e.client, req)
+				if r.code != s.code || r.header.Get("WWW-Authenticate") != s.wwwAuth || !strings.Contains(r.body, s.inBody) {
+					t.Fatalf("step %d: got %d WWW-Authenticate %q, want %d %q and %q in:\n%s",
+						i, r.code, r.header.Get("WWW-Authenticate"), s.code, s.wwwAuth, s.inBody, r.body)
+				}
+				if s.redirect && r.location != "/apps/"+tt.app+"/" {
+					t.Fatalf("step %d: signed in, then to %q", i, r.location)
+				}
+			}
+			if f.calls != tt.calls {
+				t.Errorf("Negotiate called %d times, want %d", f.calls, tt.calls)
+			}
+			var reason string
+			for _, ev := range e.audit.events(t) {
+				if ev.Event == "signin" && ev.Outcome == "failure" {
+					reason = ev.Reason
+				}
+			}
+			if reason != tt.reason {
+				t.Errorf("audit reason %q, want %q", reason, tt.reason)
+			}
+		})
+	}
+}
+
+// TestNegotiateSession: a Windows sign-in reaches the app as the user.
+func TestNegotiateSession(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = e.clock.Now
+	login := e.get(e.client, "/apps/demo/").location
+	e.get(e.client, login)
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	r := e.do(e.client, req)
+	r = e.get(e.client, r.location)
+	if r.code != http.StatusOK || !strings.Contains(r.body, "alice@corp.example") {
+		t.Fatalf("app after Windows sign-in: %d\n%s", r.code, r.body)
+	}
+}
+
+// TestNegotiateMFADenied: an app that needs MFA denies a Windows session
+// with a clear reason (the upstream cannot be asked for MFA), never allows.
+func TestNegotiateMFADenied(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = e.clock.Now
+	login := e.get(e.client, "/apps/winmfa/").location
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	r := e.do(e.client, req)
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, translate("en", "err.mfa")) {
+		t.Fatalf("MFA app after Windows sign-in: %d\n%s", r.code, r.body)
+	}
+	if r = e.get(e.client, "/apps/winmfa/"); r.code == http.StatusOK {
+		t.Fatalf("the app was reached without MFA:\n%s", r.body)
+	}
+}
+
+// TestNegotiateProtocolApp: a protocol app (OIDC, SAML, WS-Fed all ask
+// SessionProvider) gets the Windows user like any other.
+func TestNegotiateProtocolApp(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = e.clock.Now
+	snap := e.srv.Current()
+	snap.AddDownstream(fakeProtocol{})
+	if err := e.srv.Swap(snap); err != nil {
+		t.Fatal(err)
+	}
+	login := e.get(e.client, "/fake/sso?app=portal").location
+	if r := e.get(e.client, login); r.code != http.StatusUnauthorized {
+		t.Fatalf("no challenge: %d", r.code)
+	}
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	r := e.do(e.client, req)
+	if r.code != http.StatusSeeOther || r.location != "/fake/sso?app=portal" {
+		t.Fatalf("after Windows sign-in: %d %q", r.code, r.location)
+	}
+	if r := e.get(e.client, r.location); r.body != "ok alice@corp.example" {
+		t.Fatalf("the protocol got %q", r.body)
+	}
+}
