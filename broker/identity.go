@@ -20,6 +20,9 @@ import (
 //     upstream. From it, the name passes as it is; from any other upstream,
 //     the sign-in is refused (audit reason foreign-domain).
 //   - A name without a domain ("alice") belongs to user_names.default_owner.
+//   - Upstreams in one user_names.shared group (Windows sign-in beside
+//     ADFS, in front of the same directory) own together what any of them
+//     owns.
 //   - With a single upstream, every name is its own.
 //   - A name nobody owns is qualified with its upstream's id: "alice" from
 //     partner becomes "alice@partner", "bob@gmail.com" becomes
@@ -58,16 +61,17 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 		}
 	}
 	single := len(snap.upstreams) == 1
+	same := snap.Config.UserNames.Same
 	name := func(field, v string) (string, error) {
 		at := strings.LastIndexByte(v, '@')
 		if at < 0 {
-			if v == "" || single || snap.Config.UserNames.DefaultOwner == up {
+			if v == "" || single || same(snap.Config.UserNames.DefaultOwner, up) {
 				return v, nil
 			}
 			return v + "@" + up, nil
 		}
 		switch owner := owners[strings.ToLower(v[at+1:])]; {
-		case owner == up || (owner == "" && single):
+		case owner != "" && same(owner, up), owner == "" && single:
 			return v, nil
 		case owner != "":
 			return "", foreign(up, field, v, owner)
@@ -86,7 +90,7 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 		id.Claims["upn"] = upn
 	}
 	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 {
-		if owner := owners[strings.ToLower(id.Email[at+1:])]; owner != "" && owner != up {
+		if owner := owners[strings.ToLower(id.Email[at+1:])]; owner != "" && !same(owner, up) {
 			return protocols.Identity{}, foreign(up, "email", id.Email, owner)
 		}
 	}

@@ -20,7 +20,8 @@ func TestOwnNames(t *testing.T) {
 	tests := []struct {
 		name      string
 		upstreams []upstreamEntry
-		owner     string // user_names.default_owner
+		owner     string     // user_names.default_owner
+		shared    [][]string // user_names.shared
 		in        protocols.Identity
 		user      string // the username passed on
 		upn       string // the upn claim passed on
@@ -58,10 +59,16 @@ func TestOwnNames(t *testing.T) {
 			in: protocols.Identity{Upstream: "social", Username: "alice", Claims: map[string]string{"upn": "bob@gmail.com"}}, user: "alice", upn: "bob@gmail.com"},
 		{name: "single upstream, any domain", upstreams: three[1:2],
 			in: protocols.Identity{Upstream: "partner", Username: "alice@corp.example", Email: "alice@corp.example"}, user: "alice@corp.example"},
+		{name: "shared group: a member's name in the other member's domain", upstreams: three, shared: [][]string{{"corp", "social"}},
+			in: protocols.Identity{Upstream: "social", Username: "alice@corp.example", Email: "alice@corp.example"}, user: "alice@corp.example"},
+		{name: "shared group: bare names of the default owner's group", upstreams: three, owner: "corp", shared: [][]string{{"corp", "social"}},
+			in: protocols.Identity{Upstream: "social", Username: "alice"}, user: "alice"},
+		{name: "shared group: outsiders are still refused", upstreams: three, shared: [][]string{{"corp", "social"}},
+			in: protocols.Identity{Upstream: "partner", Username: "alice@corp.example"}, err: `upstream "corp"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap := &Snapshot{Config: &config.Config{UserNames: config.UserNames{DefaultOwner: tt.owner}}, upstreams: tt.upstreams}
+			snap := &Snapshot{Config: &config.Config{UserNames: config.UserNames{DefaultOwner: tt.owner, Shared: tt.shared}}, upstreams: tt.upstreams}
 			claims := map[string]string{}
 			for k, v := range tt.in.Claims {
 				claims[k] = v

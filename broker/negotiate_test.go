@@ -46,7 +46,7 @@ store: { memory: true }
 upstreams:
   - { id: local, type: local }
   - { id: partner, type: local }
-  - { id: windows, type: fake }
+  - { id: windows, type: fake, domains: [corp.example] }
 apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [windows, local] }
   - { id: winonly, type: whoami, policy: staff, upstreams: [windows] }

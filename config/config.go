@@ -7,6 +7,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/policy"
@@ -140,6 +141,24 @@ type UserNames struct {
 	// are passed on as they are; every other upstream's are qualified with
 	// its id. With a single upstream, that one.
 	DefaultOwner string `yaml:"default_owner"`
+	// Shared lists groups of upstreams in front of the same directory
+	// (Windows sign-in beside ADFS): the members own together what any of
+	// them owns, so a person has one name whichever signs them in.
+	Shared [][]string `yaml:"shared"`
+}
+
+// Same reports whether upstreams a and b own the same names: the same
+// upstream, or members of one Shared group.
+func (u UserNames) Same(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for _, g := range u.Shared {
+		if slices.Contains(g, a) && slices.Contains(g, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // App is a downstream application. Type "whoami" is a page fedgate renders

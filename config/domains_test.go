@@ -26,6 +26,14 @@ func TestValidateDomainOwnership(t *testing.T) {
 		{name: "not a DNS domain", upstreams: `
   - { id: corp, type: local, domains: [corp, "*.corp.example", "alice@corp.example", "corp.example."] }`,
 			want: []string{`invalid domain "corp"`, `invalid domain "*.corp.example"`, `invalid domain "alice@corp.example"`, `invalid domain "corp.example."`}},
+		{name: "shared group", upstreams: `
+  - { id: windows, type: local }
+  - { id: adfs, type: local, domains: [corp.example] }`, names: "user_names: { shared: [[windows, adfs]] }"},
+		{name: "bad shared groups", upstreams: `
+  - { id: windows, type: local }
+  - { id: adfs, type: local }
+  - { id: partner, type: local }`, names: "user_names: { shared: [[windows, adfs], [adfs, partner], [ghost, windows], [partner]] }",
+			want: []string{`upstream "adfs" is in more than one shared group`, `undefined upstream "ghost"`, `a shared group needs at least two upstreams`}},
 		{name: "undefined default owner", upstreams: `
   - { id: corp, type: local }`, names: "user_names: { default_owner: ghost }",
 			want: []string{`user_names.default_owner refers to undefined upstream "ghost"`}},

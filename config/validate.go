@@ -116,6 +116,22 @@ func (c *Config) validateUpstreams(add addFunc) map[string]bool {
 	if o := c.UserNames.DefaultOwner; o != "" && !seen[o] {
 		add("$.user_names.default_owner", "define it under upstreams", "user_names.default_owner refers to undefined upstream %q", o)
 	}
+	member := map[string]bool{}
+	for i, g := range c.UserNames.Shared {
+		p := fmt.Sprintf("$.user_names.shared[%d]", i)
+		if len(g) < 2 {
+			add(p, "list two or more upstreams that front the same directory", "a shared group needs at least two upstreams")
+		}
+		for _, id := range g {
+			switch {
+			case !seen[id]:
+				add(p, "define it under upstreams", "user_names.shared refers to undefined upstream %q", id)
+			case member[id]:
+				add(p, "an upstream belongs to one group at most", "upstream %q is in more than one shared group", id)
+			}
+			member[id] = true
+		}
+	}
 	return seen
 }
 

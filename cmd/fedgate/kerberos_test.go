@@ -175,6 +175,7 @@ upstreams:
     keytab: %[2]s
     service_principal: HTTP/sso.fedgate.test@FEDGATE.TEST
     username_domain: fedgate.test
+    domains: [fedgate.test]
     clock_skew: %[3]s
     networks: [intranet]
   - { id: local, type: local, users_file: users.yaml }
