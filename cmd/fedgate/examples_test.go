@@ -86,3 +86,22 @@ func TestOIDCHTTPClientLimits(t *testing.T) {
 		t.Fatalf("cross-host redirect followed: %v", err)
 	}
 }
+
+// policy explain for a Windows sign-in says where its groups come from:
+// without a readable PAC a Kerberos session has none.
+func TestExplainSaysWhereKerberosGroupsComeFrom(t *testing.T) {
+	t.Setenv("ADFS_CLIENT_SECRET", "example-secret-0123456789")
+	f := "../../examples/windows/fedgate.yaml"
+	base := []string{"policy", "explain", "--config", f, "--app", "wiki", "--user", "alice@corp.example", "--ip", "10.1.2.3"}
+	_, stdout, stderr := runCLI(append(base, "--upstream", "corp-windows")...)
+	if !strings.Contains(stdout, "note:     upstream corp-windows: groups come only from the Kerberos ticket's PAC") {
+		t.Fatalf("no note for a Kerberos upstream:\n%s%s", stdout, stderr)
+	}
+	_, stdout, _ = runCLI(append(base, "--upstream", "corp-windows", "--json")...)
+	if !strings.Contains(stdout, `"notes": [`) {
+		t.Fatalf("no notes in JSON:\n%s", stdout)
+	}
+	if _, stdout, _ = runCLI(append(base, "--upstream", "corp-adfs")...); strings.Contains(stdout, "note:") {
+		t.Fatalf("a note for an upstream that sends groups itself:\n%s", stdout)
+	}
+}

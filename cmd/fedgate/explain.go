@@ -52,6 +52,12 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitUsage
 	}
+	var notes []string
+	for i, b := range l.cfg.Upstreams {
+		if gs, ok := l.upstreams[i].(interface{ GroupsSource() string }); ok && b.ID == in.Upstream {
+			notes = append(notes, "upstream "+b.ID+": "+gs.GroupsSource())
+		}
+	}
 	var p *policy.Policy
 	for _, a := range l.cfg.Apps {
 		if a.ID == *app {
@@ -65,9 +71,9 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	}
 	d := policy.Explain(p, in)
 	if *asJSON {
-		printJSON(stdout, d)
+		printJSON(stdout, d, notes)
 	} else {
-		printText(stdout, d)
+		printText(stdout, d, notes)
 	}
 	switch d.Effect {
 	case policy.Allow:
@@ -116,7 +122,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func printText(w io.Writer, d policy.Decision) {
+func printText(w io.Writer, d policy.Decision, notes []string) {
 	fmt.Fprintf(w, "decision: %s\npolicy:   %s\n", d.Effect, d.Policy)
 	if d.Rule != "" {
 		fmt.Fprintf(w, "rule:     %s\n", d.Rule)
@@ -141,9 +147,12 @@ func printText(w io.Writer, d policy.Decision) {
 			fmt.Fprintf(w, "  - %s: %s\n", t.Rule, t.Failed)
 		}
 	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "note:     %s\n", n)
+	}
 }
 
-func printJSON(w io.Writer, d policy.Decision) {
+func printJSON(w io.Writer, d policy.Decision, notes []string) {
 	type trace struct {
 		Rule   string `json:"rule"`
 		Failed string `json:"failed"`
@@ -158,7 +167,8 @@ func printJSON(w io.Writer, d policy.Decision) {
 		MaxSession string   `json:"max_session,omitempty"`
 		Message    string   `json:"message,omitempty"`
 		Trace      []trace  `json:"trace"`
-	}{Decision: d.Effect.String(), Policy: d.Policy, Rule: d.Rule, Message: d.Message.En, Trace: []trace{}, Reasons: []string{}}
+		Notes      []string `json:"notes,omitempty"`
+	}{Notes: notes, Decision: d.Effect.String(), Policy: d.Policy, Rule: d.Rule, Message: d.Message.En, Trace: []trace{}, Reasons: []string{}}
 	for _, r := range d.Reasons {
 		out.Reasons = append(out.Reasons, string(r.Code))
 	}

@@ -197,6 +197,12 @@ func (u *Upstream) ID() string { return u.id }
 // Ready: the keytab was read when the upstream was built.
 func (u *Upstream) Ready(context.Context) error { return nil }
 
+// GroupsSource says where this upstream's groups come from, for `policy
+// explain`: a ticket without a readable PAC brings none.
+func (u *Upstream) GroupsSource() string {
+	return "groups come only from the Kerberos ticket's PAC (SIDs mapped under groups:); a ticket without a readable PAC (MIT KDCs, or pac: none in the session) has none"
+}
+
 // OffersTo is the intranet test: a configured network and, if listed, a
 // supported browser.
 func (u *Upstream) OffersTo(addr netip.Addr, userAgent string) bool {
