@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -33,14 +34,17 @@ const (
 var bucketName = []byte("kv")
 
 // Bolt is the embedded default Store: one bbolt file, single node, surviving
-// restarts. bbolt serializes write transactions, which is what makes Claim and Incr
-// atomic.
+// restarts. All writes go through one writer goroutine that commits them in groups
+// (commit.go); bbolt serializes write transactions, which is what makes Claim and
+// Incr atomic.
 type Bolt struct {
-	db   *bolt.DB
-	now  func() time.Time
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	db     *bolt.DB
+	now    func() time.Time
+	writes chan *write
+	stop   chan struct{}
+	done   chan struct{} // the sweep has stopped
+	wdone  chan struct{} // the writer has stopped
+	once   sync.Once
 }
 
 var _ Store = (*Bolt)(nil)
@@ -66,8 +70,12 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		_ = db.Close() // the bucket error is the one worth reporting
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	b := &Bolt{db: db, now: orNow(now), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Bolt{
+		db: db, now: orNow(now), writes: make(chan *write),
+		stop: make(chan struct{}), done: make(chan struct{}), wdone: make(chan struct{}),
+	}
 	go b.sweepLoop()
+	go b.writeLoop()
 	return b, nil
 }
 
@@ -127,14 +135,21 @@ func (b *Bolt) wrap(op string, err error) error {
 	return fmt.Errorf("store: %s: %w", op, err)
 }
 
-func (b *Bolt) update(ctx context.Context, op, key string, fn func(bk *bolt.Bucket, now time.Time) error) error {
+// update runs fn through the group commit (see commit.go) and waits for the result.
+func (b *Bolt) update(ctx context.Context, op, key string, fn writeFunc) error {
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
 	if err := checkKey(op, key); err != nil {
 		return err
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(bucketName), b.now()) })
+	w := &write{fn: fn, done: make(chan error, 1)}
+	select {
+	case b.writes <- w:
+	case <-b.stop:
+		return b.wrap(op, ErrClosed)
+	}
+	err := <-w.done
 	if err != nil && !isOwn(err) {
 		return b.wrap(op, err)
 	}
@@ -159,70 +174,93 @@ func getLive(bk *bolt.Bucket, key string, now time.Time) ([]byte, bool, error) {
 	return v, live(exp, now), nil
 }
 
+// The write functions below assign their results rather than accumulate them, and the
+// callers read them only after the commit: a result is never published for a write
+// that did not become durable.
+
 func (b *Bolt) Claim(ctx context.Context, key string, expiry time.Time) (bool, error) {
 	claimed := false
-	err := b.update(ctx, "claim", key, func(bk *bolt.Bucket, now time.Time) error {
+	err := b.update(ctx, "claim", key, func(bk *bolt.Bucket, now time.Time) (bool, error) {
+		claimed = false
 		if err := checkClaim(key, expiry, now); err != nil {
-			return err
+			return false, err
 		}
 		_, ok, err := getLive(bk, key, now)
 		if err != nil || ok {
-			return err
+			return false, err // a lost Claim writes nothing
+		}
+		if err := bk.Put([]byte(key), encode(expiry, nil)); err != nil {
+			return false, err
 		}
 		claimed = true
-		return bk.Put([]byte(key), encode(expiry, nil))
+		return true, nil
 	})
 	return claimed && err == nil, err
 }
 
 func (b *Bolt) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
 	var n int64
-	err := b.update(ctx, "incr", key, func(bk *bolt.Bucket, now time.Time) error {
+	err := b.update(ctx, "incr", key, func(bk *bolt.Bucket, now time.Time) (bool, error) {
+		n = 0
 		if err := checkIncr(key, window); err != nil {
-			return err
+			return false, err
 		}
 		raw := bk.Get([]byte(key))
 		expiry, cur, ok := now.Add(window), []byte(nil), false
 		if raw != nil {
 			exp, v, err := decode(raw)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if live(exp, now) {
 				expiry, cur, ok = exp, v, true
 			}
 		}
-		var err error
-		if n, err = nextCounter(cur, ok); err != nil {
-			return err
+		next, err := nextCounter(cur, ok)
+		if err != nil {
+			return false, err
 		}
-		return bk.Put([]byte(key), encode(expiry, strconv.AppendInt(nil, n, 10)))
+		if err := bk.Put([]byte(key), encode(expiry, strconv.AppendInt(nil, next, 10))); err != nil {
+			return false, err
+		}
+		n = next
+		return true, nil
 	})
 	return n, err
 }
 
 func (b *Bolt) Decr(ctx context.Context, key string) (int64, error) {
 	var n int64
-	err := b.update(ctx, "decr", key, func(bk *bolt.Bucket, now time.Time) error {
+	err := b.update(ctx, "decr", key, func(bk *bolt.Bucket, now time.Time) (bool, error) {
+		n = 0
 		raw := bk.Get([]byte(key))
 		if raw == nil {
-			return nil
+			return false, nil
 		}
 		exp, v, err := decode(raw)
 		if err != nil || !live(exp, now) {
-			return err
+			return false, err
 		}
-		if n, err = prevCounter(v); err != nil {
-			return err
+		prev, err := prevCounter(v)
+		if err != nil {
+			return false, err
 		}
-		return bk.Put([]byte(key), encode(exp, strconv.AppendInt(nil, n, 10)))
+		n = prev
+		if string(v) == "0" {
+			return false, nil // nothing to give back
+		}
+		return true, bk.Put([]byte(key), encode(exp, strconv.AppendInt(nil, prev, 10)))
 	})
 	return n, err
 }
 
 func (b *Bolt) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
-	return b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) error {
-		return bk.Put([]byte(key), encode(expiry, value))
+	return b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
+		enc := encode(expiry, value)
+		if bytes.Equal(bk.Get([]byte(key)), enc) {
+			return false, nil
+		}
+		return true, bk.Put([]byte(key), enc)
 	})
 }
 
@@ -254,9 +292,31 @@ func (b *Bolt) Get(ctx context.Context, key string) ([]byte, error) {
 	return out, nil
 }
 
+// Delete checks in a read transaction first: the usual caller clears a failure counter
+// that does not exist, and that should cost neither a commit nor a place in the queue.
 func (b *Bolt) Delete(ctx context.Context, key string) error {
-	return b.update(ctx, "delete", key, func(bk *bolt.Bucket, _ time.Time) error {
-		return bk.Delete([]byte(key))
+	if err := ctxErr(ctx, "delete"); err != nil {
+		return err
+	}
+	if err := checkKey("delete", key); err != nil {
+		return err
+	}
+	var present bool
+	err := b.db.View(func(tx *bolt.Tx) error {
+		present = tx.Bucket(bucketName).Get([]byte(key)) != nil
+		return nil
+	})
+	if err != nil {
+		return b.wrap("delete", err)
+	}
+	if !present {
+		return nil
+	}
+	return b.update(ctx, "delete", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
+		if bk.Get([]byte(key)) == nil {
+			return false, nil
+		}
+		return true, bk.Delete([]byte(key))
 	})
 }
 
@@ -276,12 +336,14 @@ func (b *Bolt) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the sweep, waits for it, and closes the file. Later calls return nil.
+// Close stops the sweep and the writer, waits for both (a write the writer has taken
+// is committed first), and closes the file. Later calls return nil.
 func (b *Bolt) Close() error {
 	var err error
 	b.once.Do(func() {
 		close(b.stop)
 		<-b.done
+		<-b.wdone
 		if cerr := b.db.Close(); cerr != nil {
 			err = fmt.Errorf("store: close: %w", cerr)
 		}

@@ -26,10 +26,12 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) store.Store
 		{"ClaimFirstThenSecond", testClaimTwice},
 		{"ClaimAfterExpiry", testClaimAfterExpiry},
 		{"ClaimConcurrent", testClaimConcurrent},
+		{"ClaimConcurrentManyKeys", testClaimConcurrentManyKeys},
 		{"ClaimRejectsPastOrZeroExpiry", testClaimBadExpiry},
 		{"IncrCounts", testIncrCounts},
 		{"IncrWindowResets", testIncrWindow},
 		{"IncrConcurrent", testIncrConcurrent},
+		{"IncrConcurrentDistinct", testIncrConcurrentDistinct},
 		{"IncrRejects", testIncrRejects},
 		{"DecrGivesBack", testDecr},
 		{"DecrConcurrent", testDecrConcurrent},
@@ -146,6 +148,37 @@ func testClaimConcurrent(t *testing.T, s store.Store, c *Clock) {
 	}
 }
 
+// testClaimConcurrentManyKeys has several contenders for each of many keys, so a
+// store that commits writes in groups sees the same key claimed twice in one group.
+func testClaimConcurrentManyKeys(t *testing.T, s store.Store, c *Clock) {
+	const keys, contenders = 50, 8
+	var wins [keys]atomic.Int64
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	exp := c.Now().Add(time.Minute)
+	for i := range keys {
+		for range contenders {
+			wg.Go(func() {
+				ok, err := s.Claim(context.Background(), "code:"+strconv.Itoa(i), exp)
+				if err != nil {
+					errs.Add(1)
+				} else if ok {
+					wins[i].Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if errs.Load() != 0 {
+		t.Fatalf("%d Claims failed", errs.Load())
+	}
+	for i := range wins {
+		if n := wins[i].Load(); n != 1 {
+			t.Errorf("key %d: %d of %d contenders won, want exactly 1", i, n, contenders)
+		}
+	}
+}
+
 func testClaimBadExpiry(t *testing.T, s store.Store, c *Clock) {
 	for name, exp := range map[string]time.Time{"zero": {}, "now": c.Now(), "past": c.Now().Add(-time.Second)} {
 		if ok, err := s.Claim(t.Context(), "k", exp); !errors.Is(err, store.ErrInvalidArgument) || ok {
@@ -191,6 +224,33 @@ func testIncrConcurrent(t *testing.T, s store.Store, _ *Clock) {
 	}
 	wg.Wait()
 	wantValue(t, s, "k", []byte(strconv.Itoa(n)))
+}
+
+// testIncrConcurrentDistinct checks what each caller was told, not only the final
+// count: every Incr must return its own value, 1..n, as if run one after another.
+func testIncrConcurrentDistinct(t *testing.T, s store.Store, _ *Clock) {
+	const n = 100
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			v, err := s.Incr(context.Background(), "k", time.Minute)
+			if err != nil {
+				t.Errorf("Incr: %v", err)
+				return
+			}
+			mu.Lock()
+			seen[v]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for v := int64(1); v <= n; v++ {
+		if seen[v] != 1 {
+			t.Errorf("Incr returned %d to %d callers, want exactly 1", v, seen[v])
+		}
+	}
 }
 
 func testIncrRejects(t *testing.T, s store.Store, _ *Clock) {

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxBatch bounds one group commit, as bbolt's own MaxBatchSize does.
+const maxBatch = 1000
+
+// writeFunc is one store write inside a shared transaction. It makes at most one
+// mutation, as its last step, and reports whether it made one; so a write that fails
+// leaves nothing behind, and the others in its transaction still commit.
+type writeFunc func(bk *bolt.Bucket, now time.Time) (changed bool, err error)
+
+type write struct {
+	fn   writeFunc
+	done chan error // buffered: the writer never waits for a caller
+}
+
+// writeLoop is the group commit. It takes one write, then every write already waiting
+// (those that queued during the previous fsync), and commits them in one transaction.
+// A lone write is committed at once: unlike bolt.DB.Batch there is no delay to wait
+// for company, so batching costs no latency when the store is idle.
+func (b *Bolt) writeLoop() {
+	defer close(b.wdone)
+	batch := make([]*write, 0, maxBatch)
+	for {
+		select {
+		case <-b.stop:
+			return
+		case w := <-b.writes:
+			batch = append(batch[:0], w)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-b.writes:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit runs each write once in one transaction and tells each caller only after
+// the commit: an acknowledged write is durable, and a failed commit fails every write
+// in it. A transaction in which nothing changed is rolled back, which spares the
+// fsync a commit would pay even with no dirty page.
+func (b *Bolt) commit(batch []*write) {
+	errs := make([]error, len(batch))
+	err := func() error {
+		tx, err := b.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		// Ends the transaction when nothing changed, or when Commit failed part way;
+		// after a successful Commit it is a no-op.
+		defer func() { _ = tx.Rollback() }()
+		bk := tx.Bucket(bucketName)
+		changed := false
+		for i, w := range batch {
+			c, err := w.fn(bk, b.now())
+			errs[i] = err
+			changed = changed || (c && err == nil)
+		}
+		if !changed {
+			return nil
+		}
+		return tx.Commit()
+	}()
+	for i, w := range batch {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+		w.done <- errs[i]
+	}
+}
