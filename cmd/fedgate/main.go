@@ -7,11 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `fedgate — identity federation broker and gateway
 
@@ -25,7 +21,7 @@ Usage:
   fedgate metadata entra-b2b|m365 --config FILE --app APP
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
   fedgate hash-password                read a password on stdin, print its argon2id hash
-  fedgate version                      print the version
+  fedgate version                      print the version, VCS revision and Go version
 `
 
 func main() {
@@ -56,7 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "fedgate %s (%s)\n", version, runtime.Version())
+		v, detail := buildVersion(readBuildInfo())
+		fmt.Fprintf(stdout, "fedgate %s (%s)\n", v, detail)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -102,7 +102,8 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 		servers = append(servers, as)
 		logger.Info("admin endpoints serving", "listen", aln.Addr().String())
 	}
-	logger.Info("fedgate serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", version)
+	v, detail := buildVersion(readBuildInfo())
+	logger.Info("fedgate serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", v, "build", detail)
 	select {
 	case err := <-errc:
 		return err
