@@ -77,13 +77,13 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 
 // clientAddr is the client address that counts for policy and audit: the
 // request's (through trusted proxies only), or override when set.
-func (snap *Snapshot) clientAddr(r *http.Request, override string) netip.Addr {
+func (s *Snapshot) clientAddr(r *http.Request, override string) netip.Addr {
 	if override != "" {
 		if a, err := netip.ParseAddr(override); err == nil {
 			return a
 		}
 	}
-	return proxy.ClientIP(r, snap.trust)
+	return proxy.ClientIP(r, s.trust)
 }
 
 // denyPage shows the policy's reason, in the user's language.

@@ -14,8 +14,10 @@
 //
 // Without a usable session the verdict is "sign in": an in-flight login,
 // Pending, is sealed into its own short-lived cookie (pending.go), and the
-// browser goes to /login. Home-realm discovery (login.go route) picks the
-// upstream among those the app accepts; a password upstream shows the form
+// browser goes to /login. Windows integrated sign-in is tried first where
+// an upstream offers it to this client (negotiate.go); then home-realm
+// discovery (login.go route) picks the upstream among those the app
+// accepts (waysOf says what each can do); a password upstream shows the form
 // (login.go loginSubmit, throttled by throttle.go), a redirect upstream is
 // sent the browser with state, nonce and PKCE from the Pending
 // (redirect.go beginRedirect) and answers at /callback/<upstream>

@@ -144,7 +144,7 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 			v.MFA = &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}
 			return v
 		}
-		// Neither the upstream nor a local method can give MFA: deny, never allow.
+		// The session's upstream cannot be asked for MFA: deny, never allow.
 		v.Outcome, v.Reason = deny, "mfa-required-unavailable"
 		return v
 	}

@@ -114,7 +114,11 @@ func (b *Server) forwardAuthStart(w http.ResponseWriter, r *http.Request) {
 	if err != nil || strings.HasPrefix(strings.ToLower(orig.Path), "/.fedgate/") {
 		orig = &url.URL{Path: "/"}
 	}
-	rt, ok := proxy.Match(snap.proxy.Routes(), r.Host, orig)
+	var rt *proxy.Route
+	ok := snap.proxy != nil // nil when a reload removed every proxy app meanwhile
+	if ok {
+		rt, ok = proxy.Match(snap.proxy.Routes(), r.Host, orig)
+	}
 	if !ok || rt == nil || !rt.ForwardAuth {
 		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", errors.New("forward-auth start: no forward_auth app for "+r.Host+orig.Path))
 		return

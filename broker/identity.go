@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
@@ -41,12 +43,16 @@ func (b *Server) admitIdentity(w http.ResponseWriter, r *http.Request, snap *Sna
 	if err == nil {
 		return out, true
 	}
+	reason, msg := "foreign-domain", "err.foreigndomain"
+	if errors.Is(err, errUnusableName) {
+		reason, msg = "unusable-name", "err.rejected"
+	}
 	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: id.Username, Upstream: id.Upstream,
-		App: p.App, Reason: "foreign-domain", ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
+		App: p.App, Reason: reason, ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context())})
 	b.Metrics.signins.WithLabelValues(id.Upstream, "failure").Inc()
 	snap.sealer.clear(w, pendingPrefix+p.ID)
-	b.fail(w, r, snap, http.StatusForbidden, "err.foreigndomain", err)
+	b.fail(w, r, snap, http.StatusForbidden, msg, err)
 	return protocols.Identity{}, false
 }
 
@@ -57,12 +63,15 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 	owners := map[string]string{} // lower-case domain → upstream id
 	for _, e := range snap.upstreams {
 		for _, d := range e.domains {
-			owners[strings.ToLower(d)] = e.ID()
+			owners[domainKey(d)] = e.ID()
 		}
 	}
 	single := len(snap.upstreams) == 1
 	same := snap.Config.UserNames.Same
 	name := func(field, v string) (string, error) {
+		if !plainName(v) {
+			return "", fmt.Errorf("broker: upstream %q signed in a user whose %s %q has white space or invisible characters: %w", up, field, v, errUnusableName)
+		}
 		at := strings.LastIndexByte(v, '@')
 		if at < 0 {
 			if v == "" || single || same(snap.Config.UserNames.DefaultOwner, up) {
@@ -70,7 +79,7 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 			}
 			return v + "@" + up, nil
 		}
-		switch owner := owners[strings.ToLower(v[at+1:])]; {
+		switch owner := owners[domainKey(v[at+1:])]; {
 		case owner != "" && same(owner, up), owner == "" && single:
 			return v, nil
 		case owner != "":
@@ -89,12 +98,31 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 		id.Claims = maps.Clone(id.Claims)
 		id.Claims["upn"] = upn
 	}
+	if !plainName(id.Email) {
+		return protocols.Identity{}, fmt.Errorf("broker: upstream %q signed in a user whose email %q has white space or invisible characters: %w", up, id.Email, errUnusableName)
+	}
 	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 {
-		if owner := owners[strings.ToLower(id.Email[at+1:])]; owner != "" && !same(owner, up) {
+		if owner := owners[domainKey(id.Email[at+1:])]; owner != "" && !same(owner, up) {
 			return protocols.Identity{}, foreign(up, "email", id.Email, owner)
 		}
 	}
 	return id, nil
+}
+
+// errUnusableName: a name apps could read as another (white space,
+// invisible characters).
+var errUnusableName = errors.New("unusable user name")
+
+// domainKey is how a domain is compared: case and a trailing dot (the DNS
+// root, which many apps drop) make no difference.
+func domainKey(d string) string { return strings.TrimSuffix(strings.ToLower(d), ".") }
+
+// plainName: no white space, control or invisible (format) characters,
+// which apps may trim or drop and so read another user's name.
+func plainName(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	})
 }
 
 // upstreamName is the user's name as their upstream knows it, the

@@ -11,26 +11,21 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
 )
 
 const rememberCookie = "fedgate_upstream"
 
-// startLogin begins an in-flight login for app (nil: fedgate's own pages)
-// that returns to the current URL.
-func (b *Server) startLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot, app *config.App) {
+// startLogin begins an in-flight login for fedgate's own pages that
+// returns to the current URL (apps go through enforce and sendToSignIn).
+func (b *Server) startLogin(w http.ResponseWriter, r *http.Request, snap *Snapshot) {
 	if wantsJSON(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fedgate"`)
 		b.fail(w, r, snap, http.StatusUnauthorized, "err.expired", nil)
 		return
 	}
-	p := &Pending{ID: randomID(), Return: r.URL.RequestURI(), Created: b.now()}
-	if app != nil {
-		p.App = app.ID
-	}
-	b.redirectToPending(w, r, snap, p)
+	b.redirectToPending(w, r, snap, &Pending{ID: randomID(), Return: r.URL.RequestURI(), Created: b.now()})
 }
 
 func (b *Server) redirectToPending(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending) {
@@ -355,6 +350,10 @@ func (b *Server) discover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
+	if len(email) > maxUsername {
+		b.fail(w, r, snap, http.StatusBadRequest, "err.badrequest", errors.New("discover: email too long"))
+		return
+	}
 	_, domain, _ := strings.Cut(email, "@")
 	domain = strings.ToLower(domain)
 	for _, id := range b.candidates(snap, p) {

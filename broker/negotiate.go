@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
 )
@@ -27,7 +28,7 @@ func (b *Server) negotiate(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	var na protocols.NegotiateAuthenticator
 	for _, id := range cands {
 		n := waysOf(snap.byID[id].Upstream).negotiate
-		if n != nil && (p.Upstream == "" || p.Upstream == id) && n.OffersTo(ip, r.UserAgent()) {
+		if n != nil && (p.Upstream == "" || p.Upstream == id) && n.OffersTo(ip, r.UserAgent()) && !b.needsMFAFrom(r, snap, p, id) {
 			up, na = id, n
 			break
 		}
@@ -68,6 +69,22 @@ func (b *Server) negotiate(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	p.Upstream = up
 	b.signedIn(w, r, snap, p, id, ev)
 	return true
+}
+
+// needsMFAFrom: the app will certainly want MFA from whoever signs in
+// through upstream (its policy, or the app's own request). Windows sign-in
+// cannot give MFA, so it is not tried: a session from it would only be
+// denied, and would then stand in the way of a sign-in that can.
+func (b *Server) needsMFAFrom(r *http.Request, snap *Snapshot, p *Pending, upstream string) bool {
+	app := snap.apps[p.App]
+	if app == nil {
+		return false
+	}
+	if p.AppMFA {
+		return true
+	}
+	pol, _ := snap.Config.PolicySet.Policy(app.Policy)
+	return policy.RequiresMFA(pol, policy.Input{App: app.ID, Upstream: upstream, ClientIP: snap.clientAddr(r, ""), Now: b.now()}) != nil
 }
 
 // challenge asks for a Negotiate token. A browser that will not answer

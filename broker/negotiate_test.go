@@ -135,8 +135,10 @@ func TestNegotiateSession(t *testing.T) {
 	}
 }
 
-// TestNegotiateMFADenied: an app that needs MFA denies a Windows session
-// with a clear reason (the upstream cannot be asked for MFA), never allows.
+// TestNegotiateMFADenied: Windows sign-in cannot give MFA. For an app
+// that will certainly want MFA it is not tried (the login goes on to a way
+// that can), and a Windows session from elsewhere is denied there with a
+// clear reason, never allowed.
 func TestNegotiateMFADenied(t *testing.T) {
 	f := &fakeNegotiator{offer: true}
 	e := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
@@ -145,11 +147,17 @@ func TestNegotiateMFADenied(t *testing.T) {
 	req, _ := http.NewRequest("GET", login, nil)
 	req.Header.Set("Authorization", "Negotiate good")
 	r := e.do(e.client, req)
-	if r.code != http.StatusForbidden || !strings.Contains(r.body, translate("en", "err.mfa")) {
-		t.Fatalf("MFA app after Windows sign-in: %d\n%s", r.code, r.body)
+	if r.code != http.StatusOK || strings.Contains(r.header.Get("WWW-Authenticate"), "Negotiate") || !strings.Contains(r.body, `name="password"`) {
+		t.Fatalf("MFA app: want the password form, not Windows sign-in: %d %q\n%s", r.code, r.header.Get("WWW-Authenticate"), r.body)
 	}
-	if r = e.get(e.client, "/apps/winmfa/"); r.code == http.StatusOK {
-		t.Fatalf("the app was reached without MFA:\n%s", r.body)
+	login = e.get(e.client, "/apps/demo/").location
+	req, _ = http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate good")
+	if r = e.do(e.client, req); r.code != http.StatusSeeOther {
+		t.Fatalf("Windows sign-in for demo: %d", r.code)
+	}
+	if r = e.get(e.client, "/apps/winmfa/"); r.code != http.StatusForbidden || !strings.Contains(r.body, translate("en", "err.mfa")) {
+		t.Fatalf("MFA app with a Windows session: %d\n%s", r.code, r.body)
 	}
 }
 

@@ -2,12 +2,12 @@ package broker
 
 import (
 	"net/http"
-
-	"github.com/fedgate/fedgate/protocols"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Pending is an in-flight login: which app asked, and where to go when done.

@@ -32,7 +32,7 @@ type Session struct {
 const (
 	sessionCookie = "fedgate"
 	// touchEvery limits cookie rewrites for the idle timeout to one a minute
-	// (less for short idle timeouts: slideEvery).
+	// (less for short idle timeouts: slide).
 	touchEvery = time.Minute
 )
 

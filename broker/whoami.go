@@ -11,7 +11,7 @@ func (b *Server) home(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	s := b.loadSession(r, snap)
 	if s == nil {
-		b.startLogin(w, r, snap, nil)
+		b.startLogin(w, r, snap)
 		return
 	}
 	if slide(s, b.now(), snap.Config.Session.Idle) {

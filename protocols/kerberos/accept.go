@@ -48,7 +48,15 @@ var oidNTLM = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10}
 // accept parses and verifies a Negotiate token. Every refusal is a
 // *protocols.NegotiateError whose reason names the cause an administrator
 // can fix: the wrong SPN, a stale keytab, a skewed clock.
-func (u *Upstream) accept(tok, remoteAddr string) (accepted, error) {
+func (u *Upstream) accept(tok, remoteAddr string) (a accepted, err error) {
+	// Decrypting and decoding the authenticator works on content any
+	// domain user can shape with their own session key: a panic in the
+	// library must decline, not end the request.
+	defer func() {
+		if p := recover(); p != nil {
+			a, err = accepted{}, decline("malformed", fmt.Errorf("token does not verify: %v", p))
+		}
+	}()
 	mech, apreq, err := parseToken(tok)
 	if err != nil {
 		return accepted{}, err
