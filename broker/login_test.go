@@ -189,6 +189,10 @@ func TestHomeRealmDiscovery(t *testing.T) {
 	if d := e.post(e.client, "/login/discover?l="+l, url.Values{"csrf": {csrf}, "email": {"x@nowhere.example"}}); !strings.Contains(d.body, "No sign-in method") {
 		t.Fatalf("unknown domain:\n%s", d.body)
 	}
+	// An address longer than any real one is refused, not carried into the login cookie.
+	if d := e.post(e.client, "/login/discover?l="+l, url.Values{"csrf": {csrf}, "email": {strings.Repeat("a", 4000) + "@partner.example"}}); d.code != http.StatusBadRequest {
+		t.Fatalf("4 KB email: %d", d.code)
+	}
 	// The partner's domain routes to the partner upstream, user pre-filled.
 	d := e.post(e.client, "/login/discover?l="+l, url.Values{"csrf": {csrf}, "email": {"pat@Partner.example"}})
 	form := e.get(e.client, d.location)
