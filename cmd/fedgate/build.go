@@ -55,13 +55,30 @@ func buildLocal(b config.Block, _ buildDeps) (protocols.Upstream, []string, erro
 	}
 	u, err := local.Open(cfg, nil)
 	if err != nil {
-		var errs []error
-		for _, e := range flatten(err) {
-			errs = append(errs, b.Pos("upstream %q: %v", b.ID, e))
-		}
-		return nil, nil, errors.Join(errs...)
+		return nil, nil, upstreamProblems(b, err)
 	}
 	return u, files, nil
+}
+
+// decodeUpstream decodes upstream block b strictly into cfg and validates
+// it, every problem positioned at the block.
+func decodeUpstream(b config.Block, cfg interface{ Validate() error }) error {
+	if err := b.Decode(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return upstreamProblems(b, err)
+	}
+	return nil
+}
+
+// upstreamProblems positions each problem in err at upstream block b.
+func upstreamProblems(b config.Block, err error) error {
+	var errs []error
+	for _, e := range flatten(err) {
+		errs = append(errs, b.Pos("upstream %q: %v", b.ID, e))
+	}
+	return errors.Join(errs...)
 }
 
 // downstreamTypes builds the protocol serving all apps of one type (an

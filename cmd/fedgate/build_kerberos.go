@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"path/filepath"
 
 	"github.com/fedgate/fedgate/config"
@@ -13,15 +12,8 @@ import (
 // the keytab is returned as a watched file, so a rotated one is read again.
 func buildKerberos(b config.Block, d buildDeps) (protocols.Upstream, []string, error) {
 	var cfg kerberos.Config
-	if err := b.Decode(&cfg); err != nil {
+	if err := decodeUpstream(b, &cfg); err != nil {
 		return nil, nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		var errs []error
-		for _, e := range flatten(err) {
-			errs = append(errs, b.Pos("upstream %q: %v", b.ID, e))
-		}
-		return nil, nil, errors.Join(errs...)
 	}
 	if cfg.Keytab != "" && !filepath.IsAbs(cfg.Keytab) {
 		cfg.Keytab = filepath.Join(b.Dir, cfg.Keytab)

@@ -17,15 +17,8 @@ import (
 // the network: an IdP that is down only makes the upstream unavailable.
 func buildOIDC(b config.Block, d buildDeps) (protocols.Upstream, []string, error) {
 	var cfg oidc.Config
-	if err := b.Decode(&cfg); err != nil {
+	if err := decodeUpstream(b, &cfg); err != nil {
 		return nil, nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		var errs []error
-		for _, e := range flatten(err) {
-			errs = append(errs, b.Pos("upstream %q: %v", b.ID, e))
-		}
-		return nil, nil, errors.Join(errs...)
 	}
 	u, err := oidc.Open(cfg, oidc.Deps{HTTPClient: oidcHTTPClient(d.Timeout), Logger: d.Logger.With("upstream", b.ID)})
 	if err != nil {
