@@ -61,14 +61,7 @@ func (fakeProtocol) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	})
 }
 
-const downstreamConfig = `
-server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
-keys: { cookie: [unused.key] }
-store: { memory: true }
-upstreams:
-  - { id: local, type: local }
-  - { id: partner, type: local }
-user_names: { default_owner: local }
+const downstreamConfig = brokerHead + `user_names: { default_owner: local }
 apps:
   - { id: portal, type: oidc, policy: staff, upstreams: [local], oidc: { client_id: portal } }
   - { id: capped, type: oidc, policy: capped, upstreams: [local], oidc: { client_id: capped } }

@@ -91,6 +91,18 @@ apps:
 policies: [policies/*.yaml]
 `
 
+// brokerHead starts a test config: fedgate on 127.0.0.1:8080 over plain
+// HTTP, memory store, and the two local upstreams newEnvWith builds (local,
+// partner); a config goes on with its further upstreams.
+const brokerHead = `
+server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
+keys: { cookie: [unused.key] }
+store: { memory: true }
+upstreams:
+  - { id: local, type: local }
+  - { id: partner, type: local }
+`
+
 // loadTestConfig writes the config and policies to a temp dir and loads them.
 func loadTestConfig(t testing.TB, cfgYAML string, policies map[string]string) *config.Config {
 	t.Helper()

@@ -9,7 +9,6 @@ import (
 	"unicode"
 
 	"github.com/fedgate/fedgate/protocols"
-	"github.com/fedgate/fedgate/proxy"
 )
 
 // Name ownership: identities from different upstreams never look alike
@@ -48,7 +47,7 @@ func (b *Server) admitIdentity(w http.ResponseWriter, r *http.Request, snap *Sna
 		reason, msg = "unusable-name", "err.rejected"
 	}
 	b.Audit.Record(AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", User: id.Username, Upstream: id.Upstream,
-		App: p.App, Reason: reason, ClientIP: proxy.ClientIP(r, snap.trust).String(), UserAgent: r.UserAgent(),
+		App: p.App, Reason: reason, ClientIP: clientIP(r, snap), UserAgent: r.UserAgent(),
 		CorrelationID: requestID(r.Context())})
 	b.Metrics.signins.WithLabelValues(id.Upstream, "failure").Inc()
 	snap.sealer.clear(w, pendingPrefix+p.ID)
@@ -59,13 +58,7 @@ func (b *Server) admitIdentity(w http.ResponseWriter, r *http.Request, snap *Sna
 // ownNames returns id with its names owned or qualified, or an error
 // naming the field and the upstream that owns its domain.
 func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error) {
-	up := id.Upstream
-	owners := map[string]string{} // lower-case domain → upstream id
-	for _, e := range snap.upstreams {
-		for _, d := range e.domains {
-			owners[domainKey(d)] = e.ID()
-		}
-	}
+	up, owners := id.Upstream, snap.owners
 	single := len(snap.upstreams) == 1
 	same := snap.Config.UserNames.Same
 	name := func(field, v string) (string, error) {
@@ -112,6 +105,18 @@ func ownNames(snap *Snapshot, id protocols.Identity) (protocols.Identity, error)
 // errUnusableName: a name apps could read as another (white space,
 // invisible characters).
 var errUnusableName = errors.New("unusable user name")
+
+// domainOwners maps each listed domain (domainKey) to the upstream that
+// lists it; built once per snapshot.
+func domainOwners(ups []upstreamEntry) map[string]string {
+	owners := map[string]string{}
+	for _, e := range ups {
+		for _, d := range e.domains {
+			owners[domainKey(d)] = e.ID()
+		}
+	}
+	return owners
+}
 
 // domainKey is how a domain is compared: case and a trailing dot (the DNS
 // root, which many apps drop) make no difference.

@@ -76,7 +76,7 @@ func TestOwnNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap := &Snapshot{Config: &config.Config{UserNames: config.UserNames{DefaultOwner: tt.owner, Shared: tt.shared}}, upstreams: tt.upstreams}
+			snap := &Snapshot{Config: &config.Config{UserNames: config.UserNames{DefaultOwner: tt.owner, Shared: tt.shared}}, upstreams: tt.upstreams, owners: domainOwners(tt.upstreams)}
 			claims := map[string]string{}
 			for k, v := range tt.in.Claims {
 				claims[k] = v

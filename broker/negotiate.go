@@ -6,7 +6,6 @@ import (
 
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
-	"github.com/fedgate/fedgate/proxy"
 )
 
 // How far Windows integrated sign-in went in one login (Pending.Negotiate).
@@ -23,7 +22,7 @@ func (b *Server) negotiate(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	if formErr != "" || p.Negotiate == negTried {
 		return false
 	}
-	ip := proxy.ClientIP(r, snap.trust)
+	ip := snap.clientAddr(r, "")
 	var up string
 	var na protocols.NegotiateAuthenticator
 	for _, id := range cands {

@@ -39,14 +39,7 @@ func (f *fakeNegotiator) Negotiate(_ context.Context, r *http.Request) (protocol
 	}
 }
 
-const negotiateConfig = `
-server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
-keys: { cookie: [unused.key] }
-store: { memory: true }
-upstreams:
-  - { id: local, type: local }
-  - { id: partner, type: local }
-  - { id: windows, type: fake, domains: [corp.example] }
+const negotiateConfig = brokerHead + `  - { id: windows, type: fake, domains: [corp.example] }
 apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [windows, local] }
   - { id: winonly, type: whoami, policy: staff, upstreams: [windows] }

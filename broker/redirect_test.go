@@ -43,14 +43,7 @@ func (f *fakeIdP) Finish(_ context.Context, r *http.Request, a protocols.AuthReq
 	return id, nil
 }
 
-const redirectConfig = `
-server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
-keys: { cookie: [unused.key] }
-store: { memory: true }
-upstreams:
-  - { id: local, type: local }
-  - { id: partner, type: local }
-  - { id: idp-a, type: fake }
+const redirectConfig = brokerHead + `  - { id: idp-a, type: fake }
   - { id: idp-b, type: fake }
 apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [idp-a] }

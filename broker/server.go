@@ -46,6 +46,7 @@ type Snapshot struct {
 	Config    *config.Config
 	upstreams []upstreamEntry // in config order, for the chooser
 	byID      map[string]upstreamEntry
+	owners    map[string]string // domain → the upstream owning its names (identity.go)
 	apps      map[string]*config.App
 	sealer    *sealer
 	theme     []byte
@@ -97,6 +98,7 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		s.upstreams = append(s.upstreams, e)
 		s.byID[b.ID] = e
 	}
+	s.owners = domainOwners(s.upstreams)
 	var origins []string
 	for _, e := range s.upstreams {
 		// A redirect upstream's IdP origin: the chooser's email form is

@@ -3,8 +3,6 @@ package broker
 import (
 	"net/http"
 	"time"
-
-	"github.com/fedgate/fedgate/proxy"
 )
 
 // Attempt throttles a downstream protocol's credential checks (OpenID client
@@ -16,5 +14,5 @@ func (sp sessionProvider) Attempt(r *http.Request, key string) (func(error), tim
 	snap := snapOf(r)
 	t := snap.Config.Throttle
 	return sp.b.attempt(r.Context(), t.Window,
-		limit{"sp:" + key, int64(t.MaxFailures)}, limit{ipKey(proxy.ClientIP(r, snap.trust)), int64(t.MaxFailuresPerIP)})
+		limit{"sp:" + key, int64(t.MaxFailures)}, limit{ipKey(snap.clientAddr(r, "")), int64(t.MaxFailuresPerIP)})
 }

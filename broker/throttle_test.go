@@ -56,14 +56,7 @@ func (c *countingUpstream) Authenticate(ctx context.Context, user, pw string) (p
 	return c.PasswordAuthenticator.Authenticate(ctx, user, pw)
 }
 
-const countedConfig = `
-server: { public_url: "http://127.0.0.1:8080", insecure_http: true }
-keys: { cookie: [unused.key] }
-store: { memory: true }
-upstreams:
-  - { id: local, type: local }
-  - { id: partner, type: local }
-  - { id: counted, type: fake }
+const countedConfig = brokerHead + `  - { id: counted, type: fake }
 apps:
   - { id: demo, type: whoami, policy: staff, upstreams: [counted] }
 policies: [policies/*.yaml]
