@@ -316,10 +316,3 @@ func TestStepUpGuardOnlyForRecentStepUp(t *testing.T) {
 		}
 	}
 }
-
-// appHostSession is a session as an app host's cookie holds it.
-func appHostSession(srv *Server, snap *Snapshot, host string, id protocols.Identity) *Session {
-	s := srv.newSession(snap, id)
-	s.Host = host
-	return s
-}

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/protocols"
@@ -28,12 +27,7 @@ func TestProxyIdentityHeadersStrippedPerHost(t *testing.T) {
       headers: { X-Admin-App: username, X-Admin-Groups: groups } }
 `, be.URL), 1)
 	e := newEnvWith(t, cfg, nil)
-	snap := e.srv.Current()
-	rec := &headerRecorder{h: http.Header{}}
-	if err := snap.sealer.seal(rec, appSessionCookie, appHostSession(e.srv, snap, "app.example", protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
-		t.Fatal(err)
-	}
-	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	ck := &http.Cookie{Name: appSessionCookie, Value: e.mint("proxy", "app", e.srv.newSession(e.srv.Current(), protoIdentity("alice", []string{"staff"})))}
 	get := func(path string) string {
 		req, _ := http.NewRequest("GET", e.http.URL+path, nil)
 		req.Host = "app.example"
@@ -64,12 +58,7 @@ func TestForwardAuthPathAmbiguity(t *testing.T) {
   - { id: admin, type: forward_auth, host: app.example, path_prefix: /admin/, policy: netstaff }
 `, 1)
 	e := newEnvWith(t, cfg, nil)
-	snap := e.srv.Current()
-	rec := &headerRecorder{h: http.Header{}}
-	if err := snap.sealer.seal(rec, appSessionCookie, appHostSession(e.srv, snap, "app.example", protoIdentity("alice", []string{"staff"})), time.Hour, http.SameSiteLaxMode); err != nil {
-		t.Fatal(err)
-	}
-	ck, _ := http.ParseSetCookie(rec.h.Get("Set-Cookie"))
+	ck := &http.Cookie{Name: appSessionCookie, Value: e.mint("proxy", "app", e.srv.newSession(e.srv.Current(), protoIdentity("alice", []string{"staff"})))}
 	for uri, want := range map[string]int{
 		"/x": 200, "/admin/x": 403, "/ADMIN/x": 403,
 		"/admin./x": 0, "/admin%20/x": 0, "/admin%09/x": 0, "/admin%2f/x": 0, "/admin;x/": 0, "//admin/x": 0,
