@@ -107,6 +107,9 @@ func TestProxyAppSignInAndHeaders(t *testing.T) {
 		!strings.Contains(r.header.Get("Set-Cookie"), bindCookie+"=") {
 		t.Fatalf("no session: %d %q", r.code, r.location)
 	}
+	if bc, err := http.ParseSetCookie(r.header.Get("Set-Cookie")); err != nil || !bc.HttpOnly || bc.SameSite != http.SameSiteLaxMode || bc.Path != "/" {
+		t.Fatalf("binding cookie attributes: %q", r.header.Get("Set-Cookie"))
+	}
 	_, at := e.follow(c, "app.example", "/page?x=1", 5)
 	form := e.onHost(c, "127.0.0.1:8080", strings.TrimPrefix(at, "127.0.0.1:8080"))
 	post := url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}}
