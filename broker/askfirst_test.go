@@ -67,21 +67,28 @@ rules:
 func askEnv(t *testing.T, up protocols.Upstream) *testEnv {
 	t.Helper()
 	e := newEnvWith(t, askConfig, []protocols.Upstream{up})
+	e.reconfigure(askConfig+askApps, askPolicies)
+	return e
+}
+
+// reconfigure swaps in cfgYAML, with policies beside the default ones, on
+// the same upstreams, and mounts the fake protocol.
+func (e *testEnv) reconfigure(cfgYAML string, policies map[string]string) {
+	e.t.Helper()
 	pols := maps.Clone(defaultPolicies)
-	maps.Copy(pols, askPolicies)
+	maps.Copy(pols, policies)
 	var built []protocols.Upstream
 	for _, u := range e.srv.Current().upstreams {
 		built = append(built, u.Upstream)
 	}
-	snap, err := NewSnapshot(loadTestConfig(t, askConfig+askApps, pols), e.keys[:1], built)
+	snap, err := NewSnapshot(loadTestConfig(e.t, cfgYAML, pols), e.keys[:1], built)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	snap.AddDownstream(fakeProtocol{})
 	if err := e.srv.Swap(snap); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return e
 }
 
 // from is a client whose requests come through the trusted proxy 127.0.0.1

@@ -4,25 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
-	"time"
+
+	"github.com/fedgate/fedgate/broker/auditlog"
 )
 
-// AuditEvent is one line of the audit log: who, what, where from, and the
-// outcome. It has no field for a password, token or cookie value, by design.
-type AuditEvent struct {
-	Time          time.Time `json:"time"`
-	Event         string    `json:"event"`   // signin, signout, access
-	Outcome       string    `json:"outcome"` // success, failure, deny, allow, step-up
-	User          string    `json:"user,omitempty"`
-	Upstream      string    `json:"upstream,omitempty"`
-	App           string    `json:"app,omitempty"`
-	Policy        string    `json:"policy,omitempty"`
-	Rule          string    `json:"rule,omitempty"`
-	Reason        string    `json:"reason,omitempty"`
-	ClientIP      string    `json:"client_ip,omitempty"`
-	UserAgent     string    `json:"user_agent,omitempty"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-}
+// AuditEvent is one line of the audit log (auditlog.Event: the format lives
+// with the code that reads it back).
+type AuditEvent = auditlog.Event
 
 // Auditor writes audit events as JSON lines.
 type Auditor struct {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/auditlog"
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
@@ -61,7 +62,9 @@ type verdict struct {
 	MFA      *protocols.MFARequest
 	Via      protocols.RedirectAuthenticator
 	Message  policy.Message  // a policy deny's message
-	Decision policy.Decision // the policy's, when it was asked
+	// Decision is the policy's own, when it was asked (it then has
+	// Reasons): before an app's own MFA demand is added.
+	Decision policy.Decision
 }
 
 // stepUpGuard: a session made by a step-up that still lacks MFA is not sent
@@ -100,12 +103,14 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 		return verdict{Outcome: signIn, Session: s, Force: true}
 	default:
 		d = b.decideFor(r, snap, app, s, u.ClientIP)
+		demand := d
 		if u.AppMFA && d.Effect == policy.Allow && !id.HasAMR("mfa") {
-			// The app asks for MFA itself: the same as a policy step-up.
-			d.Effect = policy.StepUp
-			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
+			// The app asks for MFA itself: the same as a policy step-up
+			// (but not the policy's decision, which the audit records).
+			demand.Effect = policy.StepUp
+			demand.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
-		v = b.judge(snap, app, s, d, u, now)
+		v = b.judge(snap, app, s, demand, u, now)
 		v.Decision = d
 	}
 	if !u.Silent && (v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth")) {
@@ -175,7 +180,14 @@ func (b *Server) auditAccess(r *http.Request, snap *Snapshot, u use, v verdict) 
 		CorrelationID: requestID(r.Context()), Outcome: string(v.Outcome), Reason: reason,
 	}
 	if s != nil {
-		e.User, e.Upstream = s.Identity.Username, s.Identity.Upstream
+		id := s.Identity
+		e.User, e.Upstream = id.Username, id.Upstream
+		if len(d.Reasons) > 0 {
+			// What the policy was asked, so that `policy replay` can ask
+			// a changed policy the same question.
+			e.Decision = d.Effect.String()
+			e.Input = &auditlog.Input{Groups: id.Groups, Claims: id.Claims, AMR: id.AMR, AuthTime: id.AuthTime}
+		}
 	}
 	b.Audit.Record(e)
 }

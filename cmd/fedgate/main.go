@@ -16,6 +16,11 @@ Usage:
   fedgate check  --config FILE         validate the config and every policy file; exit 1 on problems
   fedgate policy explain --config FILE --app APP --user U [flags]
                                        show how a policy decides; exit 0 allow, 1 deny, 3 step-up
+  fedgate policy replay --config FILE [--days 7] [--json] [AUDIT-FILE...]
+                                       replay recorded decisions through the config's policies;
+                                       list each that would change; exit 0 none, 1 some
+  fedgate audit [--config FILE | --file LOG] [--user U] [--app A] [--since T] [--json] ...
+                                       the sign-in history from the audit log and its rotations
   fedgate keys generate --cookie FILE | --signing FILE [--alg rsa2048|rsa3072|p256]
                                        create a cookie key or a signing key with a self-signed certificate
   fedgate metadata entra-b2b|m365 --config FILE --app APP
@@ -43,6 +48,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[1] == "explain" {
 			return explain(args[2:], stdout, stderr)
 		}
+		if len(args) > 1 && args[1] == "replay" {
+			return replay(args[2:], stdout, stderr)
+		}
+	case "audit":
+		return audit(args[1:], stdout, stderr)
 	case "keys":
 		if len(args) > 1 && args[1] == "generate" {
 			return keysGenerate(args[2:], stdout, stderr)

@@ -1,0 +1,190 @@
+package auditlog
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Filter selects events; a zero field matches everything. Since is
+// inclusive, Until exclusive.
+type Filter struct {
+	User, App, Upstream, Event, Outcome, Reason string
+	Since, Until                                time.Time
+}
+
+// Match reports whether e passes every field of f.
+func (f *Filter) Match(e *Event) bool {
+	return eq(f.User, e.User) && eq(f.App, e.App) && eq(f.Upstream, e.Upstream) &&
+		eq(f.Event, e.Event) && eq(f.Outcome, e.Outcome) && eq(f.Reason, e.Reason) &&
+		f.inRange(e.Time)
+}
+
+func eq(want, got string) bool { return want == "" || want == got }
+
+func (f *Filter) inRange(t time.Time) bool {
+	return (f.Since.IsZero() || !t.Before(f.Since)) && (f.Until.IsZero() || t.Before(f.Until))
+}
+
+// needles are byte strings a line must contain to possibly match: the
+// JSON-encoded field as the writer encodes it. Checking them is far cheaper
+// than decoding the line, and most lines of a query fail them.
+func (f *Filter) needles() [][]byte {
+	var out [][]byte
+	for _, kv := range [][2]string{{"user", f.User}, {"app", f.App}, {"upstream", f.Upstream},
+		{"event", f.Event}, {"outcome", f.Outcome}, {"reason", f.Reason}} {
+		if kv[1] == "" {
+			continue
+		}
+		v, _ := json.Marshal(kv[1])
+		out = append(out, append([]byte(`"`+kv[0]+`":`), v...))
+	}
+	return out
+}
+
+// Files is the audit log at path and its rotated copies beside it
+// (path.1, path.2.gz, path-20261201.gz: logrotate's names), oldest first, so
+// that events come out in time order.
+func Files(path string) ([]string, error) {
+	matches, err := filepath.Glob(globEscape(path) + "*")
+	if err != nil {
+		return nil, err
+	}
+	type file struct {
+		name string
+		mod  time.Time
+	}
+	var fs []file
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		fs = append(fs, file{m, st.ModTime()})
+	}
+	if len(fs) == 0 {
+		return nil, fmt.Errorf("audit log %s: no such file", path)
+	}
+	// Oldest last write first; the live file is written to last.
+	slices.SortStableFunc(fs, func(a, b file) int { return a.mod.Compare(b.mod) })
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.name
+	}
+	return out, nil
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
+}
+
+// Line is one matching event with the line it was read from.
+type Line struct {
+	Event
+	Raw  []byte // valid only during the callback
+	File string
+	No   int // line number in File, from 1
+}
+
+// Scan reads the files in order (gzip by content, so a rotated file keeps
+// working whatever its name) and calls fn for each event that f matches. A
+// line that is not an event is skipped and counted in the returned number;
+// fn's error stops the scan and is returned.
+func Scan(paths []string, f Filter, fn func(*Line) error) (bad int, err error) {
+	needles := f.needles()
+	for _, p := range paths {
+		if !f.Since.IsZero() {
+			// A file last written before Since holds nothing newer.
+			if st, err := os.Stat(p); err == nil && st.ModTime().Before(f.Since) {
+				continue
+			}
+		}
+		n, err := scanFile(p, &f, needles, fn)
+		bad += n
+		if err != nil {
+			return bad, err
+		}
+	}
+	return bad, nil
+}
+
+func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (bad int, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer fh.Close()
+	br := bufio.NewReaderSize(fh, 256<<10)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	l := Line{File: path}
+	for sc.Scan() {
+		l.No++
+		raw := sc.Bytes()
+		if !hasAll(raw, needles) || !f.timeMayMatch(raw) {
+			continue
+		}
+		l.Event = Event{}
+		if json.Unmarshal(raw, &l.Event) != nil || l.Event.Time.IsZero() {
+			bad++
+			continue
+		}
+		if !f.Match(&l.Event) {
+			continue
+		}
+		l.Raw = raw
+		if err := fn(&l); err != nil {
+			return bad, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return bad, fmt.Errorf("%s: line %d: %w", path, l.No+1, err)
+	}
+	return bad, nil
+}
+
+func hasAll(line []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if !bytes.Contains(line, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// timeMayMatch reads the time from the line's start, where the writer puts
+// it, without decoding the rest; a line of another shape may match.
+func (f *Filter) timeMayMatch(line []byte) bool {
+	if f.Since.IsZero() && f.Until.IsZero() {
+		return true
+	}
+	const head = `{"time":"`
+	rest, ok := bytes.CutPrefix(line, []byte(head))
+	if !ok {
+		return true
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	return err != nil || f.inRange(t)
+}
