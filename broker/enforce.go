@@ -59,9 +59,9 @@ type verdict struct {
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
 	// for MFA.
-	MFA      *protocols.MFARequest
-	Via      protocols.RedirectAuthenticator
-	Message  policy.Message  // a policy deny's message
+	MFA     *protocols.MFARequest
+	Via     protocols.RedirectAuthenticator
+	Message policy.Message // a policy deny's message
 	// Decision is the policy's own, when it was asked (it then has
 	// Reasons): before an app's own MFA demand is added.
 	Decision policy.Decision
