@@ -92,7 +92,7 @@ type Line struct {
 	Event
 	Raw  []byte // valid only during the callback
 	File string
-	No   int // line number in File, from 1
+	No   int // line number in File, from 1; 0 when the read began mid-file
 }
 
 // Scan reads the files in order (gzip by content, so a rotated file keeps
@@ -125,6 +125,8 @@ func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (b
 	defer fh.Close()
 	br := bufio.NewReaderSize(fh, 256<<10)
 	var r io.Reader = br
+	l := Line{File: path}
+	seeked := false
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -132,13 +134,25 @@ func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (b
 		}
 		defer zr.Close()
 		r = zr
+	} else if !f.Since.IsZero() {
+		// The log is in time order: start near Since, not at the top.
+		at, err := seekTime(fh, f.Since.Add(-disorder))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		br.Reset(fh) // drop what Peek read from the top
+		seeked = at > 0
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	l := Line{File: path}
-	for sc.Scan() {
-		l.No++
+	for n := 1; sc.Scan(); n++ {
+		if !seeked {
+			l.No = n
+		}
 		raw := sc.Bytes()
+		if n%256 == 0 && f.pastUntil(raw) {
+			break
+		}
 		if !hasAll(raw, needles) || !f.timeMayMatch(raw) {
 			continue
 		}
@@ -170,21 +184,81 @@ func hasAll(line []byte, needles [][]byte) bool {
 	return true
 }
 
-// timeMayMatch reads the time from the line's start, where the writer puts
-// it, without decoding the rest; a line of another shape may match.
+// disorder bounds how far out of time order two lines of one log can be:
+// concurrent requests write their events a little out of order. Seeking
+// and stopping early leave this much margin.
+const disorder = time.Minute
+
+// lineTime reads the time from the line's start, where the writer puts it,
+// without decoding the rest; ok is false for a line of another shape.
+func lineTime(line []byte) (t time.Time, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"time":"`))
+	if !ok {
+		return t, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return t, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	return t, err == nil
+}
+
+// timeMayMatch: the line's time is in range, or unknown until decoded.
 func (f *Filter) timeMayMatch(line []byte) bool {
 	if f.Since.IsZero() && f.Until.IsZero() {
 		return true
 	}
-	const head = `{"time":"`
-	rest, ok := bytes.CutPrefix(line, []byte(head))
-	if !ok {
-		return true
+	t, ok := lineTime(line)
+	return !ok || f.inRange(t)
+}
+
+// pastUntil: the line is so far past Until that no later line of the file
+// can be before it.
+func (f *Filter) pastUntil(line []byte) bool {
+	if f.Until.IsZero() {
+		return false
 	}
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return true
+	t, ok := lineTime(line)
+	return ok && !t.Before(f.Until.Add(disorder))
+}
+
+// seekTime moves fh to the start of a line at or before the first line
+// whose time is at or after t, by bisecting the file's bytes, and returns
+// that offset. Lines whose time cannot be read keep the search where it is.
+func seekTime(fh *os.File, t time.Time) (int64, error) {
+	st, err := fh.Stat()
+	if err != nil {
+		return 0, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
-	return err != nil || f.inRange(t)
+	lo, hi := int64(0), st.Size()
+	buf := make([]byte, 64<<10)
+	// lo is always a line's start: 0, or just after a newline.
+	for hi-lo > int64(len(buf)) {
+		mid := lo + (hi-lo)/2
+		n, err := fh.ReadAt(buf, mid)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		chunk := buf[:n]
+		nl := bytes.IndexByte(chunk, '\n')
+		if nl < 0 {
+			break
+		}
+		line := chunk[nl+1:]
+		if end := bytes.IndexByte(line, '\n'); end >= 0 {
+			line = line[:end]
+		}
+		lt, ok := lineTime(line)
+		if !ok {
+			break
+		}
+		if lt.Before(t) {
+			lo = mid + int64(nl) + 1
+		} else {
+			hi = mid
+		}
+	}
+	_, err = fh.Seek(lo, io.SeekStart)
+	return lo, err
 }

@@ -42,6 +42,10 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fedgate policy explain: --app and --user are required")
 		return exitUsage
 	}
+	if *age < 0 {
+		fmt.Fprintln(stderr, "fedgate policy explain: --auth-age cannot be negative (it is how long ago the user authenticated)")
+		return exitUsage
+	}
 	in, err := explainInput(*user, *groups, *upstream, *ip, *at, *amr, *claims, *age)
 	if err != nil {
 		fmt.Fprintf(stderr, "fedgate policy explain: %v\n", err)

@@ -136,6 +136,9 @@ func TestPolicyExplain(t *testing.T) {
 	if code, _, _ := runCLI("policy", "explain", "--config", cfg, "--app", "nope", "--user", "u"); code != 2 {
 		t.Errorf("unknown app exit %d, want 2", code)
 	}
+	if code, _, stderr := runCLI(append(base, "--user", "u", "--auth-age", "-1h")...); code != 2 || !strings.Contains(stderr, "--auth-age cannot be negative") {
+		t.Errorf("negative --auth-age: exit %d %q, want 2 and why", code, stderr)
+	}
 }
 
 func TestKeysGenerateAndHashPassword(t *testing.T) {
