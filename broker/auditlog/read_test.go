@@ -20,8 +20,9 @@ func TestScanSeeksWithoutLosingEvents(t *testing.T) {
 	var all []Event
 	var body []byte
 	for i := range 20000 { // ~4 MB: many bisection steps
-		jitter := time.Duration(rng.IntN(20)-10) * time.Second
-		e := Event{Time: start.Add(time.Duration(i)*time.Minute + jitter), Event: "access", Outcome: "allow",
+		// Every 3 s, up to 30 s out of order.
+		jitter := time.Duration(rng.IntN(60)-30) * time.Second
+		e := Event{Time: start.Add(time.Duration(i)*3*time.Second + jitter), Event: "access", Outcome: "allow",
 			User: fmt.Sprintf("u%d", i%7), App: "wiki", UserAgent: "agent"}
 		all = append(all, e)
 		b, _ := json.Marshal(e)
@@ -33,8 +34,8 @@ func TestScanSeeksWithoutLosingEvents(t *testing.T) {
 	}
 	at := func(min int) time.Time { return start.Add(time.Duration(min) * time.Minute) }
 	for _, f := range []Filter{
-		{Since: at(0)}, {Since: at(-60)}, {Since: at(5000), Until: at(5060)}, {User: "u3", Since: at(12345), Until: at(13000)},
-		{Until: at(30)}, {Since: at(19999)}, {Since: at(30000)}, {Since: at(100), Until: at(100)},
+		{Since: at(0)}, {Since: at(-60)}, {Since: at(250), Until: at(253)}, {User: "u3", Since: at(617), Until: at(650)},
+		{Until: at(30)}, {Since: at(999)}, {Since: at(3000)}, {Since: at(100), Until: at(100)},
 	} {
 		var want, got []time.Time
 		for i := range all {
