@@ -32,9 +32,12 @@ type Config struct {
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
+	// Warnings are what is allowed but almost certainly a mistake:
+	// `fedgate check` prints them, serve logs them.
 	Path      string      `yaml:"-"`
 	Files     []string    `yaml:"-"`
 	PolicySet *policy.Set `yaml:"-"`
+	Warnings  []error     `yaml:"-"`
 }
 
 // Server is how fedgate listens.

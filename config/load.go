@@ -62,7 +62,23 @@ func Load(path string) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.warn()
 	return c, nil
+}
+
+// warn collects the config's warnings: policy rules that name an upstream
+// or app the config does not define.
+func (c *Config) warn() {
+	var ups, apps []string
+	for _, u := range c.Upstreams {
+		ups = append(ups, u.ID)
+	}
+	for _, a := range c.Apps {
+		apps = append(apps, a.ID)
+	}
+	for _, p := range c.PolicySet.Unknown(ups, apps) {
+		c.Warnings = append(c.Warnings, p)
+	}
 }
 
 func readFile(path string) ([]byte, error) {

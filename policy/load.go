@@ -44,6 +44,7 @@ func Load(files []File) (*Set, error) {
 	}
 	var errs []error
 	for _, d := range decs {
+		set.refs = append(set.refs, d.refs...)
 		slices.SortStableFunc(d.probs, func(a, b *Problem) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 		})

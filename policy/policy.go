@@ -17,6 +17,7 @@ type Set struct {
 	policies map[string]*Policy
 	names    []string
 	networks map[string][]netip.Prefix
+	refs     []idRef
 }
 
 // Policy returns the policy with the given name.

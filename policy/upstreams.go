@@ -1,6 +1,11 @@
 package policy
 
-import "github.com/goccy/go-yaml/ast"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/goccy/go-yaml/ast"
+)
 
 // idCond holds when an identifier of the request (the upstream or the app,
 // both ids from the fedgate config) is listed. Ids match exactly.
@@ -24,6 +29,8 @@ func (d *decoder) idSet(n ast.Node, what string) (cond, bool) {
 	c := idCond{what: what, set: make(map[string]struct{}, len(items)), text: listText(items)}
 	for _, it := range items {
 		c.set[it.s] = struct{}{}
+		line, col := pos(it.n)
+		d.refs = append(d.refs, idRef{what: what, id: it.s, at: Problem{File: d.file, Line: line, Col: col}})
 	}
 	return c, true
 }
@@ -50,4 +57,35 @@ func (c idCond) why(b []byte, e *env) []byte {
 	}
 	b = append(b, " not in "...)
 	return append(b, c.text...)
+}
+
+// idRef is an upstream or app id a rule names, and where.
+type idRef struct {
+	what, id string
+	at       Problem
+}
+
+// Unknown returns a warning for every upstream or app id that a rule names
+// but the config does not define: such a condition can never hold, which
+// is almost always a typo (the policy files cannot know the config's ids,
+// so the config asks).
+func (s *Set) Unknown(upstreams, apps []string) []*Problem {
+	if s == nil {
+		return nil
+	}
+	var out []*Problem
+	for _, r := range s.refs {
+		known := upstreams
+		if r.what == "apps" {
+			known = apps
+		}
+		if slices.Contains(known, r.id) {
+			continue
+		}
+		p := r.at
+		p.Msg = fmt.Sprintf("%s: %q is not defined in the config, so this condition never holds", r.what, r.id)
+		p.Hint = suggest(r.id, known, r.what+" in the config")
+		out = append(out, &p)
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 type decoder struct {
 	file  string
 	probs []*Problem
+	refs  []idRef // the upstream and app ids rules name, for Set.Unknown
 }
 
 func (d *decoder) problem(n ast.Node, hint, format string, args ...any) {

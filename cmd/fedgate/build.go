@@ -135,6 +135,9 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: "+w.Error(), "file", path)
+	}
 	var errs []error
 	built := make([]protocols.Upstream, len(cfg.Upstreams))
 	for i, b := range cfg.Upstreams {

@@ -40,6 +40,22 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckWarnsOfUnknownIDs: a rule naming an upstream or app the config
+// lacks is a warning (the config is usable; the rule never matches).
+func TestCheckWarnsOfUnknownIDs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "fedgate.yaml", explainConfig)
+	writeFile(t, dir, "policy.yaml", explainPolicy+`  - name: windows users
+    when: { upstreams: [lokal] }
+    allow: {}
+`)
+	code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
+	if code != 0 || !strings.Contains(stdout, "1 warning(s)") ||
+		!strings.Contains(stderr, `policy.yaml:14:25: upstreams: "lokal" is not defined in the config, so this condition never holds (hint: did you mean "local"?)`) {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
 func TestCheckReportsBadUsersFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
