@@ -55,7 +55,7 @@ func writeRotated(t *testing.T, dir string, parts ...string) string {
 
 func TestAuditHistory(t *testing.T) {
 	dir := t.TempDir()
-	day := time.Now().UTC().Truncate(24*time.Hour).Add(-48 * time.Hour)
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-48 * time.Hour)
 	live := writeRotated(t, dir,
 		auditLine(t, day.Add(1*time.Hour), "signin", "success", "alice", "wiki", "10.0.0.1", "", "")+
 			auditLine(t, day.Add(2*time.Hour), "access", "deny", "bob", "wiki", "203.0.113.9", "", "deny"),
