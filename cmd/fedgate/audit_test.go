@@ -155,3 +155,40 @@ func TestPolicyReplayCommand(t *testing.T) {
 		t.Errorf("without --config: exit %d, want 2", code)
 	}
 }
+
+// TestExplainJSONShapeDocumented: the JSON that docs/policy.md shows for
+// `policy explain --json` has exactly the fields the command prints.
+func TestExplainJSONShapeDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "`--json` prints the same as one JSON object")
+	_, block, _ := strings.Cut(rest, "```json\n")
+	block, _, _ = strings.Cut(block, "```")
+	var documented map[string]any
+	if err := json.Unmarshal([]byte(block), &documented); err != nil {
+		t.Fatalf("docs/policy.md's explain JSON: %v", err)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "fedgate.yaml", explainConfig)
+	writeFile(t, dir, "policy.yaml", explainPolicy)
+	// Every optional field shows: a step-up (MFA fields) after a failed
+	// rule (trace).
+	_, stdout, _ := runCLI("policy", "explain", "--config", filepath.Join(dir, "fedgate.yaml"), "--app", "wiki",
+		"--user", "a", "--groups", "admins", "--ip", "203.0.113.9", "--json")
+	var printed map[string]any
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil {
+		t.Fatal(err)
+	}
+	for k := range printed {
+		if _, ok := documented[k]; !ok {
+			t.Errorf("explain prints %q, which docs/policy.md does not show", k)
+		}
+	}
+	for k := range documented {
+		if _, ok := printed[k]; !ok && k != "max_session" && k != "message" && k != "notes" {
+			t.Errorf("docs/policy.md shows %q, which explain did not print for a step-up", k)
+		}
+	}
+}
