@@ -93,6 +93,7 @@ func TestMetadataCommand(t *testing.T) {
 	if strings.Contains(out, "example.co.jp. IN TXT") {
 		t.Errorf("no DNS record is needed for example.co.jp:\n%s", out)
 	}
+	noMEX(t, out)
 
 	code, out, stderr = metadataCLI("m365", "--config", cfg, "--app", "m365")
 	if code != 0 {
@@ -106,18 +107,32 @@ func TestMetadataCommand(t *testing.T) {
 		`-SigningCertificate "` + cur + `"`,
 		`-NextSigningCertificate "` + next + `"`,
 		`-PreferredAuthenticationProtocol "wsFed"`,
-		`-MetadataExchangeUri "https://sso.example.co.jp/FederationMetadata/2007-06/FederationMetadata.xml?app=m365"`,
 		`-FederatedIdpMfaBehavior "acceptIfMfaDoneByFederatedIdp"`,
+		// Rollover is handed over by command: no metadata exchange endpoint.
+		`Update-MgDomainFederationConfiguration -DomainId "example.co.jp" -InternalDomainFederationId (Get-MgDomainFederationConfiguration -DomainId "example.co.jp").Id`,
+		`-SigningCertificate "` + next + `"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("m365 output lacks %q:\n%s", want, out)
 		}
 	}
+	noMEX(t, out)
+	// The app's own sign-out endpoint: every m365 app shares its entity id.
 	code, out, _ = metadataCLI("m365", "--config", cfg, "--app", "m365-saml")
-	if code != 0 || !strings.Contains(out, `-PreferredAuthenticationProtocol "saml"`) || !strings.Contains(out, `-SignOutUri "https://sso.example.co.jp/saml/slo"`) {
+	if code != 0 || !strings.Contains(out, `-PreferredAuthenticationProtocol "saml"`) || !strings.Contains(out, `-SignOutUri "https://sso.example.co.jp/saml/slo/m365-saml"`) {
 		t.Errorf("m365 over SAML:\n%s", out)
 	}
+	noMEX(t, out)
 	if code, _, stderr := metadataCLI("m365", "--config", cfg, "--app", "partner"); code != 1 || !strings.Contains(stderr, "preset m365") {
 		t.Errorf("wrong preset: %d %s", code, stderr)
+	}
+}
+
+// noMEX: fedgate has no WS-Trust metadata exchange endpoint, so neither
+// Entra setting that names one may be printed.
+func noMEX(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(strings.ToLower(out), "metadataexchangeuri") {
+		t.Errorf("prints a metadata exchange URI:\n%s", out)
 	}
 }

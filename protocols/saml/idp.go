@@ -128,7 +128,7 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 
 // Mount serves the IdP's endpoints; sp is the broker.
 func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
-	mux.HandleFunc("GET "+MetadataPath, p.metadata)
+	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, r *http.Request) { p.metadata(w, r, sp) })
 	sso := func(w http.ResponseWriter, r *http.Request) { p.sso(w, r, sp) }
 	mux.HandleFunc("GET "+SSOPath, sso)
 	mux.HandleFunc("POST "+SSOPath, sso)

@@ -33,6 +33,7 @@ const (
 // Request errors: what went wrong (for the audit reason and the page).
 var (
 	errUnknownSP    = errors.New("unknown service provider")
+	errUnknownApp   = errors.New("unknown app")
 	errBadEncoding  = errors.New("request not decodable")
 	errTooLarge     = errors.New("request too large")
 	errBadXML       = errors.New("request XML refused")
@@ -52,7 +53,7 @@ var (
 
 // auditReason is the short code an error is audited with.
 func auditReason(err error) string {
-	for _, e := range []error{errUnknownSP, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
+	for _, e := range []error{errUnknownSP, errUnknownApp, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
 		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errRelayNotOK, errBadRequest, errNotAllowedIn} {
 		if errors.Is(err, e) {
 			return strings.ReplaceAll(e.Error(), " ", "-")

@@ -128,7 +128,7 @@ func (s *STS) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+Path+"/{app}", h)
 	mux.HandleFunc("POST "+Path+"/{app}", h)
 	mux.HandleFunc("GET "+ResumePath, func(w http.ResponseWriter, r *http.Request) { s.resume(w, r, sp) })
-	mux.HandleFunc("GET "+MetadataPath, s.metadata)
+	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, r *http.Request) { s.metadata(w, r, sp) })
 }
 
 // Issuer is the issuer an app's RP sees.
@@ -147,6 +147,7 @@ const (
 
 var (
 	errUnknownRealm = errors.New("unknown realm")
+	errUnknownApp   = errors.New("unknown app")
 	errReply        = errors.New("wreply not registered")
 	errAction       = errors.New("unsupported wa")
 	errTooLong      = errors.New("parameter too long")
