@@ -21,6 +21,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // Config is the IdP: fedgate's public URL and its SPs.
@@ -103,7 +104,7 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 		// exception (one app per federated domain); its requests must
 		// then name the app in the path.
 		other := p.byEntity[s.EntityID]
-		if i := slices.IndexFunc(other, func(o *sp) bool { return o.EntityID == s.EntityID }); i >= 0 && s.EntityID != MicrosoftOnline {
+		if i := slices.IndexFunc(other, func(o *sp) bool { return o.EntityID == s.EntityID }); i >= 0 && s.EntityID != preset.MicrosoftOnline {
 			errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("entity id %q is already app %q's", s.EntityID, other[i].App)})
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -154,7 +155,7 @@ func (p *IdP) Metadata(app string) ([]byte, error) {
 		s.CreateAttr("Binding", b)
 		s.CreateAttr("Location", slo)
 	}
-	for _, f := range []string{NameIDPersistent, NameIDEmail, NameIDUnspecified, NameIDTransient} {
+	for _, f := range []string{preset.NameIDPersistent, preset.NameIDEmail, preset.NameIDUnspecified, preset.NameIDTransient} {
 		idp.CreateElement("md:NameIDFormat").SetText(f)
 	}
 	for _, b := range []string{BindingRedirect, BindingPOST} {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -354,13 +355,13 @@ func resolveACS(s *sp, a *authnRequest) (string, error) {
 
 // nameIDPolicyOK: the requested format, if any, is the one configured.
 func nameIDPolicyOK(s *sp, a *authnRequest) bool {
-	return a.NameIDFormat == "" || a.NameIDFormat == NameIDUnspecified || a.NameIDFormat == s.NameIDFormat
+	return a.NameIDFormat == "" || a.NameIDFormat == preset.NameIDUnspecified || a.NameIDFormat == s.NameIDFormat
 }
 
 // wantsMFA: the SP asked for an MFA class.
 func wantsMFA(s *sp, a *authnRequest) bool {
 	for _, c := range a.Classes {
-		if c == s.MFAClass || c == ClassREFEDSMFA || c == ClassMicrosoftMFA {
+		if c == s.MFAClass || c == ClassREFEDSMFA || c == preset.MethodMFA {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 const (
@@ -56,7 +57,7 @@ func (s *STS) Metadata(app string) ([]byte, error) {
 		tt.CreateElement("fed:TokenType").CreateAttr("Uri", t)
 	}
 	ct := role.CreateElement("fed:ClaimTypesOffered")
-	for _, c := range []string{ClaimUPN, ClaimImmutableID, ClaimEmailAddress, ClaimAuthnMethod, ClaimAuthnInstant} {
+	for _, c := range []string{preset.ClaimUPN, preset.ClaimImmutableID, preset.ClaimEmailAddress, ClaimAuthnMethod, ClaimAuthnInstant} {
 		el := ct.CreateElement("auth:ClaimType")
 		el.CreateAttr("xmlns:auth", "http://docs.oasis-open.org/wsfed/authorization/200706")
 		el.CreateAttr("Uri", c)

@@ -7,6 +7,7 @@
 package wsfed
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // Endpoint paths.
@@ -97,15 +99,15 @@ func Open(cfg Config, d Deps) (*STS, error) {
 		// One realm, one app (Microsoft 365's own realm excepted: one app
 		// per federated domain, named in the path).
 		other := s.byRealm[r.Realms[0]]
-		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != MicrosoftOnline {
+		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != preset.MicrosoftOnline {
 			errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("realm %q is already app %q's", r.Realms[0], other[i].App)})
 			continue
 		}
-		if r.Preset == PresetM365 {
+		if r.Preset == preset.M365 {
 			if slices.ContainsFunc(slices.Collect(maps.Keys(s.rps)), func(a string) bool {
-				return s.rps[a].Preset == PresetM365 && s.Issuer(a) == firstNonEmpty(r.Issuer, s.issuer)
+				return s.rps[a].Preset == preset.M365 && s.Issuer(a) == cmp.Or(r.Issuer, s.issuer)
 			}) {
-				errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", firstNonEmpty(r.Issuer, s.issuer))})
+				errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", cmp.Or(r.Issuer, s.issuer))})
 				continue
 			}
 		}
@@ -218,7 +220,7 @@ func (s *STS) passive(w http.ResponseWriter, r *http.Request, sp protocols.Sessi
 				p.Fresh = s.Now().Add(-time.Duration(n) * time.Minute)
 			}
 		}
-		p.MFA = q.Get("wauth") == MethodMFA
+		p.MFA = q.Get("wauth") == preset.MethodMFA
 		s.continueSignIn(w, r, sp, p)
 	case "wsignout1.0", "wsignoutcleanup1.0":
 		s.signOut(w, r, sp, q.Get("wa"), q.Get("wreply"))

@@ -25,6 +25,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
 )
@@ -302,7 +303,7 @@ func TestFreshnessAndResume(t *testing.T) {
 	if e.sp.reqs[1].FreshAfter != r.FreshAfter || f["wresult"] == "" {
 		t.Fatal("resume lost the request")
 	}
-	e.get(signIn(Path, "wtrealm", "urn:intranet", "wauth", MethodMFA))
+	e.get(signIn(Path, "wtrealm", "urn:intranet", "wauth", preset.MethodMFA))
 	if !e.sp.reqs[2].MFA {
 		t.Error("wauth=multipleauthn should ask for MFA")
 	}
@@ -452,10 +453,10 @@ func TestDuplicateRealms(t *testing.T) {
 	ma, mb := m, m
 	ma.Issuer, mb.Issuer = "http://a.example/adfs/services/trust", "http://b.example/adfs/services/trust"
 	e := newEnv(t, map[string]RPConfig{"m365": ma, "partner": mb})
-	if w := e.get(signIn(Path, "wtrealm", MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
+	if w := e.get(signIn(Path, "wtrealm", preset.MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
 		t.Fatalf("shared realm without the app in the path: %d", w.Code)
 	}
-	posted(t, e.get(signIn(Path+"/partner", "wtrealm", MicrosoftOnline)))
+	posted(t, e.get(signIn(Path+"/partner", "wtrealm", preset.MicrosoftOnline)))
 	if _, err := (RPConfig{Realm: "urn:x", ReplyURLs: []string{"http://intranet.example/"}}).resolve("x"); err == nil || !strings.Contains(err.Error(), "use https") {
 		t.Fatalf("plain http reply URL: %v", err)
 	}
