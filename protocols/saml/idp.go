@@ -144,6 +144,16 @@ func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+InitPath+"/{app}", func(w http.ResponseWriter, r *http.Request) { p.idpInit(w, r, sp) })
 }
 
+// Warnings are what `fedgate check` says of the SPs without refusing
+// them (a Microsoft preset on an http:// public URL).
+func (p *IdP) Warnings() []string {
+	presets := map[string]string{}
+	for app, s := range p.sps {
+		presets[app] = s.Preset
+	}
+	return preset.Warnings(p.base, presets)
+}
+
 // Issuer is the IdP entity id an app's SP sees.
 func (p *IdP) Issuer(app string) string {
 	if s := p.sps[app]; s != nil {

@@ -133,6 +133,16 @@ func (s *STS) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, r *http.Request) { s.metadata(w, r, sp) })
 }
 
+// Warnings are what `fedgate check` says of the relying parties without
+// refusing them (a Microsoft preset on an http:// public URL).
+func (s *STS) Warnings() []string {
+	presets := map[string]string{}
+	for app, r := range s.rps {
+		presets[app] = r.Preset
+	}
+	return preset.Warnings(s.base, presets)
+}
+
 // Issuer is the issuer an app's RP sees.
 func (s *STS) Issuer(app string) string {
 	if r := s.rps[app]; r != nil && r.Issuer != "" {

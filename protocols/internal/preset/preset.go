@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -245,6 +246,18 @@ func Names() []string {
 	}
 	slices.Sort(n)
 	return n
+}
+
+// Warnings are what `fedgate check` says of apps (app id → preset name)
+// served from publicURL, in app order.
+func Warnings(publicURL string, apps map[string]string) []string {
+	var out []string
+	for _, app := range slices.Sorted(maps.Keys(apps)) {
+		if w := Warning(apps[app], publicURL); w != "" {
+			out = append(out, fmt.Sprintf("app %q: %s", app, w))
+		}
+	}
+	return out
 }
 
 // Warning is what `fedgate check` says of an app with preset name served
