@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -87,6 +86,7 @@ func Open(cfg Config, d Deps) (*STS, error) {
 	if s.Core, err = assertion.NewCore(d.Keys, d.Logger, d.Now, d.NewID); err != nil {
 		errs = append(errs, fmt.Errorf("wsfed: %w", err))
 	}
+	owners := preset.NewOwners("realm")
 	for _, e := range cfg.RPs {
 		r, err := e.RPConfig.resolve(e.App)
 		if err == nil && r.SHA1 && s.Signer(true) == nil {
@@ -96,20 +96,9 @@ func Open(cfg Config, d Deps) (*STS, error) {
 			errs = append(errs, &RPError{App: e.App, Err: err})
 			continue
 		}
-		// One realm, one app (Microsoft 365's own realm excepted: one app
-		// per federated domain, named in the path).
-		other := s.byRealm[r.Realms[0]]
-		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != preset.MicrosoftOnline {
-			errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("realm %q is already app %q's", r.Realms[0], other[i].App)})
+		if err := owners.Claim(e.App, r.Realms[0], r.Preset, cmp.Or(r.Issuer, s.issuer)); err != nil {
+			errs = append(errs, &RPError{App: e.App, Err: err})
 			continue
-		}
-		if r.Preset == preset.M365 {
-			if slices.ContainsFunc(slices.Collect(maps.Keys(s.rps)), func(a string) bool {
-				return s.rps[a].Preset == preset.M365 && s.Issuer(a) == cmp.Or(r.Issuer, s.issuer)
-			}) {
-				errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", cmp.Or(r.Issuer, s.issuer))})
-				continue
-			}
 		}
 		s.rps[e.App] = r
 		for _, realm := range r.Realms {

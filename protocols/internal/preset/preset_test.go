@@ -98,3 +98,23 @@ func TestWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestOwners: one id, one app; Microsoft 365's id may repeat, each time
+// with its own issuer.
+func TestOwners(t *testing.T) {
+	o := NewOwners("realm")
+	steps := []struct{ app, id, preset, issuer, err string }{
+		{"intranet", "urn:intranet", "", "https://sso/wsfed", ""},
+		{"evil", "urn:intranet", "", "https://sso/wsfed", `realm "urn:intranet" is already app "intranet"'s`},
+		{"m365-a", MicrosoftOnline, M365, "http://a/adfs/services/trust", ""},
+		{"m365-b", MicrosoftOnline, M365, "http://b/adfs/services/trust", ""},
+		{"m365-c", MicrosoftOnline, M365, "http://a/adfs/services/trust", "needs its own IssuerUri"},
+		{"other", "urn:other", "", "http://a/adfs/services/trust", ""}, // the issuer rule is m365's only
+	}
+	for _, s := range steps {
+		err := o.Claim(s.app, s.id, s.preset, s.issuer)
+		if (s.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), s.err)) {
+			t.Errorf("Claim(%s): %v, want %q", s.app, err, s.err)
+		}
+	}
+}
