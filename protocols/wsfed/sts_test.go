@@ -433,6 +433,21 @@ func TestFederationMetadata(t *testing.T) {
 	// The SAML 2.0 metadata schema, strictly; the WS-Fed role type from
 	// the subset of the OASIS schema in testdata.
 	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
+
+	// An app's own document: its issuer and its own passive endpoint,
+	// signed like the other; an unknown app is the error page, 404, audited.
+	rp := intranet()
+	rp.Issuer = "https://sso.example.co.jp/intranet"
+	e = newEnv(t, map[string]RPConfig{"intranet": rp})
+	body = e.get(MetadataPath + "?app=intranet").Body.Bytes()
+	if !bytes.Contains(body, []byte(`entityID="https://sso.example.co.jp/intranet"`)) || !bytes.Contains(body, []byte("<wsa:Address>"+base+"/wsfed/intranet</wsa:Address>")) {
+		t.Errorf("not the app's issuer and endpoint:\n%s", body)
+	}
+	xmlsigtest.XMLSec1Verify(t, body, e.key, "ID", nsMetadata+":EntityDescriptor")
+	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
+	if w := e.get(MetadataPath + "?app=nope"); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "unknown-app") || e.sp.last().Event != "wsfed.metadata" {
+		t.Errorf("unknown app: %d %s", w.Code, w.Body)
+	}
 }
 
 // One realm, one app; Microsoft 365's realm may repeat (one app per
