@@ -90,8 +90,9 @@ var downstreamTypes = map[string]func(apps []config.App, snap *broker.Snapshot, 
 	"wsfed": buildWSFedSTS,
 }
 
-// buildDownstreams adds a downstream per protocol type in use.
-func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) error {
+// buildDownstreams adds a downstream per protocol type in use and returns
+// them (check asks them for warnings).
+func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) ([]protocols.Downstream, error) {
 	byType := map[string][]config.App{}
 	var order []string
 	var errs []error
@@ -109,6 +110,7 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 		}
 		byType[a.Type] = append(byType[a.Type], a)
 	}
+	var built []protocols.Downstream
 	for _, t := range order {
 		ds, err := downstreamTypes[t](byType[t], snap, d)
 		if err != nil {
@@ -116,16 +118,18 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 			continue
 		}
 		snap.AddDownstream(ds)
+		built = append(built, ds)
 	}
-	return errors.Join(errs...)
+	return built, errors.Join(errs...)
 }
 
 // loaded is a config and everything built from it.
 type loaded struct {
-	cfg       *config.Config
-	snap      *broker.Snapshot
-	spMeta    []spMetaSource       // SAML apps' metadata_url, for the refresher
-	upstreams []protocols.Upstream // as built, in config order (check describes some)
+	cfg         *config.Config
+	snap        *broker.Snapshot
+	spMeta      []spMetaSource         // SAML apps' metadata_url, for the refresher
+	upstreams   []protocols.Upstream   // as built, in config order (check describes some)
+	downstreams []protocols.Downstream // as built (check asks them for warnings)
 }
 
 // load reads and builds everything; with generate, missing default keys are
@@ -189,8 +193,9 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	}
 	var spMeta []spMetaSource
 	d := buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Write: generate, SPMeta: &spMeta}
-	if err := buildDownstreams(cfg, snap, d); err != nil {
+	downstreams, err := buildDownstreams(cfg, snap, d)
+	if err != nil {
 		return nil, err
 	}
-	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta, upstreams: built}, nil
+	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta, upstreams: built, downstreams: downstreams}, nil
 }

@@ -41,6 +41,15 @@ func check(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	// Warnings: the config works, but not as the peers need it (a
+	// Microsoft preset on plain http).
+	for _, d := range l.downstreams {
+		if w, ok := d.(interface{ Warnings() []string }); ok {
+			for _, line := range w.Warnings() {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", *path, line)
+			}
+		}
+	}
 	return 0
 }
 

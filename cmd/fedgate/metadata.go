@@ -97,7 +97,9 @@ func describeFederation(cfg *config.Config, keys []protocols.SigningKey, appID, 
 			f.Issuer = saml.DefaultIssuer(base)
 		}
 		f.PassiveSignIn = base + saml.SSOPath + "/" + appID
-		f.SignOut = base + saml.SLOPath
+		// The app's own endpoints, as its metadata advertises them: an
+		// m365 app shares its entity id with every other m365 app.
+		f.SignOut = base + saml.SLOPath + "/" + appID
 		f.MetadataURL = base + saml.MetadataPath + "?app=" + url.QueryEscape(appID)
 	case "wsfed":
 		var c wsfed.RPConfig
@@ -164,11 +166,12 @@ Microsoft Graph (samlOrWsFedExternalDomainFederation):
   passiveSignInUri:                  %s
   preferredAuthenticationProtocol:   %s
   signingCertificate:                %s
-  metadataExchangeUri:               %s
+(Graph has no field for the metadata URL: the one it offers names a WS-Trust
+endpoint, which fedgate does not have; leave it unset.)
 `, f.App, proto, strings.Join(f.Domains, ", "), f.Issuer, f.PassiveSignIn, f.SigningCert, f.MetadataURL,
-		f.Issuer, f.PassiveSignIn, f.Protocol, f.SigningCert, f.MetadataURL)
+		f.Issuer, f.PassiveSignIn, f.Protocol, f.SigningCert)
 	if f.NextCert != "" {
-		fmt.Fprintf(w, "\nNext signing certificate (published in the metadata; Entra picks it up from the metadata URL):\n  %s\n", f.NextCert)
+		fmt.Fprintf(w, "\nNext signing certificate (published in the metadata; Entra picks it up from the metadata URL,\nor PATCH signingCertificate with it once it is active):\n  %s\n", f.NextCert)
 	}
 	var dns []string
 	for _, d := range f.Domains {
@@ -198,7 +201,6 @@ func printM365(w io.Writer, f *federation) {
 			fmt.Fprintf(w, "  NextSigningCertificate:           %s\n", f.NextCert)
 		}
 		fmt.Fprintf(w, `  PreferredAuthenticationProtocol:  %s
-  MetadataExchangeUri:              %s
   FederatedIdpMfaBehavior:          acceptIfMfaDoneByFederatedIdp
 
 PowerShell (Microsoft Graph module; Connect-MgGraph -Scopes Domain.ReadWrite.All first):
@@ -207,11 +209,33 @@ PowerShell (Microsoft Graph module; Connect-MgGraph -Scopes Domain.ReadWrite.All
     -PassiveSignInUri "%s" `+"`"+`
     -SignOutUri "%s" `+"`"+`
     -SigningCertificate "%s" `+"`"+`
-`, f.Protocol, f.MetadataURL, d, name, f.Issuer, f.PassiveSignIn, f.SignOut, f.SigningCert)
+`, f.Protocol, d, name, f.Issuer, f.PassiveSignIn, f.SignOut, f.SigningCert)
 		if f.NextCert != "" {
 			fmt.Fprintf(w, "    -NextSigningCertificate \"%s\" `\n", f.NextCert)
 		}
-		fmt.Fprintf(w, "    -PreferredAuthenticationProtocol \"%s\" `\n    -MetadataExchangeUri \"%s\" `\n    -FederatedIdpMfaBehavior \"acceptIfMfaDoneByFederatedIdp\"\n\n",
-			f.Protocol, f.MetadataURL)
+		fmt.Fprintf(w, "    -PreferredAuthenticationProtocol \"%s\" `\n    -FederatedIdpMfaBehavior \"acceptIfMfaDoneByFederatedIdp\"\n\n", f.Protocol)
+		printM365Rollover(w, d, f.NextCert)
 	}
+}
+
+// printM365Rollover says how Entra learns of the next signing key: no
+// MetadataExchangeUri is set (it names a WS-Trust MEX endpoint, which
+// fedgate does not have), so the certificates are handed over by command.
+// Entra accepts tokens signed with either SigningCertificate or
+// NextSigningCertificate, so the switch has no outage.
+func printM365Rollover(w io.Writer, domain, next string) {
+	if next == "" {
+		fmt.Fprint(w, "Signing-key rollover: add the new key to keys.signing with status: next and run this command\nagain; it prints the Update-MgDomainFederationConfiguration calls that hand it to Entra.\n\n")
+		return
+	}
+	id := fmt.Sprintf(`(Get-MgDomainFederationConfiguration -DomainId "%s").Id`, domain)
+	fmt.Fprintf(w, `Signing-key rollover (Entra does not fetch fedgate's certificates for a federated domain):
+  1. If the domain was federated before the next key existed, give Entra the next certificate now:
+  Update-MgDomainFederationConfiguration -DomainId "%[1]s" -InternalDomainFederationId %[2]s `+"`"+`
+    -NextSigningCertificate "%[3]s"
+  2. Once the next key is active in fedgate, make it the signing certificate:
+  Update-MgDomainFederationConfiguration -DomainId "%[1]s" -InternalDomainFederationId %[2]s `+"`"+`
+    -SigningCertificate "%[3]s"
+
+`, domain, id, next)
 }

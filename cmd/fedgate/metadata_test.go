@@ -58,16 +58,24 @@ func metadataCLI(args ...string) (int, string, string) {
 	return runCLI(append([]string{"metadata"}, args...)...)
 }
 
-func TestMetadataCommand(t *testing.T) {
-	dir := t.TempDir()
+// federationDir writes config (federationConfig or a variant), the staff
+// policy and the two signing keys it names into a new temp dir; it
+// returns the dir and the config's path.
+func federationDir(t *testing.T, config string) (dir, cfg string) {
+	t.Helper()
+	dir = t.TempDir()
 	for _, f := range []string{"sign.pem", "next.pem"} {
 		if code, _, stderr := runCLI("keys", "generate", "--signing", filepath.Join(dir, f)); code != 0 {
 			t.Fatal(stderr)
 		}
 	}
 	writeFile(t, dir, "staff.yaml", staffPolicy)
-	writeFile(t, dir, "fedgate.yaml", federationConfig)
-	cfg := filepath.Join(dir, "fedgate.yaml")
+	writeFile(t, dir, "fedgate.yaml", config)
+	return dir, filepath.Join(dir, "fedgate.yaml")
+}
+
+func TestMetadataCommand(t *testing.T) {
+	dir, cfg := federationDir(t, federationConfig)
 	cur, next := certB64(t, filepath.Join(dir, "sign.pem")), certB64(t, filepath.Join(dir, "next.pem"))
 
 	code, out, stderr := metadataCLI("entra-b2b", "--config", cfg, "--app", "partner")
@@ -93,6 +101,7 @@ func TestMetadataCommand(t *testing.T) {
 	if strings.Contains(out, "example.co.jp. IN TXT") {
 		t.Errorf("no DNS record is needed for example.co.jp:\n%s", out)
 	}
+	noMEX(t, out)
 
 	code, out, stderr = metadataCLI("m365", "--config", cfg, "--app", "m365")
 	if code != 0 {
@@ -106,18 +115,52 @@ func TestMetadataCommand(t *testing.T) {
 		`-SigningCertificate "` + cur + `"`,
 		`-NextSigningCertificate "` + next + `"`,
 		`-PreferredAuthenticationProtocol "wsFed"`,
-		`-MetadataExchangeUri "https://sso.example.co.jp/FederationMetadata/2007-06/FederationMetadata.xml?app=m365"`,
 		`-FederatedIdpMfaBehavior "acceptIfMfaDoneByFederatedIdp"`,
+		// Rollover is handed over by command: no metadata exchange endpoint.
+		`Update-MgDomainFederationConfiguration -DomainId "example.co.jp" -InternalDomainFederationId (Get-MgDomainFederationConfiguration -DomainId "example.co.jp").Id`,
+		`-SigningCertificate "` + next + `"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("m365 output lacks %q:\n%s", want, out)
 		}
 	}
+	noMEX(t, out)
+	// The app's own sign-out endpoint: every m365 app shares its entity id.
 	code, out, _ = metadataCLI("m365", "--config", cfg, "--app", "m365-saml")
-	if code != 0 || !strings.Contains(out, `-PreferredAuthenticationProtocol "saml"`) || !strings.Contains(out, `-SignOutUri "https://sso.example.co.jp/saml/slo"`) {
+	if code != 0 || !strings.Contains(out, `-PreferredAuthenticationProtocol "saml"`) || !strings.Contains(out, `-SignOutUri "https://sso.example.co.jp/saml/slo/m365-saml"`) {
 		t.Errorf("m365 over SAML:\n%s", out)
 	}
+	noMEX(t, out)
 	if code, _, stderr := metadataCLI("m365", "--config", cfg, "--app", "partner"); code != 1 || !strings.Contains(stderr, "preset m365") {
 		t.Errorf("wrong preset: %d %s", code, stderr)
+	}
+}
+
+// noMEX: fedgate has no WS-Trust metadata exchange endpoint, so neither
+// Entra setting that names one may be printed.
+func noMEX(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(strings.ToLower(out), "metadataexchangeuri") {
+		t.Errorf("prints a metadata exchange URI:\n%s", out)
+	}
+}
+
+// TestCheckWarnsMicrosoftPresetOnHTTP: Microsoft accepts only https
+// endpoints; check says so for every app with a preset, and still passes
+// (a test setup may run on http).
+func TestCheckWarnsMicrosoftPresetOnHTTP(t *testing.T) {
+	dir, cfg := federationDir(t, federationConfig)
+	if code, _, stderr := runCLI("check", "--config", cfg); code != 0 || strings.Contains(stderr, "warning") {
+		t.Fatalf("https: exit %d, stderr:\n%s", code, stderr)
+	}
+	writeFile(t, dir, "fedgate.yaml", strings.Replace(federationConfig, "https://sso.example.co.jp", "http://sso.example.co.jp", 1))
+	code, _, stderr := runCLI("check", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	for _, app := range []string{"partner", "m365", "m365-saml"} {
+		if want := `warning: app "` + app + `": preset `; !strings.Contains(stderr, want) || !strings.Contains(stderr, "http:// public_url") {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
 }

@@ -70,6 +70,14 @@ policies: [policies/*.yaml]
 func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func() error) {
 	t.Helper()
 	dir = writeServerConfig(t, "127.0.0.1:0")
+	base, logs, stop = runConfig(t, dir)
+	return base, dir, logs, stop
+}
+
+// runConfig runs dir's fedgate.yaml in-process; it returns the base URL,
+// the logs and a stop func.
+func runConfig(t *testing.T, dir string) (base string, logs *lockedBuffer, stop func() error) {
+	t.Helper()
 	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -95,7 +103,7 @@ func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func(
 		return <-done
 	}
 	t.Cleanup(func() { _ = stop() })
-	return base, dir, logs, stop
+	return base, logs, stop
 }
 
 // startServeCommand runs `fedgate serve` itself (its signal handling

@@ -4,13 +4,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // SPConfig is the `saml:` block of a `type: saml` app: one service provider.
@@ -133,14 +133,10 @@ type Attribute struct {
 	FriendlyName string `yaml:"friendly_name"`
 }
 
-// Presets.
+// Presets (their values: protocols/internal/preset).
 const (
-	PresetEntraB2B = "entra-b2b"
-	PresetM365     = "m365"
-)
-
-var (
-	tenantID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	PresetEntraB2B = preset.EntraB2B
+	PresetM365     = preset.M365
 )
 
 // sp is one service provider, resolved: preset applied, metadata merged.
@@ -176,17 +172,19 @@ type sp struct {
 	Encryption *encryption
 }
 
-// resolve applies the preset and metadata, fills defaults and validates,
-// returning every problem.
+// resolve applies the metadata and the preset, fills defaults and
+// validates, returning every problem. A NameID format the SP's metadata
+// lists alone is used when name_id_format is not set: the SP accepts no
+// other.
 func (c SPConfig) resolve(app string) (*sp, error) {
 	s := &sp{App: app, EntityID: c.EntityID, RequireSigned: c.RequireSignedRequests, SHA1: c.SHA1,
-		Issuer: c.Issuer, Audience: c.Audience, NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue,
-		Salt: c.PersistentSalt.Value(), Attributes: c.Attributes, MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated, RelayStates: c.IdPInitiatedRelayStates, SLOURL: c.SLOURL,
+		Issuer: c.Issuer, Audience: c.Audience, Salt: c.PersistentSalt.Value(), MFAClass: c.MFAClass, IdPInitiated: c.IdPInitiated, RelayStates: c.IdPInitiatedRelayStates, SLOURL: c.SLOURL,
 		RelayState: c.DefaultRelayState, AssertionTTL: c.AssertionTTL, RequestMaxAge: c.RequestMaxAge, Skew: c.ClockSkew,
-		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs}
+		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains, SignAssertion: true, Certs: c.Certs, ACS: c.ACSURLs}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	var encCerts []*x509.Certificate
+	nameIDFormat := c.NameIDFormat
 	if c.MetadataURL != "" && c.EntityID == "" {
 		bad("metadata_url needs entity_id: the SP's entity id, which every fetched document must carry")
 	}
@@ -195,9 +193,7 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		if err != nil {
 			bad("metadata_file: %v", err)
 		} else {
-			if s.EntityID == "" {
-				s.EntityID = md.EntityID
-			}
+			setDefault(&s.EntityID, md.EntityID)
 			// A document from a URL may not choose whom it describes: the
 			// entity id is pinned in config.
 			if c.MetadataURL != "" && md.EntityID != c.EntityID {
@@ -215,57 +211,40 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 			if len(c.ACSURLs) == 0 {
 				s.ACS = md.ACS
 			}
-			if s.NameIDFormat == "" && len(md.NameIDFormats) == 1 {
-				s.NameIDFormat = md.NameIDFormats[0]
+			if nameIDFormat == "" && len(md.NameIDFormats) == 1 {
+				nameIDFormat = md.NameIDFormats[0]
 			}
 		}
 	}
-	if len(c.ACSURLs) > 0 {
-		s.ACS = c.ACSURLs
+	var attrs []preset.Attribute
+	for _, a := range c.Attributes {
+		attrs = append(attrs, preset.Attribute{Name: a.Name, Value: a.Value, Format: a.NameFormat})
 	}
-	switch c.Preset {
-	case "":
-	case PresetEntraB2B:
-		if !tenantID.MatchString(c.Tenant) {
-			bad("preset entra-b2b needs tenant: the partner tenant's id (a GUID)")
-		}
-		aud := fmt.Sprintf(entraTenantAudience, strings.ToLower(c.Tenant))
-		acs := MicrosoftLoginSRF
-		if c.CIAM {
-			acs = fmt.Sprintf(entraCIAMLoginSRF, strings.ToLower(c.Tenant))
-		}
-		s.EntityID = aud
-		s.Accepted = []string{MicrosoftOnline} // legacy federations still send it
-		s.ACS = []ACS{{URL: acs, Default: true}}
-		s.Audience = aud
-		s.RequireSigned = false // Entra's requests on this path are unsigned
-		setDefault(&s.NameIDFormat, NameIDPersistent)
-		if !hasAttr(s.Attributes, ClaimEmailAddress) {
-			s.Attributes = append(s.Attributes, Attribute{Name: ClaimEmailAddress, Value: "email", NameFormat: AttrNameFormatURI})
-		}
-	case PresetM365:
-		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
-			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
-		}
-		if len(c.Domains) > 1 {
-			bad("preset m365: one app per federated domain (Entra needs a distinct IssuerUri for each: give each app its own issuer)")
-		}
-		s.EntityID = MicrosoftOnline
-		s.ACS = []ACS{{URL: MicrosoftLoginSRF, Default: true}}
-		s.Audience = MicrosoftOnline
-		s.NameIDFormat = NameIDPersistent
-		s.NameIDValue = c.ImmutableID
-		s.SignAssertion = true
-		setDefault(&s.SLOURL, MicrosoftLoginSRF) // sign-out comes by Redirect; the answer goes back to login.srf
-		setDefault(&s.MFAClass, ClassMicrosoftMFA)
-		if !hasAttr(s.Attributes, AttrIDPEmail) {
-			s.Attributes = append(s.Attributes, Attribute{Name: AttrIDPEmail, Value: "upn", NameFormat: AttrNameFormatUnspecified})
-		}
-	default:
-		bad("unknown preset %q (known: entra-b2b, m365)", c.Preset)
+	peer, err := preset.Resolve(preset.Config{Preset: c.Preset, Tenant: c.Tenant, CIAM: c.CIAM, Domains: c.Domains, ImmutableID: c.ImmutableID,
+		NameIDFormat: nameIDFormat, NameIDValue: c.NameIDValue, Salt: s.Salt, Attributes: attrs}, preset.SAML)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if c.SignAssertion != nil && c.Preset != PresetM365 {
-		s.SignAssertion = *c.SignAssertion
+	s.NameIDFormat, s.NameIDValue = peer.NameIDFormat, peer.NameIDValue
+	// The configured attributes first (friendly names kept), then those
+	// the preset adds.
+	s.Attributes = slices.Clone(c.Attributes)
+	for _, a := range peer.Attributes[len(c.Attributes):] {
+		s.Attributes = append(s.Attributes, Attribute{Name: a.Name, Value: a.Value, NameFormat: a.Format})
+	}
+	signAssertion := c.SignAssertion
+	if pr := peer.Preset; pr != nil {
+		s.EntityID, s.Accepted, s.Audience = peer.IDs[0], peer.IDs[1:], peer.Audience
+		s.ACS = []ACS{{URL: peer.Replies[0], Default: true}}
+		s.RequireSigned = s.RequireSigned && !pr.UnsignedRequests
+		setDefault(&s.SLOURL, pr.SignOut)
+		setDefault(&s.MFAClass, pr.MFAClass)
+		if pr.SignedAssertion {
+			signAssertion = nil
+		}
+	}
+	if signAssertion != nil {
+		s.SignAssertion = *signAssertion
 	}
 	if c.SignResponse != nil {
 		s.SignResponse = *c.SignResponse
@@ -308,40 +287,6 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 	if defaults > 1 {
 		bad("acs_urls: more than one default")
 	}
-	switch strings.ToLower(s.NameIDFormat) {
-	case "", "persistent":
-		s.NameIDFormat = NameIDPersistent
-	case "transient":
-		s.NameIDFormat = NameIDTransient
-	case "emailaddress", "email":
-		s.NameIDFormat = NameIDEmail
-	case "unspecified":
-		s.NameIDFormat = NameIDUnspecified
-	default:
-		if !strings.HasPrefix(s.NameIDFormat, "urn:") {
-			bad("name_id_format %q: use persistent, emailAddress, unspecified, transient or a URN", s.NameIDFormat)
-		}
-	}
-	if s.NameIDValue == "" {
-		switch s.NameIDFormat {
-		case NameIDPersistent:
-			s.NameIDValue = "pairwise"
-		case NameIDEmail:
-			s.NameIDValue = "email"
-		case NameIDTransient:
-			s.NameIDValue = "transient"
-		default:
-			s.NameIDValue = "username"
-		}
-	}
-	switch {
-	case s.NameIDValue == "pairwise" || s.NameIDValue == "transient":
-		if s.NameIDValue == "pairwise" && len(s.Salt) < 16 {
-			bad("persistent_salt: at least 16 characters are needed for pairwise persistent NameIDs (keep it secret and never change it: NameIDs derive from it)")
-		}
-	case !assertion.ValueSource.MatchString(s.NameIDValue) || s.NameIDValue == "groups":
-		bad("name_id_value %q: use pairwise, username, upn, email, subject or claim:<name>", s.NameIDValue)
-	}
 	for i, a := range s.Attributes {
 		if a.Name == "" {
 			bad("attributes[%d]: name is required", i)
@@ -351,6 +296,8 @@ func (c SPConfig) resolve(app string) (*sp, error) {
 		}
 		switch strings.ToLower(a.NameFormat) {
 		case "":
+			// A name that is a URI (has a scheme) is one; anything else is
+			// a plain name.
 			if strings.Contains(a.Name, ":") {
 				s.Attributes[i].NameFormat = AttrNameFormatURI
 			} else {
@@ -396,10 +343,6 @@ func (s *sp) defaultACS() ACS {
 		}
 	}
 	return best
-}
-
-func hasAttr(as []Attribute, name string) bool {
-	return slices.ContainsFunc(as, func(a Attribute) bool { return a.Name == name })
 }
 
 func setDefault(s *string, v string) {

@@ -72,6 +72,24 @@ func TestGolden(t *testing.T) {
 		}
 		xmllintSchema(t, w.Body.Bytes(), "saml-schema-metadata-2.0.xsd")
 	})
+	// An app's own document: its issuer and its own endpoints, still valid
+	// metadata; an unknown app is the error page, 404, audited.
+	t.Run("metadata?app=", func(t *testing.T) {
+		sp := basicSP()
+		sp.Issuer = "https://sso.example.co.jp/crm"
+		e := newEnv(t, map[string]SPConfig{"crm": sp})
+		body := e.do(httptest.NewRequest(http.MethodGet, MetadataPath+"?app=crm", nil)).Body.Bytes()
+		for _, want := range []string{`entityID="https://sso.example.co.jp/crm"`, `Location="` + base + SSOPath + `/crm"`, `Location="` + base + SLOPath + `/crm"`} {
+			if !bytes.Contains(body, []byte(want)) {
+				t.Errorf("lacks %s:\n%s", want, body)
+			}
+		}
+		if bytes.Contains(body, []byte(`Location="`+base+SSOPath+`"`)) {
+			t.Errorf("advertises the shared endpoint:\n%s", body)
+		}
+		xmllintSchema(t, body, "saml-schema-metadata-2.0.xsd")
+		e.refused(e.do(httptest.NewRequest(http.MethodGet, MetadataPath+"?app=nope", nil)), http.StatusNotFound, "unknown-app")
+	})
 }
 
 // xmllintSchema validates doc against one of the SAML schemas.

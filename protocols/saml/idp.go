@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // Config is the IdP: fedgate's public URL and its SPs.
@@ -89,6 +89,7 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 	if p.Core, err = assertion.NewCore(d.Keys, d.Logger, d.Now, d.NewID); err != nil {
 		errs = append(errs, fmt.Errorf("saml: %w", err))
 	}
+	owners := preset.NewOwners("entity id")
 	for _, e := range cfg.SPs {
 		s, err := e.SPConfig.resolve(e.App)
 		if err == nil && s.SHA1 && p.Signer(true) == nil {
@@ -98,22 +99,9 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 			errs = append(errs, &SPError{App: e.App, Err: err})
 			continue
 		}
-		// One entity id, one app: otherwise requests and their answers
-		// could go to the other app's ACS. Microsoft 365's own id is the
-		// exception (one app per federated domain); its requests must
-		// then name the app in the path.
-		other := p.byEntity[s.EntityID]
-		if i := slices.IndexFunc(other, func(o *sp) bool { return o.EntityID == s.EntityID }); i >= 0 && s.EntityID != MicrosoftOnline {
-			errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("entity id %q is already app %q's", s.EntityID, other[i].App)})
+		if err := owners.Claim(e.App, s.EntityID, s.Preset, p.issuerFor(s)); err != nil {
+			errs = append(errs, &SPError{App: e.App, Err: err})
 			continue
-		}
-		if s.Preset == PresetM365 {
-			if slices.ContainsFunc(slices.Collect(maps.Values(p.sps)), func(o *sp) bool {
-				return o.Preset == PresetM365 && p.issuerFor(o) == p.issuerFor(s)
-			}) {
-				errs = append(errs, &SPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", p.issuerFor(s))})
-				continue
-			}
 		}
 		p.sps[e.App] = s
 		for _, id := range s.Accepted {
@@ -128,7 +116,7 @@ func Open(cfg Config, d Deps) (*IdP, error) {
 
 // Mount serves the IdP's endpoints; sp is the broker.
 func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
-	mux.HandleFunc("GET "+MetadataPath, p.metadata)
+	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, r *http.Request) { p.metadata(w, r, sp) })
 	sso := func(w http.ResponseWriter, r *http.Request) { p.sso(w, r, sp) }
 	mux.HandleFunc("GET "+SSOPath, sso)
 	mux.HandleFunc("POST "+SSOPath, sso)
@@ -141,6 +129,16 @@ func (p *IdP) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+SLOPath+"/{app}", slo)
 	mux.HandleFunc("POST "+SLOPath+"/{app}", slo)
 	mux.HandleFunc("GET "+InitPath+"/{app}", func(w http.ResponseWriter, r *http.Request) { p.idpInit(w, r, sp) })
+}
+
+// Warnings are what `fedgate check` says of the SPs without refusing
+// them (a Microsoft preset on an http:// public URL).
+func (p *IdP) Warnings() []string {
+	presets := map[string]string{}
+	for app, s := range p.sps {
+		presets[app] = s.Preset
+	}
+	return preset.Warnings(p.base, presets)
 }
 
 // Issuer is the IdP entity id an app's SP sees.

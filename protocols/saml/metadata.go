@@ -11,7 +11,9 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -116,10 +118,22 @@ func childNS(el *etree.Element, ns, tag string) *etree.Element {
 	return nil
 }
 
-// Metadata is fedgate's IdP metadata for issuer: every signing key (the
+// Metadata is fedgate's IdP metadata for app: every signing key (the
 // next one too, so SPs can roll over), SSO and SLO by Redirect and POST,
-// and the NameID formats.
-func (p *IdP) Metadata(issuer string) ([]byte, error) {
+// and the NameID formats. For an app, the entity id is the one its SP
+// sees and the endpoints are its own (/saml/sso/<app>, /saml/slo/<app>),
+// the ones `fedgate metadata` prints: an SP that imports the document
+// (Entra's metadata URL) is answered by that app even when several apps
+// share its entity id. Without an app (""), the default issuer and the
+// shared endpoints, where requests are matched to an SP by their Issuer.
+func (p *IdP) Metadata(app string) ([]byte, error) {
+	issuer, sso, slo := p.issuer, p.base+SSOPath, p.base+SLOPath
+	if app != "" {
+		if p.sps[app] == nil {
+			return nil, errUnknownApp
+		}
+		issuer, sso, slo = p.Issuer(app), sso+"/"+app, slo+"/"+app
+	}
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	ed := doc.CreateElement("md:EntityDescriptor")
@@ -139,30 +153,27 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		s := idp.CreateElement("md:SingleLogoutService")
 		s.CreateAttr("Binding", b)
-		s.CreateAttr("Location", p.base+SLOPath)
+		s.CreateAttr("Location", slo)
 	}
-	for _, f := range []string{NameIDPersistent, NameIDEmail, NameIDUnspecified, NameIDTransient} {
+	for _, f := range []string{preset.NameIDPersistent, preset.NameIDEmail, preset.NameIDUnspecified, preset.NameIDTransient} {
 		idp.CreateElement("md:NameIDFormat").SetText(f)
 	}
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		s := idp.CreateElement("md:SingleSignOnService")
 		s.CreateAttr("Binding", b)
-		s.CreateAttr("Location", p.base+SSOPath)
+		s.CreateAttr("Location", sso)
 	}
 	doc.Indent(2)
 	return doc.WriteToBytes()
 }
 
-// metadata serves /saml/metadata (?app=<id> for an SP with its own issuer).
-func (p *IdP) metadata(w http.ResponseWriter, r *http.Request) {
-	issuer := p.issuer
-	if app := r.URL.Query().Get("app"); app != "" {
-		s := p.sps[app]
-		if s == nil {
-			http.NotFound(w, r)
-			return
-		}
-		issuer = p.issuerFor(s)
+// metadata serves /saml/metadata (?app=<id>: that app's document; an
+// unknown app gets the error page, 404).
+func (p *IdP) metadata(w http.ResponseWriter, r *http.Request, spv protocols.SessionProvider) {
+	app := r.URL.Query().Get("app")
+	if app != "" && p.sps[app] == nil {
+		p.refuseAs(w, r, spv, "saml.metadata", app, errUnknownApp)
+		return
 	}
-	p.ServeMetadata(w, issuer, p.Metadata)
+	p.ServeMetadata(w, app, p.Metadata)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
 )
@@ -158,11 +159,48 @@ func TestDuplicateEntityIDs(t *testing.T) {
 	ma, mb := m, m
 	ma.Issuer, mb.Issuer = "http://a.example/adfs/services/trust", "http://b.example/adfs/services/trust"
 	e := newEnv(t, map[string]SPConfig{"m365-a": ma, "m365-b": mb})
-	req := authnRequestXML("_d", MicrosoftOnline, fixedNow, "", "")
+	req := authnRequestXML("_d", preset.MicrosoftOnline, fixedNow, "", "")
 	e.refused(e.do(postRequest(SSOPath, req, "")), http.StatusBadRequest, "unknown-service-provider")
 	posted(t, e.do(postRequest(SSOPath+"/m365-b", req, "")))
 	local := SPConfig{EntityID: "x", ACSURLs: []ACS{{URL: "http://localhost:8081/acs"}}, NameIDFormat: "email"}
 	if _, err := local.resolve("dev"); err != nil {
 		t.Fatalf("http to localhost is for development: %v", err)
+	}
+}
+
+// TestNameIDFormatFromMetadata: without name_id_format, a NameIDFormat
+// the SP's metadata lists alone is used (the SP accepts no other); with
+// several, or none, persistent; name_id_format always wins.
+func TestNameIDFormatFromMetadata(t *testing.T) {
+	md := func(formats ...string) []byte {
+		var b strings.Builder
+		for _, f := range formats {
+			b.WriteString("<md:NameIDFormat>" + f + "</md:NameIDFormat>")
+		}
+		return []byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + appEntity + `">` +
+			`<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` + b.String() +
+			`<md:AssertionConsumerService Binding="` + BindingPOST + `" Location="https://app.example.com/saml/acs" index="0"/>` +
+			`</md:SPSSODescriptor></md:EntityDescriptor>`)
+	}
+	for _, tt := range []struct {
+		name, configured string
+		listed           []string
+		format, value    string
+	}{
+		{name: "one listed", listed: []string{preset.NameIDEmail}, format: preset.NameIDEmail, value: "email"},
+		{name: "two listed", listed: []string{preset.NameIDEmail, preset.NameIDPersistent}, format: preset.NameIDPersistent, value: "pairwise"},
+		{name: "none listed", format: preset.NameIDPersistent, value: "pairwise"},
+		{name: "configured wins", configured: "unspecified", listed: []string{preset.NameIDEmail}, format: preset.NameIDUnspecified, value: "username"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := SPConfig{Metadata: md(tt.listed...), NameIDFormat: tt.configured, PersistentSalt: protocols.NewSecret(salt)}
+			s, err := c.resolve("app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.NameIDFormat != tt.format || s.NameIDValue != tt.value {
+				t.Errorf("NameID %s from %s, want %s from %s", s.NameIDFormat, s.NameIDValue, tt.format, tt.value)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -33,6 +34,7 @@ const (
 // Request errors: what went wrong (for the audit reason and the page).
 var (
 	errUnknownSP    = errors.New("unknown service provider")
+	errUnknownApp   = errors.New("unknown app")
 	errBadEncoding  = errors.New("request not decodable")
 	errTooLarge     = errors.New("request too large")
 	errBadXML       = errors.New("request XML refused")
@@ -52,7 +54,7 @@ var (
 
 // auditReason is the short code an error is audited with.
 func auditReason(err error) string {
-	for _, e := range []error{errUnknownSP, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
+	for _, e := range []error{errUnknownSP, errUnknownApp, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
 		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errRelayNotOK, errBadRequest, errNotAllowedIn} {
 		if errors.Is(err, e) {
 			return strings.ReplaceAll(e.Error(), " ", "-")
@@ -353,13 +355,13 @@ func resolveACS(s *sp, a *authnRequest) (string, error) {
 
 // nameIDPolicyOK: the requested format, if any, is the one configured.
 func nameIDPolicyOK(s *sp, a *authnRequest) bool {
-	return a.NameIDFormat == "" || a.NameIDFormat == NameIDUnspecified || a.NameIDFormat == s.NameIDFormat
+	return a.NameIDFormat == "" || a.NameIDFormat == preset.NameIDUnspecified || a.NameIDFormat == s.NameIDFormat
 }
 
 // wantsMFA: the SP asked for an MFA class.
 func wantsMFA(s *sp, a *authnRequest) bool {
 	for _, c := range a.Classes {
-		if c == s.MFAClass || c == ClassREFEDSMFA || c == ClassMicrosoftMFA {
+		if c == s.MFAClass || c == ClassREFEDSMFA || c == preset.MethodMFA {
 			return true
 		}
 	}

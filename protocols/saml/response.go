@@ -12,6 +12,7 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 const timeFormat = "2006-01-02T15:04:05Z"
@@ -173,8 +174,8 @@ func (p *IdP) nameID(s *sp, id protocols.Identity) (string, error) {
 		return p.NewID(), nil
 	}
 	v, err := assertion.NameID(id, s.NameIDValue, s.Salt, s.EntityID)
-	if err == nil && s.Preset == PresetM365 && len(v) > maxImmutableIDLength {
-		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, maxImmutableIDLength)
+	if err == nil && s.Preset == PresetM365 && len(v) > preset.MaxImmutableIDLength {
+		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, preset.MaxImmutableIDLength)
 	}
 	return v, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
 )
@@ -47,7 +48,7 @@ func TestSingleLogout(t *testing.T) {
 	// Microsoft 365 signs out by Redirect; the answer goes to login.srf.
 	e := newEnv(t, map[string]SPConfig{"m365": {Preset: "m365", ImmutableID: "claim:immutable_id"}, "app": basicSP()})
 	e.sp.id.SessionID = "sess-1"
-	w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SLOPath, e.loggedOutBy("_lo1", MicrosoftOnline), "rs", nil), nil))
+	w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SLOPath, e.loggedOutBy("_lo1", preset.MicrosoftOnline), "rs", nil), nil))
 	action, xml, relay := posted(t, w)
 	if action != "https://login.microsoftonline.com/login.srf" || relay != "rs" || e.sp.ended != 1 {
 		t.Fatalf("posted to %q relay %q ended %d", action, relay, e.sp.ended)

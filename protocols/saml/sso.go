@@ -219,6 +219,8 @@ func (p *IdP) refuseAs(w http.ResponseWriter, r *http.Request, spv protocols.Ses
 		why = protocols.RefusedReplayed
 	case errors.Is(err, errExpired):
 		why = protocols.RefusedExpired
+	case errors.Is(err, errUnknownApp):
+		status = http.StatusNotFound
 	case errors.Is(err, errNotAllowedIn):
 		status, why = http.StatusForbidden, protocols.RefusedHere
 	case reason == "error":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
 )
 
@@ -21,7 +22,7 @@ func TestRedirectSSO(t *testing.T) {
 	e := newEnv(t, map[string]SPConfig{"app": basicSP()})
 	req := authnRequestXML("_req1", appEntity, fixedNow.Add(-time.Minute),
 		` Destination="`+base+SSOPath+`" AssertionConsumerServiceURL="https://app.example.com/saml/acs2" ProtocolBinding="`+BindingPOST+`"`,
-		`<samlp:NameIDPolicy Format="`+NameIDPersistent+`" AllowCreate="true"/>`)
+		`<samlp:NameIDPolicy Format="`+preset.NameIDPersistent+`" AllowCreate="true"/>`)
 	w := e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, req, "relay-123", nil), nil))
 	action, xml, relay := posted(t, w)
 	if action != "https://app.example.com/saml/acs2" || relay != "relay-123" {
@@ -130,7 +131,7 @@ func TestStatusResponses(t *testing.T) {
 	}{
 		"denied":  {err: protocols.ErrAccessDenied, top: StatusResponder, sub: StatusRequestDenied},
 		"passive": {err: protocols.ErrLoginRequired, attrs: ` IsPassive="true"`, top: StatusResponder, sub: StatusNoPassive, passive: true},
-		"nameid":  {kids: `<samlp:NameIDPolicy Format="` + NameIDEmail + `"/>`, top: StatusRequester, sub: StatusInvalidNameIDPo},
+		"nameid":  {kids: `<samlp:NameIDPolicy Format="` + preset.NameIDEmail + `"/>`, top: StatusRequester, sub: StatusInvalidNameIDPo},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -3,13 +3,12 @@ package wsfed
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // RPConfig is the `wsfed:` block of a `type: wsfed` app: one relying party.
@@ -68,31 +67,15 @@ type Claim struct {
 	Value string `yaml:"value"`
 }
 
-// Presets, token types, URIs.
+// Presets, token types, and Microsoft's URIs (defined once in
+// protocols/internal/preset).
 const (
-	PresetEntraB2B = "entra-b2b"
-	PresetM365     = "m365"
-	TokenSAML11    = "saml11"
-	TokenSAML2     = "saml2"
+	TokenSAML11 = "saml11"
+	TokenSAML2  = "saml2"
 
-	MicrosoftOnline   = "urn:federation:MicrosoftOnline"
-	MicrosoftLoginSRF = "https://login.microsoftonline.com/login.srf"
-	ClaimEmailAddress = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
-	ClaimImmutableID  = "http://schemas.microsoft.com/LiveID/Federation/2008/05/ImmutableID"
-	ClaimUPN          = "http://schemas.xmlsoap.org/claims/UPN"
-	MethodMFA         = "http://schemas.microsoft.com/claims/multipleauthn"
 	msClaims          = "http://schemas.microsoft.com/ws/2008/06/identity/claims"
 	ClaimAuthnMethod  = msClaims + "/authenticationmethod"
 	ClaimAuthnInstant = msClaims + "/authenticationinstant"
-
-	NameIDPersistent  = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-	NameIDTransient   = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
-	NameIDEmail       = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
-	NameIDUnspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-)
-
-var (
-	tenantID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // rp is one relying party, resolved.
@@ -115,53 +98,42 @@ type rp struct {
 	Domains      []string
 }
 
+// resolve applies the preset, fills defaults and validates, returning
+// every problem.
 func (c RPConfig) resolve(app string) (*rp, error) {
 	r := &rp{App: app, Audience: c.Audience, Replies: c.ReplyURLs, TokenType: c.TokenType, Issuer: c.Issuer,
-		NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue, Salt: c.PersistentSalt.Value(), Claims: c.Claims,
-		MFAMethod: c.MFAMethod, SHA1: c.SHA1, TTL: c.TokenTTL, Skew: c.ClockSkew, Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains}
+		Salt: c.PersistentSalt.Value(), MFAMethod: c.MFAMethod, SHA1: c.SHA1, TTL: c.TokenTTL, Skew: c.ClockSkew,
+		Preset: c.Preset, Tenant: c.Tenant, Domains: c.Domains}
 	if c.Realm != "" {
 		r.Realms = []string{c.Realm}
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	switch c.Preset {
-	case "":
-	case PresetEntraB2B:
-		if !tenantID.MatchString(c.Tenant) {
-			bad("preset entra-b2b needs tenant: the partner tenant's id (a GUID)")
-		}
-		aud := "https://login.microsoftonline.com/" + strings.ToLower(c.Tenant) + "/"
-		reply := MicrosoftLoginSRF
-		if c.CIAM {
-			reply = "https://" + strings.ToLower(c.Tenant) + ".ciamlogin.com/login.srf"
-		}
-		r.Realms = []string{aud, MicrosoftOnline}
-		r.Audience, r.Replies = aud, []string{reply}
-		setDefault(&r.TokenType, TokenSAML11)
-		setDefault(&r.NameIDFormat, NameIDPersistent)
-		if c.ImmutableID != "" {
-			setDefault(&r.NameIDValue, c.ImmutableID)
-		}
-		addClaim(r, ClaimImmutableID, firstNonEmpty(c.ImmutableID, "pairwise"))
-		addClaim(r, ClaimEmailAddress, "email")
-	case PresetM365:
-		if c.ImmutableID == "" || !assertion.ValueSource.MatchString(c.ImmutableID) {
-			bad("preset m365 needs immutable_id: where the user's ImmutableID comes from (e.g. claim:immutable_id)")
-		}
-		if len(c.Domains) > 1 {
-			bad("preset m365: one app per federated domain (Entra needs a distinct IssuerUri for each: give each app its own issuer)")
-		}
-		r.Realms = []string{MicrosoftOnline}
-		r.Audience, r.Replies = MicrosoftOnline, []string{MicrosoftLoginSRF}
-		r.TokenType = TokenSAML11 // Entra does not accept SAML 2.0 tokens here
-		r.NameIDFormat, r.NameIDValue = NameIDPersistent, c.ImmutableID
-		addClaim(r, ClaimUPN, "upn")
-		addClaim(r, ClaimImmutableID, c.ImmutableID)
-	default:
-		bad("unknown preset %q (known: entra-b2b, m365)", c.Preset)
+	var claims []preset.Attribute
+	for _, cl := range c.Claims {
+		claims = append(claims, preset.Attribute{Name: cl.Type, Value: cl.Value})
 	}
-	setDefault(&r.TokenType, TokenSAML11)
-	setDefault(&r.MFAMethod, MethodMFA)
+	peer, err := preset.Resolve(preset.Config{Preset: c.Preset, Tenant: c.Tenant, CIAM: c.CIAM, Domains: c.Domains, ImmutableID: c.ImmutableID,
+		NameIDFormat: c.NameIDFormat, NameIDValue: c.NameIDValue, Salt: r.Salt, Attributes: claims}, preset.WSFed)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.NameIDFormat, r.NameIDValue = peer.NameIDFormat, peer.NameIDValue
+	for _, a := range peer.Attributes {
+		r.Claims = append(r.Claims, Claim{Type: a.Name, Value: a.Value})
+	}
+	if pr := peer.Preset; pr != nil {
+		r.Realms, r.Audience, r.Replies = peer.IDs, peer.Audience, peer.Replies
+		if pr.SAML11 {
+			r.TokenType = TokenSAML11
+		}
+	}
+	if r.TokenType == "" {
+		r.TokenType = TokenSAML11
+	}
+	if r.MFAMethod == "" {
+		r.MFAMethod = preset.MethodMFA
+	}
 	if r.TTL == 0 {
 		r.TTL = time.Hour
 	}
@@ -170,8 +142,8 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 	}
 	if len(r.Realms) == 0 {
 		bad("realm is required (the wtrealm the relying party sends)")
-	} else {
-		setDefault(&r.Audience, r.Realms[0])
+	} else if r.Audience == "" {
+		r.Audience = r.Realms[0]
 	}
 	if r.TokenType != TokenSAML11 && r.TokenType != TokenSAML2 {
 		bad("token_type %q: use saml11 or saml2", r.TokenType)
@@ -184,37 +156,6 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 			bad("reply_urls[%d]: %v", i, err)
 		}
 	}
-	switch strings.ToLower(r.NameIDFormat) {
-	case "", "persistent":
-		r.NameIDFormat = NameIDPersistent
-	case "transient":
-		r.NameIDFormat = NameIDTransient
-	case "emailaddress", "email":
-		r.NameIDFormat = NameIDEmail
-	case "unspecified":
-		r.NameIDFormat = NameIDUnspecified
-	default:
-		if !strings.HasPrefix(r.NameIDFormat, "urn:") {
-			bad("name_id_format %q: use persistent, emailAddress, unspecified, transient or a URN", r.NameIDFormat)
-		}
-	}
-	if r.NameIDValue == "" {
-		switch r.NameIDFormat {
-		case NameIDPersistent:
-			r.NameIDValue = "pairwise"
-		case NameIDEmail:
-			r.NameIDValue = "email"
-		default:
-			r.NameIDValue = "username"
-		}
-	}
-	usesPairwise := r.NameIDValue == "pairwise" || slices.ContainsFunc(r.Claims, func(c Claim) bool { return c.Value == "pairwise" })
-	if usesPairwise && len(r.Salt) < 16 {
-		bad("persistent_salt: at least 16 characters are needed for pairwise persistent ids (keep it secret and never change it)")
-	}
-	if r.NameIDValue != "pairwise" && (!assertion.ValueSource.MatchString(r.NameIDValue) || r.NameIDValue == "groups") {
-		bad("name_id_value %q: use pairwise, username, upn, email, subject or claim:<name>", r.NameIDValue)
-	}
 	for i, cl := range r.Claims {
 		if r.TokenType == TokenSAML11 && !strings.Contains(cl.Type, "/") {
 			bad("claims[%d]: type %q must be a URI (namespace/name) in SAML 1.1 tokens", i, cl.Type)
@@ -224,25 +165,4 @@ func (c RPConfig) resolve(app string) (*rp, error) {
 		}
 	}
 	return r, errors.Join(errs...)
-}
-
-func addClaim(r *rp, typ, value string) {
-	if !slices.ContainsFunc(r.Claims, func(c Claim) bool { return c.Type == typ }) {
-		r.Claims = append(r.Claims, Claim{Type: typ, Value: value})
-	}
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-func setDefault(s *string, v string) {
-	if *s == "" {
-		*s = v
-	}
 }

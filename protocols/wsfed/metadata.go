@@ -7,7 +7,10 @@ import (
 	"net/http"
 
 	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 const (
@@ -17,11 +20,22 @@ const (
 	nsDSig     = "http://www.w3.org/2000/09/xmldsig#"
 )
 
-// Metadata is the federation metadata document for issuer, signed (Entra
-// reads it from metadataExchangeUri to roll certificates over): a
-// SecurityTokenServiceType role with every signing key (next ones too),
-// the passive endpoint, the token types and the claim types offered.
-func (s *STS) Metadata(issuer string) ([]byte, error) {
+// Metadata is the federation metadata document for app, signed (a peer
+// that polls it rolls certificates over): a SecurityTokenServiceType role
+// with every signing key (next ones too), the passive endpoint, the token
+// types and the claim types offered. For an app, the issuer its relying
+// party sees and its own passive endpoint (/wsfed/<app>), the one
+// `fedgate metadata` prints, so a tenant importing it is answered by that
+// app even when several apps share a realm. Without an app (""), the
+// default issuer and /wsfed, where wtrealm picks the relying party.
+func (s *STS) Metadata(app string) ([]byte, error) {
+	issuer, endpoint := s.issuer, s.base+Path
+	if app != "" {
+		if s.rps[app] == nil {
+			return nil, errUnknownApp
+		}
+		issuer, endpoint = s.Issuer(app), endpoint+"/"+app
+	}
 	ed := etree.NewElement("md:EntityDescriptor")
 	ed.CreateAttr("xmlns:md", nsMetadata)
 	ed.CreateAttr("ID", "_"+hexID(issuer))
@@ -43,7 +57,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 		tt.CreateElement("fed:TokenType").CreateAttr("Uri", t)
 	}
 	ct := role.CreateElement("fed:ClaimTypesOffered")
-	for _, c := range []string{ClaimUPN, ClaimImmutableID, ClaimEmailAddress, ClaimAuthnMethod, ClaimAuthnInstant} {
+	for _, c := range []string{preset.ClaimUPN, preset.ClaimImmutableID, preset.ClaimEmailAddress, ClaimAuthnMethod, ClaimAuthnInstant} {
 		el := ct.CreateElement("auth:ClaimType")
 		el.CreateAttr("xmlns:auth", "http://docs.oasis-open.org/wsfed/authorization/200706")
 		el.CreateAttr("Uri", c)
@@ -51,7 +65,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	pe := role.CreateElement("fed:PassiveRequestorEndpoint")
 	epr := pe.CreateElement("wsa:EndpointReference")
 	epr.CreateAttr("xmlns:wsa", nsAddressing)
-	epr.CreateElement("wsa:Address").SetText(s.base + Path)
+	epr.CreateElement("wsa:Address").SetText(endpoint)
 	if err := s.Signer(false).Sign(ed, "ID", 0); err != nil {
 		return nil, err
 	}
@@ -61,18 +75,16 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	return doc.WriteToBytes()
 }
 
-// metadata serves FederationMetadata.xml (?app=<id> for an RP with its own
-// issuer).
-func (s *STS) metadata(w http.ResponseWriter, r *http.Request) {
-	issuer := s.issuer
-	if app := r.URL.Query().Get("app"); app != "" {
-		if s.rps[app] == nil {
-			http.NotFound(w, r)
-			return
-		}
-		issuer = s.Issuer(app)
+// metadata serves FederationMetadata.xml (?app=<id>: that app's
+// document; an unknown app gets the error page, 404).
+func (s *STS) metadata(w http.ResponseWriter, r *http.Request, sp protocols.SessionProvider) {
+	app := r.URL.Query().Get("app")
+	if app != "" && s.rps[app] == nil {
+		sp.Audit(r, protocols.AuditEvent{Event: "wsfed.metadata", Outcome: "failure", App: app, Reason: "unknown-app"})
+		sp.Refuse(w, r, http.StatusNotFound, protocols.RefusedRequest, "unknown-app")
+		return
 	}
-	s.ServeMetadata(w, issuer, s.Metadata)
+	s.ServeMetadata(w, app, s.Metadata)
 }
 
 // hexID is a stable XML id for a document about issuer.

@@ -7,10 +7,10 @@
 package wsfed
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +21,7 @@ import (
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 	"github.com/fedgate/fedgate/protocols/internal/page"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 // Endpoint paths.
@@ -85,6 +86,7 @@ func Open(cfg Config, d Deps) (*STS, error) {
 	if s.Core, err = assertion.NewCore(d.Keys, d.Logger, d.Now, d.NewID); err != nil {
 		errs = append(errs, fmt.Errorf("wsfed: %w", err))
 	}
+	owners := preset.NewOwners("realm")
 	for _, e := range cfg.RPs {
 		r, err := e.RPConfig.resolve(e.App)
 		if err == nil && r.SHA1 && s.Signer(true) == nil {
@@ -94,20 +96,9 @@ func Open(cfg Config, d Deps) (*STS, error) {
 			errs = append(errs, &RPError{App: e.App, Err: err})
 			continue
 		}
-		// One realm, one app (Microsoft 365's own realm excepted: one app
-		// per federated domain, named in the path).
-		other := s.byRealm[r.Realms[0]]
-		if i := slices.IndexFunc(other, func(o *rp) bool { return o.Realms[0] == r.Realms[0] }); i >= 0 && r.Realms[0] != MicrosoftOnline {
-			errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("realm %q is already app %q's", r.Realms[0], other[i].App)})
+		if err := owners.Claim(e.App, r.Realms[0], r.Preset, cmp.Or(r.Issuer, s.issuer)); err != nil {
+			errs = append(errs, &RPError{App: e.App, Err: err})
 			continue
-		}
-		if r.Preset == PresetM365 {
-			if slices.ContainsFunc(slices.Collect(maps.Keys(s.rps)), func(a string) bool {
-				return s.rps[a].Preset == PresetM365 && s.Issuer(a) == firstNonEmpty(r.Issuer, s.issuer)
-			}) {
-				errs = append(errs, &RPError{App: e.App, Err: fmt.Errorf("issuer %q is another m365 app's: each federated domain needs its own IssuerUri", firstNonEmpty(r.Issuer, s.issuer))})
-				continue
-			}
 		}
 		s.rps[e.App] = r
 		for _, realm := range r.Realms {
@@ -128,7 +119,17 @@ func (s *STS) Mount(mux *http.ServeMux, sp protocols.SessionProvider) {
 	mux.HandleFunc("GET "+Path+"/{app}", h)
 	mux.HandleFunc("POST "+Path+"/{app}", h)
 	mux.HandleFunc("GET "+ResumePath, func(w http.ResponseWriter, r *http.Request) { s.resume(w, r, sp) })
-	mux.HandleFunc("GET "+MetadataPath, s.metadata)
+	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, r *http.Request) { s.metadata(w, r, sp) })
+}
+
+// Warnings are what `fedgate check` says of the relying parties without
+// refusing them (a Microsoft preset on an http:// public URL).
+func (s *STS) Warnings() []string {
+	presets := map[string]string{}
+	for app, r := range s.rps {
+		presets[app] = r.Preset
+	}
+	return preset.Warnings(s.base, presets)
 }
 
 // Issuer is the issuer an app's RP sees.
@@ -147,6 +148,7 @@ const (
 
 var (
 	errUnknownRealm = errors.New("unknown realm")
+	errUnknownApp   = errors.New("unknown app")
 	errReply        = errors.New("wreply not registered")
 	errAction       = errors.New("unsupported wa")
 	errTooLong      = errors.New("parameter too long")
@@ -217,7 +219,7 @@ func (s *STS) passive(w http.ResponseWriter, r *http.Request, sp protocols.Sessi
 				p.Fresh = s.Now().Add(-time.Duration(n) * time.Minute)
 			}
 		}
-		p.MFA = q.Get("wauth") == MethodMFA
+		p.MFA = q.Get("wauth") == preset.MethodMFA
 		s.continueSignIn(w, r, sp, p)
 	case "wsignout1.0", "wsignoutcleanup1.0":
 		s.signOut(w, r, sp, q.Get("wa"), q.Get("wreply"))

@@ -25,6 +25,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig/xmlsigtest"
 )
@@ -302,7 +303,7 @@ func TestFreshnessAndResume(t *testing.T) {
 	if e.sp.reqs[1].FreshAfter != r.FreshAfter || f["wresult"] == "" {
 		t.Fatal("resume lost the request")
 	}
-	e.get(signIn(Path, "wtrealm", "urn:intranet", "wauth", MethodMFA))
+	e.get(signIn(Path, "wtrealm", "urn:intranet", "wauth", preset.MethodMFA))
 	if !e.sp.reqs[2].MFA {
 		t.Error("wauth=multipleauthn should ask for MFA")
 	}
@@ -432,6 +433,21 @@ func TestFederationMetadata(t *testing.T) {
 	// The SAML 2.0 metadata schema, strictly; the WS-Fed role type from
 	// the subset of the OASIS schema in testdata.
 	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
+
+	// An app's own document: its issuer and its own passive endpoint,
+	// signed like the other; an unknown app is the error page, 404, audited.
+	rp := intranet()
+	rp.Issuer = "https://sso.example.co.jp/intranet"
+	e = newEnv(t, map[string]RPConfig{"intranet": rp})
+	body = e.get(MetadataPath + "?app=intranet").Body.Bytes()
+	if !bytes.Contains(body, []byte(`entityID="https://sso.example.co.jp/intranet"`)) || !bytes.Contains(body, []byte("<wsa:Address>"+base+"/wsfed/intranet</wsa:Address>")) {
+		t.Errorf("not the app's issuer and endpoint:\n%s", body)
+	}
+	xmlsigtest.XMLSec1Verify(t, body, e.key, "ID", nsMetadata+":EntityDescriptor")
+	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
+	if w := e.get(MetadataPath + "?app=nope"); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "unknown-app") || e.sp.last().Event != "wsfed.metadata" {
+		t.Errorf("unknown app: %d %s", w.Code, w.Body)
+	}
 }
 
 // One realm, one app; Microsoft 365's realm may repeat (one app per
@@ -452,10 +468,10 @@ func TestDuplicateRealms(t *testing.T) {
 	ma, mb := m, m
 	ma.Issuer, mb.Issuer = "http://a.example/adfs/services/trust", "http://b.example/adfs/services/trust"
 	e := newEnv(t, map[string]RPConfig{"m365": ma, "partner": mb})
-	if w := e.get(signIn(Path, "wtrealm", MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
+	if w := e.get(signIn(Path, "wtrealm", preset.MicrosoftOnline)); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "wresult") {
 		t.Fatalf("shared realm without the app in the path: %d", w.Code)
 	}
-	posted(t, e.get(signIn(Path+"/partner", "wtrealm", MicrosoftOnline)))
+	posted(t, e.get(signIn(Path+"/partner", "wtrealm", preset.MicrosoftOnline)))
 	if _, err := (RPConfig{Realm: "urn:x", ReplyURLs: []string{"http://intranet.example/"}}).resolve("x"); err == nil || !strings.Contains(err.Error(), "use https") {
 		t.Fatalf("plain http reply URL: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/preset"
 )
 
 const (
@@ -218,7 +219,7 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 			out = append(out, claimValues{c.Type, vs})
 		}
 	}
-	if rp.Preset == PresetM365 {
+	if rp.Preset == preset.M365 {
 		if id.HasAMR("mfa") {
 			out = append(out, claimValues{ClaimAuthnMethod, []string{rp.MFAMethod}})
 		}
@@ -229,11 +230,8 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 
 func (s *STS) nameID(rp *rp, id protocols.Identity) (string, error) {
 	v, err := assertion.NameID(id, rp.NameIDValue, rp.Salt, rp.Audience)
-	if err == nil && (rp.Preset == PresetM365 || rp.Preset == PresetEntraB2B) && len(v) > maxImmutableIDLength {
-		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, maxImmutableIDLength)
+	if err == nil && (rp.Preset == preset.M365 || rp.Preset == preset.EntraB2B) && len(v) > preset.MaxImmutableIDLength {
+		return "", fmt.Errorf("%w: ImmutableID longer than %d characters", assertion.ErrNoValue, preset.MaxImmutableIDLength)
 	}
 	return v, err
 }
-
-// maxImmutableIDLength is Entra's limit on an ImmutableID.
-const maxImmutableIDLength = 64

@@ -177,7 +177,7 @@ type Core struct {
 	Now                func() time.Time
 	NewID              func() string
 	signer, sha1Signer *xmlsig.Signer
-	metadata           *sync.Map // issuer → document, built once per snapshot
+	metadata           *sync.Map // app ("" for none) → document, built once per snapshot
 }
 
 // NewCore fills in the defaults (no log, the real clock, random ids)
@@ -207,20 +207,20 @@ func (i *Core) Signer(sha1 bool) *xmlsig.Signer {
 	return i.signer
 }
 
-// ServeMetadata answers a metadata request with issuer's document, built
-// by build once per snapshot: the WS-Fed one is signed, and an RSA
+// ServeMetadata answers a metadata request with the document for key (an
+// app, or "" for the app-less one), built by build once per snapshot: the WS-Fed one is signed, and an RSA
 // signature per anonymous GET would be cheap to make us spend. Cacheable
 // for an hour (peers poll it; a rollover is announced well before it
 // signs).
-func (i *Core) ServeMetadata(w http.ResponseWriter, issuer string, build func(issuer string) ([]byte, error)) {
-	v, ok := i.metadata.Load(issuer)
+func (i *Core) ServeMetadata(w http.ResponseWriter, key string, build func(key string) ([]byte, error)) {
+	v, ok := i.metadata.Load(key)
 	if !ok {
-		doc, err := build(issuer)
+		doc, err := build(key)
 		if err != nil {
 			http.Error(w, "metadata unavailable", http.StatusInternalServerError)
 			return
 		}
-		v, _ = i.metadata.LoadOrStore(issuer, doc)
+		v, _ = i.metadata.LoadOrStore(key, doc)
 	}
 	doc := v.([]byte)
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
