@@ -26,11 +26,25 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	c := l.cfg
+	// Warnings: the config works, but almost certainly not as meant (a
+	// rule naming an upstream that does not exist; a Microsoft preset on
+	// plain http).
+	var warnings []string
 	for _, w := range c.Warnings {
-		fmt.Fprintf(stderr, "warning: %v\n", w)
+		warnings = append(warnings, w.Error())
+	}
+	for _, d := range l.downstreams {
+		if w, ok := d.(interface{ Warnings() []string }); ok {
+			for _, line := range w.Warnings() {
+				warnings = append(warnings, *path+": "+line)
+			}
+		}
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s), %d warning(s)\n",
-		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files), len(c.Warnings))
+		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files), len(warnings))
 	for i, u := range l.upstreams {
 		// A kerberos upstream's keytab: its principals, key versions and
 		// encryption types, and whether the service principal is there.
@@ -38,15 +52,6 @@ func check(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "upstream %q:\n", c.Upstreams[i].ID)
 			for _, line := range d.Describe() {
 				fmt.Fprintln(stdout, "  "+line)
-			}
-		}
-	}
-	// Warnings: the config works, but not as the peers need it (a
-	// Microsoft preset on plain http).
-	for _, d := range l.downstreams {
-		if w, ok := d.(interface{ Warnings() []string }); ok {
-			for _, line := range w.Warnings() {
-				fmt.Fprintf(stderr, "%s: warning: %s\n", *path, line)
 			}
 		}
 	}
