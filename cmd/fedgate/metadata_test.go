@@ -159,7 +159,7 @@ func TestCheckWarnsMicrosoftPresetOnHTTP(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	for _, app := range []string{"partner", "m365", "m365-saml"} {
-		if want := `warning: app "` + app + `": preset `; !strings.Contains(stderr, want) || !strings.Contains(stderr, "http:// public_url") {
+		if want := `fedgate.yaml: app "` + app + `": preset `; !strings.Contains(stderr, want) || !strings.Contains(stderr, "http:// public_url") {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
