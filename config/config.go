@@ -15,17 +15,20 @@ import (
 
 // Config is one complete, validated configuration. Treat it as immutable.
 type Config struct {
-	Server    Server    `yaml:"server"`
-	DataDir   string    `yaml:"data_dir"`
-	Keys      Keys      `yaml:"keys"`
-	Session   Session   `yaml:"session"`
-	Store     Store     `yaml:"store"`
-	Audit     Audit     `yaml:"audit"`
-	Log       Log       `yaml:"log"`
-	Branding  Branding  `yaml:"branding"`
-	Throttle  Throttle  `yaml:"throttle"`
-	Upstreams []Block   `yaml:"upstreams"`
-	Apps      []App     `yaml:"apps"`
+	Server    Server   `yaml:"server"`
+	DataDir   string   `yaml:"data_dir"`
+	Keys      Keys     `yaml:"keys"`
+	Session   Session  `yaml:"session"`
+	Store     Store    `yaml:"store"`
+	Audit     Audit    `yaml:"audit"`
+	Log       Log      `yaml:"log"`
+	Branding  Branding `yaml:"branding"`
+	Throttle  Throttle `yaml:"throttle"`
+	Upstreams []Block  `yaml:"upstreams"`
+	Apps      []App    `yaml:"apps"`
+	// AppFiles are globs of files that each hold a list of apps, as under
+	// apps: (what `fedgate import adfs` writes, one file per app).
+	AppFiles  []string  `yaml:"app_files"`
 	Policies  []string  `yaml:"policies"`
 	Discovery Discovery `yaml:"discovery"`
 	UserNames UserNames `yaml:"user_names"`
@@ -35,6 +38,9 @@ type Config struct {
 	Path      string      `yaml:"-"`
 	Files     []string    `yaml:"-"`
 	PolicySet *policy.Set `yaml:"-"`
+	// fragments are the app_files apps were read from, in c.Apps order
+	// after the inline ones, so that problems point into them.
+	fragments []fragment
 }
 
 // Server is how fedgate listens.

@@ -37,18 +37,18 @@ func Load(path string) (*Config, error) {
 	}
 	var errs []error
 	failed := decodeSections(path, f.Docs[0].Body, c, &errs)
-	c.Defaults()
 	dir := filepath.Dir(path)
+	for i := range c.Apps {
+		c.Apps[i].setBlockFile(path, dir)
+	}
+	inline := len(c.Apps)
+	if err := c.loadAppFiles(dir); err != nil {
+		errs = append(errs, err)
+	}
+	c.Defaults()
 	c.resolvePaths(dir)
 	for i := range c.Upstreams {
 		c.Upstreams[i].File, c.Upstreams[i].Dir = path, dir
-	}
-	for i := range c.Apps {
-		for _, b := range []*Block{c.Apps[i].OIDC, c.Apps[i].SAML, c.Apps[i].WSFed} {
-			if b != nil {
-				b.File, b.Dir = path, dir
-			}
-		}
 	}
 	if err := c.loadPolicies(dir); err != nil {
 		errs = append(errs, err)
@@ -56,7 +56,7 @@ func Load(path string) (*Config, error) {
 	for _, v := range c.validate() {
 		// A section that did not decode is zero: checking it would only add noise.
 		if !failed[v.section()] {
-			errs = append(errs, v.at(path, f))
+			errs = append(errs, c.locate(v, inline, path, f))
 		}
 	}
 	if len(errs) > 0 {
