@@ -3,6 +3,7 @@ package adfs
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -55,8 +56,12 @@ func (im *importer) oidcClient(g ApplicationGroup, api *WebApiApplication, name,
 		row.Why = "the application group is disabled in ADFS"
 		return
 	}
+	redirects, dropped := servableRedirects(redirects)
+	if len(dropped) > 0 {
+		row.AppMustChange = append(row.AppMustChange, fmt.Sprintf("redirect URIs %s are not imported (fedgate answers only https, or http on loopback): use one of those", strings.Join(dropped, ", ")))
+	}
 	if len(redirects) == 0 {
-		row.Why = "the client has no redirect URI"
+		row.Why = "the client has no redirect URI fedgate can answer at (https, or http on loopback)"
 		return
 	}
 	claims := map[string]string{}
@@ -136,4 +141,21 @@ func jwtName(t string) string {
 		return "adfs_" + n
 	}
 	return n
+}
+
+// servableRedirects splits redirect URIs into those fedgate's OpenID
+// Provider accepts (https, or http on a loopback host) and the rest
+// (custom schemes such as ms-app://, which ADFS allows for native apps).
+func servableRedirects(uris []string) (keep, drop []string) {
+	for _, r := range uris {
+		u, err := url.Parse(r)
+		ok := err == nil && u.Host != "" && u.Fragment == "" && u.User == nil &&
+			(u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname()))
+		if ok {
+			keep = append(keep, r)
+		} else {
+			drop = append(drop, r)
+		}
+	}
+	return keep, drop
 }

@@ -3,6 +3,7 @@ package adfs
 import (
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,11 @@ func (im *importer) trust(t RelyingPartyTrust) {
 	}
 	if t.WSFedEndpoint != "" {
 		kinds = append(kinds, "wsfed")
+	}
+	if slices.Contains(t.Identifier, microsoftOnline) && len(kinds) == 2 {
+		// One domain federates by one protocol: WS-Fed, as ADFS sets it up,
+		// unless the domain's PreferredAuthenticationProtocol says saml.
+		kinds = []string{"wsfed"}
 	}
 	if len(kinds) == 0 {
 		row := Row{Trust: t.Name, Kind: strings.ToLower(t.ProtocolProfile),
@@ -70,7 +76,7 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 	if strings.TrimSpace(t.AdditionalAuthenticationRules) != "" {
 		row.Changes = append(row.Changes, "AdditionalAuthenticationRules are not translated: require MFA in the policy instead")
 	}
-	if t.SignatureAlgorithm == sigSHA1 {
+	if t.SignatureAlgorithm == sigSHA1 && t.Identifier[0] != microsoftOnline {
 		row.AppMustChange = append(row.AppMustChange, "SHA-1 trust: fedgate signs with RSA-SHA1 for now (sha1: true); move the app to SHA-256")
 	}
 	if im.issuer() == "" {
@@ -181,7 +187,8 @@ func (im *importer) m365(w *yamlWriter, m *Mapping, row *Row) {
 	if is := im.issuer(); is != "" {
 		w.line(2, "issuer: %s", q(is))
 	}
-	row.Changes = append(row.Changes, "the m365 preset issues NameID = ImmutableID, ImmutableID and UPN, as the standard rules do")
+	row.Changes = append(row.Changes, "the m365 preset issues NameID = ImmutableID, ImmutableID and UPN, as the standard rules do, signed with SHA-256",
+		"imported as WS-Federation only: if the domain's PreferredAuthenticationProtocol is saml, change type and block to saml (same preset)")
 }
 
 // common writes what SAML and WS-Fed blocks share.
