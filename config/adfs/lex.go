@@ -69,6 +69,9 @@ func lex(src string) ([]token, error) {
 				return nil, &SyntaxError{pos, "string not closed (a string cannot contain a double quote)"}
 			}
 			text := src[i+size : i+size+end]
+			if !utf8.ValidString(text) {
+				return nil, &SyntaxError{pos, "invalid UTF-8 in a string"}
+			}
 			_, qs := utf8.DecodeRuneInString(src[i+size+end:])
 			out = append(out, token{tString, text, pos, i})
 			advance(size + end + qs)
