@@ -98,7 +98,7 @@ func TestImportStatuses(t *testing.T) {
 	want := map[string]string{
 		"HR Portal":                                MigratedWithChanges,
 		"Microsoft Office 365 Identity Platform":   MigratedWithChanges,
-		"App 1 (Permit everyone)":                  Migrated,
+		"App 1 (Permit everyone)":                  MigratedWithChanges, // no NameID rule
 		"App 8 (Contractors: extranet only)":       NotMigrated,
 		"Broken rules":                             NotMigrated,
 		"Disabled app":                             NotMigrated,
