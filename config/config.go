@@ -32,6 +32,9 @@ type Config struct {
 	Policies  []string  `yaml:"policies"`
 	Discovery Discovery `yaml:"discovery"`
 	UserNames UserNames `yaml:"user_names"`
+	// Compat "adfs" answers where ADFS did: /adfs/ls/ for WS-Fed and SAML
+	// (and FederationMetadata.xml, as always), so apps keep their settings.
+	Compat string `yaml:"compat"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -57,8 +60,12 @@ type Server struct {
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 	// ClientIPHeader is the one header trusted proxies write the client's
 	// address in: X-Forwarded-For (default) or Forwarded.
-	ClientIPHeader string   `yaml:"client_ip_header"`
-	Timeouts       Timeouts `yaml:"timeouts"`
+	ClientIPHeader string `yaml:"client_ip_header"`
+	// Issuer is fedgate's entity id as a SAML IdP and WS-Fed STS (default
+	// per protocol: <public_url>/saml/metadata, <public_url>/wsfed); an
+	// ADFS farm's http://<fs>/adfs/services/trust keeps its apps' trust.
+	Issuer   string   `yaml:"issuer"`
+	Timeouts Timeouts `yaml:"timeouts"`
 }
 
 // TLS names the certificate and key files.

@@ -28,7 +28,10 @@ const maxPeerFile = 1 << 20
 // are read here and watched for reload; metadata_url is read from its
 // cached copy (see spmetadata.go).
 func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
-	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL}
+	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL, Issuer: snap.Config.Server.Issuer}
+	if snap.Config.Compat == "adfs" {
+		cfg.SSOPath = broker.ADFSPassivePath
+	}
 	blocks := map[string]*config.Block{}
 	var errs []error
 	for _, a := range apps {
@@ -99,7 +102,10 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 // buildWSFedSTS builds fedgate's WS-Federation STS for every `type: wsfed`
 // app: each app's wsfed: block is one relying party.
 func buildWSFedSTS(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
-	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL}
+	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL, Issuer: snap.Config.Server.Issuer}
+	if snap.Config.Compat == "adfs" {
+		cfg.PassivePath = broker.ADFSPassivePath
+	}
 	blocks := map[string]*config.Block{}
 	var errs []error
 	for _, a := range apps {

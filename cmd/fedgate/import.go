@@ -199,9 +199,13 @@ func baseConfig(res *adfs.Result, publicURL, signing string) ([]byte, error) {
 	b.WriteString("# an existing config instead, copy apps/, policies/ and certs/ next to it and add\n")
 	b.WriteString("# the app_files and policies globs below.\n")
 	fmt.Fprintf(&b, "server:\n  public_url: %q\n  listen: \":8443\"\n  tls: { cert_file: tls/cert.pem, key_file: tls/key.pem }\n", publicURL)
+	if signing != "" {
+		fmt.Fprintf(&b, "  # The farm's identifier: SAML and WS-Fed apps see the issuer they trust.\n  issuer: %q\n", res.Farm.Identifier)
+	}
 	b.WriteString("data_dir: ./data\n")
 	if signing != "" {
 		fmt.Fprintf(&b, "keys:\n  # The ADFS token-signing key: apps that trust the farm's metadata trust fedgate.\n  signing: [ { file: %s } ]\n", signing)
+		b.WriteString("# Answer at /adfs/ls/ as the farm did, so apps keep their settings.\ncompat: adfs\n")
 	}
 	b.WriteString("upstreams:\n  # Add where users sign in (Windows sign-in, ADFS or Entra during the move).\n")
 	b.WriteString("  - { id: breakglass, type: local, name: Emergency accounts, users_file: users.yaml }\n")

@@ -147,7 +147,7 @@ func (p *IdP) Metadata(issuer string) ([]byte, error) {
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		s := idp.CreateElement("md:SingleSignOnService")
 		s.CreateAttr("Binding", b)
-		s.CreateAttr("Location", p.base+SSOPath)
+		s.CreateAttr("Location", p.base+p.ssoPath)
 	}
 	doc.Indent(2)
 	return doc.WriteToBytes()

@@ -51,7 +51,7 @@ func (s *STS) Metadata(issuer string) ([]byte, error) {
 	pe := role.CreateElement("fed:PassiveRequestorEndpoint")
 	epr := pe.CreateElement("wsa:EndpointReference")
 	epr.CreateAttr("xmlns:wsa", nsAddressing)
-	epr.CreateElement("wsa:Address").SetText(s.base + Path)
+	epr.CreateElement("wsa:Address").SetText(s.base + s.passivePath)
 	if err := s.Signer(false).Sign(ed, "ID", 0); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,10 @@ type Config struct {
 	PublicURL string
 	// Issuer is the STS's default issuer (default PublicURL + /wsfed).
 	Issuer string
-	RPs    []RPEntry
+	// PassivePath is the passive endpoint metadata publishes (default
+	// /wsfed; /adfs/ls/ under compat: adfs, where the broker routes it).
+	PassivePath string
+	RPs         []RPEntry
 }
 
 // RPEntry is one app's relying party.
@@ -64,6 +67,7 @@ func (e *RPError) Unwrap() error { return e.Err }
 // STS is the WS-Federation passive STS of one config snapshot.
 type STS struct {
 	base, issuer string
+	passivePath  string
 	rps          map[string]*rp
 	byRealm      map[string][]*rp
 	assertion.Core
@@ -76,9 +80,12 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the STS; problems are *RPError per app, joined.
 func Open(cfg Config, d Deps) (*STS, error) {
-	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
+	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, passivePath: cfg.PassivePath, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer(cfg.PublicURL)
+	}
+	if s.passivePath == "" {
+		s.passivePath = Path
 	}
 	var errs []error
 	var err error
