@@ -88,6 +88,10 @@ func importRun(from, out, pfx, pwFile, pwEnv, publicURL, intranet string, asJSON
 	if hashErr != nil {
 		return hashErr
 	}
+	if len(res.Errors) > 0 {
+		// Half an export would make a config that silently lacks apps.
+		return fmt.Errorf("the export could not be read, nothing was written:\n  %s", strings.Join(res.Errors, "\n  "))
+	}
 	files := res.Files
 	files["report.md"], files["report.json"] = res.Markdown(), res.JSON()
 	for app, s := range secrets {

@@ -42,7 +42,7 @@ func importFarm(t *testing.T, extra ...string) string {
 func TestImportADFSPassesCheck(t *testing.T) {
 	out := importFarm(t, "--json")
 	code, stdout, stderr := runCLI("check", "--config", filepath.Join(out, "fedgate.yaml"))
-	if code != 0 || !strings.Contains(stdout, "13 app(s)") {
+	if code != 0 || !strings.Contains(stdout, "14 app(s)") {
 		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
 	}
 	k, err := keys.LoadSigningKey(filepath.Join(out, "keys", "adfs-token-signing.pem"))
@@ -112,6 +112,19 @@ func TestImportADFSRefuses(t *testing.T) {
 				t.Fatalf("exit %d, want 1 with %q:\n%s", code, tc.want, stderr)
 			}
 		})
+	}
+	// A broken export file stops the import before anything is written.
+	broken := filepath.Join(dir, "broken")
+	if err := os.Mkdir(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, broken, "RelyingPartyTrusts.json", `[{"Name": "x", "Identifier": `)
+	out := filepath.Join(dir, "broken-out")
+	if code, _, stderr := runCLI("import", "adfs", "--from", broken, "--out", out); code != 1 || !strings.Contains(stderr, "Get-AdfsRelyingPartyTrust") {
+		t.Errorf("broken export: exit %d, want 1 naming the file:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed import wrote %s", out)
 	}
 	if code, _, _ := runCLI("import", "adfs", "--out", dir); code != 2 {
 		t.Errorf("missing --from: exit %d, want 2", code)

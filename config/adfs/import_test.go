@@ -204,3 +204,37 @@ func TestTranslateAuthorization(t *testing.T) {
 		t.Errorf("a group regex must be reported, got %v", skip)
 	}
 }
+
+// Windows PowerShell's Out-File writes UTF-16LE with a byte order mark;
+// one result is an object, several an array; broken JSON is an error.
+func TestDecodeList(t *testing.T) {
+	utf16 := []byte{0xFF, 0xFE}
+	for _, r := range `{"Name": "Ä"}` {
+		utf16 = append(utf16, byte(r), byte(r>>8))
+	}
+	for _, tc := range []struct {
+		in   []byte
+		want []string
+		err  bool
+	}{
+		{[]byte(`[{"Name": "a"}, {"Name": "b"}]`), []string{"a", "b"}, false},
+		{[]byte("\ufeff{\"Name\": \"a\"}"), []string{"a"}, false},
+		{utf16, []string{"Ä"}, false},
+		{[]byte("  "), nil, false},
+		{[]byte(`[{"Name": `), nil, true},
+		{[]byte(`{"Name": "a", "EncryptionCertificate": {"RawData": [1, 2, 3]}}`), nil, true},
+	} {
+		got, err := decodeList[RelyingPartyTrust](tc.in)
+		if (err != nil) != tc.err {
+			t.Errorf("%q: error %v, want error %v", tc.in, err, tc.err)
+			continue
+		}
+		var names []string
+		for _, g := range got {
+			names = append(names, g.Name)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("%q: %v, want %v", tc.in, names, tc.want)
+		}
+	}
+}

@@ -73,6 +73,15 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 	if !im.accessPolicy(id, t.Name, t.AccessControlPolicyName, t.AccessControlPolicyParameters, t.IssuanceAuthorizationRules, &row) {
 		return
 	}
+	for _, e := range t.SamlEndpoints {
+		switch {
+		case kind != "saml":
+		case e.Binding == "Artifact":
+			row.AppMustChange = append(row.AppMustChange, fmt.Sprintf("artifact binding at %s: fedgate answers by POST only; switch the app to HTTP-POST", e.Location))
+		case e.Protocol == "SAMLLogout" && e.Binding != "POST":
+			row.AppMustChange = append(row.AppMustChange, fmt.Sprintf("sign-out endpoint %s (%s): fedgate answers sign-out by POST only; register a POST endpoint", e.Location, e.Binding))
+		}
+	}
 	if strings.TrimSpace(t.AdditionalAuthenticationRules) != "" {
 		row.Changes = append(row.Changes, "AdditionalAuthenticationRules are not translated: require MFA in the policy instead")
 	}
