@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 
 	"github.com/goccy/go-yaml/ast"
@@ -25,15 +24,11 @@ type fragment struct {
 func (c *Config) loadAppFiles(dir string) error {
 	var errs []error
 	for _, pat := range c.AppFiles {
-		if !filepath.IsAbs(pat) {
-			pat = filepath.Join(dir, pat)
-		}
-		matches, err := filepath.Glob(pat)
-		if err != nil || len(matches) == 0 {
-			errs = append(errs, &Problem{File: c.Path, Line: 1, Col: 1, Msg: fmt.Sprintf("app_files: %q matches no file", pat)})
+		matches, err := c.glob(dir, "app_files", pat)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		slices.Sort(matches)
 		for _, m := range matches {
 			errs = append(errs, c.loadAppFile(m))
 		}

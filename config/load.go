@@ -160,20 +160,30 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
+// glob expands one pattern of a list of file globs (key) relative to dir,
+// in sorted order; no match is a problem.
+func (c *Config) glob(dir, key, pat string) ([]string, error) {
+	if !filepath.IsAbs(pat) {
+		pat = filepath.Join(dir, pat)
+	}
+	matches, err := filepath.Glob(pat)
+	if err != nil || len(matches) == 0 {
+		return nil, &Problem{File: c.Path, Line: 1, Col: 1, Msg: fmt.Sprintf("%s: %q matches no file", key, pat)}
+	}
+	slices.Sort(matches)
+	return matches, nil
+}
+
 // loadPolicies reads every file the policies globs match and compiles them.
 func (c *Config) loadPolicies(dir string) error {
 	var files []policy.File
 	var errs []error
 	for _, pat := range c.Policies {
-		if !filepath.IsAbs(pat) {
-			pat = filepath.Join(dir, pat)
-		}
-		matches, err := filepath.Glob(pat)
-		if err != nil || len(matches) == 0 {
-			errs = append(errs, &Problem{File: c.Path, Msg: fmt.Sprintf("policies: %q matches no file", pat)})
+		matches, err := c.glob(dir, "policies", pat)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		slices.Sort(matches)
 		for _, m := range matches {
 			data, err := readFile(m)
 			if err != nil {

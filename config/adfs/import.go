@@ -175,6 +175,19 @@ func (im *importer) accessPolicy(id, trust, acp string, params map[string]json.R
 	return true
 }
 
+// issuance translates a trust's issuance rules into the row: nil (and
+// Why) when they do not parse.
+func (r *Row) issuance(what, rules string) *Mapping {
+	m, err := TranslateIssuance(rules)
+	if err != nil {
+		r.Why = what + ": " + err.Error()
+		return nil
+	}
+	r.Skipped = append(r.Skipped, m.Skipped...)
+	r.Changes = append(r.Changes, m.Changes...)
+	return m
+}
+
 func (r *Row) finish() {
 	switch {
 	case r.Why != "":

@@ -68,13 +68,10 @@ func (im *importer) oidcClient(g ApplicationGroup, api *WebApiApplication, name,
 	var acp, authz string
 	params := api.paramsOrNil()
 	if api != nil {
-		m, err := TranslateIssuance(api.IssuanceTransformRules)
-		if err != nil {
-			row.Why = "Web API IssuanceTransformRules: " + err.Error()
+		m := row.issuance("Web API IssuanceTransformRules", api.IssuanceTransformRules)
+		if m == nil {
 			return
 		}
-		row.Skipped = append(row.Skipped, m.Skipped...)
-		row.Changes = append(row.Changes, m.Changes...)
 		for _, c := range m.Claims {
 			claims[jwtName(c.Type)] = c.Source
 		}
@@ -88,13 +85,7 @@ func (im *importer) oidcClient(g ApplicationGroup, api *WebApiApplication, name,
 		return
 	}
 	row.AppMustChange = append(row.AppMustChange, "OpenID Connect endpoints and issuer change: point the app at fedgate's discovery document")
-	w := &yamlWriter{}
-	w.line(0, "# Imported from the ADFS application group %s, client %s.", q(g.Name), q(name))
-	w.line(0, "- id: %s", id)
-	w.line(0, "  type: oidc")
-	w.line(0, "  name: %s", q(name))
-	w.line(0, "  policy: %s", q(row.Policy))
-	w.line(0, "  oidc:")
+	w := appHeader(fmt.Sprintf("the ADFS application group %s, client %s", q(g.Name), q(name)), id, "oidc", name, row.Policy)
 	w.line(2, "client_id: %s", q(clientID))
 	if public {
 		w.line(2, "public: true")

@@ -61,13 +61,10 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 		row.Why = "the trust has no identifier"
 		return
 	}
-	m, err := TranslateIssuance(t.IssuanceTransformRules)
-	if err != nil {
-		row.Why = "IssuanceTransformRules: " + err.Error()
+	m := row.issuance("IssuanceTransformRules", t.IssuanceTransformRules)
+	if m == nil {
 		return
 	}
-	row.Skipped = append(row.Skipped, m.Skipped...)
-	row.Changes = append(row.Changes, m.Changes...)
 	id := im.appID(t.Name + suffix)
 	row.App = id
 	if !im.accessPolicy(id, t.Name, t.AccessControlPolicyName, t.AccessControlPolicyParameters, t.IssuanceAuthorizationRules, &row) {
@@ -91,13 +88,7 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 	if im.issuer() == "" {
 		row.AppMustChange = append(row.AppMustChange, "new IdP identity: import fedgate's metadata into the app (or import the token-signing key with --token-signing-pfx)")
 	}
-	w := &yamlWriter{}
-	w.line(0, "# Imported from the ADFS relying party trust %s (%s).", q(t.Name), kind)
-	w.line(0, "- id: %s", id)
-	w.line(0, "  type: %s", kind)
-	w.line(0, "  name: %s", q(t.Name))
-	w.line(0, "  policy: %s", q(row.Policy))
-	w.line(0, "  %s:", kind)
+	w := appHeader(fmt.Sprintf("the ADFS relying party trust %s (%s)", q(t.Name), kind), id, kind, t.Name, row.Policy)
 	if kind == "saml" {
 		im.samlBlock(w, t, acs, m, &row)
 	} else {
@@ -227,6 +218,19 @@ func nameID(w *yamlWriter, m *Mapping, row *Row) {
 
 func certPEM(c Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})
+}
+
+// appHeader starts an app fragment: a list of one app, up to the key of
+// its protocol block.
+func appHeader(from, id, kind, name, policy string) *yamlWriter {
+	w := &yamlWriter{}
+	w.line(0, "# Imported from %s.", from)
+	w.line(0, "- id: %s", id)
+	w.line(0, "  type: %s", kind)
+	w.line(0, "  name: %s", q(name))
+	w.line(0, "  policy: %s", q(policy))
+	w.line(0, "  %s:", kind)
+	return w
 }
 
 type yamlWriter struct{ b strings.Builder }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SAML } from '@node-saml/node-saml';
 import { Client, autoPost, freePort, repoRoot, runFedgate, serveConfig } from './helpers.mjs';
+import { postBack, run } from './passport.mjs';
 
 const require = createRequire(import.meta.url);
 const { Strategy } = require('passport-wsfed-saml2');
@@ -72,23 +73,6 @@ function hrPortal(fg, options = {}) {
     identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
     ...options,
   });
-}
-
-function run(strategy, req) {
-  return new Promise((resolve) => {
-    const s = Object.create(strategy);
-    s.redirect = (url) => resolve({ redirect: url });
-    s.success = (user) => resolve({ user });
-    s.fail = (challenge, status) => resolve({ fail: challenge, status });
-    s.error = (err) => resolve({ error: err });
-    s.authenticate(req, {});
-  });
-}
-
-function postBack(action, fields) {
-  const u = new URL(action);
-  const headers = { host: u.host };
-  return { method: 'POST', body: fields, protocol: u.protocol.slice(0, -1), originalUrl: u.pathname, headers, get: (h) => headers[h.toLowerCase()] };
 }
 
 const intranet = (fg, thumbprint = adfsThumbprint) => new Strategy({
