@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,70 @@ func TestImportADFSRefuses(t *testing.T) {
 	}
 	if code, _, _ := runCLI("import", "adfs", "--out", dir); code != 2 {
 		t.Errorf("missing --from: exit %d, want 2", code)
+	}
+}
+
+// yamlBlocks are the ```yaml blocks of a Markdown file.
+func yamlBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, part := range strings.Split(string(doc), "```yaml\n")[1:] {
+		out = append(out, part[:strings.Index(part, "```")])
+	}
+	return out
+}
+
+// The YAML in docs/migrate-from-adfs.md is what the import writes, word for
+// word, and the app_files snippet in docs/config.md passes check.
+func TestDocsADFSSnippets(t *testing.T) {
+	out := importFarm(t)
+	var written []string
+	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".yaml") {
+			b, _ := os.ReadFile(p)
+			written = append(written, string(b))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := yamlBlocks(t, "../../docs/migrate-from-adfs.md")
+	if len(blocks) < 4 {
+		t.Fatalf("%d yaml blocks in migrate-from-adfs.md", len(blocks))
+	}
+	for _, b := range blocks {
+		if !slices.ContainsFunc(written, func(w string) bool { return strings.Contains(w, b) }) {
+			t.Errorf("migrate-from-adfs.md shows what the import does not write:\n%s", b)
+		}
+	}
+
+	var snippet string
+	for _, b := range yamlBlocks(t, "../../docs/config.md") {
+		if strings.HasPrefix(b, "# apps/hr-portal.yaml") {
+			snippet = b
+		}
+	}
+	if snippet == "" {
+		t.Fatal("no app_files snippet in config.md")
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "apps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "apps"), "hr-portal.yaml", snippet)
+	writeFile(t, dir, "p.yaml", "policy: adfs-hr-portal\nrules:\n  - { name: all, allow: {} }\n")
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
+data_dir: data
+upstreams: [ { id: local, type: local } ]
+app_files: [apps/*.yaml]
+policies: [p.yaml]
+`)
+	if code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml")); code != 0 {
+		t.Errorf("config.md app_files snippet: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
