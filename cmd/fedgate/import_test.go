@@ -43,7 +43,7 @@ func importFarm(t *testing.T, extra ...string) string {
 func TestImportADFSPassesCheck(t *testing.T) {
 	out := importFarm(t, "--json")
 	code, stdout, stderr := runCLI("check", "--config", filepath.Join(out, "fedgate.yaml"))
-	if code != 0 || !strings.Contains(stdout, "14 app(s)") {
+	if code != 0 || !strings.Contains(stdout, "15 app(s)") {
 		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
 	}
 	k, err := keys.LoadSigningKey(filepath.Join(out, "keys", "adfs-token-signing.pem"))

@@ -101,24 +101,43 @@ func groupParameter(params map[string]json.RawMessage) ([]string, string) {
 	return list, ""
 }
 
+// mfaClaims and mfaValues: a SpecificClaimCondition that asks for one of
+// these values of one of these claims asks for MFA.
+var (
+	mfaClaims = map[string]bool{
+		"http://schemas.microsoft.com/claims/authnmethodsreferences":                   true,
+		"http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationmethod": true,
+	}
+	mfaValues = map[string]bool{
+		"http://schemas.microsoft.com/claims/multipleauthn": true,
+		"https://refeds.org/profile/mfa":                    true,
+	}
+)
+
 // acpXML is the PolicyMetadata document: a list of permit rules, each a
 // list of conditions that must all hold.
 type acpXML struct {
 	Fresh string `xml:"RequireFreshAuthentication"`
 	Rules []struct {
 		Conditions []struct {
-			Type     string   `xml:"http://www.w3.org/2001/XMLSchema-instance type,attr"`
-			Operator string   `xml:"Operator"`
-			Values   []string `xml:"Values>Value"`
-			Params   []string `xml:"Values>Parameter"`
+			Type      string   `xml:"http://www.w3.org/2001/XMLSchema-instance type,attr"`
+			ClaimType string   `xml:"ClaimType"`
+			Operator  string   `xml:"Operator"`
+			Values    []string `xml:"Values>Value"`
+			Params    []string `xml:"Values>Parameter"`
 		} `xml:"Conditions>Condition"`
 		Exclusions []struct{} `xml:"Exclusions>Condition"`
 	} `xml:"IssuanceAuthorizationRules>Rule"`
 }
 
 // customACP translates the conditions whose meaning is plain: always,
-// MFA present, location intranet/extranet, group membership (values or the
-// GroupParameter). Anything else is reported, never guessed.
+// MFA present (or an authentication-method claim naming MFA), location
+// intranet/extranet, group membership (values or the GroupParameter, as a
+// group condition or a group claim). Anything else is reported, never
+// guessed. AlwaysCondition, MultiFactorAuthenticationCondition and
+// SpecificClaimCondition are as published samples write them;
+// LocationCondition, GroupMembershipCondition and <Parameter> are named as
+// the policy editor's conditions are, not seen in a published export.
 func customACP(doc string, groups []string) ([]PolicyRule, string) {
 	var m acpXML
 	if err := xml.Unmarshal([]byte(doc), &m); err != nil {
@@ -144,12 +163,17 @@ func customACP(doc string, groups []string) ([]PolicyRule, string) {
 				pr.Networks = []string{IntranetNetwork}
 			case kind == "LocationCondition" && c.Operator == "Equals" && len(c.Values) == 1 && strings.EqualFold(c.Values[0], "Extranet"):
 				extranetOnly = append(extranetOnly, len(rules))
-			case kind == "GroupMembershipCondition" && c.Operator == "Contains" && len(c.Params) > 0:
-				pr.Groups = append(pr.Groups, groups...)
-			case kind == "GroupMembershipCondition" && c.Operator == "Contains":
+			case (kind == "GroupMembershipCondition" || kind == "SpecificClaimCondition" && incoming[c.ClaimType] == "groups") &&
+				(c.Operator == "Contains" || c.Operator == "Equals"):
+				if len(c.Params) > 0 {
+					pr.Groups = append(pr.Groups, groups...)
+				}
 				for _, v := range c.Values {
 					pr.Groups = append(pr.Groups, groupName(v))
 				}
+			case kind == "SpecificClaimCondition" && mfaClaims[c.ClaimType] && (c.Operator == "Contains" || c.Operator == "Equals") &&
+				len(c.Values) > 0 && !slices.ContainsFunc(c.Values, func(v string) bool { return !mfaValues[v] }):
+				pr.MFA = true
 			default:
 				return nil, fmt.Sprintf("condition %s %s %v: no fedgate counterpart", kind, c.Operator, c.Values)
 			}

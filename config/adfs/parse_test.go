@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/fedgate/fedgate/policy"
 )
 
 func TestParseRules(t *testing.T) {
@@ -88,13 +90,16 @@ func TestParseRulesErrors(t *testing.T) {
 }
 
 // FuzzClaimRules: any text parses or fails with a *SyntaxError whose
-// position lies inside the text; it never panics.
+// position lies inside the text; it never panics; and whatever the
+// authorization rules translate to is a policy fedgate loads.
 func FuzzClaimRules(f *testing.F) {
 	for _, s := range []string{
 		`c:[Type == "a", Issuer == "AD AUTHORITY"] => issue(store = "Active Directory", types = ("t"), query = ";mail;{0}", param = c.Value);`,
 		`c1:[Type == "g", Value =~ "x"] && NOT EXISTS([Type == "y"]) => add(Type = "r", Value = RegexReplace(c1.Value, "a", "b") + "c");`,
 		`@RuleName = "n" => issue(Type = "http://schemas.microsoft.com/authorization/claims/permit", Value = "true");`,
 		"c:[Type == “x”] => issue(claim = c);",
+		`@RuleName = "a\"b" c:[Type == "http://schemas.xmlsoap.org/claims/Group", Value =~ "^(?i)adm"] => issue(Type = "http://schemas.microsoft.com/authorization/claims/deny", Value = "x");`,
+		`c:[Type == "urn:dept", Value == "fin"] => issue(Type = "http://schemas.microsoft.com/authorization/claims/permit", Value = "x");`,
 	} {
 		f.Add(s)
 	}
@@ -105,6 +110,17 @@ func FuzzClaimRules(f *testing.F) {
 				if _, why := translateRule(r, map[string]string{}); why == "" && len(r.Conds) != 1 {
 					t.Fatalf("a rule with %d conditions matched a template", len(r.Conds))
 				}
+			}
+			if _, err := TranslateIssuance(src); err != nil {
+				t.Fatalf("parsed, then did not translate: %v", err)
+			}
+			pr, _, _, err := TranslateAuthorization(src)
+			if err != nil {
+				t.Fatalf("parsed, then did not translate: %v", err)
+			}
+			doc := PolicyYAML("fuzz", "from\nfuzz", pr)
+			if _, err := policy.Load([]policy.File{{Name: "fuzz.yaml", Data: doc}}); err != nil {
+				t.Fatalf("translated policy does not load: %v\n%s", err, doc)
 			}
 			return
 		}
