@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +65,11 @@ func importADFS(args []string, stdout, stderr io.Writer) int {
 }
 
 func importRun(from, out, pfx, pwFile, pwEnv, publicURL, intranet string, asJSON bool, stdout io.Writer) error {
+	for _, c := range strings.Split(intranet, ",") {
+		if _, err := netip.ParsePrefix(strings.TrimSpace(c)); err != nil && strings.TrimSpace(c) != "" {
+			return fmt.Errorf("--intranet: %q is not a CIDR", c)
+		}
+	}
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty: give a new directory", out)
 	}

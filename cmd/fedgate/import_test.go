@@ -105,6 +105,7 @@ func TestImportADFSRefuses(t *testing.T) {
 		{"a key the farm does not publish", []string{"--token-signing-pfx", other, "--pfx-password-file", filepath.Join(dir, "bad-pw")}, "is not a token-signing certificate in FederationMetadata.xml"},
 		{"not a PFX", []string{"--token-signing-pfx", filepath.Join(farmDir, "token-signing.crt"), "--pfx-password-file", filepath.Join(dir, "bad-pw")}, "token-signing.crt"},
 		{"output not empty", []string{"--out", full}, "not empty"},
+		{"a bad intranet", []string{"--intranet", "10.0.0.0/8,intranet"}, `"intranet" is not a CIDR`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"import", "adfs", "--from", farmDir, "--out", filepath.Join(t.TempDir(), "o")}

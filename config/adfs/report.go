@@ -40,6 +40,11 @@ func (r *Result) Markdown() []byte {
 	if len(r.Errors) > 0 {
 		b.WriteString("\n")
 	}
+	count := map[string]int{}
+	for _, row := range r.Rows {
+		count[row.Status]++
+	}
+	fmt.Fprintf(&b, "%d migrated, %d migrated with changes, %d not migrated.\n\n", count[Migrated], count[MigratedWithChanges], count[NotMigrated])
 	b.WriteString("| trust | kind | status | app | policy |\n|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", cell(row.Trust), row.Kind, row.Status, code(row.App), code(row.Policy))
@@ -48,7 +53,7 @@ func (r *Result) Markdown() []byte {
 		if row.Status == Migrated && len(row.AppMustChange) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n## %s (%s): %s\n\n", row.Trust, row.Kind, row.Status)
+		fmt.Fprintf(&b, "\n## %s (%s): %s\n\n", cell(row.Trust), row.Kind, row.Status)
 		if row.Why != "" {
 			fmt.Fprintf(&b, "Not migrated: %s\n\n", row.Why)
 		}
@@ -76,7 +81,9 @@ func list(b *strings.Builder, title string, items []string) {
 	b.WriteString("\n")
 }
 
-func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
+}
 
 func code(s string) string {
 	if s == "" {

@@ -155,6 +155,9 @@ func (im *importer) wsfedBlock(w *yamlWriter, t RelyingPartyTrust, m *Mapping, r
 		row.Changes = append(row.Changes, fmt.Sprintf("only the first identifier is the realm; %s are not accepted", strings.Join(t.Identifier[1:], ", ")))
 	}
 	w.line(2, "reply_urls: [%s]", q(string(t.WSFedEndpoint)))
+	if t.TokenLifetime > 0 {
+		w.line(2, "token_ttl: %dm", t.TokenLifetime) // ADFS counts minutes
+	}
 	im.common(w, t)
 	nameID(w, m, row)
 	if len(m.Claims) > 0 {
