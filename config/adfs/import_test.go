@@ -139,6 +139,19 @@ func TestImportStatuses(t *testing.T) {
 	}
 }
 
+// Without SecretHash, confidential clients are reported, not a panic.
+func TestImportWithoutSecrets(t *testing.T) {
+	res := Import(loadFarm(t), Options{})
+	for _, r := range res.Rows {
+		if strings.HasSuffix(r.Trust, "Server application") && (r.Status != NotMigrated || !strings.Contains(r.Why, "secret")) {
+			t.Errorf("%+v", r)
+		}
+		if strings.HasSuffix(r.Trust, "Native application") && r.Status != Migrated {
+			t.Errorf("a public client needs no secret: %+v", r)
+		}
+	}
+}
+
 func TestTranslateIssuance(t *testing.T) {
 	const win = `c:[Type == "` + TypeWindowsAccountName + `", Issuer == "AD AUTHORITY"]`
 	for _, tc := range []struct {

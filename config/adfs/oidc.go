@@ -56,6 +56,10 @@ func (im *importer) oidcClient(g ApplicationGroup, api *WebApiApplication, name,
 		row.Why = "the application group is disabled in ADFS"
 		return
 	}
+	if !public && im.opt.SecretHash == nil {
+		row.Why = "a confidential client needs a new secret, and the import was given no way to make one"
+		return
+	}
 	redirects, dropped := servableRedirects(redirects)
 	if len(dropped) > 0 {
 		row.AppMustChange = append(row.AppMustChange, fmt.Sprintf("redirect URIs %s are not imported (fedgate answers only https, or http on loopback): use one of those", strings.Join(dropped, ", ")))
