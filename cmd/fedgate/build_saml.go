@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
@@ -105,6 +106,9 @@ func buildWSFedSTS(apps []config.App, snap *broker.Snapshot, d buildDeps) (proto
 	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL, Issuer: snap.Config.Server.Issuer}
 	if snap.Config.Compat == "adfs" {
 		cfg.PassivePath = broker.ADFSPassivePath
+		if slices.ContainsFunc(snap.Config.Apps, func(a config.App) bool { return a.Type == "saml" }) {
+			cfg.SAMLPath = broker.ADFSPassivePath
+		}
 	}
 	blocks := map[string]*config.Block{}
 	var errs []error

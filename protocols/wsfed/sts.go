@@ -38,7 +38,12 @@ type Config struct {
 	// PassivePath is the passive endpoint metadata publishes (default
 	// /wsfed; /adfs/ls/ under compat: adfs, where the broker routes it).
 	PassivePath string
-	RPs         []RPEntry
+	// SAMLPath, when set, adds a SAML IdP role to the metadata with its
+	// sign-in and sign-out at that path: ADFS publishes both protocols in
+	// one document, and SAML SPs that refresh it from the farm's URL must
+	// keep finding theirs (compat: adfs, with SAML apps).
+	SAMLPath string
+	RPs      []RPEntry
 }
 
 // RPEntry is one app's relying party.
@@ -68,6 +73,7 @@ func (e *RPError) Unwrap() error { return e.Err }
 type STS struct {
 	base, issuer string
 	passivePath  string
+	samlPath     string
 	rps          map[string]*rp
 	byRealm      map[string][]*rp
 	assertion.Core
@@ -80,7 +86,7 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the STS; problems are *RPError per app, joined.
 func Open(cfg Config, d Deps) (*STS, error) {
-	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, passivePath: cfg.PassivePath, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
+	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, passivePath: cfg.PassivePath, samlPath: cfg.SAMLPath, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer(cfg.PublicURL)
 	}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SAML } from '@node-saml/node-saml';
@@ -33,7 +33,7 @@ const users = (hashes) => `users:
 
 // importAndServe imports the corpus farm and serves the result on loopback:
 // only the server block is changed (address, plain HTTP, memory store).
-async function importAndServe(t) {
+async function importAndServe(t, { samlOnly = false } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-adfs-'));
   const out = path.join(dir, 'out');
   await writeFile(path.join(dir, 'pw'), 'test-only-password\n');
@@ -52,6 +52,11 @@ async function importAndServe(t) {
     .replace('data_dir: ./data', 'data_dir: ./data\nstore: { memory: true }\nlog: { level: warn }')
     .replace('id: breakglass', 'id: local'); // the id the helpers' sign-in form names
   await writeFile(config, yaml);
+  if (samlOnly) {
+    for (const f of await readdir(path.join(out, 'apps'))) {
+      if ((await readFile(path.join(out, 'apps', f), 'utf8')).includes('type: wsfed')) await rm(path.join(out, 'apps', f));
+    }
+  }
   const quick = await readFile(path.join(repoRoot, 'examples', 'quickstart', 'users.yaml'), 'utf8');
   const hash = (u) => quick.match(new RegExp(`username: ${u}[\\s\\S]*?password_hash: (\\S+)`))[1];
   await writeFile(path.join(out, 'users.yaml'), users({ alice: hash('alice'), carol: hash('carol') }));
@@ -153,8 +158,24 @@ describe('imported ADFS trusts keep working with the farm identity', () => {
     const xml = await (await fetch(`${fg.base}/FederationMetadata/2007-06/FederationMetadata.xml`)).text();
     assert.match(xml, new RegExp(`entityID="${FARM_ID}"`));
     assert.ok(xml.includes(adfsCert), 'the imported token-signing certificate');
-    assert.ok(xml.includes(`${fg.base}/adfs/ls/`), 'the passive endpoint at /adfs/ls/');
+    assert.ok(xml.includes(`<wsa:Address>${fg.base}/adfs/ls/</wsa:Address>`), 'the passive endpoint at /adfs/ls/');
+    assert.ok(xml.includes(`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${fg.base}/adfs/ls/"/>`),
+      'the SAML role, as ADFS publishes it, for SPs that refresh the farm metadata');
     const unknown = await fetch(`${fg.base}/adfs/ls/?foo=bar`);
     assert.equal(unknown.status, 404, '/adfs/ls/ without a protocol message');
+  });
+
+  it('FederationMetadata.xml is served without any WS-Fed app, and SAML still signs in', async (t) => {
+    const fg = await importAndServe(t, { samlOnly: true });
+    const res = await fetch(`${fg.base}/FederationMetadata/2007-06/FederationMetadata.xml`);
+    assert.equal(res.status, 200);
+    const xml = await res.text();
+    assert.match(xml, new RegExp(`entityID="${FARM_ID}"`));
+    assert.ok(xml.includes('IDPSSODescriptor') && xml.includes(adfsCert));
+    const sp = hrPortal(fg);
+    const c = new Client();
+    const { fields } = autoPost(await c.signIn(await c.follow(await sp.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw'));
+    const { profile } = await sp.validatePostResponseAsync(fields);
+    assert.equal(profile.nameID, 'alice@example.com');
   });
 });
