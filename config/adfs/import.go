@@ -135,7 +135,7 @@ func (im *importer) appID(name string) string {
 
 // accessPolicy writes the policy for an app from its ACP or its
 // authorization rules; it returns the policy name, or why there is none.
-func (im *importer) accessPolicy(id, trust, acp string, params map[string]json.RawMessage, authz string, row *Row) bool {
+func (im *importer) accessPolicy(id, trust, acp string, params map[string]json.RawMessage, authz, mfa string, row *Row) bool {
 	var rules []PolicyRule
 	var changes []string
 	name := "adfs-" + id
@@ -168,6 +168,22 @@ func (im *importer) accessPolicy(id, trust, acp string, params map[string]json.R
 	default:
 		// Neither: ADFS permits nobody.
 		changes = append(changes, "the trust had no access control policy and no authorization rules: nobody was permitted, and nobody is")
+	}
+	if strings.TrimSpace(mfa) != "" {
+		var skip []Skipped
+		var err error
+		rules, skip, err = ApplyAdditionalAuthentication(rules, mfa)
+		switch {
+		case err != nil:
+			row.Why = "AdditionalAuthenticationRules: " + err.Error()
+			return false
+		case len(skip) > 0:
+			// Dropping an MFA requirement would let in what ADFS did not.
+			row.Skipped = append(row.Skipped, skip...)
+			row.Why = "additional authentication (MFA) rules that match no template (see the rules listed)"
+			return false
+		}
+		comment += "\nAdditionalAuthenticationRules: MFA where ADFS asked for it."
 	}
 	row.Changes = append(row.Changes, changes...)
 	row.Policy = name

@@ -101,6 +101,7 @@ func TestImportStatuses(t *testing.T) {
 		"App 1 (Permit everyone)":                  MigratedWithChanges, // no NameID rule
 		"App 8 (Contractors: extranet only)":       NotMigrated,
 		"Broken rules":                             NotMigrated,
+		"Finance Reports":                          NotMigrated, // an MFA rule on a group
 		"Disabled app":                             NotMigrated,
 		"Legacy Payroll":                           MigratedWithChanges,
 		"Orphan API":                               NotMigrated,
@@ -249,5 +250,38 @@ func TestDecodeList(t *testing.T) {
 		if !slices.Equal(names, tc.want) {
 			t.Errorf("%q: %v, want %v", tc.in, names, tc.want)
 		}
+	}
+}
+
+func TestApplyAdditionalAuthentication(t *testing.T) {
+	mfa := `=> issue(Type = "` + typeAuthnMethod + `", Value = "` + methodMultipleAuthn + `");`
+	extranet := `c:[Type == "` + typeInsideCorpNet + `", Value == "false"] => issue(Type = "` + typeAuthnMethod + `", Value = "` + methodMultipleAuthn + `");`
+	base := []PolicyRule{{Name: "deny", Deny: true}, {Name: "staff", Groups: []string{"Staff"}}, {Name: "office", Networks: []string{IntranetNetwork}}, {Name: "lab", Networks: []string{"10.9.0.0/16"}}}
+	got, skip, err := ApplyAdditionalAuthentication(base, mfa)
+	if err != nil || len(skip) > 0 || len(got) != 4 || got[0].MFA || !got[1].MFA || !got[2].MFA || !got[3].MFA {
+		t.Errorf("always: %+v %v %v", got, skip, err)
+	}
+	got, skip, err = ApplyAdditionalAuthentication(base, extranet)
+	want := []PolicyRule{base[0], {Name: "staff (intranet)", Groups: []string{"Staff"}, Networks: []string{IntranetNetwork}},
+		{Name: "staff", Groups: []string{"Staff"}, MFA: true}, base[2], {Name: "lab", Networks: []string{"10.9.0.0/16"}, MFA: true}}
+	if err != nil || len(skip) > 0 || len(got) != len(want) {
+		t.Fatalf("extranet: %+v %v %v", got, skip, err)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].MFA != want[i].MFA || !slices.Equal(got[i].Networks, want[i].Networks) {
+			t.Errorf("extranet rule %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// Anything else is reported: dropping it would ask for less than ADFS.
+	for _, src := range []string{
+		`c:[Type == "` + TypeGroup + `", Value == "Admins"] => issue(Type = "` + typeAuthnMethod + `", Value = "` + methodMultipleAuthn + `");`,
+		`=> issue(Type = "` + typeAuthnMethod + `", Value = "urn:other");`,
+	} {
+		if _, skip, _ := ApplyAdditionalAuthentication(base, src); len(skip) != 1 {
+			t.Errorf("%s: skipped %v, want it reported", src, skip)
+		}
+	}
+	if _, _, err := ApplyAdditionalAuthentication(base, "=> issue("); err == nil {
+		t.Error("a syntax error must be an error")
 	}
 }

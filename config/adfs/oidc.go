@@ -85,7 +85,7 @@ func (im *importer) oidcClient(g ApplicationGroup, api *WebApiApplication, name,
 	}
 	id := im.appID(name)
 	row.App = id
-	if !im.accessPolicy(id, g.Name, acp, params, authz, row) {
+	if !im.accessPolicy(id, g.Name, acp, params, authz, "", row) {
 		return
 	}
 	row.AppMustChange = append(row.AppMustChange, "OpenID Connect endpoints and issuer change: point the app at fedgate's discovery document")

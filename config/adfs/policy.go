@@ -112,6 +112,71 @@ func authRule(r Rule) (PolicyRule, string, string) {
 	return pr, fmt.Sprintf("claim %s is tested as the upstream's claim %q", typ, name), ""
 }
 
+// Claims of ADFS's multi-factor rules.
+const (
+	typeAuthnMethod     = "http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationmethod"
+	typeInsideCorpNet   = "http://schemas.microsoft.com/ws/2012/01/insidecorporatenetwork"
+	methodMultipleAuthn = "http://schemas.microsoft.com/claims/multipleauthn"
+)
+
+// ApplyAdditionalAuthentication reads AdditionalAuthenticationRules, the
+// pre-2016 way to ask for MFA, into rules: a rule that always issues
+// authenticationmethod = multipleauthn puts MFA on every allow rule; one
+// conditioned on insidecorporatenetwork == "false" does so outside the
+// intranet only (each allow rule first repeated for the intranet without
+// MFA). Other rules are returned as skipped.
+func ApplyAdditionalAuthentication(rules []PolicyRule, src string) ([]PolicyRule, []Skipped, error) {
+	parsed, err := ParseRules(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	always, extranet := false, false
+	var skip []Skipped
+	for _, r := range parsed {
+		f := fieldMap(r.Action.Fields)
+		typ, _ := literal(f["Type"])
+		val, _ := literal(f["Value"])
+		if typ != typeAuthnMethod || val != methodMultipleAuthn {
+			skip = append(skip, skipped(r, "an additional authentication rule that does not issue authenticationmethod = multipleauthn"))
+			continue
+		}
+		switch {
+		case len(r.Conds) == 0:
+			always = true
+		case len(r.Conds) == 1 && !r.Conds[0].Exists && isExtranetTest(r.Conds[0]):
+			extranet = true
+		default:
+			skip = append(skip, skipped(r, "MFA on a condition other than insidecorporatenetwork == \"false\""))
+		}
+	}
+	if len(skip) > 0 || (!always && !extranet) {
+		return rules, skip, nil
+	}
+	var out []PolicyRule
+	for _, r := range rules {
+		switch {
+		case r.Deny || r.MFA:
+		case always || len(r.Networks) > 0 && !slices.Equal(r.Networks, []string{IntranetNetwork}):
+			// Networks of its own: "those and not the intranet" cannot be
+			// written as one rule, so MFA everywhere (stricter, never laxer).
+			r.MFA = true
+		case len(r.Networks) == 0:
+			inside := r
+			inside.Name += " (intranet)"
+			inside.Networks = []string{IntranetNetwork}
+			out = append(out, inside)
+			r.MFA = true
+		}
+		out = append(out, r)
+	}
+	return out, nil, nil
+}
+
+func isExtranetTest(c Cond) bool {
+	typ, values, ok := selectorParts(c)
+	return ok && typ == typeInsideCorpNet && len(values) == 1 && values[0].Op == "==" && strings.EqualFold(values[0].Value, "false")
+}
+
 // groupName strips the NetBIOS domain ADFS group parameters carry
 // (CORP\Staff → Staff): fedgate's groups are the upstream's names.
 func groupName(g string) string {

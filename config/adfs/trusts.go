@@ -67,7 +67,7 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 	}
 	id := im.appID(t.Name + suffix)
 	row.App = id
-	if !im.accessPolicy(id, t.Name, t.AccessControlPolicyName, t.AccessControlPolicyParameters, t.IssuanceAuthorizationRules, &row) {
+	if !im.accessPolicy(id, t.Name, t.AccessControlPolicyName, t.AccessControlPolicyParameters, t.IssuanceAuthorizationRules, t.AdditionalAuthenticationRules, &row) {
 		return
 	}
 	for _, e := range t.SamlEndpoints {
@@ -78,9 +78,6 @@ func (im *importer) trustAs(t RelyingPartyTrust, kind, suffix string, acs []Saml
 		case e.Protocol == "SAMLLogout" && e.Binding != "POST":
 			row.AppMustChange = append(row.AppMustChange, fmt.Sprintf("sign-out endpoint %s (%s): fedgate answers sign-out by POST only; register a POST endpoint", e.Location, e.Binding))
 		}
-	}
-	if strings.TrimSpace(t.AdditionalAuthenticationRules) != "" {
-		row.Changes = append(row.Changes, "AdditionalAuthenticationRules are not translated: require MFA in the policy instead")
 	}
 	if t.SignatureAlgorithm == sigSHA1 && t.Identifier[0] != microsoftOnline {
 		row.AppMustChange = append(row.AppMustChange, "SHA-1 trust: fedgate signs with RSA-SHA1 for now (sha1: true); move the app to SHA-256")
