@@ -100,6 +100,7 @@ func FuzzClaimRules(f *testing.F) {
 		"c:[Type == “x”] => issue(claim = c);",
 		`@RuleName = "a\"b" c:[Type == "http://schemas.xmlsoap.org/claims/Group", Value =~ "^(?i)adm"] => issue(Type = "http://schemas.microsoft.com/authorization/claims/deny", Value = "x");`,
 		`c:[Type == "urn:dept", Value == "fin"] => issue(Type = "http://schemas.microsoft.com/authorization/claims/permit", Value = "x");`,
+		`c:[Type == "http://schemas.microsoft.com/ws/2012/01/insidecorporatenetwork", Value == "false"] => issue(Type = "http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationmethod", Value = "http://schemas.microsoft.com/claims/multipleauthn");`,
 	} {
 		f.Add(s)
 	}
@@ -117,6 +118,13 @@ func FuzzClaimRules(f *testing.F) {
 			pr, _, _, err := TranslateAuthorization(src)
 			if err != nil {
 				t.Fatalf("parsed, then did not translate: %v", err)
+			}
+			if withMFA, _, err := ApplyAdditionalAuthentication(pr, src); err != nil {
+				t.Fatalf("parsed, then did not translate: %v", err)
+			} else if len(withMFA) < len(pr) {
+				t.Fatalf("MFA rules dropped policy rules: %d of %d", len(withMFA), len(pr))
+			} else {
+				pr = withMFA
 			}
 			doc := PolicyYAML("fuzz", "from\nfuzz", pr)
 			if _, err := policy.Load([]policy.File{{Name: "fuzz.yaml", Data: doc}}); err != nil {
