@@ -47,6 +47,9 @@ func (b *Server) attachDownstreams(snap *Snapshot) {
 	for _, d := range snap.downstreams {
 		d.Mount(snap.protoMux, sessionProvider{b})
 	}
+	if snap.Config.Compat == "adfs" {
+		snap.protoMux.Handle(ADFSPassivePath, adfsPassive(snap.protoMux))
+	}
 }
 
 // isProtocolApp: apps answered by a downstream protocol, which enforces the

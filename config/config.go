@@ -15,20 +15,26 @@ import (
 
 // Config is one complete, validated configuration. Treat it as immutable.
 type Config struct {
-	Server    Server    `yaml:"server"`
-	DataDir   string    `yaml:"data_dir"`
-	Keys      Keys      `yaml:"keys"`
-	Session   Session   `yaml:"session"`
-	Store     Store     `yaml:"store"`
-	Audit     Audit     `yaml:"audit"`
-	Log       Log       `yaml:"log"`
-	Branding  Branding  `yaml:"branding"`
-	Throttle  Throttle  `yaml:"throttle"`
-	Upstreams []Block   `yaml:"upstreams"`
-	Apps      []App     `yaml:"apps"`
+	Server    Server   `yaml:"server"`
+	DataDir   string   `yaml:"data_dir"`
+	Keys      Keys     `yaml:"keys"`
+	Session   Session  `yaml:"session"`
+	Store     Store    `yaml:"store"`
+	Audit     Audit    `yaml:"audit"`
+	Log       Log      `yaml:"log"`
+	Branding  Branding `yaml:"branding"`
+	Throttle  Throttle `yaml:"throttle"`
+	Upstreams []Block  `yaml:"upstreams"`
+	Apps      []App    `yaml:"apps"`
+	// AppFiles are globs of files that each hold a list of apps, as under
+	// apps: (what `fedgate import adfs` writes, one file per app).
+	AppFiles  []string  `yaml:"app_files"`
 	Policies  []string  `yaml:"policies"`
 	Discovery Discovery `yaml:"discovery"`
 	UserNames UserNames `yaml:"user_names"`
+	// Compat "adfs" answers where ADFS did: /adfs/ls/ for WS-Fed and SAML
+	// (and FederationMetadata.xml, as always), so apps keep their settings.
+	Compat string `yaml:"compat"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -38,6 +44,9 @@ type Config struct {
 	Files     []string    `yaml:"-"`
 	PolicySet *policy.Set `yaml:"-"`
 	Warnings  []error     `yaml:"-"`
+	// fragments are the app_files apps were read from, in c.Apps order
+	// after the inline ones, so that problems point into them.
+	fragments []fragment
 }
 
 // Server is how fedgate listens.
@@ -54,8 +63,12 @@ type Server struct {
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 	// ClientIPHeader is the one header trusted proxies write the client's
 	// address in: X-Forwarded-For (default) or Forwarded.
-	ClientIPHeader string   `yaml:"client_ip_header"`
-	Timeouts       Timeouts `yaml:"timeouts"`
+	ClientIPHeader string `yaml:"client_ip_header"`
+	// Issuer is fedgate's entity id as a SAML IdP and WS-Fed STS (default
+	// per protocol: <public_url>/saml/metadata, <public_url>/wsfed); an
+	// ADFS farm's http://<fs>/adfs/services/trust keeps its apps' trust.
+	Issuer   string   `yaml:"issuer"`
+	Timeouts Timeouts `yaml:"timeouts"`
 }
 
 // TLS names the certificate and key files.

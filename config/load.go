@@ -37,18 +37,18 @@ func Load(path string) (*Config, error) {
 	}
 	var errs []error
 	failed := decodeSections(path, f.Docs[0].Body, c, &errs)
-	c.Defaults()
 	dir := filepath.Dir(path)
+	for i := range c.Apps {
+		c.Apps[i].setBlockFile(path, dir)
+	}
+	inline := len(c.Apps)
+	if err := c.loadAppFiles(dir); err != nil {
+		errs = append(errs, err)
+	}
+	c.Defaults()
 	c.resolvePaths(dir)
 	for i := range c.Upstreams {
 		c.Upstreams[i].File, c.Upstreams[i].Dir = path, dir
-	}
-	for i := range c.Apps {
-		for _, b := range []*Block{c.Apps[i].OIDC, c.Apps[i].SAML, c.Apps[i].WSFed} {
-			if b != nil {
-				b.File, b.Dir = path, dir
-			}
-		}
 	}
 	if err := c.loadPolicies(dir); err != nil {
 		errs = append(errs, err)
@@ -56,7 +56,7 @@ func Load(path string) (*Config, error) {
 	for _, v := range c.validate() {
 		// A section that did not decode is zero: checking it would only add noise.
 		if !failed[v.section()] {
-			errs = append(errs, v.at(path, f))
+			errs = append(errs, c.locate(v, inline, path, f))
 		}
 	}
 	if len(errs) > 0 {
@@ -176,20 +176,30 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
+// glob expands one pattern of a list of file globs (key) relative to dir,
+// in sorted order; no match is a problem.
+func (c *Config) glob(dir, key, pat string) ([]string, error) {
+	if !filepath.IsAbs(pat) {
+		pat = filepath.Join(dir, pat)
+	}
+	matches, err := filepath.Glob(pat)
+	if err != nil || len(matches) == 0 {
+		return nil, &Problem{File: c.Path, Line: 1, Col: 1, Msg: fmt.Sprintf("%s: %q matches no file", key, pat)}
+	}
+	slices.Sort(matches)
+	return matches, nil
+}
+
 // loadPolicies reads every file the policies globs match and compiles them.
 func (c *Config) loadPolicies(dir string) error {
 	var files []policy.File
 	var errs []error
 	for _, pat := range c.Policies {
-		if !filepath.IsAbs(pat) {
-			pat = filepath.Join(dir, pat)
-		}
-		matches, err := filepath.Glob(pat)
-		if err != nil || len(matches) == 0 {
-			errs = append(errs, &Problem{File: c.Path, Msg: fmt.Sprintf("policies: %q matches no file", pat)})
+		matches, err := c.glob(dir, "policies", pat)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		slices.Sort(matches)
 		for _, m := range matches {
 			data, err := readFile(m)
 			if err != nil {

@@ -56,6 +56,12 @@ func (c *Config) validate() []finding {
 	if c.Throttle.MaxFailures < 1 {
 		add("$.throttle.max_failures", "at least 1", "throttle.max_failures must be positive")
 	}
+	if c.Compat != "" && c.Compat != "adfs" {
+		add("$.compat", "the one compatibility mode is adfs", "unknown compat %q", c.Compat)
+	}
+	if u, err := url.Parse(c.Server.Issuer); c.Server.Issuer != "" && (err != nil || !u.IsAbs()) {
+		add("$.server.issuer", "an absolute URI such as http://fs.corp.example/adfs/services/trust", "server.issuer %q is not an absolute URI", c.Server.Issuer)
+	}
 	upstreams := c.validateUpstreams(add)
 	c.validateApps(upstreams, add)
 	return out

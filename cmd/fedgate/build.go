@@ -111,6 +111,10 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) ([
 		byType[a.Type] = append(byType[a.Type], a)
 	}
 	var built []protocols.Downstream
+	if cfg.Compat == "adfs" && byType["wsfed"] == nil {
+		// ADFS always serves FederationMetadata.xml; so does its stand-in.
+		order = append(order, "wsfed")
+	}
 	for _, t := range order {
 		ds, err := downstreamTypes[t](byType[t], snap, d)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
@@ -28,7 +29,10 @@ const maxPeerFile = 1 << 20
 // are read here and watched for reload; metadata_url is read from its
 // cached copy (see spmetadata.go).
 func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
-	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL}
+	cfg := saml.Config{PublicURL: snap.Config.Server.PublicURL, Issuer: snap.Config.Server.Issuer}
+	if snap.Config.Compat == "adfs" {
+		cfg.SSOPath = broker.ADFSPassivePath
+	}
 	blocks := map[string]*config.Block{}
 	var errs []error
 	for _, a := range apps {
@@ -99,7 +103,13 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 // buildWSFedSTS builds fedgate's WS-Federation STS for every `type: wsfed`
 // app: each app's wsfed: block is one relying party.
 func buildWSFedSTS(apps []config.App, snap *broker.Snapshot, d buildDeps) (protocols.Downstream, error) {
-	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL}
+	cfg := wsfed.Config{PublicURL: snap.Config.Server.PublicURL, Issuer: snap.Config.Server.Issuer}
+	if snap.Config.Compat == "adfs" {
+		cfg.PassivePath = broker.ADFSPassivePath
+		if slices.ContainsFunc(snap.Config.Apps, func(a config.App) bool { return a.Type == "saml" }) {
+			cfg.SAMLPath = broker.ADFSPassivePath
+		}
+	}
 	blocks := map[string]*config.Block{}
 	var errs []error
 	for _, a := range apps {

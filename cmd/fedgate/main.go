@@ -25,6 +25,8 @@ Usage:
                                        create a cookie key or a signing key with a self-signed certificate
   fedgate metadata entra-b2b|m365 --config FILE --app APP
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
+  fedgate import adfs --from DIR --out DIR [--token-signing-pfx FILE --pfx-password-file FILE] [--json]
+                                       turn an ADFS farm's PowerShell exports into apps, policies and a report
   fedgate hash-password                read a password on stdin, print its argon2id hash
   fedgate version                      print the version, VCS revision and Go version
 `
@@ -59,6 +61,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	case "metadata":
 		return metadataCmd(args[1:], stdout, stderr)
+	case "import":
+		if len(args) > 1 && args[1] == "adfs" {
+			return importADFS(args[2:], stdout, stderr)
+		}
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":

@@ -29,7 +29,10 @@ type Config struct {
 	PublicURL string
 	// Issuer is the IdP's entity id (default PublicURL + /saml/metadata).
 	Issuer string
-	SPs    []SPEntry
+	// SSOPath is the SSO endpoint metadata publishes (default /saml/sso;
+	// /adfs/ls/ under compat: adfs, where the broker routes it).
+	SSOPath string
+	SPs     []SPEntry
 }
 
 // SPEntry is one app's SP.
@@ -63,6 +66,7 @@ func (e *SPError) Unwrap() error { return e.Err }
 // IdP is fedgate's SAML IdP for one config snapshot.
 type IdP struct {
 	base, issuer string
+	ssoPath      string
 	sps          map[string]*sp
 	byEntity     map[string][]*sp
 	rand         io.Reader
@@ -77,9 +81,12 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the IdP; problems are *SPError per app, joined.
 func Open(cfg Config, d Deps) (*IdP, error) {
-	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{}, issuer: cfg.Issuer, rand: d.Rand}
+	p := &IdP{base: strings.TrimRight(cfg.PublicURL, "/"), sps: map[string]*sp{}, byEntity: map[string][]*sp{}, issuer: cfg.Issuer, ssoPath: cfg.SSOPath, rand: d.Rand}
 	if p.issuer == "" {
 		p.issuer = DefaultIssuer(cfg.PublicURL)
+	}
+	if p.ssoPath == "" {
+		p.ssoPath = SSOPath
 	}
 	if p.rand == nil {
 		p.rand = rand.Reader

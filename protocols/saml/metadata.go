@@ -127,12 +127,13 @@ func childNS(el *etree.Element, ns, tag string) *etree.Element {
 // share its entity id. Without an app (""), the default issuer and the
 // shared endpoints, where requests are matched to an SP by their Issuer.
 func (p *IdP) Metadata(app string) ([]byte, error) {
-	issuer, sso, slo := p.issuer, p.base+SSOPath, p.base+SLOPath
+	// The shared sign-in endpoint is /adfs/ls/ under compat: adfs.
+	issuer, sso, slo := p.issuer, p.base+p.ssoPath, p.base+SLOPath
 	if app != "" {
 		if p.sps[app] == nil {
 			return nil, errUnknownApp
 		}
-		issuer, sso, slo = p.Issuer(app), sso+"/"+app, slo+"/"+app
+		issuer, sso, slo = p.Issuer(app), p.base+SSOPath+"/"+app, slo+"/"+app
 	}
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)

@@ -29,12 +29,13 @@ const (
 // app even when several apps share a realm. Without an app (""), the
 // default issuer and /wsfed, where wtrealm picks the relying party.
 func (s *STS) Metadata(app string) ([]byte, error) {
-	issuer, endpoint := s.issuer, s.base+Path
+	// The shared passive endpoint is /adfs/ls/ under compat: adfs.
+	issuer, endpoint := s.issuer, s.base+s.passivePath
 	if app != "" {
 		if s.rps[app] == nil {
 			return nil, errUnknownApp
 		}
-		issuer, endpoint = s.Issuer(app), endpoint+"/"+app
+		issuer, endpoint = s.Issuer(app), s.base+Path+"/"+app
 	}
 	ed := etree.NewElement("md:EntityDescriptor")
 	ed.CreateAttr("xmlns:md", nsMetadata)
@@ -45,13 +46,8 @@ func (s *STS) Metadata(app string) ([]byte, error) {
 	role.CreateAttr("xmlns:fed", nsFed)
 	role.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
 	role.CreateAttr("protocolSupportEnumeration", nsFed)
-	for _, k := range assertion.Published(s.Keys) {
-		kd := role.CreateElement("md:KeyDescriptor")
-		kd.CreateAttr("use", "signing")
-		ki := kd.CreateElement("ds:KeyInfo")
-		ki.CreateAttr("xmlns:ds", nsDSig)
-		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.Cert.Raw))
-	}
+	keys := assertion.Published(s.Keys)
+	signingKeys(role, keys)
 	tt := role.CreateElement("fed:TokenTypesOffered")
 	for _, t := range []string{tokenTypeSAML11, tokenTypeSAML2} {
 		tt.CreateElement("fed:TokenType").CreateAttr("Uri", t)
@@ -66,6 +62,9 @@ func (s *STS) Metadata(app string) ([]byte, error) {
 	epr := pe.CreateElement("wsa:EndpointReference")
 	epr.CreateAttr("xmlns:wsa", nsAddressing)
 	epr.CreateElement("wsa:Address").SetText(endpoint)
+	if s.samlPath != "" {
+		s.samlRole(ed, keys)
+	}
 	if err := s.Signer(false).Sign(ed, "ID", 0); err != nil {
 		return nil, err
 	}
@@ -73,6 +72,39 @@ func (s *STS) Metadata(app string) ([]byte, error) {
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	doc.AddChild(ed)
 	return doc.WriteToBytes()
+}
+
+// signingKeys lists every published key as a signing KeyDescriptor.
+func signingKeys(role *etree.Element, keys []protocols.SigningKey) {
+	for _, k := range keys {
+		kd := role.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", "signing")
+		ki := kd.CreateElement("ds:KeyInfo")
+		ki.CreateAttr("xmlns:ds", nsDSig)
+		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.Cert.Raw))
+	}
+}
+
+// samlRole is the SAML IdP role ADFS publishes beside the WS-Fed one:
+// the same keys, sign-in and sign-out at samlPath on both bindings.
+func (s *STS) samlRole(ed *etree.Element, keys []protocols.SigningKey) {
+	idp := ed.CreateElement("md:IDPSSODescriptor")
+	idp.CreateAttr("protocolSupportEnumeration", "urn:oasis:names:tc:SAML:2.0:protocol")
+	signingKeys(idp, keys)
+	bindings := []string{"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"}
+	for _, b := range bindings {
+		slo := idp.CreateElement("md:SingleLogoutService")
+		slo.CreateAttr("Binding", b)
+		slo.CreateAttr("Location", s.base+s.samlPath)
+	}
+	for _, f := range []string{preset.NameIDPersistent, preset.NameIDEmail, preset.NameIDUnspecified, preset.NameIDTransient} {
+		idp.CreateElement("md:NameIDFormat").SetText(f)
+	}
+	for _, b := range bindings {
+		sso := idp.CreateElement("md:SingleSignOnService")
+		sso.CreateAttr("Binding", b)
+		sso.CreateAttr("Location", s.base+s.samlPath)
+	}
 }
 
 // metadata serves FederationMetadata.xml (?app=<id>: that app's

@@ -36,7 +36,15 @@ type Config struct {
 	PublicURL string
 	// Issuer is the STS's default issuer (default PublicURL + /wsfed).
 	Issuer string
-	RPs    []RPEntry
+	// PassivePath is the passive endpoint metadata publishes (default
+	// /wsfed; /adfs/ls/ under compat: adfs, where the broker routes it).
+	PassivePath string
+	// SAMLPath, when set, adds a SAML IdP role to the metadata with its
+	// sign-in and sign-out at that path: ADFS publishes both protocols in
+	// one document, and SAML SPs that refresh it from the farm's URL must
+	// keep finding theirs (compat: adfs, with SAML apps).
+	SAMLPath string
+	RPs      []RPEntry
 }
 
 // RPEntry is one app's relying party.
@@ -65,6 +73,8 @@ func (e *RPError) Unwrap() error { return e.Err }
 // STS is the WS-Federation passive STS of one config snapshot.
 type STS struct {
 	base, issuer string
+	passivePath  string
+	samlPath     string
 	rps          map[string]*rp
 	byRealm      map[string][]*rp
 	assertion.Core
@@ -77,9 +87,12 @@ func DefaultIssuer(publicURL string) string { return strings.TrimRight(publicURL
 
 // Open builds the STS; problems are *RPError per app, joined.
 func Open(cfg Config, d Deps) (*STS, error) {
-	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
+	s := &STS{base: strings.TrimRight(cfg.PublicURL, "/"), issuer: cfg.Issuer, passivePath: cfg.PassivePath, samlPath: cfg.SAMLPath, rps: map[string]*rp{}, byRealm: map[string][]*rp{}}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer(cfg.PublicURL)
+	}
+	if s.passivePath == "" {
+		s.passivePath = Path
 	}
 	var errs []error
 	var err error

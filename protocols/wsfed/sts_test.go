@@ -488,3 +488,35 @@ func (f *fakeSP) Refuse(w http.ResponseWriter, _ *http.Request, status int, why 
 func (f *fakeSP) Attempt(*http.Request, string) (func(error), time.Duration, error) {
 	return func(error) {}, 0, nil
 }
+
+// As ADFS's stand-in (compat: adfs) with no relying party of its own, the
+// STS still publishes the farm's document: the passive endpoint and a SAML
+// IdP role at /adfs/ls/, with the same keys, signed and schema-valid.
+func TestFederationMetadataADFSCompat(t *testing.T) {
+	k := fixedKey(t, "idp")
+	sts, err := Open(Config{PublicURL: base, Issuer: "http://fs.corp.example/adfs/services/trust", PassivePath: "/adfs/ls/", SAMLPath: "/adfs/ls/"},
+		Deps{Keys: []protocols.SigningKey{{Signer: k.Key, Cert: k.Cert, KeyID: "k1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	sts.Mount(mux, &fakeSP{})
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, MetadataPath, nil))
+	body := w.Body.Bytes()
+	for _, want := range []string{
+		`entityID="http://fs.corp.example/adfs/services/trust"`,
+		"<wsa:Address>" + base + "/adfs/ls/</wsa:Address>",
+		`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="` + base + `/adfs/ls/"/>`,
+		`<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="` + base + `/adfs/ls/"/>`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("missing %s in:\n%s", want, body)
+		}
+	}
+	if bytes.Count(body, []byte(`<md:KeyDescriptor use="signing">`)) != 2 {
+		t.Errorf("the SAML role needs the signing key too:\n%s", body)
+	}
+	xmlsigtest.XMLSec1Verify(t, body, k, "ID", nsMetadata+":EntityDescriptor")
+	xmlsigtest.ValidateSchema(t, body, "testdata/ws-federation-subset.xsd")
+}

@@ -17,7 +17,7 @@ const binary = path.join(outDir, 'fedgate');
 const quickstart = path.join(repoRoot, 'examples', 'quickstart');
 
 // all.sh builds the binary; building here too lets one run a single file alone.
-function ensureBinary() {
+export function ensureBinary() {
   if (existsSync(binary)) return;
   const r = spawnSync('go', ['build', '-o', binary, './cmd/fedgate'], { cwd: repoRoot, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);

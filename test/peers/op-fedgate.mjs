@@ -111,12 +111,11 @@ export async function authorize(config, params = {}) {
   return { url, checks };
 }
 
-const atRP = (u) => u.origin === RP;
-
 // browse follows url like a browser until the answer for the RP: a
 // redirect to it (returns { callback: URL }), or a form_post page (returns
-// { callback: Request }), signing in on fedgate's form on the way.
-export async function browse(c, url, user = 'alice', password = `${user}-demo-pw`) {
+// { callback: Request }), signing in on fedgate's form on the way. atRP
+// says which URLs are the RP's (default: the test RP's origin).
+export async function browse(c, url, user = 'alice', password = `${user}-demo-pw`, atRP = (u) => u.origin === RP) {
   let r = await c.follow(url.href, { stop: atRP });
   if (!r.stopped && r.text.includes('name="password"')) {
     const csrf = r.text.match(/name="csrf" value="([^"]+)"/)?.[1];

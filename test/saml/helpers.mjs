@@ -57,6 +57,20 @@ apps:
 ${apps.replace(/^\s*\n/, '')}
 policies: [policies/*.yaml]
 `);
+  return serveConfig(t, dir, config, base);
+}
+
+// runFedgate runs the fedgate binary once (a CLI command) and returns its
+// exit status and output.
+export function runFedgate(args, cwd = repoRoot) {
+  ensureBinary();
+  return spawnSync(binary, args, { cwd, encoding: 'utf8' });
+}
+
+// serveConfig serves config (listening at base) until the test ends, then
+// stops it and removes dir.
+export async function serveConfig(t, dir, config, base) {
+  ensureBinary();
   const proc = spawn(binary, ['serve', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   let partial = '';

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { Client, autoPost, idpCert, startFedgate } from './helpers.mjs';
+import { postBack, run } from './passport.mjs';
 
 const require = createRequire(import.meta.url);
 const { Strategy } = require('passport-wsfed-saml2');
@@ -34,26 +35,6 @@ const apps = `
         - { type: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", value: name }
 `;
 
-// run drives the strategy the way passport does: one of redirect, success,
-// fail or error is called.
-function run(strategy, req, opts = {}) {
-  return new Promise((resolve) => {
-    const s = Object.create(strategy);
-    s.redirect = (url) => resolve({ redirect: url });
-    s.success = (user) => resolve({ user });
-    s.fail = (challenge, status) => resolve({ fail: challenge, status });
-    s.error = (err) => resolve({ error: err });
-    s.authenticate(req, opts);
-  });
-}
-
-// postBack is the RP's own endpoint receiving the form post, as express
-// would present it.
-function postBack(action, fields) {
-  const u = new URL(action);
-  const headers = { host: u.host };
-  return { method: 'POST', body: fields, protocol: u.protocol.slice(0, -1), originalUrl: u.pathname, headers, get: (h) => headers[h.toLowerCase()] };
-}
 
 function rp(fg, cert, realm) {
   return new Strategy({
