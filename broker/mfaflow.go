@@ -222,6 +222,9 @@ func (b *Server) checkFactor(c *mfaCall, m mfaMethod, check func(*mfaCall) error
 		done(protocols.ErrInvalidCredentials)
 		c.audit("failure", m.Name(), reasonOfFactor(err))
 		c.Error = translate(c.lang(), "err.mfa.wrong")
+		if errors.Is(err, errFactorReplayed) {
+			c.Error = translate(c.lang(), "err.mfa.used")
+		}
 		b.failStatus(c, again, http.StatusUnauthorized)
 		return
 	}
