@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -94,4 +96,12 @@ func recoveryHash(code string) string {
 	}, strings.ToLower(code))
 	h := sha256.Sum256([]byte("fedgate recovery v1\x00" + code))
 	return hex.EncodeToString(h[:])
+}
+
+func (m recoveryMethod) Describe(ctx context.Context, v vault, u factorUser) ([]string, error) {
+	var rec recoveryRecord
+	if err := v.get(ctx, m.Name(), u, &rec); err != nil {
+		return nil, err
+	}
+	return []string{strconv.Itoa(len(rec.Hashes)) + " codes left"}, nil
 }

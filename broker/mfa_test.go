@@ -256,3 +256,43 @@ func TestVaultBindsRecordToUser(t *testing.T) {
 		t.Fatalf("record opened without fedgate's keys: %v", err)
 	}
 }
+
+func TestMFAAdminListAndReset(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	enrolTOTP(t, e)
+	out := &syncBuffer{}
+	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fs, err := admin.List(ctx, "local", "ALICE")
+	if err != nil || len(fs) != 2 || fs[0].Method != "otp" || fs[1].Method != "recovery" || fs[1].Detail[0] != "10 codes left" {
+		t.Fatalf("list = %+v %v", fs, err)
+	}
+	if _, err := admin.List(ctx, "partner", "alice"); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("alice at another upstream: %v", err)
+	}
+	if _, err := admin.Reset(ctx, "local", "alice", []string{"sms"}, "root"); err == nil {
+		t.Fatal("unknown method accepted")
+	}
+	removed, err := admin.Reset(ctx, "local", "alice", []string{"otp"}, "root")
+	if err != nil || len(removed) != 1 || removed[0] != "otp" {
+		t.Fatalf("reset = %v %v", removed, err)
+	}
+	evs := out.events(t)
+	if len(evs) != 1 || evs[0].Event != "mfa-reset" || evs[0].User != "alice" || evs[0].Actor != "root" || evs[0].Rule != "otp" {
+		t.Fatalf("audit = %+v", evs)
+	}
+	// Only the recovery codes are left: the step-up goes straight to them.
+	_, page := mfaStepUp(t, e)
+	if !strings.Contains(page.body, "Enter a recovery code") {
+		t.Fatalf("after resetting otp:\n%s", page.body)
+	}
+	if removed, _ := admin.Reset(ctx, "local", "alice", nil, "root"); len(removed) != 1 || removed[0] != "recovery" {
+		t.Fatalf("reset all = %v", removed)
+	}
+	if fs, _ := admin.List(ctx, "local", "alice"); len(fs) != 0 {
+		t.Fatalf("after reset: %+v", fs)
+	}
+}

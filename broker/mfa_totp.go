@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"encoding/base32"
 	"encoding/base64"
 	"fmt"
@@ -181,4 +182,12 @@ func groups(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func (m totpMethod) Describe(ctx context.Context, v vault, u factorUser) ([]string, error) {
+	var rec totpRecord
+	if err := v.get(ctx, m.Name(), u, &rec); err != nil {
+		return nil, err
+	}
+	return []string{"enrolled " + rec.Created.UTC().Format(time.RFC3339)}, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -26,4 +27,15 @@ type MFAEnrol struct {
 	// Within: only this long after a primary sign-in with credentials
 	// (default 10m), so a session cookie stolen later cannot add a factor.
 	Within time.Duration `yaml:"within"`
+}
+
+func (c *Config) validateMFA(upstreams map[string]bool, add addFunc) {
+	for i, u := range c.MFA.Enrol.Upstreams {
+		if !upstreams[u] {
+			add(fmt.Sprintf("$.mfa.enrol.upstreams[%d]", i), "name an upstream's id", "mfa.enrol: unknown upstream %q", u)
+		}
+	}
+	if c.MFA.Enrol.Within < 0 {
+		add("$.mfa.enrol.within", "a positive duration such as 10m", "mfa.enrol.within must be positive")
+	}
 }

@@ -20,6 +20,8 @@ Usage:
                                        create a cookie key or a signing key with a self-signed certificate
   fedgate metadata entra-b2b|m365 --config FILE --app APP
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
+  fedgate mfa list|reset --config FILE [--method M]... UPSTREAM/USER
+                                       show or remove a user's own second factors (audited)
   fedgate hash-password                read a password on stdin, print its argon2id hash
   fedgate version                      print the version, VCS revision and Go version
 `
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	case "metadata":
 		return metadataCmd(args[1:], stdout, stderr)
+	case "mfa":
+		return mfaCmd(args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":
