@@ -59,16 +59,11 @@ func runMFA(op, path, upstream, username string, methods []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg.Store)
+	st, auditOut, closeState, err := openState(cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	auditOut, closeAudit, err := openAudit(cfg.Audit.File)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer closeState()
 	admin, err := broker.NewMFAAdmin(st, ks, broker.NewAuditor(auditOut))
 	if err != nil {
 		return err

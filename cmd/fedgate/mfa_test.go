@@ -21,8 +21,8 @@ mfa: { enrol: { allow: true, upstreams: [corp], networks: [10.0.0.0/8], within: 
 `)
 	cfg := filepath.Join(dir, "fedgate.yaml")
 	for _, tc := range []struct {
-		args       []string
-		code       int
+		args     []string
+		code     int
 		out, err string
 	}{
 		{[]string{"mfa"}, 2, "", "usage: fedgate mfa list|reset"},
