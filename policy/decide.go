@@ -163,4 +163,3 @@ func decideRule(p *Policy, r *rule, e *env) Decision {
 	d.Reasons = []Reason{{Code: ReasonAllowedByRule}}
 	return d
 }
-
