@@ -15,8 +15,7 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 	e := snap.Config.MFA.Enrol
 	id := s.Identity
 	switch {
-	case !e.Allow,
-		len(e.Upstreams) > 0 && !slices.Contains(e.Upstreams, id.Upstream),
+	case !ownFactorsFor(snap, id.Upstream),
 		len(e.Groups) > 0 && !slices.ContainsFunc(id.Groups, func(g string) bool { return slices.Contains(e.Groups, g) }):
 		return "mfa-enrol-not-allowed"
 	case len(e.Networks) > 0 && !slices.ContainsFunc(e.Networks, func(n netip.Prefix) bool { return n.Contains(snap.clientAddr(r, "")) }):
@@ -25,6 +24,13 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 		return "mfa-enrol-not-fresh"
 	}
 	return ""
+}
+
+// ownFactorsFor: users of upstream may enrol fedgate's own factors (some
+// of them, by mfa.enrol's other limits).
+func ownFactorsFor(snap *Snapshot, upstream string) bool {
+	e := snap.Config.MFA.Enrol
+	return e.Allow && (len(e.Upstreams) == 0 || slices.Contains(e.Upstreams, upstream))
 }
 
 // enrollable are the methods the user may enrol that meet the demand.
