@@ -296,3 +296,22 @@ func TestMFAAdminListAndReset(t *testing.T) {
 		t.Fatalf("after reset: %+v", fs)
 	}
 }
+
+func TestMFAPagesJapaneseAndKeyboard(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	enrol := e.get(e.client, r.location)
+	req, _ := http.NewRequest("GET", enrol.location, nil)
+	req.Header.Set("Accept-Language", "ja,en;q=0.5")
+	page := e.do(e.client, req)
+	for _, want := range []string{`<html lang="ja">`, "認証アプリの設定", "QR コード", `<label for="code">6 桁のコード</label>`,
+		`autocomplete="one-time-code"`, `inputmode="numeric"`, "autofocus", `<button type="submit">確認</button>`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("Japanese enrolment page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(page.body)
+	}
+}
