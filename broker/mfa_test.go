@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // fedgate's own second factor: enrolment, step-up, and every way a code is
@@ -354,5 +355,33 @@ func TestTOTPForProxyApp(t *testing.T) {
 	}
 	if page := e.onHost(c, "app.example", "/page"); page.code != http.StatusOK || page.body != "backend" {
 		t.Fatalf("app after MFA: %d %q", page.code, page.body)
+	}
+}
+
+// A refresh learns from the session reference which methods fedgate's own
+// factors added, and when: it does not take them for the upstream's.
+func TestSessionRefCarriesFactors(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	sl := e.srv.Current().sealer
+	now := e.clock.Now().Truncate(time.Second)
+	s := &Session{ID: "sess-0123456789abcdefgh", Created: now, Expires: now.Add(time.Hour), MFATime: now,
+		Identity: protocols.Identity{Subject: "alice", Upstream: "local", AMR: []string{"pwd", "mfa"}, AuthTime: now},
+		Factors:  []string{"otp", "mfa"}}
+	id := s.identity()
+	id.SessionID, id.Ref = s.ID, sl.makeRef(s, "10.0.0.1")
+	ref, ok := sl.openRef(id)
+	if !ok || !ref.MFATime.Equal(now) || strings.Join(ref.Factors, ",") != "otp,mfa" || strings.Join(ref.Added, ",") != "otp" {
+		t.Fatalf("ref = %+v %v", ref, ok)
+	}
+	forged := id
+	forged.Ref = strings.Replace(id.Ref, "~otp,mfa~", "~hwk,mfa~", 1)
+	if _, ok := sl.openRef(forged); ok || forged.Ref == id.Ref {
+		t.Fatal("a reference with other factors opened")
+	}
+	plain := *s
+	plain.Factors = nil
+	id.Ref = sl.makeRef(&plain, "10.0.0.1")
+	if ref, ok := sl.openRef(id); !ok || ref.Factors != nil || strings.Count(id.Ref, "~") != 3 {
+		t.Fatalf("a reference without factors: %+v %v %q", ref, ok, id.Ref)
 	}
 }
