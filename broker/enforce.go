@@ -133,6 +133,11 @@ func (b *Server) judge(r *http.Request, snap *Snapshot, s *Session, d policy.Dec
 				s.Expires, v.Write = end, true
 			}
 		}
+		if u.After != nil && b.mustEnrol(r, snap, s) {
+			// Right after sign-in, once: a user who must have a factor sets one up.
+			return verdict{Outcome: stepUp, Reason: "mfa-enrol-required", Session: s, Enrol: true,
+				MFA: &protocols.MFARequest{Methods: []string{"mfa"}}}
+		}
 		v.Write = slide(s, now, snap.Config.Session.Idle) || v.Write
 		v.Outcome = allow
 		return v

@@ -385,3 +385,23 @@ func TestSessionRefCarriesFactors(t *testing.T) {
 		t.Fatalf("a reference without factors: %+v %v %q", ref, ok, id.Ref)
 	}
 }
+
+func TestEnrolRequiredAtSignIn(t *testing.T) {
+	e := newEnvWith(t, testConfig+"mfa: { enrol: { allow: true, required_for: [staff] } }\n", nil)
+	r := e.signIn(e.client, "alice", "alice-pw") // the demo app needs no MFA
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
+		t.Fatalf("staff without a factor: %d %q", r.code, r.location)
+	}
+	evs := e.audit.events(t)
+	if last := evs[len(evs)-1]; last.Outcome != "step-up" || last.Reason != "mfa-enrol-required" {
+		t.Fatalf("audit = %+v", last)
+	}
+	// Only at sign-in: the session can use the app meanwhile.
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusOK {
+		t.Fatalf("app = %d", page.code)
+	}
+	// eve is not in the group: not asked.
+	if r := e.signIn(e.newClient(), "eve", "eve-pw"); r.code != http.StatusForbidden || strings.Contains(r.location, "/mfa") {
+		t.Fatalf("eve: %d %q", r.code, r.location)
+	}
+}

@@ -33,6 +33,20 @@ func ownFactorsFor(snap *Snapshot, upstream string) bool {
 	return e.Allow && (len(e.Upstreams) == 0 || slices.Contains(e.Upstreams, upstream))
 }
 
+// mustEnrol: s's user is one who must have a factor (mfa.enrol.required_for),
+// has none, and may enrol now. Asked only at the end of a sign-in.
+func (b *Server) mustEnrol(r *http.Request, snap *Snapshot, s *Session) bool {
+	must := snap.Config.MFA.Enrol.RequiredFor
+	if len(must) == 0 || len(s.Factors) > 0 || !slices.ContainsFunc(s.Identity.Groups, func(g string) bool { return slices.Contains(must, g) }) {
+		return false
+	}
+	if b.enrolRefusal(r, snap, s) != "" {
+		return false // not here, not now: the next sign-in asks again
+	}
+	has, err := b.localFactors(r, snap, s, nil)
+	return err == nil && len(has) == 0
+}
+
 // enrollable are the methods the user may enrol that meet the demand.
 func enrollable(demand []string) []string {
 	var names []string
