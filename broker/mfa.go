@@ -90,11 +90,11 @@ func satisfies(m mfaMethod, methods []string) bool {
 // meet the demand, in chooser order.
 func (b *Server) localFactors(r *http.Request, snap *Snapshot, s *Session, demand []string) ([]string, error) {
 	var names []string
+	c := b.newMFACall(nil, r, snap, s, nil)
 	for _, m := range mfaMethods {
 		if !satisfies(m, demand) {
 			continue
 		}
-		c := b.newMFACall(nil, r, snap, s, nil)
 		ok, err := m.Enrolled(c)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/protocols"
 )
@@ -256,6 +257,14 @@ func TestVaultBindsRecordToUser(t *testing.T) {
 	stranger, _ := newVault(e.srv.Store, e.keys[1:])
 	if err := stranger.get(ctx, "otp", alice, &rec); !errors.Is(err, errVaultSeal) {
 		t.Fatalf("record opened without fedgate's keys: %v", err)
+	}
+	if has, err := stranger.has(ctx, "otp", alice); has || err != nil {
+		t.Fatalf("a record under a dropped key counts as enrolled: %v %v", has, err)
+	}
+	// Rotation: a new first key seals, the old one still opens.
+	rotated, _ := newVault(e.srv.Store, []keys.CookieKey{e.keys[1], e.keys[0]})
+	if err := rotated.get(ctx, "otp", alice, &rec); err != nil || rec.Secret != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("after rotation: %v %+v", err, rec)
 	}
 }
 

@@ -71,7 +71,7 @@ func (b *Server) mfaEnrolCheck(w http.ResponseWriter, r *http.Request) (*mfaCall
 		if why == "mfa-enrol-not-fresh" {
 			key = "err.mfa.notfresh"
 		}
-		b.fail(w, r, c.snap, http.StatusForbidden, key, nil, contact(c))
+		b.fail(w, r, c.snap, http.StatusForbidden, key, nil, c.snap.contact(c.lang()))
 		return nil, false
 	}
 	return c, true
