@@ -414,3 +414,20 @@ func TestEnrolRequiredAtSignIn(t *testing.T) {
 		t.Fatalf("eve: %d %q", r.code, r.location)
 	}
 }
+
+// Whoever knows only the password cannot enrol a factor of their own in
+// place of the user's: the enrolment pages need the existing one proved.
+func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	enrolTOTP(t, e)
+	c, page := mfaStepUp(t, e)
+	l := regexp.MustCompile(`\?l=([A-Za-z0-9_-]+)`).FindStringSubmatch(page.body)[1]
+	for _, path := range []string{"/mfa/enrol?l=" + l, "/mfa/enrol/otp?l=" + l} {
+		if r := e.get(c, path); r.code != http.StatusForbidden || !strings.Contains(r.body, "You already have a second factor") || !strings.Contains(r.body, "Call IT on 1234.") {
+			t.Fatalf("GET %s = %d\n%s", path, r.code, r.body)
+		}
+		if ev := e.lastMFA(t); ev.Outcome != "deny" || ev.Reason != "mfa-enrol-has-factor" {
+			t.Fatalf("audit = %+v", ev)
+		}
+	}
+}

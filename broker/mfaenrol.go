@@ -22,6 +22,12 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 		return "mfa-enrol-network"
 	case id.AuthTime.IsZero() || b.now().Sub(id.AuthTime) > e.Within:
 		return "mfa-enrol-not-fresh"
+	case len(s.Factors) == 0:
+		// Someone who has a factor proves it before adding another: a
+		// password alone must not replace or add one.
+		if has, err := b.localFactors(r, snap, s, nil); err != nil || len(has) > 0 {
+			return "mfa-enrol-has-factor"
+		}
 	}
 	return ""
 }
@@ -67,9 +73,9 @@ func (b *Server) mfaEnrolCheck(w http.ResponseWriter, r *http.Request) (*mfaCall
 	}
 	if why := b.enrolRefusal(r, c.snap, c.s); why != "" {
 		c.audit("deny", r.PathValue("method"), why)
-		key := "err.mfa.enrol"
-		if why == "mfa-enrol-not-fresh" {
-			key = "err.mfa.notfresh"
+		key := map[string]string{"mfa-enrol-not-fresh": "err.mfa.notfresh", "mfa-enrol-has-factor": "err.mfa.hasfactor"}[why]
+		if key == "" {
+			key = "err.mfa.enrol"
 		}
 		b.fail(w, r, c.snap, http.StatusForbidden, key, nil, c.snap.contact(c.lang()))
 		return nil, false
