@@ -57,11 +57,10 @@ type verdict struct {
 	// session cap), not be answered by a session at the upstream.
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
-	// for MFA; or, Via nil, fedgate's own factors (mfa.go): Factors the user
-	// has, or Enrol one.
+	// for MFA; or, Via nil, fedgate's own factors (mfa.go): one the user
+	// has, or (Enrol) enrolling one.
 	MFA      *protocols.MFARequest
 	Via      protocols.RedirectAuthenticator
-	Factors  []string
 	Enrol    bool
 	Message  policy.Message  // a policy deny's message
 	Decision policy.Decision // the policy's, when it was asked
@@ -166,7 +165,6 @@ func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *polic
 		return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
 	}
 	if len(names) > 0 {
-		v.Factors = names
 		return v
 	}
 	why := b.enrolRefusal(r, snap, s)
