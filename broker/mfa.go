@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -50,13 +49,6 @@ type mfaEnroller interface {
 	// Confirm completes the enrolment from its form (POST): nil when the
 	// factor is stored and proven by this very answer.
 	Confirm(c *mfaCall) error
-}
-
-// mfaRemover is a method whose stored data is more than its one vault
-// record (an index, several keys): `fedgate mfa reset` asks it to remove
-// everything. Methods without it lose their vault record.
-type mfaRemover interface {
-	Remove(ctx context.Context, v vault, u factorUser) error
 }
 
 // mfaMethods are the methods fedgate knows, in the order a chooser lists
