@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store"
@@ -77,7 +78,7 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		if v.Write {
 			b.writeCookieSession(w, snap, v.Session, sessionCookie)
 		}
-		id := v.Session.Identity
+		id := v.Session.identity()
 		id.SessionID, id.Ref = v.Session.ID, snap.sealer.makeRef(v.Session, clientIP(r, snap))
 		return id, false, nil
 	case signIn, stepUp:
@@ -98,7 +99,7 @@ func (sp sessionProvider) Current(r *http.Request) (protocols.Identity, bool) {
 	if s == nil {
 		return protocols.Identity{}, false
 	}
-	id := s.Identity
+	id := s.identity()
 	id.SessionID = s.ID
 	return id, true
 }
@@ -119,7 +120,10 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	}
 	now := b.now()
 	id.SessionID, id.Ref = "", ""
-	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires}
+	// The identity apps saw has fedgate's factors merged in: take them out.
+	id.AMR = slices.DeleteFunc(slices.Clone(id.AMR), func(a string) bool { return slices.Contains(ref.Added, a) })
+	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires,
+		Factors: ref.Factors, MFATime: ref.MFATime}
 	if !now.Before(s.Expires) || b.revoked(r, s.ID) {
 		return protocols.ErrLoginRequired
 	}

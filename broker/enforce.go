@@ -58,9 +58,11 @@ type verdict struct {
 	// session cap), not be answered by a session at the upstream.
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
-	// for MFA.
+	// for MFA; or, Via nil, fedgate's own factors (mfa.go): one the user
+	// has, or (Enrol) enrolling one.
 	MFA     *protocols.MFARequest
 	Via     protocols.RedirectAuthenticator
+	Enrol   bool
 	Message policy.Message // a policy deny's message
 	// Decision is the policy's own, when it was asked (it then has
 	// Reasons): before an app's own MFA demand is added.
@@ -104,13 +106,13 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 	default:
 		d = b.decideFor(r, snap, app, s, u.ClientIP)
 		demand := d
-		if u.AppMFA && d.Effect == policy.Allow && !id.HasAMR("mfa") {
+		if u.AppMFA && d.Effect == policy.Allow && !s.identity().HasAMR("mfa") {
 			// The app asks for MFA itself: the same as a policy step-up
 			// (but not the policy's decision, which the audit records).
 			demand.Effect = policy.StepUp
 			demand.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
-		v = b.judge(snap, app, s, demand, u, now)
+		v = b.judge(r, snap, s, demand, u, now)
 		v.Decision = d
 	}
 	if !u.Silent && (v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth")) {
@@ -122,7 +124,7 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 }
 
 // judge turns a policy decision about a valid session into the verdict.
-func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Decision, u use, now time.Time) verdict {
+func (b *Server) judge(r *http.Request, snap *Snapshot, s *Session, d policy.Decision, u use, now time.Time) verdict {
 	v := verdict{Session: s}
 	switch d.Effect {
 	case policy.Allow:
@@ -135,6 +137,11 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 				s.Expires, v.Write = end, true
 			}
 		}
+		if u.After != nil && b.mustEnrol(r, snap, s) {
+			// Right after sign-in, once: a user who must have a factor sets one up.
+			return verdict{Outcome: stepUp, Reason: "mfa-enrol-required", Session: s, Enrol: true,
+				MFA: &protocols.MFARequest{Methods: []string{"mfa"}}}
+		}
 		v.Write = slide(s, now, snap.Config.Session.Idle) || v.Write
 		v.Outcome = allow
 		return v
@@ -143,18 +150,48 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 			v.Outcome, v.Reason = deny, "mfa-not-proven" // asked for it, and it came back without
 			return v
 		}
-		if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
-			m := d.Obligations.MFA
-			v.Outcome, v.Via = stepUp, ra
-			v.MFA = &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}
-			return v
-		}
-		// The session's upstream cannot be asked for MFA: deny, never allow.
-		v.Outcome, v.Reason = deny, "mfa-required-unavailable"
-		return v
+		return b.stepUpWay(r, snap, s, d.Obligations.MFA, u)
 	}
 	v.Outcome, v.Message = deny, d.Message
 	return v
+}
+
+// stepUpWay picks how a session gets the MFA it lacks: a factor of
+// fedgate's own that the user has (they are here: no round trip); else
+// enrolling one, where the enrolment policy (mfa.enrol) lets this user do
+// it now — its point is fedgate's own MFA on top of the upstream's
+// sign-in; else the upstream, if it can be asked; else nothing (deny, with
+// whom to ask).
+func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *policy.MFARequirement, u use) verdict {
+	v := verdict{Session: s, Outcome: stepUp, MFA: &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}}
+	names, err := b.localFactors(r, snap, s, m.Methods)
+	if err != nil {
+		b.Logger.ErrorContext(r.Context(), "MFA enrolments unreadable; refusing the step-up", "err", err)
+		return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
+	}
+	if len(names) > 0 {
+		return v
+	}
+	why := b.enrolRefusal(r, snap, s)
+	if why == "" && len(enrollable(m.Methods)) > 0 {
+		v.Enrol = true
+		return v
+	}
+	if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
+		v.Via = ra
+		return v
+	}
+	switch {
+	case why == "mfa-enrol-not-fresh" && u.After == nil:
+		// A fresh sign-in would let them enrol: ask for credentials again.
+		return verdict{Outcome: signIn, Reason: why, Session: s, Force: true}
+	case why == "mfa-enrol-not-fresh":
+		return verdict{Session: s, Outcome: deny, Reason: why}
+	case snap.Config.MFA.Enrol.Allow:
+		return verdict{Session: s, Outcome: deny, Reason: "mfa-not-enrolled"}
+	}
+	// Nothing can give this session MFA: deny, never allow.
+	return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
 }
 
 // decideFor evaluates app's policy for the session and this request.
@@ -163,7 +200,8 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(),
+		AMR: id.AMR, AuthTime: id.AuthTime, LocalAMR: s.Factors, MFATime: s.MFATime,
+		ClientIP: snap.clientAddr(r, ip), Now: b.now(),
 	})
 }
 
@@ -186,7 +224,8 @@ func (b *Server) auditAccess(r *http.Request, snap *Snapshot, u use, v verdict) 
 			// What the policy was asked, so that `policy replay` can ask
 			// a changed policy the same question.
 			e.Decision = d.Effect.String()
-			e.Input = &auditlog.Input{Groups: id.Groups, Claims: id.Claims, AMR: id.AMR, AuthTime: id.AuthTime}
+			e.Input = &auditlog.Input{Groups: id.Groups, Claims: id.Claims, AMR: id.AMR, AuthTime: id.AuthTime,
+				LocalAMR: s.Factors, MFATime: s.MFATime}
 		}
 	}
 	b.Audit.Record(e)

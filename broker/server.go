@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -49,6 +50,7 @@ type Snapshot struct {
 	owners    map[string]string // domain → the upstream owning its names (identity.go)
 	apps      map[string]*config.App
 	sealer    *sealer
+	vaultKeys []cipher.AEAD // the MFA vault's (mfavault.go)
 	theme     []byte
 	logo      []byte
 	logoType  string
@@ -87,6 +89,11 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
+	v, err := newVault(nil, cookieKeys)
+	if err != nil {
+		return nil, err
+	}
+	s.vaultKeys = v.aeads
 	if len(built) != len(cfg.Upstreams) {
 		return nil, fmt.Errorf("broker: %d upstreams built for %d configured", len(built), len(cfg.Upstreams))
 	}
@@ -216,6 +223,13 @@ func (b *Server) ownHandler() http.Handler {
 		snap := snapOf(r)
 		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
 	})
+	route("GET /mfa", "mfa", b.mfaStart)
+	route("GET /mfa/continue", "mfa", b.mfaContinue)
+	route("GET /mfa/enrol", "mfa-enrol", b.mfaEnrolStart)
+	route("GET /mfa/enrol/{method}", "mfa-enrol", b.mfaEnrolPage)
+	route("POST /mfa/enrol/{method}", "mfa-enrol", b.mfaEnrolSubmit)
+	route("GET /mfa/{method}", "mfa", b.mfaChallenge)
+	route("POST /mfa/{method}", "mfa", b.mfaAnswer)
 	route("GET /auth/verify", "verify", b.verify)
 	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)

@@ -35,6 +35,7 @@ type Config struct {
 	// Compat "adfs" answers where ADFS did: /adfs/ls/ for WS-Fed and SAML
 	// (and FederationMetadata.xml, as always), so apps keep their settings.
 	Compat string `yaml:"compat"`
+	MFA    MFA    `yaml:"mfa"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -271,6 +272,10 @@ func (c *Config) Defaults() {
 	}
 	setDur(&c.Throttle.Window, 5*time.Minute)
 	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
+	setDur(&c.MFA.Enrol.Within, 10*time.Minute)
+	if c.MFA.Issuer == "" {
+		c.MFA.Issuer = c.Branding.Name
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		if (a.Type == "proxy" || a.Type == "forward_auth") && a.PathPrefix == "" {

@@ -64,6 +64,7 @@ func (c *Config) validate() []finding {
 	}
 	upstreams := c.validateUpstreams(add)
 	c.validateApps(upstreams, add)
+	c.validateMFA(upstreams, add)
 	return out
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -44,17 +45,17 @@ func (d *decoder) authCond(n ast.Node) (cond, bool) {
 	return c, ok
 }
 
-func (c authCond) amrOK(in *Input) bool { return c.amr == nil || anyFold(in.AMR, c.amr) }
+func (c authCond) amrOK(in *Input) bool { return c.amr == nil || hasMethod(in, c.amr) }
 
 func (c authCond) ok(e *env) bool {
-	return c.amrOK(&e.in) && (c.maxAge == 0 || withinAge(&e.in, c.maxAge))
+	return c.amrOK(&e.in) && (c.maxAge == 0 || methodFresh(&e.in, c.amr, c.maxAge))
 }
 
 func (c authCond) why(b []byte, e *env) []byte {
 	b = append(b, "auth: "...)
 	if !c.amrOK(&e.in) {
 		b = append(b, "amr ["...)
-		for i, m := range e.in.AMR {
+		for i, m := range slices.Concat(e.in.AMR, e.in.LocalAMR) {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
@@ -63,11 +64,12 @@ func (c authCond) why(b []byte, e *env) []byte {
 		b = append(b, "] has none of "...)
 		return append(b, c.amrText...)
 	}
-	if e.in.AuthTime.IsZero() {
+	t := lastProved(&e.in, c.amr)
+	if !known(t) {
 		return append(b, "no auth time"...)
 	}
 	b = append(b, "authenticated "...)
-	b = append(b, e.in.Now.Sub(e.in.AuthTime).String()...)
+	b = append(b, e.in.Now.Sub(t).String()...)
 	b = append(b, " ago, max_age "...)
 	return append(b, c.maxAge.String()...)
 }

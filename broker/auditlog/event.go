@@ -21,6 +21,8 @@ type Event struct {
 	ClientIP      string    `json:"client_ip,omitempty"`
 	UserAgent     string    `json:"user_agent,omitempty"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
+	// Actor is who made an admin change (the OS user of `fedgate mfa`).
+	Actor string `json:"actor,omitempty"`
 	// Decision is what the access policy decided (allow, step-up, deny)
 	// when it was asked, and Input what it was asked with besides the
 	// fields above, so that `policy replay` can ask a changed policy the
@@ -33,10 +35,14 @@ type Event struct {
 // Input is the part of a policy question that is not already an Event
 // field: the session's groups and claims (only those the config keeps,
 // which are those policies and claim mappings name), its authentication
-// methods and when they were used. None of it is a secret.
+// methods and when they were used, the upstream's and fedgate's own.
+// None of it is a secret.
 type Input struct {
 	Groups   []string          `json:"groups,omitempty"`
 	Claims   map[string]string `json:"claims,omitempty"`
 	AMR      []string          `json:"amr,omitempty"`
 	AuthTime time.Time         `json:"auth_time,omitzero"`
+	// LocalAMR are what fedgate's own second factors proved, at MFATime.
+	LocalAMR []string  `json:"local_amr,omitempty"`
+	MFATime  time.Time `json:"mfa_time,omitzero"`
 }

@@ -1,5 +1,7 @@
 package saml
 
+import "github.com/fedgate/fedgate/protocols"
+
 // Microsoft's values and the NameID formats are in protocols/internal/preset.
 
 // Namespaces, bindings, formats and status codes of SAML 2.0.
@@ -18,9 +20,9 @@ const (
 	AttrNameFormatBasic       = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 	AttrNameFormatUnspecified = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 
-	ClassPasswordProtected = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-	ClassKerberos          = "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos"
-	ClassUnspecified       = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+	ClassPasswordProtected = protocols.ClassPasswordProtected
+	ClassKerberos          = protocols.ClassKerberos
+	ClassUnspecified       = protocols.ClassUnspecified
 	// ClassREFEDSMFA is the default class of an authentication with MFA.
 	ClassREFEDSMFA = "https://refeds.org/profile/mfa"
 

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/assertion"
 )
 
@@ -33,7 +34,7 @@ const (
 	ClaimUPN          = "http://schemas.xmlsoap.org/claims/UPN"
 	// MethodMFA is what Entra ID honours as MFA done by the IdP (SAML
 	// AuthnContextClassRef, WS-Fed authentication method).
-	MethodMFA    = "http://schemas.microsoft.com/claims/multipleauthn"
+	MethodMFA    = protocols.MicrosoftMFA
 	AttrIDPEmail = "IDPEmail"
 	// MaxImmutableIDLength is Entra's limit on a NameID that is an ImmutableID.
 	MaxImmutableIDLength = 64
