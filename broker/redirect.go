@@ -122,3 +122,21 @@ func upstreamReason(err error) string {
 	}
 	return "upstream-unavailable"
 }
+
+// upstreamMetadata serves what an upstream publishes for its IdP to import
+// (a SAML SP's metadata): public, like every metadata document.
+func (b *Server) upstreamMetadata(w http.ResponseWriter, r *http.Request) {
+	mp, ok := snapOf(r).byID[r.PathValue("upstream")].Upstream.(protocols.MetadataPublisher)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	body, ctype, err := mp.Metadata()
+	if err != nil {
+		b.fail(w, r, snapOf(r), http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body)
+}

@@ -93,6 +93,14 @@ type PostAnswerer interface {
 	AnswerState(r *http.Request) string
 }
 
+// MetadataPublisher is an upstream with metadata of our own for its IdP to
+// import (a SAML service provider's EntityDescriptor), which the broker
+// serves at /upstream/<id>/metadata.
+type MetadataPublisher interface {
+	Upstream
+	Metadata() (body []byte, contentType string, err error)
+}
+
 // NegotiateAuthenticator signs the browser in from the request itself, with
 // no page: SPNEGO's Authorization: Negotiate header (Windows integrated
 // sign-in), the way Dex's TrySPNEGO does. The broker asks for the header at

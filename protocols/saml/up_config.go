@@ -1,0 +1,211 @@
+package saml
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/protocols"
+)
+
+// UpstreamConfig is a `type: saml` upstream block: fedgate as a SAML 2.0
+// service provider of a partner's or legacy IdP (ADFS 2012 R2, Shibboleth).
+//
+//	upstreams:
+//	  - id: partner
+//	    type: saml
+//	    preset: adfs                        # or generic (the default)
+//	    metadata_file: idp/partner.xml      # the IdP's metadata
+//	    entity_id: http://adfs.partner.example/adfs/services/trust
+//	    keys: [ { file: keys/sp-2026.pem }, { file: keys/sp-2027.pem, status: next } ]
+//
+// Our own SP metadata is served at <public_url>/upstream/<id>/metadata,
+// which is also our entity id unless sp_entity_id says otherwise; the IdP
+// answers at <public_url>/callback/<id> by HTTP-POST.
+type UpstreamConfig struct {
+	ID      string   `yaml:"id"`
+	Type    string   `yaml:"type"`
+	Name    string   `yaml:"name"`
+	Domains []string `yaml:"domains"`
+
+	// Preset is adfs or generic (default): the attribute names and MFA
+	// classes it uses.
+	Preset string `yaml:"preset"`
+	// MetadataFile is the IdP's metadata (SSO URL, signing certificates);
+	// cmd reads it into Metadata.
+	MetadataFile string `yaml:"metadata_file"`
+	// EntityID pins the IdP's entity id: the metadata must describe it
+	// (and, from an EntitiesDescriptor, selects it).
+	EntityID string `yaml:"entity_id"`
+	// SPEntityID is our entity id at this IdP (default: our metadata URL).
+	SPEntityID string `yaml:"sp_entity_id"`
+	// Keys sign our AuthnRequests and decrypt assertions; status: next is
+	// published (for the IdP to import ahead) but signs nothing yet.
+	Keys []KeyFile `yaml:"keys"`
+	// SignRequests: unset signs when the IdP's metadata asks
+	// (WantAuthnRequestsSigned) and a key is configured.
+	SignRequests *bool `yaml:"sign_requests"`
+	// SignedAssertion requires the assertion itself to be signed, not only
+	// the Response around it.
+	SignedAssertion bool `yaml:"signed_assertion"`
+	// EncryptedAssertion refuses assertions sent in the clear.
+	EncryptedAssertion bool `yaml:"encrypted_assertion"`
+	// SHA1 accepts RSA-SHA1 signatures (ADFS 2012 R2 relying parties set
+	// to SHA-1): old peers only.
+	SHA1 bool `yaml:"sha1"`
+	// NameIDFormat asked for in NameIDPolicy (persistent, emailAddress,
+	// unspecified or a URN; default: none asked).
+	NameIDFormat string        `yaml:"name_id_format"`
+	ClockSkew    time.Duration `yaml:"clock_skew"`
+
+	Claims ClaimMap `yaml:"claims"`
+	StepUp StepUp   `yaml:"step_up"`
+
+	// Filled by the caller: the metadata file's bytes, the keys read.
+	Metadata []byte                 `yaml:"-"`
+	SPKeys   []protocols.SigningKey `yaml:"-"`
+}
+
+// KeyFile is one of our SP keys: a PEM file with the key and its
+// certificate (as `fedgate keys` writes them).
+type KeyFile struct {
+	File   string `yaml:"file"`
+	Status string `yaml:"status"` // "" (active) or next
+}
+
+// ClaimMap names the assertion attribute behind each identity field
+// ("nameid" is the Subject's NameID). Empty fields take the preset's.
+type ClaimMap struct {
+	Subject     string            `yaml:"subject"`
+	Username    string            `yaml:"username"`
+	Email       string            `yaml:"email"`
+	DisplayName string            `yaml:"display_name"`
+	Groups      string            `yaml:"groups"`
+	Extra       map[string]string `yaml:"extra"`
+}
+
+// StepUp is how MFA is asked for: RequestedAuthnContext with Classes
+// (ForceAuthn as well), and which AuthnContextClassRef values prove it.
+type StepUp struct {
+	Classes  []string `yaml:"classes"`
+	Evidence []string `yaml:"evidence"`
+}
+
+// Upstream presets.
+const (
+	UpstreamADFS    = "adfs"
+	UpstreamGeneric = "generic"
+)
+
+// ADFS claim types (the attribute names ADFS sends by default rules).
+const (
+	claimUPN       = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+	claimName      = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+	claimGroups    = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+	claimRole      = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+	claimGivenName = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
+	// eduPerson and LDAP attribute OIDs (Shibboleth's urn:oid names).
+	oidMail        = "urn:oid:0.9.2342.19200300.100.1.3"
+	oidDisplayName = "urn:oid:2.16.840.1.113730.3.1.241"
+	oidEPPN        = "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"
+	oidIsMemberOf  = "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"
+)
+
+// claimDefaults are each preset's attribute names, tried in order.
+var claimDefaults = map[string]map[string][]string{
+	UpstreamADFS: {
+		"subject": {"nameid"}, "username": {claimUPN, claimName, "nameid"}, "email": {ClaimEmailAddress},
+		"display_name": {claimName, claimGivenName}, "groups": {claimGroups, claimRole},
+	},
+	UpstreamGeneric: {
+		"subject": {"nameid"}, "username": {oidEPPN, "username", "uid", "nameid"}, "email": {oidMail, "email", "mail"},
+		"display_name": {oidDisplayName, "displayName", "name"}, "groups": {oidIsMemberOf, "groups", "memberOf"},
+	},
+}
+
+// mfaDefaults: ADFS proves MFA with Microsoft's multipleauthn; others
+// with REFEDS MFA.
+var mfaDefaults = map[string][]string{
+	UpstreamADFS:    {ClassMicrosoftMFA},
+	UpstreamGeneric: {ClassREFEDSMFA},
+}
+
+func (c UpstreamConfig) preset() string {
+	if c.Preset == "" {
+		return UpstreamGeneric
+	}
+	return c.Preset
+}
+
+func (c UpstreamConfig) skew() time.Duration {
+	if c.ClockSkew <= 0 {
+		return 2 * time.Minute
+	}
+	return c.ClockSkew
+}
+
+// names are the attribute names for identity field f.
+func (c UpstreamConfig) names(f, configured string) []string {
+	if configured != "" {
+		return []string{configured}
+	}
+	return claimDefaults[c.preset()][f]
+}
+
+func (c UpstreamConfig) mfaClasses() []string {
+	if len(c.StepUp.Classes) > 0 {
+		return c.StepUp.Classes
+	}
+	return mfaDefaults[c.preset()]
+}
+
+func (c UpstreamConfig) mfaEvidence() []string {
+	if len(c.StepUp.Evidence) > 0 {
+		return c.StepUp.Evidence
+	}
+	return c.mfaClasses()
+}
+
+// nameIDFormats are the short names of NameIDPolicy formats.
+var nameIDFormats = map[string]string{
+	"persistent": NameIDPersistent, "emailaddress": NameIDEmail, "unspecified": NameIDUnspecified, "transient": NameIDTransient,
+}
+
+func (c UpstreamConfig) nameIDFormat() string {
+	if f, ok := nameIDFormats[strings.ToLower(c.NameIDFormat)]; ok {
+		return f
+	}
+	return c.NameIDFormat
+}
+
+// Validate reports every problem with the block, joined.
+func (c UpstreamConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !slices.Contains([]string{UpstreamADFS, UpstreamGeneric}, c.preset()) {
+		bad("preset %q is not one of adfs, generic", c.Preset)
+	}
+	if c.MetadataFile == "" && len(c.Metadata) == 0 {
+		bad("metadata_file is required: the IdP's SAML metadata")
+	}
+	for _, k := range c.Keys {
+		if k.File == "" || (k.Status != "" && k.Status != "next") {
+			bad("keys: each needs file, and status is empty or next")
+		}
+	}
+	if c.EncryptedAssertion && len(c.Keys) == 0 && len(c.SPKeys) == 0 {
+		bad("encrypted_assertion needs keys: the IdP encrypts to our published key")
+	}
+	if c.SignRequests != nil && *c.SignRequests && len(c.Keys) == 0 && len(c.SPKeys) == 0 {
+		bad("sign_requests needs keys")
+	}
+	if c.SPEntityID != "" {
+		if u, err := url.Parse(c.SPEntityID); err != nil || (u.Scheme == "" && !strings.HasPrefix(c.SPEntityID, "urn:")) {
+			bad("sp_entity_id %q is not a URL or URN", c.SPEntityID)
+		}
+	}
+	return errors.Join(errs...)
+}
