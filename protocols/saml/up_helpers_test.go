@@ -207,3 +207,7 @@ func (f *upFixture) post(samlResponse string) (protocols.Identity, error) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return f.u.Finish(context.Background(), r, f.login)
 }
+
+func (f *upFixture) verifier() xmlsig.Verifier {
+	return xmlsig.Verifier{Certs: f.u.md.Load().Certs}
+}
