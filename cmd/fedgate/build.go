@@ -18,6 +18,8 @@ import (
 type buildDeps struct {
 	Logger  *slog.Logger
 	Timeout time.Duration // server.timeouts.upstream: every call to an IdP
+	// PublicURL is server.public_url (SAML upstreams' ACS and metadata URLs).
+	PublicURL string
 	// Write allows writing under data_dir (serve; check never writes).
 	Write bool
 	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
@@ -31,6 +33,7 @@ var upstreamTypes = map[string]func(b config.Block, d buildDeps) (protocols.Upst
 	"local":    buildLocal,
 	"oidc":     buildOIDC,
 	"kerberos": buildKerberos,
+	"saml":     buildSAMLUpstream,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
@@ -140,10 +143,10 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
 		if !ok {
-			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos)", b.ID, b.Type))
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos, saml)", b.ID, b.Type))
 			continue
 		}
-		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet})
+		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet, PublicURL: cfg.Server.PublicURL})
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/fedgate/fedgate/broker/keys"
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/saml"
+)
+
+// buildSAMLUpstream decodes a `type: saml` upstream, reads the IdP's
+// metadata file and our SP keys; both are watched for reload.
+func buildSAMLUpstream(b config.Block, d buildDeps) (protocols.Upstream, []string, error) {
+	var cfg saml.UpstreamConfig
+	if err := decodeUpstream(b, &cfg); err != nil {
+		return nil, nil, err
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(b.Dir, p)
+	}
+	files := []string{abs(cfg.MetadataFile)}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return nil, nil, b.Pos("upstream %q: metadata_file: %v", b.ID, err)
+	}
+	cfg.Metadata = data
+	for _, kf := range cfg.Keys {
+		k, err := keys.LoadSigningKey(abs(kf.File))
+		if err != nil {
+			return nil, nil, b.Pos("upstream %q: keys: %v", b.ID, err)
+		}
+		cfg.SPKeys = append(cfg.SPKeys, protocols.SigningKey{Signer: k.Signer, Cert: k.Cert, KeyID: k.KeyID, Alg: k.JWSAlg, Next: kf.Status == "next"})
+		files = append(files, abs(kf.File))
+	}
+	u, err := saml.OpenUpstream(cfg, saml.UpstreamDeps{PublicURL: d.PublicURL, Logger: d.Logger.With("upstream", b.ID)})
+	if err != nil {
+		return nil, nil, b.Pos("upstream %q: %v", b.ID, err)
+	}
+	return u, files, nil
+}
