@@ -54,9 +54,15 @@ func (b *Server) savePending(w http.ResponseWriter, snap *Snapshot, p *Pending) 
 // cross-site form POST (protocols.PostAnswerer): a Lax cookie would not be
 // sent with it. SameSite=None (invariant 9's exception) is safe here
 // because the cookie only names a login: the answer must also carry the
-// unguessable state that names it and, for SAML, the request id sealed in it.
+// unguessable state that names it and, for SAML, the request id sealed in
+// it. Browsers drop SameSite=None cookies that are not Secure, so plain
+// http (tests, an IdP on the same site) keeps Lax.
 func (b *Server) savePostPending(w http.ResponseWriter, snap *Snapshot, p *Pending) error {
-	return snap.sealer.seal(w, pendingPrefix+p.ID, p, pendingTTL, http.SameSiteNoneMode)
+	mode := http.SameSiteLaxMode
+	if snap.sealer.secure {
+		mode = http.SameSiteNoneMode
+	}
+	return snap.sealer.seal(w, pendingPrefix+p.ID, p, pendingTTL, mode)
 }
 
 // loadPending opens the in-flight login named by the request's "l" parameter.

@@ -1,0 +1,179 @@
+// fedgate as a SAML service provider of an IdP written by others: samlify
+// in its IdP role verifies our signed AuthnRequest (HTTP-Redirect) and
+// answers with a signed Response (HTTP-POST) that fedgate must accept —
+// into a proxied app, with step-up by RequestedAuthnContext verified from
+// the answer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import samlify from 'samlify'; // CommonJS: its getters are on the default export
+import { startFedgate, freePort, Client } from './helpers.mjs';
+
+// samlify insists on a schema validator; the document it would validate is
+// ours (the AuthnRequest), checked by fedgate's own tests with xmllint.
+samlify.setSchemaValidator({ validate: async () => 'not validated here' });
+
+const { binding } = samlify.Constants.namespace;
+const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+const PASSWORD = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+const REFEDS_MFA = 'https://refeds.org/profile/mfa';
+
+// keyPair: an RSA key and self-signed certificate, PEM (PKCS#8 + cert).
+async function keyPair(t, name) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-key-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${name}`,
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')]);
+  assert.equal(r.status, 0, String(r.stderr));
+  return { key: await readFile(path.join(dir, 'key.pem'), 'utf8'), cert: await readFile(path.join(dir, 'cert.pem'), 'utf8') };
+}
+
+// startIdP runs samlify as an IdP on loopback. GET /sso takes the
+// Redirect-binding AuthnRequest and answers with what the browser would
+// POST back (as JSON: this client runs no scripts). honourMFA: answer a
+// RequestedAuthnContext with REFEDS MFA (else: password only).
+async function startIdP(t, { honourMFA = true } = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const { key, cert } = await keyPair(t, 'samlify-idp');
+  const idp = samlify.IdentityProvider({
+    entityID: `${base}/idp`, privateKey: key, signingCert: cert, wantAuthnRequestsSigned: true, nameIDFormat: [PERSISTENT],
+    singleSignOnService: [{ Binding: binding.redirect, Location: `${base}/sso` }],
+  });
+  const state = { sp: null, requests: [] };
+  const server = http.createServer(async (req, res) => {
+    try {
+      const u = new URL(req.url, base);
+      // The signed octets: the query as sent, less the Signature.
+      const octetString = u.search.slice(1).replace(/&Signature=[^&]*$/, '');
+      const parsed = await idp.parseLoginRequest(state.sp, 'redirect', { query: Object.fromEntries(u.searchParams), octetString });
+      const xml = parsed.samlContent;
+      state.requests.push(xml);
+      const mfa = honourMFA && xml.includes('RequestedAuthnContext') && xml.includes(REFEDS_MFA);
+      const acs = parsed.extract.request.assertionConsumerServiceUrl;
+      const { context, entityEndpoint } = await idp.createLoginResponse(state.sp, parsed, 'post', {}, (template) => {
+        const now = new Date();
+        const later = new Date(now.getTime() + 5 * 60_000).toISOString();
+        const id = `_${randomUUID()}`;
+        const filled = template
+          .replace('{AuthnStatement}', `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${id}"><saml:AuthnContext><saml:AuthnContextClassRef>${mfa ? REFEDS_MFA : PASSWORD}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`)
+          .replace('{AttributeStatement}', '<saml:AttributeStatement>' +
+            '<saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.3"><saml:AttributeValue>alice@partner.example</saml:AttributeValue></saml:Attribute>' +
+            '<saml:Attribute Name="urn:oid:1.3.6.1.4.1.5923.1.1.1.6"><saml:AttributeValue>alice@partner.example</saml:AttributeValue></saml:Attribute>' +
+            '<saml:Attribute Name="groups"><saml:AttributeValue>staff</saml:AttributeValue><saml:AttributeValue>partners</saml:AttributeValue></saml:Attribute>' +
+            '</saml:AttributeStatement>');
+        return {
+          id,
+          context: samlify.SamlLib.replaceTagsByValue(filled, {
+            ID: id, AssertionID: `_${randomUUID()}`, Destination: acs, Audience: state.sp.entityMeta.getEntityID(), SubjectRecipient: acs,
+            Issuer: `${base}/idp`, IssueInstant: now.toISOString(), StatusCode: samlify.Constants.StatusCode.Success,
+            ConditionsNotBefore: now.toISOString(), ConditionsNotOnOrAfter: later, SubjectConfirmationDataNotOnOrAfter: later,
+            NameIDFormat: PERSISTENT, NameID: 'partner-4711', InResponseTo: parsed.extract.request.id,
+          }),
+        };
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ action: entityEndpoint, form: { SAMLResponse: context, RelayState: u.searchParams.get('RelayState') } }));
+    } catch (e) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`samlify refused: ${e?.stack ?? e}`);
+    }
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { base, metadata: idp.getMetadata(), state };
+}
+
+const mfaPolicy = `policy: mfa
+rules:
+  - { name: staff with MFA, when: { groups: [staff] }, allow: { mfa: {} } }
+`;
+
+// fedgateFor starts fedgate with the samlify IdP as upstream "partner" and
+// a proxied app on localhost:<port> under policy.
+async function fedgateFor(t, idp, policy) {
+  const sp = await keyPair(t, 'fedgate-sp');
+  const fg = await startFedgate(t, (port) => `  - { id: wiki, type: proxy, host: "localhost:${port}", to: ["builtin:echo"], policy: ${policy}, upstreams: [partner],
+      headers: { X-Remote-User: username, X-Remote-Email: email, X-Remote-Groups: groups } }
+`, {
+    upstreams: `  - { id: partner, type: saml, name: Partner IdP, metadata_file: idp.xml, entity_id: "${idp.base}/idp", keys: [ { file: sp.pem } ] }\n`,
+    files: { 'idp.xml': idp.metadata, 'sp.pem': sp.key + sp.cert, 'policies/mfa.yaml': mfaPolicy },
+  });
+  // The IdP imports our SP metadata from its stable URL.
+  const res = await fetch(`${fg.base}/upstream/partner/metadata`);
+  assert.equal(res.status, 200);
+  idp.state.sp = samlify.ServiceProvider({ metadata: await res.text() });
+  return fg;
+}
+
+// signIn opens the app, goes to the IdP, and posts its answer back.
+async function signIn(fg, c) {
+  const toIdP = await c.follow(`http://localhost:${fg.port}/`);
+  assert.equal(toIdP.status, 200, `IdP: ${toIdP.text}`);
+  const { action, form } = JSON.parse(toIdP.text);
+  assert.equal(action, `${fg.base}/callback/partner`);
+  return c.follow(action, { method: 'POST', form });
+}
+
+test('samlify IdP: signed AuthnRequest out, signed Response in, into a proxied app', async (t) => {
+  const idp = await startIdP(t);
+  const fg = await fedgateFor(t, idp, 'staff-only');
+  const c = new Client();
+  const app = await signIn(fg, c);
+  assert.equal(app.status, 200, app.text.slice(0, 500));
+  assert.match(app.text, /data-header="X-Remote-Email">alice@partner\.example</);
+  assert.match(app.text, /data-header="X-Remote-Groups">staff,partners</);
+  assert.match(app.text, /data-header="X-Remote-User">alice@partner\.example/);
+  await fg.audit({ event: 'signin', outcome: 'success', upstream: 'partner' });
+  assert.equal(idp.state.requests.length, 1);
+  assert.doesNotMatch(idp.state.requests[0], /RequestedAuthnContext/);
+});
+
+test('samlify IdP: a captured Response posted again is refused with an audit reason and no session', async (t) => {
+  const idp = await startIdP(t);
+  const fg = await fedgateFor(t, idp, 'staff-only');
+  const c = new Client();
+  const toIdP = await c.follow(`http://localhost:${fg.port}/`);
+  const { action, form } = JSON.parse(toIdP.text);
+  const first = await c.follow(action, { method: 'POST', form });
+  assert.equal(first.status, 200);
+  // Another browser with the same posted answer has no login state; the
+  // first browser's login is finished. Either way: refused.
+  const other = new Client();
+  const again = await other.follow(action, { method: 'POST', form });
+  assert.equal(again.status, 400);
+  await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'partner', reason: 'no-login-state' });
+});
+
+test('samlify IdP: step-up asks RequestedAuthnContext + ForceAuthn, and MFA is read from the answer', async (t) => {
+  const idp = await startIdP(t);
+  const fg = await fedgateFor(t, idp, 'mfa');
+  const app = await signIn(fg, new Client());
+  assert.equal(app.status, 200, app.text.slice(0, 500));
+  assert.match(app.text, /data-header="X-Remote-User">alice@partner\.example/);
+  const asked = idp.state.requests.at(-1);
+  assert.match(asked, /<samlp:RequestedAuthnContext Comparison="exact"><saml:AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+  assert.match(asked, /ForceAuthn="true"/);
+});
+
+test('samlify IdP: an IdP that ignores the MFA request does not get the user in', async (t) => {
+  const idp = await startIdP(t, { honourMFA: false });
+  const fg = await fedgateFor(t, idp, 'mfa');
+  const c = new Client();
+  // fedgate may ask once more (a step-up after the first answer); then it
+  // must give up rather than loop or let the user in.
+  let page = await c.follow(`http://localhost:${fg.port}/`);
+  for (let round = 0; page.url.origin === idp.base; round++) {
+    assert.ok(round < 3, 'fedgate keeps sending the user back to the IdP');
+    const { action, form } = JSON.parse(page.text);
+    page = await c.follow(action, { method: 'POST', form });
+  }
+  assert.equal(page.status, 403, page.text.slice(0, 300));
+  assert.doesNotMatch(page.text, /data-header="X-Remote-User"/);
+  assert.ok(idp.state.requests.every((x) => /RequestedAuthnContext/.test(x)), 'every request asked for MFA');
+});
