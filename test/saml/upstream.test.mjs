@@ -12,6 +12,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import samlify from 'samlify'; // CommonJS: its getters are on the default export
+// test/package.json's peer (node finds it in test/node_modules).
+import * as oidc from 'openid-client';
 import { startFedgate, freePort, Client } from './helpers.mjs';
 
 // samlify insists on a schema validator; the document it would validate is
@@ -89,6 +91,11 @@ async function startIdP(t, { honourMFA = true } = {}) {
   return { base, metadata: idp.getMetadata(), state };
 }
 
+// The OIDC client's redirect URI: a port nobody listens on; the test stops
+// at the redirect and hands it to openid-client.
+const RP = 'http://127.0.0.1:9';
+const PORTAL_SECRET = 'portal-secret-0123456789abcdef';
+
 const mfaPolicy = `policy: mfa
 rules:
   - { name: staff with MFA, when: { groups: [staff] }, allow: { mfa: {} } }
@@ -100,6 +107,8 @@ async function fedgateFor(t, idp, policy) {
   const sp = await keyPair(t, 'fedgate-sp');
   const fg = await startFedgate(t, (port) => `  - { id: wiki, type: proxy, host: "localhost:${port}", to: ["builtin:echo"], policy: ${policy}, upstreams: [partner],
       headers: { X-Remote-User: username, X-Remote-Email: email, X-Remote-Groups: groups } }
+  - { id: portal, type: oidc, policy: ${policy}, upstreams: [partner],
+      oidc: { client_id: portal, client_secret: "${PORTAL_SECRET}", redirect_uris: ["${RP}/cb"] } }
 `, {
     upstreams: `  - { id: partner, type: saml, name: Partner IdP, metadata_file: idp.xml, entity_id: "${idp.base}/idp", keys: [ { file: sp.pem } ] }\n`,
     files: { 'idp.xml': idp.metadata, 'sp.pem': sp.key + sp.cert, 'policies/mfa.yaml': mfaPolicy },
@@ -176,4 +185,32 @@ test('samlify IdP: an IdP that ignores the MFA request does not get the user in'
   assert.equal(page.status, 403, page.text.slice(0, 300));
   assert.doesNotMatch(page.text, /data-header="X-Remote-User"/);
   assert.ok(idp.state.requests.every((x) => /RequestedAuthnContext/.test(x)), 'every request asked for MFA');
+});
+
+test('samlify IdP: into an OIDC client (openid-client): code + PKCE, the SAML identity in the ID token', async (t) => {
+  const idp = await startIdP(t);
+  const fg = await fedgateFor(t, idp, 'staff-only');
+  const config = await oidc.discovery(new URL(fg.base), 'portal', PORTAL_SECRET, oidc.ClientSecretBasic(PORTAL_SECRET),
+    { execute: [oidc.allowInsecureRequests] });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: `${RP}/cb`, scope: 'openid profile email groups', state: checks.expectedState, nonce: checks.expectedNonce,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  });
+  const c = new Client();
+  const toIdP = await c.follow(url.href);
+  assert.equal(toIdP.url.origin, idp.base, `not at the IdP: ${toIdP.status} ${toIdP.text.slice(0, 300)}`);
+  const { action, form } = JSON.parse(toIdP.text);
+  let r = await c.request(action, { method: 'POST', form });
+  for (let hops = 0; r.location && r.location.origin !== RP; hops++) {
+    assert.ok(hops < 10, 'redirect loop');
+    r = await c.request(r.location.href);
+  }
+  assert.equal(r.location?.origin, RP, `no answer for the client: ${r.status} ${r.text.slice(0, 300)}`);
+  const tokens = await oidc.authorizationCodeGrant(config, r.location, checks);
+  const claims = tokens.claims();
+  assert.equal(claims.email, 'alice@partner.example');
+  assert.deepEqual(claims.groups, ['staff', 'partners']);
+  assert.deepEqual(claims.amr, ['pwd']);
 });
