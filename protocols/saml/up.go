@@ -20,6 +20,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -219,8 +220,9 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	md := u.md.Load()
 	now := u.now()
 	check := answerCheck{
-		IdPEntityID: md.EntityID, Verifier: xmlsig.Verifier{Certs: md.Certs, AllowSHA1: u.cfg.SHA1},
-		SPEntityID: u.spEntity, ACS: a.CallbackURL, RequestID: requestID(a.Nonce), Now: now, Skew: u.cfg.skew(),
+		Assertion: samltoken.Check{Issuer: md.EntityID, Audience: u.spEntity, Recipient: a.CallbackURL,
+			RequestID: requestID(a.Nonce), Now: now, Skew: u.cfg.skew()},
+		Verifier:        xmlsig.Verifier{Certs: md.Certs, AllowSHA1: u.cfg.SHA1},
 		SignedAssertion: u.cfg.SignedAssertion, Encrypted: u.cfg.EncryptedAssertion,
 	}
 	if len(u.decrypter.keys) > 0 {
@@ -246,7 +248,11 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	if !first {
 		return protocols.Identity{}, u.rejected("assertion %s was already used (replay)", ans.AssertionID)
 	}
-	return u.identity(ans)
+	id, err := u.cfg.mapping().Identity(u.cfg.ID, ans)
+	if err != nil {
+		return protocols.Identity{}, u.rejected("%v", err)
+	}
+	return id, nil
 }
 
 // forcedMaxAge is how old a sign-in may be in the answer to ForceAuthn

@@ -14,6 +14,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -88,7 +89,7 @@ func (d decrypter) open(ea *etree.Element) (*etree.Element, error) {
 		return nil, fmt.Errorf("decrypted assertion: %w", err)
 	}
 	a := doc.Root()
-	if a.Tag != "Assertion" || a.NamespaceURI() != nsAssertion || hasComment(a) {
+	if a.Tag != "Assertion" || a.NamespaceURI() != nsAssertion || samltoken.HasComment(a) {
 		return nil, errors.New("decrypted content is not one comment-free saml:Assertion")
 	}
 	return a, nil

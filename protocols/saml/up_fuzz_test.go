@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 )
 
 // FuzzSAMLResponse: any document either fails cleanly or is an answer
@@ -26,8 +28,8 @@ func FuzzSAMLResponse(f *testing.F) {
 			add(string(b))
 		}
 	}
-	check := answerCheck{IdPEntityID: upIdP, Verifier: u.verifier(), SPEntityID: upSP, ACS: upCallback,
-		RequestID: requestID(u.login.Nonce), Now: fixedNow, Skew: u.u.cfg.skew(), Decrypt: u.u.decrypter.open}
+	check := answerCheck{Assertion: samltoken.Check{Issuer: upIdP, Audience: upSP, Recipient: upCallback,
+		RequestID: requestID(u.login.Nonce), Now: fixedNow, Skew: u.u.cfg.skew()}, Verifier: u.verifier(), Decrypt: u.u.decrypter.open}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ans, err := check.checkResponse(base64.StdEncoding.EncodeToString(raw))
 		if err != nil {
