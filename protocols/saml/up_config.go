@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 )
 
 // UpstreamConfig is a `type: saml` upstream block: fedgate as a SAML 2.0
@@ -61,8 +62,8 @@ type UpstreamConfig struct {
 	NameIDFormat string        `yaml:"name_id_format"`
 	ClockSkew    time.Duration `yaml:"clock_skew"`
 
-	Claims ClaimMap `yaml:"claims"`
-	StepUp StepUp   `yaml:"step_up"`
+	Claims samltoken.ClaimMap `yaml:"claims"`
+	StepUp StepUp             `yaml:"step_up"`
 
 	// Filled by the caller: the metadata file's bytes, the keys read.
 	Metadata []byte                 `yaml:"-"`
@@ -76,17 +77,6 @@ type KeyFile struct {
 	Status string `yaml:"status"` // "" (active) or next
 }
 
-// ClaimMap names the assertion attribute behind each identity field
-// ("nameid" is the Subject's NameID). Empty fields take the preset's.
-type ClaimMap struct {
-	Subject     string            `yaml:"subject"`
-	Username    string            `yaml:"username"`
-	Email       string            `yaml:"email"`
-	DisplayName string            `yaml:"display_name"`
-	Groups      string            `yaml:"groups"`
-	Extra       map[string]string `yaml:"extra"`
-}
-
 // StepUp is how MFA is asked for: RequestedAuthnContext with Classes
 // (ForceAuthn as well), and which AuthnContextClassRef values prove it.
 type StepUp struct {
@@ -96,42 +86,9 @@ type StepUp struct {
 
 // Upstream presets.
 const (
-	UpstreamADFS    = "adfs"
-	UpstreamGeneric = "generic"
+	UpstreamADFS    = samltoken.PresetADFS
+	UpstreamGeneric = samltoken.PresetGeneric
 )
-
-// ADFS claim types (the attribute names ADFS sends by default rules).
-const (
-	claimUPN       = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
-	claimName      = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
-	claimGroups    = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
-	claimRole      = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
-	claimGivenName = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
-	// eduPerson and LDAP attribute OIDs (Shibboleth's urn:oid names).
-	oidMail        = "urn:oid:0.9.2342.19200300.100.1.3"
-	oidDisplayName = "urn:oid:2.16.840.1.113730.3.1.241"
-	oidEPPN        = "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"
-	oidIsMemberOf  = "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"
-)
-
-// claimDefaults are each preset's attribute names, tried in order.
-var claimDefaults = map[string]map[string][]string{
-	UpstreamADFS: {
-		"subject": {"nameid"}, "username": {claimUPN, claimName, "nameid"}, "email": {ClaimEmailAddress},
-		"display_name": {claimName, claimGivenName}, "groups": {claimGroups, claimRole},
-	},
-	UpstreamGeneric: {
-		"subject": {"nameid"}, "username": {oidEPPN, "username", "uid", "nameid"}, "email": {oidMail, "email", "mail"},
-		"display_name": {oidDisplayName, "displayName", "name"}, "groups": {oidIsMemberOf, "groups", "memberOf"},
-	},
-}
-
-// mfaDefaults: ADFS proves MFA with Microsoft's multipleauthn; others
-// with REFEDS MFA.
-var mfaDefaults = map[string][]string{
-	UpstreamADFS:    {ClassMicrosoftMFA},
-	UpstreamGeneric: {ClassREFEDSMFA},
-}
 
 func (c UpstreamConfig) preset() string {
 	if c.Preset == "" {
@@ -147,19 +104,11 @@ func (c UpstreamConfig) skew() time.Duration {
 	return c.ClockSkew
 }
 
-// names are the attribute names for identity field f.
-func (c UpstreamConfig) names(f, configured string) []string {
-	if configured != "" {
-		return []string{configured}
-	}
-	return claimDefaults[c.preset()][f]
-}
-
 func (c UpstreamConfig) mfaClasses() []string {
 	if len(c.StepUp.Classes) > 0 {
 		return c.StepUp.Classes
 	}
-	return mfaDefaults[c.preset()]
+	return samltoken.MFAClasses(c.preset())
 }
 
 func (c UpstreamConfig) mfaEvidence() []string {

@@ -8,20 +8,9 @@ import (
 	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 )
 
-// authnMethodsClaim is where ADFS also lists the methods used.
-const authnMethodsClaim = "http://schemas.microsoft.com/claims/authnmethodsreferences"
-
 // mapping is the config's attribute names (preset defaults or claims:).
 func (c UpstreamConfig) mapping() samltoken.Mapping {
-	m := samltoken.Mapping{
-		Subject: c.names("subject", c.Claims.Subject), Username: c.names("username", c.Claims.Username),
-		Email: c.names("email", c.Claims.Email), DisplayName: c.names("display_name", c.Claims.DisplayName),
-		Groups: c.names("groups", c.Claims.Groups), Extra: c.Claims.Extra, Evidence: c.mfaEvidence(),
-	}
-	if c.preset() == UpstreamADFS {
-		m.MethodsClaim = authnMethodsClaim
-	}
-	return m
+	return c.Claims.Mapping(c.preset(), c.mfaEvidence())
 }
 
 // Metadata is our SP metadata for this IdP: entity id, the POST ACS, and

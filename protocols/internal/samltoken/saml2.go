@@ -111,7 +111,13 @@ func (c Check) Assertion(a *etree.Element) (*Answer, error) {
 // conditions: the validity window (with skew) and an audience restriction
 // naming us; every AudienceRestriction must (SAML core §2.5.1.4).
 func (c Check) conditions(a *etree.Element, out *Answer) error {
-	cond := ChildNS(a, NS2, "Conditions")
+	return c.conditionsIn(a, NS2, "AudienceRestriction", out)
+}
+
+// conditionsIn checks Conditions in namespace ns, whose audience
+// restrictions are named restriction (SAML 1.1: AudienceRestrictionCondition).
+func (c Check) conditionsIn(a *etree.Element, ns, restriction string, out *Answer) error {
+	cond := ChildNS(a, ns, "Conditions")
 	if cond == nil {
 		return errors.New("assertion has no Conditions")
 	}
@@ -131,13 +137,13 @@ func (c Check) conditions(a *etree.Element, out *Answer) error {
 	out.NotOnOrAfter = nooa
 	restrictions := 0
 	for _, ar := range cond.ChildElements() {
-		if ar.Tag != "AudienceRestriction" || ar.NamespaceURI() != NS2 {
+		if ar.Tag != restriction || ar.NamespaceURI() != ns {
 			continue
 		}
 		restrictions++
 		ok := false
 		for _, au := range ar.ChildElements() {
-			if au.Tag == "Audience" && au.NamespaceURI() == NS2 && strings.TrimSpace(au.Text()) == c.Audience {
+			if au.Tag == "Audience" && au.NamespaceURI() == ns && strings.TrimSpace(au.Text()) == c.Audience {
 				ok = true
 			}
 		}
@@ -146,7 +152,7 @@ func (c Check) conditions(a *etree.Element, out *Answer) error {
 		}
 	}
 	if restrictions == 0 {
-		return errors.New("assertion has no AudienceRestriction")
+		return errors.New("assertion has no " + restriction)
 	}
 	return nil
 }
