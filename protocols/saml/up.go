@@ -235,18 +235,10 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	if err != nil {
 		return protocols.Identity{}, u.rejected("%v", err)
 	}
-	if a.ForceLogin && ans.AuthnInstant.Before(now.Add(-forcedMaxAge-u.cfg.skew())) {
-		return protocols.Identity{}, u.rejected("ForceAuthn was asked, but the IdP answered with a sign-in from %s", ans.AuthnInstant.Format(time.RFC3339))
-	}
-	if a.Claim == nil {
-		return protocols.Identity{}, fmt.Errorf("saml: %s: no store to mark assertions used: %w", u.cfg.ID, protocols.ErrUnavailable)
-	}
-	first, err := a.Claim(ctx, "assertion:"+ans.AssertionID, ans.NotOnOrAfter.Add(u.cfg.skew()))
-	if err != nil {
-		return protocols.Identity{}, fmt.Errorf("saml: %s: %w: %w", u.cfg.ID, protocols.ErrUnavailable, err)
-	}
-	if !first {
-		return protocols.Identity{}, u.rejected("assertion %s was already used (replay)", ans.AssertionID)
+	if err := samltoken.Settle(ctx, ans, a, now, u.cfg.skew()); errors.Is(err, protocols.ErrUnavailable) {
+		return protocols.Identity{}, fmt.Errorf("saml: %s: %w", u.cfg.ID, err)
+	} else if err != nil {
+		return protocols.Identity{}, u.rejected("%v", err)
 	}
 	id, err := u.cfg.mapping().Identity(u.cfg.ID, ans)
 	if err != nil {
@@ -254,10 +246,6 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	}
 	return id, nil
 }
-
-// forcedMaxAge is how old a sign-in may be in the answer to ForceAuthn
-// (the login itself may take this long).
-const forcedMaxAge = 10 * time.Minute
 
 func (u *Upstream) rejected(format string, args ...any) error {
 	return fmt.Errorf("saml: %s: %s: %w", u.cfg.ID, fmt.Sprintf(format, args...), protocols.ErrRejected)

@@ -2,13 +2,10 @@ package saml
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/beevik/etree"
-
+	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
@@ -70,7 +67,7 @@ func parseIdPMetadata(data []byte, want string) (*idpMetadata, error) {
 			if use := c.SelectAttrValue("use", ""); use != "" && use != "signing" {
 				continue
 			}
-			certs, err := keyInfoCerts(c)
+			certs, err := samltoken.KeyInfoCerts(c)
 			if err != nil {
 				return nil, err
 			}
@@ -84,21 +81,4 @@ func parseIdPMetadata(data []byte, want string) (*idpMetadata, error) {
 		return nil, errors.New("no signing certificate (KeyDescriptor use=\"signing\")")
 	}
 	return md, nil
-}
-
-// keyInfoCerts reads every X509Certificate under el.
-func keyInfoCerts(el *etree.Element) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, xc := range el.FindElements(".//X509Certificate") {
-		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(xc.Text()), ""))
-		if err != nil {
-			return nil, fmt.Errorf("bad X509Certificate: %v", err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("bad X509Certificate: %v", err)
-		}
-		out = append(out, cert)
-	}
-	return out, nil
 }
