@@ -34,6 +34,7 @@ var upstreamTypes = map[string]func(b config.Block, d buildDeps) (protocols.Upst
 	"oidc":     buildOIDC,
 	"kerberos": buildKerberos,
 	"saml":     buildSAMLUpstream,
+	"wsfed":    buildWSFedUpstream,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
@@ -143,7 +144,7 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
 		if !ok {
-			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos, saml)", b.ID, b.Type))
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos, saml, wsfed)", b.ID, b.Type))
 			continue
 		}
 		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet, PublicURL: cfg.Server.PublicURL})

@@ -17,29 +17,41 @@ func buildSAMLUpstream(b config.Block, d buildDeps) (protocols.Upstream, []strin
 	if err := decodeUpstream(b, &cfg); err != nil {
 		return nil, nil, err
 	}
-	abs := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(b.Dir, p)
-	}
-	files := []string{abs(cfg.MetadataFile)}
-	data, err := os.ReadFile(files[0])
+	path, data, err := readMetadataFile(b, cfg.MetadataFile)
 	if err != nil {
-		return nil, nil, b.Pos("upstream %q: metadata_file: %v", b.ID, err)
+		return nil, nil, err
 	}
+	files := []string{path}
 	cfg.Metadata = data
 	for _, kf := range cfg.Keys {
-		k, err := keys.LoadSigningKey(abs(kf.File))
+		k, err := keys.LoadSigningKey(blockPath(b, kf.File))
 		if err != nil {
 			return nil, nil, b.Pos("upstream %q: keys: %v", b.ID, err)
 		}
 		cfg.SPKeys = append(cfg.SPKeys, protocols.SigningKey{Signer: k.Signer, Cert: k.Cert, KeyID: k.KeyID, Alg: k.JWSAlg, Next: kf.Status == "next"})
-		files = append(files, abs(kf.File))
+		files = append(files, blockPath(b, kf.File))
 	}
 	u, err := saml.OpenUpstream(cfg, saml.UpstreamDeps{PublicURL: d.PublicURL, Logger: d.Logger.With("upstream", b.ID)})
 	if err != nil {
 		return nil, nil, b.Pos("upstream %q: %v", b.ID, err)
 	}
 	return u, files, nil
+}
+
+// blockPath resolves p against the folder of the file block b is in.
+func blockPath(b config.Block, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(b.Dir, p)
+}
+
+// readMetadataFile reads an upstream's metadata_file, for the watcher too.
+func readMetadataFile(b config.Block, file string) (string, []byte, error) {
+	path := blockPath(b, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, b.Pos("upstream %q: metadata_file: %v", b.ID, err)
+	}
+	return path, data, nil
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import samlify from 'samlify'; // CommonJS: its getters are on the default export
@@ -25,10 +25,15 @@ const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 const PASSWORD = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
 const REFEDS_MFA = 'https://refeds.org/profile/mfa';
 
-// keyPair: an RSA key and self-signed certificate, PEM (PKCS#8 + cert).
-async function keyPair(t, name) {
+async function tempDir(t) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-key-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// keyPair: an RSA key and self-signed certificate, PEM (PKCS#8 + cert).
+async function keyPair(t, name) {
+  const dir = await tempDir(t);
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${name}`,
     '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')]);
   assert.equal(r.status, 0, String(r.stderr));
@@ -213,4 +218,127 @@ test('samlify IdP: into an OIDC client (openid-client): code + PKCE, the SAML id
   assert.equal(claims.email, 'alice@partner.example');
   assert.deepEqual(claims.groups, ['staff', 'partners']);
   assert.deepEqual(claims.amr, ['pwd']);
+});
+
+// --- WS-Federation: an ADFS-shaped STS whose SAML 1.1 tokens xmlsec1 signs.
+
+const xsTime = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const STS_ENTITY = 'http://adfs.corp.example/adfs/services/trust';
+const CLAIMS = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims';
+
+// startSTS answers GET /adfs/ls/?wa=wsignin1.0 with what the browser would
+// POST to wreply (as JSON), the token signed by xmlsec1.
+async function startSTS(t) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const { key, cert } = await keyPair(t, 'adfs-sts');
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'key.pem'), key + cert);
+  const der = cert.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const metadata = `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${STS_ENTITY}">` +
+    '<RoleDescriptor xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:fed="http://docs.oasis-open.org/wsfed/federation/200706" xsi:type="fed:SecurityTokenServiceType" protocolSupportEnumeration="http://docs.oasis-open.org/wsfed/federation/200706">' +
+    `<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>${der}</X509Certificate></X509Data></KeyInfo></KeyDescriptor>` +
+    `<fed:PassiveRequestorEndpoint><EndpointReference xmlns="http://www.w3.org/2005/08/addressing"><Address>${base}/adfs/ls/</Address></EndpointReference></fed:PassiveRequestorEndpoint>` +
+    '</RoleDescriptor></EntityDescriptor>';
+  const requests = [];
+  const server = http.createServer(async (req, res) => {
+    const q = new URL(req.url, base).searchParams;
+    requests.push(q);
+    const now = new Date();
+    const id = `_${randomUUID()}`;
+    const method = q.get('wauth') === 'http://schemas.microsoft.com/claims/multipleauthn'
+      ? 'http://schemas.microsoft.com/claims/multipleauthn' : 'urn:oasis:names:tc:SAML:1.0:am:password';
+    const subject = '<saml:Subject><saml:NameIdentifier>alice@corp.example</saml:NameIdentifier><saml:SubjectConfirmation>' +
+      '<saml:ConfirmationMethod>urn:oasis:names:tc:SAML:1.0:cm:bearer</saml:ConfirmationMethod></saml:SubjectConfirmation></saml:Subject>';
+    const tmpl = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" MajorVersion="1" MinorVersion="1" AssertionID="${id}" Issuer="${STS_ENTITY}" IssueInstant="${xsTime(now)}">` +
+      `<saml:Conditions NotBefore="${xsTime(now)}" NotOnOrAfter="${xsTime(new Date(now.getTime() + 3600_000))}"><saml:AudienceRestrictionCondition><saml:Audience>${q.get('wtrealm')}</saml:Audience></saml:AudienceRestrictionCondition></saml:Conditions>` +
+      `<saml:AttributeStatement>${subject}` +
+      `<saml:Attribute AttributeName="upn" AttributeNamespace="${CLAIMS}"><saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute>` +
+      `<saml:Attribute AttributeName="emailaddress" AttributeNamespace="${CLAIMS}"><saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute>` +
+      '<saml:Attribute AttributeName="groups" AttributeNamespace="http://schemas.microsoft.com/ws/2008/06/identity/claims"><saml:AttributeValue>staff</saml:AttributeValue></saml:Attribute>' +
+      `</saml:AttributeStatement><saml:AuthenticationStatement AuthenticationMethod="${method}" AuthenticationInstant="${xsTime(now)}">${subject}</saml:AuthenticationStatement>` +
+      '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>' +
+      '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>' +
+      `<ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>` +
+      '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/>' +
+      '<ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature></saml:Assertion>';
+    await writeFile(path.join(dir, 'tmpl.xml'), tmpl);
+    const r = spawnSync('xmlsec1', ['--sign', '--privkey-pem', `${path.join(dir, 'key.pem')},${path.join(dir, 'key.pem')}`,
+      '--id-attr:AssertionID', 'urn:oasis:names:tc:SAML:1.0:assertion:Assertion', '--output', path.join(dir, 'signed.xml'), path.join(dir, 'tmpl.xml')]);
+    if (r.status !== 0) {
+      res.writeHead(500);
+      res.end(`xmlsec1: ${r.stderr}`);
+      return;
+    }
+    const token = (await readFile(path.join(dir, 'signed.xml'), 'utf8')).replace(/^<\?xml[^>]*\?>\s*/, '');
+    const wresult = '<t:RequestSecurityTokenResponse xmlns:t="http://schemas.xmlsoap.org/ws/2005/02/trust">' +
+      `<t:RequestedSecurityToken>${token}</t:RequestedSecurityToken></t:RequestSecurityTokenResponse>`;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ action: q.get('wreply'), form: { wa: 'wsignin1.0', wresult, wctx: q.get('wctx') } }));
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { base, metadata, requests };
+}
+
+async function fedgateForSTS(t, sts, policy) {
+  return startFedgate(t, (port) => `  - { id: wiki, type: proxy, host: "localhost:${port}", to: ["builtin:echo"], policy: ${policy}, upstreams: [corp-adfs],
+      headers: { X-Remote-User: username, X-Remote-Email: email, X-Remote-Groups: groups } }
+  - { id: portal, type: oidc, policy: ${policy}, upstreams: [corp-adfs],
+      oidc: { client_id: portal, client_secret: "${PORTAL_SECRET}", redirect_uris: ["${RP}/cb"] } }
+`, {
+    upstreams: `  - { id: corp-adfs, type: wsfed, name: Corp ADFS 2012 R2, metadata_file: sts.xml, entity_id: "${STS_ENTITY}", realm: "urn:fedgate:test" }\n`,
+    files: { 'sts.xml': sts.metadata, 'policies/mfa.yaml': mfaPolicy },
+  });
+}
+
+test('WS-Fed STS (xmlsec1-signed SAML 1.1): into a proxied app, and a captured wresult is refused', async (t) => {
+  const sts = await startSTS(t);
+  const fg = await fedgateForSTS(t, sts, 'staff-only');
+  const c = new Client();
+  const toSTS = await c.follow(`http://localhost:${fg.port}/`);
+  assert.equal(toSTS.status, 200, toSTS.text.slice(0, 300));
+  const { action, form } = JSON.parse(toSTS.text);
+  assert.equal(action, `${fg.base}/callback/corp-adfs`);
+  assert.equal(sts.requests[0].get('wtrealm'), 'urn:fedgate:test');
+  const app = await c.follow(action, { method: 'POST', form });
+  assert.equal(app.status, 200, app.text.slice(0, 500));
+  assert.match(app.text, /data-header="X-Remote-Email">alice@corp\.example</);
+  assert.match(app.text, /data-header="X-Remote-Groups">staff</);
+  await fg.audit({ event: 'signin', outcome: 'success', upstream: 'corp-adfs' });
+  const again = await new Client().follow(action, { method: 'POST', form });
+  assert.equal(again.status, 400);
+  await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'corp-adfs', reason: 'no-login-state' });
+});
+
+test('WS-Fed STS: into an OIDC client, and step-up with wauth=multipleauthn read from the token', async (t) => {
+  const sts = await startSTS(t);
+  const fg = await fedgateForSTS(t, sts, 'mfa');
+  const config = await oidc.discovery(new URL(fg.base), 'portal', PORTAL_SECRET, oidc.ClientSecretBasic(PORTAL_SECRET),
+    { execute: [oidc.allowInsecureRequests] });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: `${RP}/cb`, scope: 'openid profile email groups', state: checks.expectedState, nonce: checks.expectedNonce,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  });
+  const c = new Client();
+  let r = await c.follow(url.href);
+  for (let round = 0; r.url.origin === sts.base; round++) {
+    assert.ok(round < 3, 'sent back to the STS again and again');
+    const { action, form } = JSON.parse(r.text);
+    r = await c.request(action, { method: 'POST', form });
+    for (let hops = 0; r.location && r.location.origin !== RP && r.location.origin !== sts.base; hops++) {
+      assert.ok(hops < 10, 'redirect loop');
+      r = await c.request(r.location.href);
+    }
+    if (r.location?.origin === sts.base) r = await c.follow(r.location.href);
+  }
+  assert.equal(r.location?.origin, RP, `no answer for the client: ${r.status} ${r.text.slice(0, 300)}`);
+  const asked = sts.requests.at(-1);
+  assert.equal(asked.get('wauth'), 'http://schemas.microsoft.com/claims/multipleauthn');
+  assert.equal(asked.get('wfresh'), '0');
+  const claims = (await oidc.authorizationCodeGrant(config, r.location, checks)).claims();
+  assert.equal(claims.email, 'alice@corp.example');
+  assert.ok(claims.amr.includes('mfa'), `amr ${claims.amr}`);
 });
