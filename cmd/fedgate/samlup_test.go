@@ -40,19 +40,7 @@ func TestSAMLUpstreamAsDocumented(t *testing.T) {
 <KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>`+certs[2]+`</X509Certificate></X509Data></KeyInfo></KeyDescriptor>
 <SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://adfs.partner.example/adfs/ls/"/>
 </IDPSSODescriptor></EntityDescriptor>`)
-	snippet := docSnippetIn(t, "upstream-saml.md", "<!-- config snippet: saml upstream -->")
-	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
-data_dir: data
-`+snippet+`
-apps:
-  - { id: demo, type: whoami, policy: p, upstreams: [partner-adfs] }
-policies: [p.yaml]
-`)
-	writeFile(t, dir, "p.yaml", "policy: p\nrules:\n  - { name: all, allow: {} }\n")
-	cfg := filepath.Join(dir, "fedgate.yaml")
-	if code, stdout, stderr := runCLI("check", "--config", cfg); code != 0 {
-		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
-	}
+	cfg := checkDocumented(t, dir, "saml upstream", "partner-adfs")
 	l, err := load(cfg, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -74,4 +62,49 @@ policies: [p.yaml]
 	if n := strings.Count(string(md), certs[1]); n != 2 {
 		t.Errorf("the next key is published %d times, want for signing and encryption", n)
 	}
+}
+
+// TestWSFedUpstreamAsDocumented: docs/upstream-saml.md's wsfed config
+// passes check with an ADFS-shaped federation metadata file.
+func TestWSFedUpstreamAsDocumented(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "idp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pem, err := keys.GenerateSigningKey(keys.RSA2048, "adfs", 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "sts.pem", string(pem))
+	k, err := keys.LoadSigningKey(filepath.Join(dir, "sts.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "idp/corp-adfs.xml", `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://adfs.corp.example/adfs/services/trust">
+<RoleDescriptor xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:fed="http://docs.oasis-open.org/wsfed/federation/200706" xsi:type="fed:SecurityTokenServiceType" protocolSupportEnumeration="http://docs.oasis-open.org/wsfed/federation/200706">
+<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>`+base64.StdEncoding.EncodeToString(k.Cert.Raw)+`</X509Certificate></X509Data></KeyInfo></KeyDescriptor>
+<fed:PassiveRequestorEndpoint><EndpointReference xmlns="http://www.w3.org/2005/08/addressing"><Address>https://adfs.corp.example/adfs/ls/</Address></EndpointReference></fed:PassiveRequestorEndpoint>
+</RoleDescriptor></EntityDescriptor>`)
+	checkDocumented(t, dir, "wsfed upstream", "corp-adfs")
+}
+
+// checkDocumented writes a config around the snippet of docs/upstream-saml.md
+// after "<!-- config snippet: NAME -->", with an app signing in through
+// upstream, and runs check on it; it returns the config's path.
+func checkDocumented(t *testing.T, dir, name, upstream string) string {
+	t.Helper()
+	snippet := docSnippetIn(t, "upstream-saml.md", "<!-- config snippet: "+name+" -->")
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
+data_dir: data
+`+snippet+`
+apps:
+  - { id: demo, type: whoami, policy: p, upstreams: [`+upstream+`] }
+policies: [p.yaml]
+`)
+	writeFile(t, dir, "p.yaml", "policy: p\nrules:\n  - { name: all, allow: {} }\n")
+	cfg := filepath.Join(dir, "fedgate.yaml")
+	if code, stdout, stderr := runCLI("check", "--config", cfg); code != 0 {
+		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+	return cfg
 }
