@@ -281,3 +281,31 @@ func FuzzWSFedResult(f *testing.F) {
 func fxCheck(f *rpFixture) samltoken.Check {
 	return samltoken.Check{Issuer: stsEntity, Audience: rpRealm, Now: fixedNow, Skew: f.u.cfg.skew()}
 }
+
+// A SAML 2.0 token in the wresult (ADFS relying parties set to SAML 2.0),
+// signed by xmlsec1: checked like a SAML assertion, without InResponseTo.
+func TestUpstreamSAML2Token(t *testing.T) {
+	f := newRPFixture(t, nil)
+	sig := strings.ReplaceAll(sigTemplate, "REF", "_a2")
+	sig = strings.Replace(sig, "rsa-SHAALG", "rsa-sha256", 1)
+	sig = strings.Replace(sig, "DIGESTALG", "http://www.w3.org/2001/04/xmlenc#sha256", 1)
+	tmpl := `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a2" Version="2.0" IssueInstant="` + xsTime(fixedNow) + `">` +
+		`<saml:Issuer>` + stsEntity + `</saml:Issuer>` + sig +
+		`<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">alice-4711</saml:NameID>` +
+		`<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="` + xsTime(fixedNow.Add(time.Hour)) + `"/></saml:SubjectConfirmation></saml:Subject>` +
+		`<saml:Conditions NotBefore="` + xsTime(fixedNow.Add(-time.Minute)) + `" NotOnOrAfter="` + xsTime(fixedNow.Add(time.Hour)) + `"><saml:AudienceRestriction><saml:Audience>` + rpRealm + `</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+		`<saml:AttributeStatement><saml:Attribute Name="` + claimsNS + `/upn"><saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>` +
+		`<saml:AuthnStatement AuthnInstant="` + xsTime(fixedNow.Add(-time.Minute)) + `"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+		`</saml:Assertion>`
+	signed := string(xmlsigtest.XMLSec1Sign(t, []byte(tmpl), f.sts, "ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"))
+	if i := strings.Index(signed, "?>"); strings.HasPrefix(signed, "<?xml") {
+		signed = signed[i+2:]
+	}
+	id, err := f.post(wctx(f.login), rstrOf(strings.TrimSpace(signed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Subject != "alice-4711" || id.Username != "alice@corp.example" || !slices.Equal(id.AMR, []string{"pwd"}) {
+		t.Errorf("identity = %+v", id)
+	}
+}
