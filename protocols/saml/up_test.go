@@ -228,7 +228,7 @@ func corpus() []corpusCase {
 		}},
 		{name: "nothing-signed", want: "not signed", make: func(t *testing.T, f *upFixture) string { return encode(t, f.answer().doc()) }},
 		{name: "wrong-destination", want: "Destination", make: mutated(func(m *minted) { m.dest = "https://other.example/acs" }, signResponse)},
-		{name: "wrong-recipient", want: "Recipient", make: mutated(func(m *minted) { m.recipient = "https://other.example/acs" }, signAssertion)},
+		{name: "wrong-recipient", want: "recipient", make: mutated(func(m *minted) { m.recipient = "https://other.example/acs" }, signAssertion)},
 		{name: "wrong-audience", want: "audience", make: mutated(func(m *minted) { m.audience = "https://other.example/sp" }, signAssertion)},
 		{name: "wrong-issuer", want: "Issuer", make: mutated(func(m *minted) { m.issuer = "https://evil.example/idp" }, signAssertion)},
 		{name: "in-response-to-another-login", want: "InResponseTo", make: mutated(func(m *minted) { m.reqID = requestID("another login") }, signAssertion)},

@@ -206,7 +206,7 @@ func (c Check) subject(a *etree.Element, out *Answer) error {
 
 func (c Check) confirmation(d *etree.Element) error {
 	if r := d.SelectAttrValue("Recipient", ""); c.Recipient != "" && r != c.Recipient {
-		return fmt.Errorf("Recipient %q is not %s", r, c.Recipient)
+		return fmt.Errorf("recipient %q is not %s", r, c.Recipient)
 	}
 	if irt := d.SelectAttrValue("InResponseTo", ""); irt != c.RequestID {
 		return fmt.Errorf("InResponseTo %q is not this login's request", irt)
