@@ -12,6 +12,7 @@ import (
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/local"
+	"github.com/fedgate/fedgate/protocols/saml"
 )
 
 // buildDeps are what upstream builders get besides their block.
@@ -23,7 +24,7 @@ type buildDeps struct {
 	// Write allows writing under data_dir (serve; check never writes).
 	Write bool
 	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
-	SPMeta *[]spMetaSource
+	SPMeta *[]saml.MetadataSource
 	// Policies name the networks upstreams may be limited to.
 	Policies *policy.Set
 }
@@ -128,7 +129,7 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 type loaded struct {
 	cfg       *config.Config
 	snap      *broker.Snapshot
-	spMeta    []spMetaSource       // SAML apps' metadata_url, for the refresher
+	spMeta    []saml.MetadataSource       // SAML apps' metadata_url, for the refresher
 	upstreams []protocols.Upstream // as built, in config order (check describes some)
 }
 
@@ -188,7 +189,7 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	var spMeta []spMetaSource
+	var spMeta []saml.MetadataSource
 	d := buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Write: generate, SPMeta: &spMeta}
 	if err := buildDownstreams(cfg, snap, d); err != nil {
 		return nil, err
