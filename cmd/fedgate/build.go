@@ -129,8 +129,8 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 type loaded struct {
 	cfg       *config.Config
 	snap      *broker.Snapshot
-	spMeta    []saml.MetadataSource       // SAML apps' metadata_url, for the refresher
-	upstreams []protocols.Upstream // as built, in config order (check describes some)
+	spMeta    []saml.MetadataSource // SAML apps' metadata_url, for the refresher
+	upstreams []protocols.Upstream  // as built, in config order (check describes some)
 }
 
 // load reads and builds everything; with generate, missing default keys are
