@@ -23,8 +23,11 @@ type buildDeps struct {
 	PublicURL string
 	// Write allows writing under data_dir (serve; check never writes).
 	Write bool
-	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
+	// SPMeta collects the metadata_url sources (SAML apps' SP metadata,
+	// SAML upstreams' IdP metadata) for the refresher.
 	SPMeta *[]saml.MetadataSource
+	// Config is the config being built (data_dir, server.insecure_http).
+	Config *config.Config
 	// Policies name the networks upstreams may be limited to.
 	Policies *policy.Set
 }
@@ -141,6 +144,7 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 		return nil, err
 	}
 	var errs []error
+	var spMeta []saml.MetadataSource
 	built := make([]protocols.Upstream, len(cfg.Upstreams))
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
@@ -148,7 +152,8 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos, saml, wsfed)", b.ID, b.Type))
 			continue
 		}
-		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet, PublicURL: cfg.Server.PublicURL})
+		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet,
+			PublicURL: cfg.Server.PublicURL, Config: cfg, Write: generate, SPMeta: &spMeta})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -189,7 +194,6 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	var spMeta []saml.MetadataSource
 	d := buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Write: generate, SPMeta: &spMeta}
 	if err := buildDownstreams(cfg, snap, d); err != nil {
 		return nil, err

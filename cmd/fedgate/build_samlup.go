@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 
@@ -17,12 +18,27 @@ func buildSAMLUpstream(b config.Block, d buildDeps) (protocols.Upstream, []strin
 	if err := decodeUpstream(b, &cfg); err != nil {
 		return nil, nil, err
 	}
-	path, data, err := readMetadataFile(b, cfg.MetadataFile)
-	if err != nil {
-		return nil, nil, err
+	var files []string
+	if cfg.MetadataURL != "" {
+		src, err := saml.NewMetadataSource("IdP", "upstream", b.ID, cfg.MetadataURL, cfg.MetadataRefresh,
+			d.Config.DataDir, d.Config.Server.InsecureHTTP, cfg.CheckMetadata)
+		if err == nil {
+			cfg.Metadata, err = src.Load(context.Background(), saml.MetadataClient(nil), d.Write)
+		}
+		if err != nil {
+			return nil, nil, upstreamProblems(b, err)
+		}
+		files = append(files, src.Cache)
+		if d.SPMeta != nil {
+			*d.SPMeta = append(*d.SPMeta, src)
+		}
+	} else {
+		path, data, err := readMetadataFile(b, cfg.MetadataFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		files, cfg.Metadata = append(files, path), data
 	}
-	files := []string{path}
-	cfg.Metadata = data
 	for _, kf := range cfg.Keys {
 		k, err := keys.LoadSigningKey(blockPath(b, kf.File))
 		if err != nil {

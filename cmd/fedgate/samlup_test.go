@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/saml"
 )
 
 // TestSAMLUpstreamAsDocumented: docs/upstream-saml.md's config passes
@@ -107,4 +113,86 @@ policies: [p.yaml]
 		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
 	}
 	return cfg
+}
+
+// TestSAMLUpstreamMetadataURL: the IdP's metadata from a URL through the
+// one metadata source: cached in data_dir, refreshed, and a document for
+// another entity never replaces the last good copy.
+func TestSAMLUpstreamMetadataURL(t *testing.T) {
+	dir := t.TempDir()
+	pemKey, err := keys.GenerateSigningKey(keys.RSA2048, "idp", 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "idp.pem", string(pemKey))
+	k, err := keys.LoadSigningKey(filepath.Join(dir, "idp.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadata := func(entity, sso string) string {
+		return `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + entity + `"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+			`<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` + base64.StdEncoding.EncodeToString(k.Cert.Raw) +
+			`</X509Certificate></X509Data></KeyInfo></KeyDescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="` + sso + `"/></IDPSSODescriptor></EntityDescriptor>`
+	}
+	var mu sync.Mutex
+	body := metadata("https://idp.example/idp", "https://idp.example/sso1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
+data_dir: data
+upstreams:
+  - { id: partner, type: saml, metadata_url: "`+srv.URL+`/md", entity_id: "https://idp.example/idp" }
+apps:
+  - { id: demo, type: whoami, policy: p, upstreams: [partner] }
+policies: [p.yaml]
+`)
+	writeFile(t, dir, "p.yaml", "policy: p\nrules:\n  - { name: all, allow: {} }\n")
+	l, err := load(filepath.Join(dir, "fedgate.yaml"), true, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src *saml.MetadataSource
+	for i := range l.spMeta {
+		if l.spMeta[i].Kind == "IdP" && l.spMeta[i].Name == "partner" {
+			src = &l.spMeta[i]
+		}
+	}
+	if src == nil || !strings.Contains(readFile(t, "", src.Cache), "sso1") {
+		t.Fatalf("no cached IdP metadata source: %+v", l.spMeta)
+	}
+	begin := func(u protocols.Upstream) string {
+		to, err := u.(protocols.RedirectAuthenticator).Begin(context.Background(), protocols.AuthRequest{State: "s", Nonce: "n", CallbackURL: "http://127.0.0.1:1/callback/partner"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return to
+	}
+	if to := begin(l.upstreams[0]); !strings.HasPrefix(to, "https://idp.example/sso1?") {
+		t.Fatalf("Begin = %s", to)
+	}
+	ctx, c := context.Background(), saml.MetadataClient(nil)
+	mu.Lock()
+	body = metadata("https://evil.example/idp", "https://evil.example/sso")
+	mu.Unlock()
+	if changed, err := src.Refresh(ctx, c); changed || err == nil || !strings.Contains(err.Error(), "describes entity id") {
+		t.Fatalf("another entity's metadata: changed %v, err %v", changed, err)
+	}
+	mu.Lock()
+	body = metadata("https://idp.example/idp", "https://idp.example/sso2")
+	mu.Unlock()
+	if changed, err := src.Refresh(ctx, c); !changed || err != nil {
+		t.Fatalf("refresh: changed %v, err %v", changed, err)
+	}
+	// The watcher reloads on the changed cache file; a reload builds this.
+	l, err = load(filepath.Join(dir, "fedgate.yaml"), false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to := begin(l.upstreams[0]); !strings.HasPrefix(to, "https://idp.example/sso2?") {
+		t.Fatalf("after refresh, Begin = %s", to)
+	}
 }

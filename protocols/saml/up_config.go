@@ -36,8 +36,12 @@ type UpstreamConfig struct {
 	// classes it uses.
 	Preset string `yaml:"preset"`
 	// MetadataFile is the IdP's metadata (SSO URL, signing certificates);
-	// cmd reads it into Metadata.
-	MetadataFile string `yaml:"metadata_file"`
+	// cmd reads it into Metadata. MetadataURL fetches it instead (https),
+	// keeping the last good copy in data_dir and fetching it again every
+	// MetadataRefresh (default 1h, at least 1m); it needs entity_id.
+	MetadataFile    string        `yaml:"metadata_file"`
+	MetadataURL     string        `yaml:"metadata_url"`
+	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
 	// EntityID pins the IdP's entity id: the metadata must describe it
 	// (and, from an EntitiesDescriptor, selects it).
 	EntityID string `yaml:"entity_id"`
@@ -137,8 +141,13 @@ func (c UpstreamConfig) Validate() error {
 	if !slices.Contains([]string{UpstreamADFS, UpstreamGeneric}, c.preset()) {
 		bad("preset %q is not one of adfs, generic", c.Preset)
 	}
-	if c.MetadataFile == "" && len(c.Metadata) == 0 {
-		bad("metadata_file is required: the IdP's SAML metadata")
+	switch {
+	case c.MetadataFile != "" && c.MetadataURL != "":
+		bad("metadata_file and metadata_url: use one of them")
+	case c.MetadataFile == "" && c.MetadataURL == "" && len(c.Metadata) == 0:
+		bad("metadata_file or metadata_url is required: the IdP's SAML metadata")
+	case c.MetadataURL != "" && c.EntityID == "":
+		bad("metadata_url needs entity_id: the IdP's entity id, which every fetched document must carry")
 	}
 	for _, k := range c.Keys {
 		if k.File == "" || (k.Status != "" && k.Status != "next") {
@@ -157,4 +166,12 @@ func (c UpstreamConfig) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckMetadata reports whether data is usable IdP metadata for this
+// upstream (pinned to entity_id): a fetched document replaces the last
+// good copy only then.
+func (c UpstreamConfig) CheckMetadata(data []byte) error {
+	_, err := parseIdPMetadata(data, c.EntityID)
+	return err
 }
