@@ -43,14 +43,18 @@ async function keyPair(t, name) {
 // startIdP runs samlify as an IdP on loopback. GET /sso takes the
 // Redirect-binding AuthnRequest and answers with what the browser would
 // POST back (as JSON: this client runs no scripts). honourMFA: answer a
-// RequestedAuthnContext with REFEDS MFA (else: password only).
-async function startIdP(t, { honourMFA = true } = {}) {
+// RequestedAuthnContext with REFEDS MFA (else: password only); encrypt: the
+// XML Encryption algorithm to encrypt the assertion with (RSA-OAEP key
+// transport, to the key in our SP metadata), the Response signed around it.
+async function startIdP(t, { honourMFA = true, encrypt = '' } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const { key, cert } = await keyPair(t, 'samlify-idp');
   const idp = samlify.IdentityProvider({
     entityID: `${base}/idp`, privateKey: key, signingCert: cert, wantAuthnRequestsSigned: true, nameIDFormat: [PERSISTENT],
     singleSignOnService: [{ Binding: binding.redirect, Location: `${base}/sso` }],
+    ...(encrypt && { isAssertionEncrypted: true, dataEncryptionAlgorithm: encrypt,
+      keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p' }),
   });
   const state = { sp: null, requests: [] };
   const server = http.createServer(async (req, res) => {
@@ -83,7 +87,7 @@ async function startIdP(t, { honourMFA = true } = {}) {
             NameIDFormat: PERSISTENT, NameID: 'partner-4711', InResponseTo: parsed.extract.request.id,
           }),
         };
-      });
+      }, Boolean(encrypt));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ action: entityEndpoint, form: { SAMLResponse: context, RelayState: u.searchParams.get('RelayState') } }));
     } catch (e) {
@@ -147,6 +151,22 @@ test('samlify IdP: signed AuthnRequest out, signed Response in, into a proxied a
   assert.equal(idp.state.requests.length, 1);
   assert.doesNotMatch(idp.state.requests[0], /RequestedAuthnContext/);
 });
+
+for (const alg of ['http://www.w3.org/2009/xmlenc11#aes256-gcm', 'http://www.w3.org/2001/04/xmlenc#aes256-cbc']) {
+  test(`samlify IdP: an assertion encrypted by xml-encryption (${alg.split('#')[1]}) to our published key`, async (t) => {
+    const idp = await startIdP(t, { encrypt: alg });
+    const fg = await fedgateFor(t, idp, 'staff-only');
+    const c = new Client();
+    const toIdP = await c.follow(`http://localhost:${fg.port}/`);
+    const { action, form } = JSON.parse(toIdP.text);
+    const xml = Buffer.from(form.SAMLResponse, 'base64').toString();
+    assert.match(xml, /EncryptedAssertion/);
+    assert.doesNotMatch(xml, /alice@partner\.example/, 'the attributes travel in the clear');
+    const app = await c.follow(action, { method: 'POST', form });
+    assert.equal(app.status, 200, app.text.slice(0, 500));
+    assert.match(app.text, /data-header="X-Remote-Email">alice@partner\.example</);
+  });
+}
 
 test('samlify IdP: a captured Response posted again is refused with an audit reason and no session', async (t) => {
   const idp = await startIdP(t);
