@@ -21,7 +21,10 @@
 // (login.go loginSubmit, throttled by throttle.go), a redirect upstream is
 // sent the browser with state, nonce and PKCE from the Pending
 // (redirect.go beginRedirect) and answers at /callback/<upstream>
-// (redirect.go callback). Either way signedIn (login.go) first applies name
+// (redirect.go callback): by GET with ?state=, or, for an upstream whose
+// IdP answers by cross-site form POST (protocols.PostAnswerer: SAML,
+// WS-Fed), by POST carrying its own state (RelayState, wctx), its login
+// cookie then being SameSite=None (pending.go savePostPending). Either way signedIn (login.go) first applies name
 // ownership (identity.go: a name in another upstream's domain is refused,
 // one nobody owns is qualified), then makes the Session — a sealed cookie,
 // nothing on the server (session.go) — and complete asks enforce again for

@@ -105,6 +105,7 @@ type ways struct {
 	password  protocols.PasswordAuthenticator
 	negotiate protocols.NegotiateAuthenticator
 	mfa       protocols.MFARequester
+	post      protocols.PostAnswerer
 }
 
 func waysOf(u protocols.Upstream) ways {
@@ -113,6 +114,7 @@ func waysOf(u protocols.Upstream) ways {
 	w.password, _ = u.(protocols.PasswordAuthenticator)
 	w.negotiate, _ = u.(protocols.NegotiateAuthenticator)
 	w.mfa, _ = u.(protocols.MFARequester)
+	w.post, _ = u.(protocols.PostAnswerer)
 	return w
 }
 

@@ -52,6 +52,21 @@ func (b *Server) savePending(w http.ResponseWriter, snap *Snapshot, p *Pending) 
 	return snap.sealer.seal(w, pendingPrefix+p.ID, p, pendingTTL, http.SameSiteLaxMode)
 }
 
+// savePostPending is savePending for a login whose IdP answers by a
+// cross-site form POST (protocols.PostAnswerer): a Lax cookie would not be
+// sent with it. SameSite=None (invariant 9's exception) is safe here
+// because the cookie only names a login: the answer must also carry the
+// unguessable state that names it and, for SAML, the request id sealed in
+// it. Browsers drop SameSite=None cookies that are not Secure, so plain
+// http (tests, an IdP on the same site) keeps Lax.
+func (b *Server) savePostPending(w http.ResponseWriter, snap *Snapshot, p *Pending) error {
+	mode := http.SameSiteLaxMode
+	if snap.sealer.secure {
+		mode = http.SameSiteNoneMode
+	}
+	return snap.sealer.seal(w, pendingPrefix+p.ID, p, pendingTTL, mode)
+}
+
 // loadPending opens the in-flight login named by the request's "l" parameter.
 func (b *Server) loadPending(r *http.Request, snap *Snapshot) (*Pending, bool) {
 	return b.loadPendingID(r, snap, r.URL.Query().Get("l"))

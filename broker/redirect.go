@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/proxy"
@@ -21,7 +23,11 @@ func (b *Server) beginRedirect(w http.ResponseWriter, r *http.Request, snap *Sna
 		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
 		return
 	}
-	if err := b.savePending(w, snap, p); err != nil {
+	save := b.savePending
+	if waysOf(ra).post != nil {
+		save = b.savePostPending
+	}
+	if err := save(w, snap, p); err != nil {
 		b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
 		return
 	}
@@ -33,6 +39,9 @@ func (b *Server) authRequest(snap *Snapshot, p *Pending) protocols.AuthRequest {
 		State: p.ID, Nonce: p.Nonce, PKCEVerifier: p.Verifier, LoginHint: p.Hint,
 		CallbackURL: strings.TrimSuffix(snap.Config.Server.PublicURL, "/") + "/callback/" + p.Upstream,
 		ForceLogin:  p.forceLogin(), MFA: p.MFA,
+		Claim: func(ctx context.Context, key string, expiry time.Time) (bool, error) {
+			return b.Store.Claim(ctx, "up:"+p.Upstream+":"+key, expiry)
+		},
 	}
 	if _, domain, ok := strings.Cut(p.Hint, "@"); ok {
 		a.DomainHint = strings.ToLower(domain)
@@ -50,14 +59,23 @@ func pkceVerifier() string {
 // callback finishes a login at the upstream named in the path. The state
 // must name an in-flight login of this browser that was started for this
 // same upstream: an answer arriving at another upstream's callback is a
-// mix-up attempt and is refused.
+// mix-up attempt and is refused. A GET carries it as ?state=; a POST (an
+// upstream whose IdP answers by form POST) inside the answer itself.
 func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	up := r.PathValue("upstream")
 	ip := proxy.ClientIP(r, snap.trust)
 	ev := AuditEvent{Time: b.now(), Event: "signin", Outcome: "failure", Upstream: up,
 		ClientIP: ip.String(), UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
-	p, ok := b.loadPendingID(r, snap, r.URL.Query().Get("state"))
+	state := r.URL.Query().Get("state")
+	if r.Method == http.MethodPost {
+		state = ""
+		if pa := waysOf(snap.byID[up].Upstream).post; pa != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxPostAnswer)
+			state = pa.AnswerState(r)
+		}
+	}
+	p, ok := b.loadPendingID(r, snap, state)
 	if !ok {
 		ev.Reason = "no-login-state"
 		b.Audit.Record(ev)
@@ -91,6 +109,10 @@ func (b *Server) callback(w http.ResponseWriter, r *http.Request) {
 	b.signedIn(w, r, snap, p, id, ev)
 }
 
+// maxPostAnswer bounds a POSTed IdP answer (a SAML Response or WS-Fed
+// wresult, base64 and form-encoded).
+const maxPostAnswer = 512 << 10
+
 func upstreamReason(err error) string {
 	switch {
 	case errors.Is(err, protocols.ErrDeclined):
@@ -99,4 +121,22 @@ func upstreamReason(err error) string {
 		return "upstream-answer-rejected"
 	}
 	return "upstream-unavailable"
+}
+
+// upstreamMetadata serves what an upstream publishes for its IdP to import
+// (a SAML SP's metadata): public, like every metadata document.
+func (b *Server) upstreamMetadata(w http.ResponseWriter, r *http.Request) {
+	mp, ok := snapOf(r).byID[r.PathValue("upstream")].Upstream.(protocols.MetadataPublisher)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	body, ctype, err := mp.Metadata()
+	if err != nil {
+		b.fail(w, r, snapOf(r), http.StatusInternalServerError, "err.internal", err)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body)
 }

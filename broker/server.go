@@ -213,6 +213,8 @@ func (b *Server) ownHandler() http.Handler {
 	route("POST /login", "login", b.loginSubmit)
 	route("POST /login/discover", "discover", b.discover)
 	route("GET /callback/{upstream}", "callback", b.callback)
+	route("POST /callback/{upstream}", "callback", b.callback)
+	route("GET /upstream/{upstream}/metadata", "upstream-metadata", b.upstreamMetadata)
 	route("GET /logout", "logout", b.logoutPage)
 	route("POST /logout", "logout", b.logoutSubmit)
 	route("GET /signed-out", "signed-out", b.signedOut)

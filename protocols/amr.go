@@ -31,8 +31,11 @@ const (
 	MethodPassword         = "urn:oasis:names:tc:SAML:1.0:am:password"
 	MethodKerberos         = "urn:ietf:rfc:1510"
 	MethodUnspecified      = "urn:oasis:names:tc:SAML:1.0:am:unspecified"
-	// MicrosoftMFA is what Entra ID honours as MFA done by a federated IdP.
+	// MicrosoftMFA is what Entra ID honours as MFA done by a federated IdP
+	// (and what ADFS says of its own MFA).
 	MicrosoftMFA = "http://schemas.microsoft.com/claims/multipleauthn"
+	// REFEDSMFA is the REFEDS MFA profile, the SAML class of MFA elsewhere.
+	REFEDSMFA = "https://refeds.org/profile/mfa"
 )
 
 // AuthnOf says truthfully how a session with these AMR values signed in.

@@ -80,6 +80,27 @@ type RedirectAuthenticator interface {
 	Finish(ctx context.Context, r *http.Request, a AuthRequest) (Identity, error)
 }
 
+// PostAnswerer is a redirect upstream whose IdP answers by a cross-site
+// form POST to the callback (SAML HTTP-POST binding, WS-Federation
+// wresult). Such an answer carries its own state (RelayState, wctx) and
+// comes without the browser's SameSite=Lax cookies, so the broker keeps
+// this upstream's in-flight logins in a SameSite=None cookie named by that
+// state, and calls Finish with the POST.
+type PostAnswerer interface {
+	RedirectAuthenticator
+	// AnswerState returns the login state the POSTed answer in r carries
+	// ("" when it has none). It may parse r's form.
+	AnswerState(r *http.Request) string
+}
+
+// MetadataPublisher is an upstream with metadata of our own for its IdP to
+// import (a SAML service provider's EntityDescriptor), which the broker
+// serves at /upstream/<id>/metadata.
+type MetadataPublisher interface {
+	Upstream
+	Metadata() (body []byte, contentType string, err error)
+}
+
 // NegotiateAuthenticator signs the browser in from the request itself, with
 // no page: SPNEGO's Authorization: Negotiate header (Windows integrated
 // sign-in), the way Dex's TrySPNEGO does. The broker asks for the header at
@@ -121,6 +142,9 @@ type AuthRequest struct {
 	DomainHint   string
 	ForceLogin   bool        // the user must present credentials again now
 	MFA          *MFARequest // step-up: ask the upstream for MFA
+	// Claim marks key (an assertion id) used until expiry in the store
+	// every replica shares; false when it was used already.
+	Claim func(ctx context.Context, key string, expiry time.Time) (bool, error)
 }
 
 // MFARequest is what a policy demands: one of Methods (AMR values), at most

@@ -18,6 +18,7 @@ command -v caddy >/dev/null || need+=(caddy)
 [ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc krb5-admin-server)
 command -v kinit >/dev/null || need+=(krb5-user libgssapi-krb5-2)
 command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)   # test/saml/upstream.test.mjs: IdP and SP keys
 command -v wrk >/dev/null || need+=(wrk)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)

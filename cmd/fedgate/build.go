@@ -12,16 +12,22 @@ import (
 	"github.com/fedgate/fedgate/policy"
 	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/local"
+	"github.com/fedgate/fedgate/protocols/saml"
 )
 
 // buildDeps are what upstream builders get besides their block.
 type buildDeps struct {
 	Logger  *slog.Logger
 	Timeout time.Duration // server.timeouts.upstream: every call to an IdP
+	// PublicURL is server.public_url (SAML upstreams' ACS and metadata URLs).
+	PublicURL string
 	// Write allows writing under data_dir (serve; check never writes).
 	Write bool
-	// SPMeta collects the SAML apps' metadata_url sources for the refresher.
-	SPMeta *[]spMetaSource
+	// SPMeta collects the metadata_url sources (SAML apps' SP metadata,
+	// SAML upstreams' IdP metadata) for the refresher.
+	SPMeta *[]saml.MetadataSource
+	// Config is the config being built (data_dir, server.insecure_http).
+	Config *config.Config
 	// Policies name the networks upstreams may be limited to.
 	Policies *policy.Set
 }
@@ -31,6 +37,8 @@ var upstreamTypes = map[string]func(b config.Block, d buildDeps) (protocols.Upst
 	"local":    buildLocal,
 	"oidc":     buildOIDC,
 	"kerberos": buildKerberos,
+	"saml":     buildSAMLUpstream,
+	"wsfed":    buildWSFedUpstream,
 }
 
 // buildLocal decodes a local upstream and its users file; it also returns the
@@ -139,7 +147,7 @@ func cookieKeyPaths(cfg *config.Config) []string {
 type loaded struct {
 	cfg         *config.Config
 	snap        *broker.Snapshot
-	spMeta      []spMetaSource         // SAML apps' metadata_url, for the refresher
+	spMeta      []saml.MetadataSource  // SAML apps' metadata_url, for the refresher
 	upstreams   []protocols.Upstream   // as built, in config order (check describes some)
 	downstreams []protocols.Downstream // as built (check asks them for warnings)
 }
@@ -155,14 +163,16 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 		logger.Warn("config: "+w.Error(), "file", path)
 	}
 	var errs []error
+	var spMeta []saml.MetadataSource
 	built := make([]protocols.Upstream, len(cfg.Upstreams))
 	for i, b := range cfg.Upstreams {
 		mk, ok := upstreamTypes[b.Type]
 		if !ok {
-			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos)", b.ID, b.Type))
+			errs = append(errs, b.Pos("upstream %q has unknown type %q (known: local, oidc, kerberos, saml, wsfed)", b.ID, b.Type))
 			continue
 		}
-		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet})
+		u, files, err := mk(b, buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Policies: cfg.PolicySet,
+			PublicURL: cfg.Server.PublicURL, Config: cfg, Write: generate, SPMeta: &spMeta})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -202,7 +212,6 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	var spMeta []spMetaSource
 	d := buildDeps{Logger: logger, Timeout: cfg.Server.Timeouts.Upstream, Write: generate, SPMeta: &spMeta}
 	downstreams, err := buildDownstreams(cfg, snap, d)
 	if err != nil {

@@ -57,7 +57,7 @@ func buildSAMLIdP(apps []config.App, snap *broker.Snapshot, d buildDeps) (protoc
 		if sc.MetadataURL != "" {
 			src, err := newSPMetaSource(snap.Config, a.ID, sc)
 			if err == nil {
-				sc.Metadata, err = src.metadata(context.Background(), spMetaClient(nil), d.Write)
+				sc.Metadata, err = src.Load(context.Background(), saml.MetadataClient(nil), d.Write)
 			}
 			if err != nil {
 				for _, e := range flatten(err) {

@@ -16,6 +16,7 @@ import (
 	"github.com/fedgate/fedgate/broker"
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/protocols/saml"
 )
 
 func serve(args []string, stderr io.Writer) int {
@@ -69,7 +70,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	spMeta := &spMetaRefresher{Client: spMetaClient(nil), Logger: logger, Tick: 30 * time.Second}
+	spMeta := &saml.MetadataRefresher{Client: saml.MetadataClient(nil), Logger: logger, Tick: 30 * time.Second}
 	spMeta.Set(l.spMeta)
 	go spMeta.Run(ctx)
 	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger, spMeta)
@@ -119,7 +120,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 // reloadLoop rebuilds the config on SIGHUP or a file change (a refreshed SP
 // metadata copy included). A config that fails is refused and the last good
 // one keeps serving.
-func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger, spMeta *spMetaRefresher) {
+func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger, spMeta *saml.MetadataRefresher) {
 	w, err := config.NewWatcher(files)
 	if err != nil {
 		logger.Warn("config file watching disabled; SIGHUP still reloads", "err", err)

@@ -82,13 +82,13 @@ func TestSPMetadataFetch(t *testing.T) {
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/md", http.StatusFound) })
 	srv := httptest.NewTLSServer(mux)
 	defer srv.Close()
-	c := spMetaClient(srv.Client().Transport)
+	c := saml.MetadataClient(srv.Client().Transport)
 	ctx := context.Background()
 	sc := saml.SPConfig{EntityID: "https://sp.example/saml", MetadataURL: srv.URL + "/md", NameIDFormat: "email"}
-	src := spMetaSource{App: "sp", URL: srv.URL + "/md", Cache: filepath.Join(t.TempDir(), "sp-metadata", "sp.xml"), Every: time.Hour,
+	src := saml.MetadataSource{Kind: "SP", Key: "app", Name: "sp", URL: srv.URL + "/md", Cache: filepath.Join(t.TempDir(), "sp-metadata", "sp.xml"), Every: time.Hour,
 		Check: func(d []byte) error { return sc.CheckMetadata("sp", d) }}
 
-	data, err := src.metadata(ctx, c, true)
+	data, err := src.Load(ctx, c, true)
 	if err != nil || !strings.Contains(string(data), "acs1") {
 		t.Fatalf("first fetch: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestSPMetadataFetch(t *testing.T) {
 		t.Fatalf("cache: %v %v", err, st)
 	}
 	peer.set(200, spMetadataXML(t, "https://sp.example/acs2"))
-	if data, _ := src.metadata(ctx, c, true); !strings.Contains(string(data), "acs1") {
+	if data, _ := src.Load(ctx, c, true); !strings.Contains(string(data), "acs1") {
 		t.Fatal("a build with a cached copy fetched again")
 	}
 	for _, tc := range []struct{ status, body, want string }{
@@ -116,7 +116,7 @@ func TestSPMetadataFetch(t *testing.T) {
 			code = 200
 		}
 		peer.set(code, tc.body)
-		if changed, err := src.refresh(ctx, c); changed || err == nil || !strings.Contains(err.Error(), tc.want) {
+		if changed, err := src.Refresh(ctx, c); changed || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %q: changed %v, err %v", tc.status, tc.body, changed, err)
 		}
 		if b, _ := os.ReadFile(src.Cache); !strings.Contains(string(b), "acs1") {
@@ -127,17 +127,17 @@ func TestSPMetadataFetch(t *testing.T) {
 		"/elsewhere?token=s3cret": "refusing redirect", "/nothing?token=s3cret": "404"} {
 		s := src
 		s.URL = srv.URL + path
-		if _, err := s.refresh(ctx, c); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+		if _, err := s.Refresh(ctx, c); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s: err %v, want %q (and no query)", path, err, want)
 		}
 	}
 	peer.set(200, spMetadataXML(t, "https://sp.example/acs2"))
 	s := src
 	s.URL = srv.URL + "/moved"
-	if changed, err := s.refresh(ctx, c); !changed || err != nil {
+	if changed, err := s.Refresh(ctx, c); !changed || err != nil {
 		t.Fatalf("same-host redirect: changed %v, err %v", changed, err)
 	}
-	if changed, err := s.refresh(ctx, c); changed || err != nil {
+	if changed, err := s.Refresh(ctx, c); changed || err != nil {
 		t.Fatalf("unchanged document: changed %v, err %v", changed, err)
 	}
 }
@@ -213,8 +213,8 @@ func TestSPMetadataURLReload(t *testing.T) {
 	src := l.spMeta[0]
 	src.Every = 20 * time.Millisecond
 	rlogs := &lockedBuffer{}
-	r := &spMetaRefresher{Client: spMetaClient(nil), Logger: slog.New(slog.NewTextHandler(rlogs, nil)), Tick: 10 * time.Millisecond}
-	r.Set([]spMetaSource{src})
+	r := &saml.MetadataRefresher{Client: saml.MetadataClient(nil), Logger: slog.New(slog.NewTextHandler(rlogs, nil)), Tick: 10 * time.Millisecond}
+	r.Set([]saml.MetadataSource{src})
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
 	go r.Run(rctx)

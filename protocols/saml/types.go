@@ -24,7 +24,7 @@ const (
 	ClassKerberos          = protocols.ClassKerberos
 	ClassUnspecified       = protocols.ClassUnspecified
 	// ClassREFEDSMFA is the default class of an authentication with MFA.
-	ClassREFEDSMFA = "https://refeds.org/profile/mfa"
+	ClassREFEDSMFA = protocols.REFEDSMFA
 
 	confirmationBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 

@@ -37,17 +37,20 @@ rules:
 `;
 
 // startFedgate serves `apps` (YAML list items, indented by 2) with the
-// quickstart's demo users (alice, bob: staff; carol: contractors); more
-// adds top-level config (YAML) and policy files ({ name: body }).
-export async function startFedgate(t, apps, more = { config: '', policies: {} }) {
+// quickstart's demo users (alice, bob: staff; carol: contractors). apps
+// may be a function of the port; `upstreams` adds upstream list items,
+// `config` top-level config (YAML), and `files` writes files (name →
+// content, e.g. policies/x.yaml) into the config folder first.
+export async function startFedgate(t, apps, { upstreams = '', files = {}, config: more = '' } = {}) {
   ensureBinary();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-saml-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  if (typeof apps === 'function') apps = apps(port);
   await copyFile(path.join(repoRoot, 'examples', 'quickstart', 'users.yaml'), path.join(dir, 'users.yaml'));
   await mkdir(path.join(dir, 'policies'));
   await writeFile(path.join(dir, 'policies', 'staff.yaml'), staffPolicy);
-  for (const [name, body] of Object.entries(more.policies)) await writeFile(path.join(dir, 'policies', name), body);
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
   const config = path.join(dir, 'fedgate.yaml');
   await writeFile(config, `server: { public_url: "${base}", listen: "127.0.0.1:${port}", insecure_http: true }
 data_dir: ./data
@@ -55,9 +58,9 @@ store: { memory: true }
 log: { level: warn }
 upstreams:
   - { id: local, type: local, name: Demo users, users_file: users.yaml }
-apps:
+${upstreams}apps:
 ${apps.replace(/^\s*\n/, '')}
-${more.config}policies: [policies/*.yaml]
+${more}policies: [policies/*.yaml]
 `);
   return serveConfig(t, dir, config, base);
 }
@@ -112,7 +115,7 @@ export async function serveConfig(t, dir, config, base) {
     }
     assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${lines.join('\n')}\n${stderr}`);
   };
-  return { base, dir, audit, auditLines: () => [...lines], stderr: () => stderr };
+  return { base, port, dir, audit, auditLines: () => [...lines], stderr: () => stderr };
 }
 
 // The IdP signing certificate (base64 DER) from metadata.

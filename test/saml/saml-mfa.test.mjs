@@ -21,7 +21,7 @@ const app = (id, extra = '') => `
 
 const more = {
   config: 'mfa: { enrol: { allow: true } }\n',
-  policies: { 'mfa-staff.yaml': 'policy: mfa-staff\nrules:\n  - { name: staff with otp, when: { groups: [staff] }, allow: { mfa: { methods: [otp] } } }\n' },
+  files: { 'policies/mfa-staff.yaml': 'policy: mfa-staff\nrules:\n  - { name: staff with otp, when: { groups: [staff] }, allow: { mfa: { methods: [otp] } } }\n' },
 };
 
 // totp is RFC 6238 with SHA-1, 6 digits, 30 s steps.

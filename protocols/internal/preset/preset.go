@@ -206,19 +206,10 @@ func Resolve(c Config, protocol string) (Peer, error) {
 			}
 		}
 	}
-	switch strings.ToLower(p.NameIDFormat) {
-	case "", "persistent":
+	if p.NameIDFormat == "" {
 		p.NameIDFormat = NameIDPersistent
-	case "transient":
-		p.NameIDFormat = NameIDTransient
-	case "emailaddress", "email":
-		p.NameIDFormat = NameIDEmail
-	case "unspecified":
-		p.NameIDFormat = NameIDUnspecified
-	default:
-		if !strings.HasPrefix(p.NameIDFormat, "urn:") {
-			bad("name_id_format %q: use persistent, emailAddress, unspecified, transient or a URN", p.NameIDFormat)
-		}
+	} else if p.NameIDFormat = NameIDFormat(p.NameIDFormat); !strings.HasPrefix(p.NameIDFormat, "urn:") {
+		bad("name_id_format %q: use persistent, emailAddress, unspecified, transient or a URN", p.NameIDFormat)
 	}
 	transient := protocol == SAML // WS-Fed tokens carry no transient ids
 	if p.NameIDValue == "" {
@@ -268,4 +259,21 @@ func Warning(name, publicURL string) string {
 		return ""
 	}
 	return fmt.Sprintf("preset %s with an http:// public_url (%s): Microsoft accepts only https endpoints (passive sign-in URI, DirectFedAuthUrl, metadata URL); fine for a test, not for a tenant", name, publicURL)
+}
+
+// NameIDFormat is the URN of a NameID format's short name (persistent,
+// transient, emailAddress or email, unspecified; any case); anything else
+// is returned as it is.
+func NameIDFormat(name string) string {
+	switch strings.ToLower(name) {
+	case "persistent":
+		return NameIDPersistent
+	case "transient":
+		return NameIDTransient
+	case "emailaddress", "email":
+		return NameIDEmail
+	case "unspecified":
+		return NameIDUnspecified
+	}
+	return name
 }

@@ -111,6 +111,36 @@ func XMLSec1Verify(t testing.TB, doc []byte, k Key, idAttr string, nodes ...stri
 	}
 }
 
+// XMLSec1Sign signs tmpl, a document holding empty ds:Signature templates,
+// with xmlsec1 (another implementation than ours) and k; node and idAttr
+// name the signed element type as in XMLSec1Verify.
+func XMLSec1Sign(t testing.TB, tmpl []byte, k Key, idAttr, node string) []byte {
+	t.Helper()
+	bin := RequirePeer(t, "xmlsec1")
+	dir := tempDir(t)
+	file, key, out := filepath.Join(dir, "tmpl.xml"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "signed.xml")
+	p8, err := x509.MarshalPKCS8PrivateKey(k.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), k.CertPEM()...)
+	if err := os.WriteFile(file, tmpl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := exec.Command(bin, "--sign", "--privkey-pem", key+","+key, "--id-attr:"+idAttr, node, "--output", out, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmlsec1 --sign: %v\n%s\n%s", err, msg, tmpl)
+	}
+	signed, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
 // Certs is the certificate as a list (xmlsig.Verifier.Certs).
 func (k Key) Certs() []*x509.Certificate { return []*x509.Certificate{k.Cert} }
 
