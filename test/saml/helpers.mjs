@@ -115,7 +115,7 @@ export async function serveConfig(t, dir, config, base) {
     }
     assert.fail(`no audit line with ${JSON.stringify(fields)} in:\n${lines.join('\n')}\n${stderr}`);
   };
-  return { base, port, dir, audit, auditLines: () => [...lines], stderr: () => stderr };
+  return { base, port: Number(new URL(base).port), dir, audit, auditLines: () => [...lines], stderr: () => stderr };
 }
 
 // The IdP signing certificate (base64 DER) from metadata.
