@@ -70,6 +70,14 @@ policies: [policies/*.yaml]
 func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func() error) {
 	t.Helper()
 	dir = writeServerConfig(t, "127.0.0.1:0")
+	addr, logs, stop := runConfig(t, dir)
+	return "http://" + addr, dir, logs, stop
+}
+
+// runConfig runs dir/fedgate.yaml in-process (it should listen on port 0);
+// it returns the bound address, the logs and a stop func (also run at cleanup).
+func runConfig(t *testing.T, dir string) (addr string, logs *lockedBuffer, stop func() error) {
+	t.Helper()
 	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -79,10 +87,12 @@ func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func(
 	}()
 	select {
 	case a := <-addrc:
-		base = "http://" + a.String()
+		addr = a.String()
 	case err := <-done:
+		cancel()
 		t.Fatalf("server did not start: %v\n%s", err, logs)
 	case <-time.After(10 * time.Second):
+		cancel()
 		t.Fatal("server did not start")
 	}
 	stopped := false
@@ -95,7 +105,7 @@ func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func(
 		return <-done
 	}
 	t.Cleanup(func() { _ = stop() })
-	return base, dir, logs, stop
+	return addr, logs, stop
 }
 
 // startServeCommand runs `fedgate serve` itself (its signal handling
