@@ -1,0 +1,188 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	"github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
+)
+
+// pebble is Let's Encrypt's test CA, in-process. Its front end listens before
+// fedgate starts (fedgate needs the directory URL), but the validation
+// authority needs fedgate's challenge ports, so requests wait until start
+// has them.
+type pebble struct {
+	URL    string
+	ca     *ca.CAImpl
+	ready  chan struct{}
+	h      http.Handler
+	server *http.Server
+}
+
+// newPebble serves a directory at URL over TLS with a certificate trusted by
+// caPEM (returned for fedgate's acme.ca_file).
+func newPebble(t *testing.T) (p *pebble, caPEM []byte) {
+	t.Helper()
+	// No random validation sleeps, no deliberately rejected nonces.
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+	certPEM, keyPEM := selfSignedUntil(t, 99, time.Now().Add(time.Hour))
+	kp, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = &pebble{URL: "https://" + ln.Addr().String() + wfe.DirectoryPath, ready: make(chan struct{})}
+	p.server = &http.Server{Handler: http.HandlerFunc(p.serve), TLSConfig: &tls.Config{Certificates: []tls.Certificate{kp}},
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = p.server.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = p.server.Close() })
+	return p, certPEM
+}
+
+func (p *pebble) serve(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-p.ready:
+		p.h.ServeHTTP(w, r)
+	case <-time.After(10 * time.Second):
+		http.Error(w, "pebble not started", http.StatusServiceUnavailable)
+	}
+}
+
+// start builds the CA with certificates valid for validity, validating
+// HTTP-01 on httpPort and TLS-ALPN-01 on tlsPort of 127.0.0.1.
+func (p *pebble) start(t *testing.T, validity time.Duration, httpPort, tlsPort int) {
+	logger := log.New(testWriter{t}, "pebble ", 0)
+	store := db.NewMemoryStore()
+	p.ca = ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
+		"default": {Description: "test", ValidityPeriod: uint64(validity / time.Second)},
+	})
+	v := va.New(logger, httpPort, tlsPort, false, "", store)
+	// Retry-After of 1 s for authorizations and orders: the client polls fast.
+	front := wfe.New(logger, store, v, p.ca, []string{"pebble.letsencrypt.org"}, false, false, 1, 1)
+	p.h = front.Handler()
+	close(p.ready)
+}
+
+// roots is the pool of pebble's issuing root, for clients of fedgate.
+func (p *pebble) roots() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca.GetRootCert(0).Cert)
+	return pool
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+var acmeHTTPListen = regexp.MustCompile(`ACME HTTP-01 and https redirect serving.*?listen=127\.0\.0\.1:(\d+)`)
+
+// TestACMEObtainServeRenew: fedgate orders a certificate for public_url's
+// host from Pebble over HTTP-01, serves it (a client trusting only Pebble's
+// root verifies it), and renews it before it expires.
+func TestACMEObtainServeRenew(t *testing.T) {
+	defer func(d time.Duration) { renewCheck = d }(renewCheck)
+	renewCheck = time.Second
+	p, caPEM := newPebble(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "pebble-ca.pem", string(caPEM))
+	writeFile(t, dir, "users.yaml", "users: []\n")
+	writeFile(t, dir, "fedgate.yaml", `server:
+  public_url: https://127.0.0.1
+  listen: 127.0.0.1:0
+  tls:
+    acme:
+      directory_url: `+p.URL+`
+      email: ops@fedgate.test
+      ca_file: pebble-ca.pem
+      challenges: [http-01]
+      http_listen: 127.0.0.1:0
+log: { format: text }
+data_dir: data
+store: { memory: true }
+audit: { file: audit.jsonl }
+upstreams: [{ id: local, type: local, users_file: users.yaml }]
+`)
+	addr, logs, _ := runConfig(t, dir)
+	var httpPort string
+	waitFor(t, "the HTTP-01 listener", func() bool {
+		m := acmeHTTPListen.FindStringSubmatch(logs.String())
+		if m != nil {
+			httpPort = m[1]
+		}
+		return m != nil
+	})
+	_, tlsPort, _ := net.SplitHostPort(addr)
+	hp, _ := strconv.Atoi(httpPort)
+	tp, _ := strconv.Atoi(tlsPort)
+	// 30 s certificates: renewed in their last third, so within ~20 s.
+	p.start(t, 30*time.Second, hp, tp)
+
+	served := func() *x509.Certificate {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.roots(), ServerName: "127.0.0.1"})
+		if err != nil {
+			return nil
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	var first *x509.Certificate
+	waitForLong(t, "a certificate from Pebble", 30*time.Second, func() bool { first = served(); return first != nil })
+	if len(first.IPAddresses) != 1 || !first.IPAddresses[0].Equal(net.ParseIP("127.0.0.1")) {
+		t.Fatalf("certificate for %v, want 127.0.0.1", first.IPAddresses)
+	}
+	// HTTP over the verified certificate works end to end.
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots()}}}
+	r, err := c.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	// The HTTP-01 port sends browsers to https.
+	nr := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r, err := nr.Get("http://127.0.0.1:" + httpPort + "/some/page?x=1"); err != nil || r.StatusCode != 301 || r.Header.Get("Location") != "https://127.0.0.1/some/page?x=1" {
+		t.Fatalf("http port: %v %v", r, err)
+	}
+
+	var renewed *x509.Certificate
+	waitForLong(t, "the renewed certificate", 40*time.Second, func() bool {
+		renewed = served()
+		return renewed != nil && renewed.SerialNumber.Cmp(first.SerialNumber) != 0
+	})
+	if !renewed.NotAfter.After(first.NotAfter) {
+		t.Fatalf("renewed certificate ends %v, not after the first's %v", renewed.NotAfter, first.NotAfter)
+	}
+	// certmagic's zap logs come out through fedgate's slog handler.
+	if !strings.Contains(logs.String(), "certificate obtained successfully") {
+		t.Fatalf("no certmagic log line through slog:\n%s", logs)
+	}
+}
+
+func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
