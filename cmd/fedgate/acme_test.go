@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -105,16 +106,12 @@ func TestACMEObtainServeRenew(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "pebble-ca.pem", string(caPEM))
 	writeFile(t, dir, "users.yaml", "users: []\n")
-	writeFile(t, dir, "fedgate.yaml", `server:
-  public_url: https://127.0.0.1
-  listen: 127.0.0.1:0
-  tls:
-    acme:
-      directory_url: `+p.URL+`
-      email: ops@fedgate.test
-      ca_file: pebble-ca.pem
-      challenges: [http-01]
-      http_listen: 127.0.0.1:0
+	server := docSnippetIn(t, "tls.md", "<!-- acme snippet:",
+		"https://sso.example.co.jp", "https://127.0.0.1",
+		`":443"`, "127.0.0.1:0",
+		"email: ops@example.co.jp", "email: ops@example.co.jp\n      directory_url: "+p.URL+
+			"\n      ca_file: pebble-ca.pem\n      challenges: [http-01]\n      http_listen: 127.0.0.1:0")
+	writeFile(t, dir, "fedgate.yaml", server+`
 log: { format: text }
 data_dir: data
 store: { memory: true }
@@ -184,5 +181,24 @@ func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestACMEEABSnippet: docs/tls.md's commercial-CA example passes `fedgate
+// check` with the HMAC key from the environment, and fails without it.
+func TestACMEEABSnippet(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "users.yaml", "users: []\n")
+	writeFile(t, dir, "fedgate.yaml", docSnippetIn(t, "tls.md", "<!-- eab snippet:")+`
+data_dir: data
+upstreams: [{ id: local, type: local, users_file: users.yaml }]
+`)
+	cfg := filepath.Join(dir, "fedgate.yaml")
+	if code, _, stderr := runCLI("check", "--config", cfg); code != 1 || !strings.Contains(stderr, "ACME_EAB_HMAC is not set") {
+		t.Fatalf("without ACME_EAB_HMAC: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("ACME_EAB_HMAC", "c2VjcmV0LWhtYWMta2V5")
+	if code, stdout, stderr := runCLI("check", "--config", cfg); code != 0 {
+		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
