@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/certs"
+	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/config"
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
@@ -30,6 +36,7 @@ type pebble struct {
 	ready  chan struct{}
 	h      http.Handler
 	server *http.Server
+	orders atomic.Int32 // new-order requests seen
 }
 
 // newPebble serves a directory at URL over TLS with a certificate trusted by
@@ -59,6 +66,9 @@ func newPebble(t *testing.T) (p *pebble, caPEM []byte) {
 func (p *pebble) serve(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-p.ready:
+		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
+			p.orders.Add(1)
+		}
 		p.h.ServeHTTP(w, r)
 	case <-time.After(10 * time.Second):
 		http.Error(w, "pebble not started", http.StatusServiceUnavailable)
@@ -200,5 +210,76 @@ upstreams: [{ id: local, type: local, users_file: users.yaml }]
 	t.Setenv("ACME_EAB_HMAC", "c2VjcmV0LWhtYWMta2V5")
 	if code, stdout, stderr := runCLI("check", "--config", cfg); code != 0 {
 		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestACMEFleetOrdersOnce: two replicas on one store manage the same name;
+// Pebble sees one order, the HTTP-01 challenge is answered by whichever
+// replica the CA reaches (the token is in the shared store), and both serve
+// the one certificate.
+func TestACMEFleetOrdersOnce(t *testing.T) {
+	p, caPEM := newPebble(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "ca.pem", string(caPEM))
+	st := store.NewMemory(nil)
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.ACME{DirectoryURL: p.URL, Email: "ops@fedgate.test", CAFile: filepath.Join(dir, "ca.pem"), Challenges: []string{"http-01"}}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	var replicas []*certs.ACME
+	for range 2 {
+		a, err := certs.NewACME(cfg, certs.ACMEOptions{Store: st, Logger: logger, HTTPPort: port(httpLn), TLSPort: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(a.Stop)
+		replicas = append(replicas, a)
+	}
+	// The CA's HTTP-01 request reaches the second replica only.
+	hs := &http.Server{Handler: replicas[1].HTTPHandler()}
+	go func() { _ = hs.Serve(httpLn) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	p.start(t, time.Hour, port(httpLn), 1)
+	ctx := context.Background()
+	for _, a := range replicas {
+		if err := a.Manage(ctx, []string{"127.0.0.1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serials := make([]string, len(replicas))
+	for i, a := range replicas {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", a.TLSConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.(*tls.Conn).Handshake()
+				c.Close()
+			}
+		}()
+		waitForLong(t, "replica's certificate", 30*time.Second, func() bool {
+			conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: p.roots(), ServerName: "127.0.0.1"})
+			if err != nil {
+				return false
+			}
+			defer conn.Close()
+			serials[i] = conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+			return true
+		})
+	}
+	if serials[0] != serials[1] {
+		t.Fatalf("replicas serve different certificates %v: both ordered", serials)
+	}
+	if n := p.orders.Load(); n != 1 {
+		t.Fatalf("Pebble saw %d orders, want 1", n)
 	}
 }
