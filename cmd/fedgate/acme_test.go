@@ -106,12 +106,12 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 var acmeHTTPListen = regexp.MustCompile(`ACME HTTP-01 and https redirect serving.*?listen=127\.0\.0\.1:(\d+)`)
 
-// TestACMEObtainServeRenew: fedgate orders a certificate for public_url's
-// host from Pebble over HTTP-01, serves it (a client trusting only Pebble's
-// root verifies it), and renews it before it expires.
-func TestACMEObtainServeRenew(t *testing.T) {
-	defer func(d time.Duration) { renewCheck = d }(renewCheck)
-	renewCheck = time.Second
+// runACMEFedgate runs fedgate with docs/tls.md's ACME snippet against a new
+// Pebble issuing certificates valid for validity, offering only challenge.
+// served is the certificate a client trusting only Pebble's root sees (nil
+// if the handshake fails).
+func runACMEFedgate(t *testing.T, challenge string, validity time.Duration) (p *pebble, addr, httpPort string, logs *lockedBuffer, served func() *x509.Certificate) {
+	t.Helper()
 	p, caPEM := newPebble(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "pebble-ca.pem", string(caPEM))
@@ -120,7 +120,7 @@ func TestACMEObtainServeRenew(t *testing.T) {
 		"https://sso.example.co.jp", "https://127.0.0.1",
 		`":443"`, "127.0.0.1:0",
 		"email: ops@example.co.jp", "email: ops@example.co.jp\n      directory_url: "+p.URL+
-			"\n      ca_file: pebble-ca.pem\n      challenges: [http-01]\n      http_listen: 127.0.0.1:0")
+			"\n      ca_file: pebble-ca.pem\n      challenges: ["+challenge+"]\n      http_listen: 127.0.0.1:0")
 	writeFile(t, dir, "fedgate.yaml", server+`
 log: { format: text }
 data_dir: data
@@ -128,8 +128,7 @@ store: { memory: true }
 audit: { file: audit.jsonl }
 upstreams: [{ id: local, type: local, users_file: users.yaml }]
 `)
-	addr, logs, _ := runConfig(t, dir)
-	var httpPort string
+	addr, logs, _ = runConfig(t, dir)
 	waitFor(t, "the HTTP-01 listener", func() bool {
 		m := acmeHTTPListen.FindStringSubmatch(logs.String())
 		if m != nil {
@@ -140,10 +139,8 @@ upstreams: [{ id: local, type: local, users_file: users.yaml }]
 	_, tlsPort, _ := net.SplitHostPort(addr)
 	hp, _ := strconv.Atoi(httpPort)
 	tp, _ := strconv.Atoi(tlsPort)
-	// 30 s certificates: renewed in their last third, so within ~20 s.
-	p.start(t, 30*time.Second, hp, tp)
-
-	served := func() *x509.Certificate {
+	p.start(t, validity, hp, tp)
+	served = func() *x509.Certificate {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.roots(), ServerName: "127.0.0.1"})
 		if err != nil {
 			return nil
@@ -151,6 +148,17 @@ upstreams: [{ id: local, type: local, users_file: users.yaml }]
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0]
 	}
+	return p, addr, httpPort, logs, served
+}
+
+// TestACMEObtainServeRenew: fedgate orders a certificate for public_url's
+// host from Pebble over HTTP-01, serves it (a client trusting only Pebble's
+// root verifies it), and renews it before it expires.
+func TestACMEObtainServeRenew(t *testing.T) {
+	defer func(d time.Duration) { renewCheck = d }(renewCheck)
+	renewCheck = time.Second
+	// 30 s certificates: renewed in their last third, so within ~20 s.
+	p, addr, httpPort, logs, served := runACMEFedgate(t, "http-01", 30*time.Second)
 	var first *x509.Certificate
 	waitForLong(t, "a certificate from Pebble", 30*time.Second, func() bool { first = served(); return first != nil })
 	if len(first.IPAddresses) != 1 || !first.IPAddresses[0].Equal(net.ParseIP("127.0.0.1")) {
@@ -281,5 +289,15 @@ func TestACMEFleetOrdersOnce(t *testing.T) {
 	}
 	if n := p.orders.Load(); n != 1 {
 		t.Fatalf("Pebble saw %d orders, want 1", n)
+	}
+}
+
+// TestACMETLSALPN: with only TLS-ALPN-01 offered, the challenge is answered
+// on fedgate's HTTPS listener itself and the certificate is obtained.
+func TestACMETLSALPN(t *testing.T) {
+	_, _, _, logs, served := runACMEFedgate(t, "tls-alpn-01", time.Hour)
+	waitForLong(t, "a certificate from Pebble over TLS-ALPN-01", 30*time.Second, func() bool { return served() != nil })
+	if !strings.Contains(logs.String(), "tls-alpn-01") {
+		t.Fatalf("no tls-alpn-01 challenge in the logs:\n%s", logs)
 	}
 }
