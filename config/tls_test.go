@@ -24,6 +24,7 @@ func TestTLSConfig(t *testing.T) {
 		{"eab without hmac", `{ acme: { eab: { key_id: kid } } }`, nil, "needs both key_id and hmac_key"},
 		{"eab env unset", `{ acme: { eab: { key_id: kid, hmac_key: "${EAB_UNSET_X}" } } }`, nil, "EAB_UNSET_X is not set"},
 		{"typo", `{ acme: { emial: x } }`, nil, `unknown key "emial"`},
+		{"acme without TLS", `{ acme: {} }, insecure_http: true`, nil, "server.tls.acme is set with insecure_http"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

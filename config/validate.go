@@ -99,6 +99,9 @@ func (c *Config) validateServer(add addFunc) {
 			"TLS is required but no certificate is configured")
 	}
 	if a := s.TLS.ACME; a != nil {
+		if s.InsecureHTTP {
+			add("$.server.tls.acme", "ACME certificates need fedgate to serve TLS: drop insecure_http or acme", "server.tls.acme is set with insecure_http")
+		}
 		validateACME(a, add)
 	}
 }

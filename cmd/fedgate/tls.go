@@ -25,6 +25,8 @@ type tlsServing struct {
 	acme   *certs.ACME
 	http   *http.Server
 	httpLn net.Listener
+	// managed are the names given to ACME so far (only reloadLoop touches it).
+	managed []string
 }
 
 // renewCheck is how often ACME certificates are checked for renewal; tests
@@ -56,17 +58,18 @@ func startTLS(ctx context.Context, cfg *config.Config, st store.Store, logger *s
 		httpLn.Close()
 		return nil, err
 	}
-	if err := a.Manage(ctx, acmeHosts(cfg)); err != nil {
-		a.Stop()
-		httpLn.Close()
-		return nil, err
-	}
 	tc := a.TLSConfig()
 	tc.MinVersion = tls.VersionTLS12
 	to := cfg.Server.Timeouts
 	hs := &http.Server{Handler: a.HTTPHandler(), ReadHeaderTimeout: to.ReadHeader, ReadTimeout: to.Read,
 		WriteTimeout: to.Write, IdleTimeout: to.Idle, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	return &tlsServing{config: tc, acme: a, http: hs, httpLn: httpLn}, nil
+	ts := &tlsServing{config: tc, acme: a, http: hs, httpLn: httpLn}
+	if err := ts.manageHosts(ctx, cfg); err != nil {
+		a.Stop()
+		httpLn.Close()
+		return nil, err
+	}
+	return ts, nil
 }
 
 // acmeHosts are the names fedgate answers for: public_url's host and every
@@ -93,12 +96,27 @@ func acmeHosts(cfg *config.Config) []string {
 	return hosts
 }
 
-// manageHosts is the reload hook: a new proxy app gets a certificate.
+// manageHosts hands ACME the names it does not manage yet; on reload, a new
+// proxy app gets a certificate. A removed app's name stays managed (and
+// renewed) until the next restart.
 func (t *tlsServing) manageHosts(ctx context.Context, cfg *config.Config) error {
 	if t == nil || t.acme == nil {
 		return nil
 	}
-	return t.acme.Manage(ctx, acmeHosts(cfg))
+	var added []string
+	for _, h := range acmeHosts(cfg) {
+		if !slices.Contains(t.managed, h) {
+			added = append(added, h)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	if err := t.acme.Manage(ctx, added); err != nil {
+		return err
+	}
+	t.managed = append(t.managed, added...)
+	return nil
 }
 
 func port(ln net.Listener) int {

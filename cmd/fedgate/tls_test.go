@@ -16,10 +16,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/config"
 )
 
 // writeTLSConfig writes a config serving a local upstream over TLS from
@@ -235,4 +238,20 @@ func selfSignedUntil(t *testing.T, serial int64, notAfter time.Time) (certPEM, k
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+}
+
+// TestACMEHosts: the names fedgate orders certificates for are public_url's
+// host and proxy apps' hosts, without ports or repeats; other apps' hosts
+// (forward_auth hosts are served by another proxy) are not.
+func TestACMEHosts(t *testing.T) {
+	cfg := &config.Config{Server: config.Server{PublicURL: "https://sso.example.co.jp:8443/base"}, Apps: []config.App{
+		{ID: "a", Type: "proxy", Host: "wiki.example.co.jp"},
+		{ID: "b", Type: "proxy", Host: "wiki.example.co.jp:443"},
+		{ID: "c", Type: "forward_auth", Host: "fa.example.co.jp"},
+		{ID: "d", Type: "proxy", Host: "sso.example.co.jp"},
+		{ID: "e", Type: "whoami"},
+	}}
+	if got, want := acmeHosts(cfg), []string{"sso.example.co.jp", "wiki.example.co.jp"}; !slices.Equal(got, want) {
+		t.Fatalf("acmeHosts = %q, want %q", got, want)
+	}
 }
