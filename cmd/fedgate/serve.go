@@ -110,7 +110,9 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 			WriteTimeout: t.Write, IdleTimeout: t.Idle, ErrorLog: hs.ErrorLog}
 		aln, err := net.Listen("tcp", a)
 		if err != nil {
-			_ = hs.Close()
+			for _, s := range servers {
+				_ = s.Close()
+			}
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		go func() { errc <- as.Serve(aln) }()
