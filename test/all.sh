@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 #    MIT KDC and its clients (kinit, curl's GSSAPI) for Windows integrated
 #    sign-in, wrk for the proxy benchmark, xmlsec1 to check every XML
 #    signature independently, xmllint and the SAML schemas to validate
-#    what fedgate emits, gcc for the race detector (cgo).
+#    what fedgate emits, gcc for the race detector (cgo), jq to check the
+#    vulnerability snapshot.
 need=()
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v jq >/dev/null || need+=(jq)  # test/vulndb/update.sh
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
