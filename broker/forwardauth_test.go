@@ -9,7 +9,7 @@ import (
 
 // forwardAuthEnv: a forward_auth app on host fa.example (everything) and a
 // proxy app on host app.example; trust names who may speak for the client.
-func forwardAuthEnv(t *testing.T, trust string) *testEnv {
+func forwardAuthEnv(t testing.TB, trust string) *testEnv {
 	t.Helper()
 	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  trusted_proxies: ["+trust+"]\n", 1)
 	cfg = strings.Replace(cfg, "apps:\n", `apps:

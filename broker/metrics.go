@@ -18,6 +18,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
+	certEnd  prometheus.Gauge
 }
 
 // NewMetrics registers fedgate's metrics and the Go runtime's.
@@ -37,8 +38,12 @@ func NewMetrics() *Metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fedgate_config_reloads_total", Help: "Config reloads by result.",
 		}, []string{"result"}),
+		certEnd: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fedgate_tls_certificate_not_after_timestamp_seconds",
+			Help: "When the TLS certificate from server.tls.cert_file expires (Unix time); alert well before it.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.signins, m.reloads,
+	m.reg.MustRegister(m.requests, m.latency, m.signins, m.reloads, m.certEnd,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -51,6 +56,11 @@ func (m *Metrics) Handler() http.Handler {
 // Reloaded counts a config reload attempt.
 func (m *Metrics) Reloaded(ok bool) {
 	m.reloads.WithLabelValues(map[bool]string{true: "success", false: "failure"}[ok]).Inc()
+}
+
+// TLSCertificate records the expiry of the certificate file taken into use.
+func (m *Metrics) TLSCertificate(notAfter time.Time) {
+	m.certEnd.Set(float64(notAfter.Unix()))
 }
 
 func (m *Metrics) observe(route string, code int, d time.Duration) {

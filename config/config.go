@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Config is one complete, validated configuration. Treat it as immutable.
@@ -72,10 +73,39 @@ type Server struct {
 	Timeouts Timeouts `yaml:"timeouts"`
 }
 
-// TLS names the certificate and key files.
+// TLS is where the certificate comes from: files (reloaded when they
+// change) or an ACME CA. Exactly one of the two.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	ACME     *ACME  `yaml:"acme"`
+}
+
+// ACME obtains and renews certificates for public_url's host and every proxy
+// app host, storing them (and the per-name locks) in the state store so that
+// one replica of a fleet orders each certificate.
+type ACME struct {
+	// DirectoryURL defaults to Let's Encrypt's production directory.
+	DirectoryURL string `yaml:"directory_url"`
+	Email        string `yaml:"email"`
+	// CAFile is a PEM bundle to trust for the directory's HTTPS (a private CA).
+	CAFile string `yaml:"ca_file"`
+	// EAB is the external account binding commercial CAs (ZeroSSL, Sectigo,
+	// Google) require.
+	EAB *EAB `yaml:"eab"`
+	// Challenges to offer: http-01 (needs HTTPListen reachable on port 80
+	// as the host name) and tls-alpn-01 (answered on server.listen, which
+	// must then be reachable on port 443). Default both.
+	Challenges []string `yaml:"challenges"`
+	// HTTPListen answers HTTP-01 challenges and redirects everything else to
+	// https. Default ":80".
+	HTTPListen string `yaml:"http_listen"`
+}
+
+// EAB is an ACME external account binding: a key id and its base64url HMAC key.
+type EAB struct {
+	KeyID   string           `yaml:"key_id"`
+	HMACKey protocols.Secret `yaml:"hmac_key"`
 }
 
 // Timeouts bound every phase of a request and of shutdown.
@@ -239,6 +269,17 @@ func (c *Config) Defaults() {
 	}
 	if s.ClientIPHeader == "" {
 		s.ClientIPHeader = "X-Forwarded-For"
+	}
+	if a := s.TLS.ACME; a != nil {
+		if a.DirectoryURL == "" {
+			a.DirectoryURL = "https://acme-v02.api.letsencrypt.org/directory"
+		}
+		if len(a.Challenges) == 0 {
+			a.Challenges = []string{"http-01", "tls-alpn-01"}
+		}
+		if a.HTTPListen == "" {
+			a.HTTPListen = ":80"
+		}
 	}
 	t := &s.Timeouts
 	setDur(&t.ReadHeader, 10*time.Second)

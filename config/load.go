@@ -157,6 +157,9 @@ func (c *Config) resolvePaths(dir string) {
 	rel(&c.DataDir)
 	rel(&c.Server.TLS.CertFile)
 	rel(&c.Server.TLS.KeyFile)
+	if a := c.Server.TLS.ACME; a != nil {
+		rel(&a.CAFile)
+	}
 	rel(&c.Store.Bolt)
 	rel(&c.Branding.LogoFile)
 	if c.Audit.File != "stdout" && c.Audit.File != "-" {

@@ -95,9 +95,35 @@ func (c *Config) validateServer(add addFunc) {
 	if !strings.EqualFold(s.ClientIPHeader, "X-Forwarded-For") && !strings.EqualFold(s.ClientIPHeader, "Forwarded") {
 		add("$.server.client_ip_header", "X-Forwarded-For or Forwarded", "unknown client_ip_header %q", s.ClientIPHeader)
 	}
-	if !s.InsecureHTTP && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
-		add("$.server", "set server.tls.cert_file and key_file, or insecure_http: true behind a TLS terminator",
+	files := s.TLS.CertFile != "" || s.TLS.KeyFile != ""
+	switch {
+	case files && s.TLS.ACME != nil:
+		add("$.server.tls", "choose one", "server.tls: both certificate files and acme are set")
+	case files && (s.TLS.CertFile == "" || s.TLS.KeyFile == ""):
+		add("$.server.tls", "set both cert_file and key_file", "server.tls: a certificate needs both cert_file and key_file")
+	case !files && s.TLS.ACME == nil && !s.InsecureHTTP:
+		add("$.server", "set server.tls.cert_file and key_file, or server.tls.acme, or insecure_http: true behind a TLS terminator",
 			"TLS is required but no certificate is configured")
+	}
+	if a := s.TLS.ACME; a != nil {
+		if s.InsecureHTTP {
+			add("$.server.tls.acme", "ACME certificates need fedgate to serve TLS: drop insecure_http or acme", "server.tls.acme is set with insecure_http")
+		}
+		validateACME(a, add)
+	}
+}
+
+func validateACME(a *ACME, add addFunc) {
+	if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		add("$.server.tls.acme.directory_url", "the CA's https:// directory URL", "invalid acme directory_url %q", a.DirectoryURL)
+	}
+	for _, ch := range a.Challenges {
+		if ch != "http-01" && ch != "tls-alpn-01" {
+			add("$.server.tls.acme.challenges", "http-01 and/or tls-alpn-01", "unknown ACME challenge %q", ch)
+		}
+	}
+	if e := a.EAB; e != nil && (e.KeyID == "" || e.HMACKey.Value() == "") {
+		add("$.server.tls.acme.eab", "key_id and hmac_key (e.g. hmac_key: ${ACME_EAB_HMAC})", "acme eab needs both key_id and hmac_key")
 	}
 }
 

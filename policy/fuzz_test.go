@@ -92,3 +92,31 @@ func FuzzRequiresMFA(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecide feeds the example policies identities as upstreams and clients
+// send them (any user, groups, claim values, methods, address and time):
+// Decide never panics, agrees with Explain, and allows only through a rule.
+func FuzzDecide(f *testing.F) {
+	_, set := loadExamples(f)
+	f.Add("alice", "staff", "tid-1", "mfa", []byte{10, 1, 2, 3}, int64(0), int64(3600))
+	f.Add("", "", "", "", []byte{}, int64(-1), int64(-1<<62))
+	f.Add("ＡＬＩＣＥ", "admins\x00", "a\nb", "pwd", []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, int64(1<<40), int64(86400*400))
+	base := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, user, group, claim, amr string, addr []byte, secs, age int64) {
+		ip, _ := netip.AddrFromSlice(addr)
+		now := base.Add(time.Duration(secs))
+		in := Input{App: "wiki", User: user, Upstream: "corp-adfs", Groups: []string{group, "staff"},
+			Claims: map[string]string{"tid": claim, "x": claim}, AMR: []string{amr},
+			AuthTime: now.Add(-time.Duration(age)), ClientIP: ip, Now: now}
+		for _, name := range set.Names() {
+			p, _ := set.Policy(name)
+			d, x := Decide(p, in), Explain(p, in)
+			if d.Effect != x.Effect || d.Rule != x.Rule {
+				t.Fatalf("%s: Decide %v/%q, Explain %v/%q", name, d.Effect, d.Rule, x.Effect, x.Rule)
+			}
+			if d.Effect == Allow && d.Rule == "" {
+				t.Fatalf("%s: allowed without a rule: %+v", name, d)
+			}
+		}
+	})
+}

@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 #    MIT KDC and its clients (kinit, curl's GSSAPI) for Windows integrated
 #    sign-in, wrk for the proxy benchmark, xmlsec1 to check every XML
 #    signature independently, xmllint and the SAML schemas to validate
-#    what fedgate emits.
+#    what fedgate emits, gcc for the race detector (cgo), jq to check the
+#    vulnerability snapshot.
 need=()
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v jq >/dev/null || need+=(jq)  # test/vulndb/update.sh
 command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-noto-cjk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
@@ -32,6 +35,14 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Node as test/package.json's engines.node (">=N") asks: Debian's may lag.
+want_node=$(sed -n 's/.*"node": *">=\([0-9][0-9]*\)".*/\1/p' test/package.json)
+have_node=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$have_node" -lt "${want_node:?no engines.node in test/package.json}" ]; then
+  echo "Node $want_node or newer is needed (test/package.json engines); found $(node --version)" >&2
+  exit 1
+fi
+
 # 2. npm peers, exactly as pinned in the lock files: test/ (OIDC peers,
 #    playwright-core) and test/saml/ (node-saml, passport-wsfed-saml2, which
 #    pin different versions of xml-crypto and so live apart).
@@ -48,10 +59,17 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+echo "== govulncheck (offline, test/vulndb: regenerate with test/vulndb/update.sh)"
+# Fails (exit 3) only when our code reaches a vulnerable symbol. Where the
+# full snapshot is at hand, the trimmed copy must match go.mod.
+if [ -d ../shared/vulndb ]; then test/vulndb/update.sh --check ../shared/vulndb; fi
+go run golang.org/x/vuln/cmd/govulncheck@v1.8.0 -db "file://$PWD/test/vulndb" ./...
 echo "== go test"
 # Tests that need a real peer (nginx, ...) fail here rather than skip.
 export FEDGATE_REQUIRE_PEERS=1
 go test -race -count=1 ./...
+echo "== fuzz (every Fuzz* target, 5 s each)"
+test/fuzz.sh 5
 echo "== examples/oidc-app (own module)"
 (cd examples/oidc-app && go vet ./... && go build -o /dev/null .)
 

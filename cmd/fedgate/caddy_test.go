@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -27,16 +28,13 @@ func startCaddy(t *testing.T) (*forwardAuth, string) {
 	cmd := exec.Command(caddy, "run", "--config", filepath.Join(fa.dir, "Caddyfile"), "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+fa.dir, "XDG_DATA_HOME="+fa.dir, "XDG_CONFIG_HOME="+fa.dir)
 	cmd.Stderr = &lockedBuffer{}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// Registered first, so it runs after caddy has stopped.
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
 			t.Logf("caddy:\n%s", cmd.Stderr)
 		}
 	})
+	startPeer(t, cmd, syscall.SIGTERM)
 	waitFor(t, "caddy", func() bool {
 		r, err := http.Get(app + "/.fedgate/x")
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -48,7 +49,12 @@ func TestKerberosChromium(t *testing.T) {
 			}
 			cmd := exec.Command(chromium, args...)
 			cmd.Env = append(os.Environ(), "KRB5_CONFIG="+k.path("krb5.conf"), "KRB5CCNAME=FILE:"+cc)
+			// Its own group, so helpers it forks (crashpad) end with it.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			out, err := cmd.Output()
+			if cmd.Process != nil {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			}
 			if err != nil {
 				t.Fatalf("chromium: %v", err)
 			}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,10 +100,7 @@ func startKDC(t *testing.T) *mitKDC {
 	}
 	cmd := exec.Command(k.bins["krb5kdc"], "-n", "-r", kdcRealm)
 	cmd.Env = k.env
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	startPeer(t, cmd, syscall.SIGTERM)
 	waitFor(t, "krb5kdc", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -59,10 +60,8 @@ func startNginx(t *testing.T) (*forwardAuth, string) {
 	writeFile(t, fa.dir, "nginx.conf", conf.String())
 	cmd := exec.Command(nginx, "-c", filepath.Join(fa.dir, "nginx.conf"), "-p", fa.dir)
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// SIGQUIT is nginx's graceful shutdown: the master waits for its worker.
+	startPeer(t, cmd, syscall.SIGQUIT)
 	app := fmt.Sprintf("http://localhost:%d", port)
 	waitFor(t, "nginx", func() bool {
 		r, err := http.Get(app + "/.fedgate/x")

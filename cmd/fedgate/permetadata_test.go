@@ -65,7 +65,7 @@ func TestPerAppMetadataAgrees(t *testing.T) {
 		fmt.Sprintf(`public_url: "%s", listen: "127.0.0.1:%d"`, base, port), 1)
 	cfg = regexp.MustCompile(`(?m)^apps:.*\npolicies:.*\n`).ReplaceAllString(cfg, perAppApps)
 	writeFile(t, dir, "fedgate.yaml", cfg)
-	if got, _, _ := runConfig(t, dir); got != base {
+	if got, _, _ := runConfig(t, dir); "http://"+got != base {
 		t.Fatalf("listening on %s, want %s", got, base)
 	}
 	cfgPath := filepath.Join(dir, "fedgate.yaml")

@@ -50,8 +50,9 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 		return err
 	}
 	defer closeState()
+	metrics := broker.NewMetrics()
 	srv, err := broker.NewServer(broker.Deps{
-		Logger: logger, Audit: broker.NewAuditor(auditOut), Metrics: broker.NewMetrics(), Store: st,
+		Logger: logger, Audit: broker.NewAuditor(auditOut), Metrics: metrics, Store: st,
 	}, l.snap)
 	if err != nil {
 		return err
@@ -66,6 +67,14 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	if err != nil {
 		return err
 	}
+	var tlsSrv *tlsServing
+	if !cfg.Server.InsecureHTTP {
+		if tlsSrv, err = startTLS(ctx, cfg, st, logger, metrics, ln); err != nil {
+			ln.Close()
+			return err
+		}
+		hs.TLSConfig = tlsSrv.config
+	}
 	// SIGHUP is caught before anyone can learn the address and send it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -73,25 +82,33 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	spMeta := &saml.MetadataRefresher{Client: saml.MetadataClient(nil), Logger: logger, Tick: 30 * time.Second}
 	spMeta.Set(l.spMeta)
 	go spMeta.Run(ctx)
-	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger, spMeta)
+	go reloadLoop(ctx, path, srv, cfg.Files, hup, logger, spMeta, tlsSrv)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 3) // one per server: none blocks after shutdown
 	go func() {
 		if cfg.Server.InsecureHTTP {
 			errc <- hs.Serve(ln)
 		} else {
-			errc <- hs.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+			errc <- hs.ServeTLS(ln, "", "")
 		}
 	}()
 	servers := []*http.Server{hs}
+	if tlsSrv != nil && tlsSrv.http != nil {
+		defer tlsSrv.acme.Stop()
+		go func() { errc <- tlsSrv.http.Serve(tlsSrv.httpLn) }()
+		servers = append(servers, tlsSrv.http)
+		logger.Info("ACME HTTP-01 and https redirect serving", "listen", tlsSrv.httpLn.Addr().String())
+	}
 	if a := cfg.Server.AdminListen; a != "" {
 		as := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
 			WriteTimeout: t.Write, IdleTimeout: t.Idle, ErrorLog: hs.ErrorLog}
 		aln, err := net.Listen("tcp", a)
 		if err != nil {
-			_ = hs.Close()
+			for _, s := range servers {
+				_ = s.Close()
+			}
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		go func() { errc <- as.Serve(aln) }()
@@ -120,7 +137,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 // reloadLoop rebuilds the config on SIGHUP or a file change (a refreshed SP
 // metadata copy included). A config that fails is refused and the last good
 // one keeps serving.
-func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger, spMeta *saml.MetadataRefresher) {
+func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []string, hup <-chan os.Signal, logger *slog.Logger, spMeta *saml.MetadataRefresher, tlsSrv *tlsServing) {
 	w, err := config.NewWatcher(files)
 	if err != nil {
 		logger.Warn("config file watching disabled; SIGHUP still reloads", "err", err)
@@ -151,6 +168,9 @@ func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []st
 		}
 		srv.Metrics.Reloaded(true)
 		spMeta.Set(l.spMeta)
+		if err := tlsSrv.manageHosts(ctx, l.cfg); err != nil {
+			logger.Error("acme: new host names not managed", "err", err)
+		}
 		if w != nil {
 			if err := w.Track(l.cfg.Files); err != nil {
 				logger.Warn("config watch", "err", err)

@@ -70,13 +70,13 @@ policies: [policies/*.yaml]
 func startServer(t *testing.T) (base, dir string, logs *lockedBuffer, stop func() error) {
 	t.Helper()
 	dir = writeServerConfig(t, "127.0.0.1:0")
-	base, logs, stop = runConfig(t, dir)
-	return base, dir, logs, stop
+	addr, logs, stop := runConfig(t, dir)
+	return "http://" + addr, dir, logs, stop
 }
 
-// runConfig runs dir's fedgate.yaml in-process; it returns the base URL,
-// the logs and a stop func.
-func runConfig(t *testing.T, dir string) (base string, logs *lockedBuffer, stop func() error) {
+// runConfig runs dir/fedgate.yaml in-process (it should listen on port 0);
+// it returns the bound address, the logs and a stop func (also run at cleanup).
+func runConfig(t *testing.T, dir string) (addr string, logs *lockedBuffer, stop func() error) {
 	t.Helper()
 	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -87,10 +87,12 @@ func runConfig(t *testing.T, dir string) (base string, logs *lockedBuffer, stop 
 	}()
 	select {
 	case a := <-addrc:
-		base = "http://" + a.String()
+		addr = a.String()
 	case err := <-done:
+		cancel()
 		t.Fatalf("server did not start: %v\n%s", err, logs)
 	case <-time.After(10 * time.Second):
+		cancel()
 		t.Fatal("server did not start")
 	}
 	stopped := false
@@ -103,7 +105,7 @@ func runConfig(t *testing.T, dir string) (base string, logs *lockedBuffer, stop 
 		return <-done
 	}
 	t.Cleanup(func() { _ = stop() })
-	return base, logs, stop
+	return addr, logs, stop
 }
 
 // startServeCommand runs `fedgate serve` itself (its signal handling

@@ -130,7 +130,7 @@ type env struct {
 	key xmlsigtest.Key
 }
 
-func newEnv(t *testing.T, rps map[string]RPConfig) *env {
+func newEnv(t testing.TB, rps map[string]RPConfig) *env {
 	t.Helper()
 	k := fixedKey(t, "idp")
 	cfg := Config{PublicURL: base}
