@@ -29,6 +29,7 @@ type Config struct {
 	Policies  []string  `yaml:"policies"`
 	Discovery Discovery `yaml:"discovery"`
 	UserNames UserNames `yaml:"user_names"`
+	Devices   []Device  `yaml:"devices"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -53,6 +54,11 @@ type Server struct {
 	// address in: X-Forwarded-For (default) or Forwarded.
 	ClientIPHeader string   `yaml:"client_ip_header"`
 	Timeouts       Timeouts `yaml:"timeouts"`
+	// CertHost is the host name on which fedgate asks browsers for a
+	// device certificate (devices.go); ClientCertHeader is where a trusted
+	// TLS terminator forwards it.
+	CertHost         string `yaml:"cert_host"`
+	ClientCertHeader string `yaml:"client_cert_header"`
 }
 
 // TLS names the certificate and key files.

@@ -58,6 +58,7 @@ func (c *Config) validate() []finding {
 	}
 	upstreams := c.validateUpstreams(add)
 	c.validateApps(upstreams, add)
+	c.validateDevices(add)
 	return out
 }
 

@@ -1,0 +1,55 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Device is a named kind of trusted device: a TLS client certificate
+// issued by one of CAFiles, not revoked by CRLFile, and, when MatchUser is
+// set, naming the signed-in user in one of those certificate fields. Policy
+// conditions refer to it by Name (`device: corp-pcs`).
+type Device struct {
+	Name      string   `yaml:"name"`
+	CAFiles   []string `yaml:"ca_files"`
+	CRLFile   string   `yaml:"crl_file"`
+	MatchUser []string `yaml:"match_user"`
+}
+
+// DeviceUserFields are the certificate fields match_user may name.
+var DeviceUserFields = []string{"cn", "email", "upn", "dns"}
+
+func (c *Config) validateDevices(add addFunc) {
+	seen := map[string]bool{}
+	for i, d := range c.Devices {
+		p := fmt.Sprintf("$.devices[%d]", i)
+		switch {
+		case !idPattern.MatchString(d.Name):
+			add(p, "lowercase letters, digits, - and _", "device name %q is missing or invalid", d.Name)
+		case seen[d.Name]:
+			add(p+".name", "names must be unique", "duplicate device name %q", d.Name)
+		}
+		seen[d.Name] = true
+		if len(d.CAFiles) == 0 {
+			add(p, "name the PEM file(s) of the CA that issues these certificates", "device %q has no ca_files", d.Name)
+		}
+		for _, f := range d.MatchUser {
+			if !slices.Contains(DeviceUserFields, f) {
+				add(p+".match_user", "use "+strings.Join(DeviceUserFields, ", "), "unknown certificate field %q", f)
+			}
+		}
+	}
+	s := c.Server
+	if len(c.Devices) > 0 && s.CertHost == "" {
+		add("$.server.cert_host", "a host name of its own for the certificate prompt, e.g. certauth.sso.example.co.jp",
+			"devices are configured but server.cert_host is not")
+	}
+	if s.CertHost != "" && (strings.ContainsAny(s.CertHost, "/:@ ") || !strings.Contains(s.CertHost, ".") && s.CertHost != "localhost") {
+		add("$.server.cert_host", "a bare host name such as certauth.sso.example.co.jp", "invalid server.cert_host %q", s.CertHost)
+	}
+	if s.ClientCertHeader != "" && len(s.TrustedProxies) == 0 {
+		add("$.server.client_cert_header", "list the TLS terminator under server.trusted_proxies",
+			"client_cert_header is set but no trusted_proxies may send it")
+	}
+}
