@@ -40,6 +40,11 @@ func (c *Config) validateDevices(add addFunc) {
 			}
 		}
 	}
+	for _, name := range c.PolicySet.Devices() {
+		if !seen[name] {
+			add("$.devices", "define it under devices: (name, ca_files)", "a policy names device %q, which is not defined", name)
+		}
+	}
 	s := c.Server
 	if len(c.Devices) > 0 && s.CertHost == "" {
 		add("$.server.cert_host", "a host name of its own for the certificate prompt, e.g. certauth.sso.example.co.jp",
