@@ -58,8 +58,10 @@ type verdict struct {
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
 	// for MFA.
-	MFA      *protocols.MFARequest
-	Via      protocols.RedirectAuthenticator
+	MFA *protocols.MFARequest
+	Via protocols.RedirectAuthenticator
+	// Device: the step-up is a trip to the certificate host (devicecheck.go).
+	Device   bool
 	Message  policy.Message  // a policy deny's message
 	Decision policy.Decision // the policy's, when it was asked
 }
@@ -106,6 +108,10 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
 		v = b.judge(snap, app, s, d, u, now)
+		if needsDeviceCheck(snap, app, s, d) {
+			// The answer may change once the device is known: ask first.
+			v = verdict{Outcome: stepUp, Reason: "device-check", Session: s, Device: true}
+		}
 		v.Decision = d
 	}
 	if !u.Silent && (v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth")) {
@@ -158,7 +164,7 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(),
+		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices,
 	})
 }
 

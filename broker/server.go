@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/device"
 	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
@@ -62,6 +63,7 @@ type Snapshot struct {
 	trust       proxy.Trust
 	downstreams []protocols.Downstream
 	protoMux    *http.ServeMux // the downstreams' endpoints
+	devices     []*device.Profile
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -116,6 +118,9 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		}
 	}
 	s.formOrigins = strings.Join(origins, " ")
+	if s.devices, err = loadDevices(cfg); err != nil {
+		return nil, err
+	}
 	if s.signing, err = loadSigningKeys(cfg); err != nil {
 		return nil, err
 	}
@@ -179,7 +184,12 @@ func (b *Server) Handler() http.Handler {
 			snapOf(r).proxy.ServeHTTP(w, r)
 		}
 	})
+	certHost := b.wrap("device", b.certHost)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isCertHost(b.snap.Load(), r) {
+			certHost.ServeHTTP(w, r)
+			return
+		}
 		if p := b.snap.Load().proxy; p != nil && p.HasHost(r.Host) {
 			appHost.ServeHTTP(w, r)
 			return
@@ -217,6 +227,7 @@ func (b *Server) ownHandler() http.Handler {
 		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
 	})
 	route("GET /auth/verify", "verify", b.verify)
+	route("GET "+deviceDonePath, "device", b.deviceDone)
 	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)

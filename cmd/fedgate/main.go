@@ -20,6 +20,8 @@ Usage:
                                        create a cookie key or a signing key with a self-signed certificate
   fedgate metadata entra-b2b|m365 --config FILE --app APP
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
+  fedgate ca init|issue|revoke --dir DIR ...
+                                       keep a device CA: certificates for devices.ca_files, a CRL for crl_file
   fedgate hash-password                read a password on stdin, print its argon2id hash
   fedgate version                      print the version, VCS revision and Go version
 `
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	case "metadata":
 		return metadataCmd(args[1:], stdout, stderr)
+	case "ca":
+		return caCmd(args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":

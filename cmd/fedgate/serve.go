@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -86,7 +87,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 		if cfg.Server.InsecureHTTP {
 			errc <- hs.Serve(ln)
 		} else {
-			errc <- hs.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+			errc <- serveTLS(hs, ln, srv, cfg.Server.TLS)
 		}
 	}()
 	servers := []*http.Server{hs}
@@ -162,6 +163,18 @@ func reloadLoop(ctx context.Context, path string, srv *broker.Server, files []st
 		}
 		logger.Info("config reloaded", "config", path, "files", len(l.cfg.Files))
 	}
+}
+
+// serveTLS serves with the configured certificate; only the certificate
+// host's handshake asks the browser for a client certificate (broker
+// TLSConfig).
+func serveTLS(hs *http.Server, ln net.Listener, srv *broker.Server, c config.TLS) error {
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	hs.TLSConfig = srv.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
+	return hs.ServeTLS(ln, "", "")
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
