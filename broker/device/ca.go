@@ -164,7 +164,7 @@ func (ca *CA) Save(dir string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644)
+	return os.WriteFile(filepath.Join(dir, "ca.pem"), ca.CertPEM(), 0o644)
 }
 
 // OpenCA reads the CA that Save wrote.
@@ -211,4 +211,9 @@ func serial() *big.Int {
 		panic(err) // crypto/rand does not fail
 	}
 	return n
+}
+
+// CertPEM is the CA certificate in PEM.
+func (ca *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 }

@@ -75,7 +75,13 @@ policies: [staff.yaml]
 // fails the test (the docs changed under it).
 func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/proxy.md")
+	return docSnippetIn(t, "proxy.md", marker, pairs...)
+}
+
+// docSnippetIn is docSnippet for another page of docs/.
+func docSnippetIn(t *testing.T, page, marker string, pairs ...string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/" + page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +94,11 @@ func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	}
 	block, _, closed := strings.Cut(rest, "\n```")
 	if !ok || !closed {
-		t.Fatalf("docs/proxy.md has no fenced block after %q", marker)
+		t.Fatalf("docs/%s has no fenced block after %q", page, marker)
 	}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if !strings.Contains(block, pairs[i]) {
-			t.Fatalf("the snippet after %q in docs/proxy.md no longer contains %q", marker, pairs[i])
+			t.Fatalf("the snippet after %q in docs/%s no longer contains %q", marker, page, pairs[i])
 		}
 		block = strings.ReplaceAll(block, pairs[i], pairs[i+1])
 	}
