@@ -67,6 +67,14 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 		b.toCertHost(w, r, snap, p, v.Session)
 		return
 	}
+	if v.Local != "" {
+		if err := b.savePending(w, snap, p); err != nil {
+			b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
+			return
+		}
+		http.Redirect(w, r, "/mfa/"+v.Local+"?l="+p.ID, http.StatusSeeOther)
+		return
+	}
 	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
 		// Again at the same upstream, as the same user.
 		p.Upstream, p.Hint = s.Identity.Upstream, upstreamName(s.Identity)

@@ -61,7 +61,9 @@ type verdict struct {
 	MFA *protocols.MFARequest
 	Via protocols.RedirectAuthenticator
 	// Device: the step-up is a trip to the certificate host (devicecheck.go).
-	Device   bool
+	Device bool
+	// Local names fedgate's own factor that does the step-up ("webauthn").
+	Local    string
 	Message  policy.Message  // a policy deny's message
 	Decision policy.Decision // the policy's, when it was asked
 }
@@ -108,9 +110,13 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
 		v = b.judge(snap, app, s, d, u, now)
-		if needsDeviceCheck(snap, app, s, d) {
+		switch {
+		case needsDeviceCheck(snap, app, s, d):
 			// The answer may change once the device is known: ask first.
 			v = verdict{Outcome: stepUp, Reason: "device-check", Session: s, Device: true}
+		case d.Effect == policy.StepUp && b.webauthnStepUp(r.Context(), s, d.Obligations.MFA):
+			// fedgate's own factor, which the user has: no need to ask the upstream.
+			v = verdict{Outcome: stepUp, Session: s, Local: "webauthn"}
 		}
 		v.Decision = d
 	}

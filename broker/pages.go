@@ -17,8 +17,11 @@ var templateFS embed.FS
 //go:embed web/static/style.css
 var styleCSS []byte
 
+//go:embed web/static/webauthn.js
+var webauthnJS []byte
+
 // pageNames are the pages; each is parsed together with the layout.
-var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate"}
+var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate", "webauthn"}
 
 // pages holds the parsed templates.
 type pages map[string]*template.Template
@@ -61,6 +64,11 @@ type pageData struct {
 	Session      *Session
 	UpstreamName string
 	Methods      []string
+
+	// Security keys page (webauthn.go): register or verify; the in-flight
+	// login a verification finishes; the names of the user's keys.
+	Mode, Pending string
+	Keys          []string
 }
 
 type langLink struct {
