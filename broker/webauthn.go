@@ -96,7 +96,7 @@ func (b *Server) webauthnPage(w http.ResponseWriter, r *http.Request, mode, pend
 	snap := snapOf(r)
 	s := b.loadSession(r, snap)
 	if s == nil {
-		b.fail(w, r, snap, http.StatusUnauthorized, "err.signin", nil)
+		b.startLogin(w, r, snap) // and back here
 		return
 	}
 	if pending != "" {
