@@ -47,6 +47,10 @@ func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
 	case "mfa-required-unavailable":
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa", nil)
+	case "mfa-not-enrolled":
+		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.enrol", nil, snap.contact(pickLanguage(w, r, snap.sealer.secure)))
+	case "mfa-enrol-not-fresh":
+		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notfresh", nil, snap.contact(pickLanguage(w, r, snap.sealer.secure)))
 	default:
 		b.denyPage(w, r, snap, v.Message)
 	}
@@ -67,17 +71,23 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 		b.toCertHost(w, r, snap, p, v.Session)
 		return
 	}
-	if v.Local != "" {
+	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
+		// Again at the same upstream, as the same user.
+		p.Upstream, p.Hint = s.Identity.Upstream, upstreamName(s.Identity)
+	}
+	if v.Outcome == stepUp && v.Via == nil {
+		// fedgate's own factors: a page of ours, for this session only.
+		p.MFA, p.Session = v.MFA, v.Session.ID
+		next := "/mfa?l="
+		if v.Enrol {
+			next = "/mfa/enrol?l="
+		}
 		if err := b.savePending(w, snap, p); err != nil {
 			b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
 			return
 		}
-		http.Redirect(w, r, "/mfa/"+v.Local+"?l="+p.ID, http.StatusSeeOther)
+		http.Redirect(w, r, next+p.ID, http.StatusSeeOther)
 		return
-	}
-	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
-		// Again at the same upstream, as the same user.
-		p.Upstream, p.Hint = s.Identity.Upstream, upstreamName(s.Identity)
 	}
 	if v.Outcome == stepUp {
 		p.MFA, p.Force = v.MFA, stepUpForce(u.After, v.Session, v.MFA, b.now())

@@ -22,6 +22,8 @@ type AuditEvent struct {
 	ClientIP      string    `json:"client_ip,omitempty"`
 	UserAgent     string    `json:"user_agent,omitempty"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
+	// Actor is who made an admin change (the OS user of `fedgate mfa`).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Auditor writes audit events as JSON lines.

@@ -74,7 +74,7 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		if v.Write {
 			b.writeCookieSession(w, snap, v.Session, sessionCookie)
 		}
-		id := v.Session.Identity
+		id := v.Session.identity()
 		id.SessionID, id.Ref = v.Session.ID, snap.sealer.makeRef(v.Session, clientIP(r, snap))
 		return id, false, nil
 	case signIn, stepUp:
@@ -95,7 +95,7 @@ func (sp sessionProvider) Current(r *http.Request) (protocols.Identity, bool) {
 	if s == nil {
 		return protocols.Identity{}, false
 	}
-	id := s.Identity
+	id := s.identity()
 	id.SessionID = s.ID
 	return id, true
 }

@@ -57,13 +57,14 @@ type verdict struct {
 	// session cap), not be answered by a session at the upstream.
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
-	// for MFA.
-	MFA *protocols.MFARequest
-	Via protocols.RedirectAuthenticator
+	// for MFA; or, Via nil, fedgate's own factors (mfa.go): Factors the user
+	// has, or Enrol one.
+	MFA     *protocols.MFARequest
+	Via     protocols.RedirectAuthenticator
+	Factors []string
+	Enrol   bool
 	// Device: the step-up is a trip to the certificate host (devicecheck.go).
-	Device bool
-	// Local names fedgate's own factor that does the step-up ("webauthn").
-	Local    string
+	Device   bool
 	Message  policy.Message  // a policy deny's message
 	Decision policy.Decision // the policy's, when it was asked
 }
@@ -104,19 +105,15 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 		return verdict{Outcome: signIn, Session: s, Force: true}
 	default:
 		d = b.decideFor(r, snap, app, s, u.ClientIP)
-		if u.AppMFA && d.Effect == policy.Allow && !id.HasAMR("mfa") {
+		if u.AppMFA && d.Effect == policy.Allow && !s.identity().HasAMR("mfa") {
 			// The app asks for MFA itself: the same as a policy step-up.
 			d.Effect = policy.StepUp
 			d.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
-		v = b.judge(snap, app, s, d, u, now)
-		switch {
-		case needsDeviceCheck(snap, app, s, d):
+		v = b.judge(r, snap, s, d, u, now)
+		if needsDeviceCheck(snap, app, s, d) {
 			// The answer may change once the device is known: ask first.
 			v = verdict{Outcome: stepUp, Reason: "device-check", Session: s, Device: true}
-		case d.Effect == policy.StepUp && b.webauthnStepUp(r.Context(), s, d.Obligations.MFA):
-			// fedgate's own factor, which the user has: no need to ask the upstream.
-			v = verdict{Outcome: stepUp, Session: s, Local: "webauthn"}
 		}
 		v.Decision = d
 	}
@@ -129,7 +126,7 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 }
 
 // judge turns a policy decision about a valid session into the verdict.
-func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Decision, u use, now time.Time) verdict {
+func (b *Server) judge(r *http.Request, snap *Snapshot, s *Session, d policy.Decision, u use, now time.Time) verdict {
 	v := verdict{Session: s}
 	switch d.Effect {
 	case policy.Allow:
@@ -150,18 +147,45 @@ func (b *Server) judge(snap *Snapshot, app *config.App, s *Session, d policy.Dec
 			v.Outcome, v.Reason = deny, "mfa-not-proven" // asked for it, and it came back without
 			return v
 		}
-		if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
-			m := d.Obligations.MFA
-			v.Outcome, v.Via = stepUp, ra
-			v.MFA = &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}
-			return v
-		}
-		// The session's upstream cannot be asked for MFA: deny, never allow.
-		v.Outcome, v.Reason = deny, "mfa-required-unavailable"
-		return v
+		return b.stepUpWay(r, snap, s, d.Obligations.MFA, u)
 	}
 	v.Outcome, v.Message = deny, d.Message
 	return v
+}
+
+// stepUpWay picks how a session gets the MFA it lacks: a factor of
+// fedgate's own that the user has (they are here: no round trip), else
+// the upstream if it can be asked, else enrolling a factor where the
+// enrolment policy lets them, else nothing (deny).
+func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *policy.MFARequirement, u use) verdict {
+	v := verdict{Session: s, Outcome: stepUp, MFA: &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}}
+	names, err := b.localFactors(r, snap, s, m.Methods)
+	if err != nil {
+		b.Logger.ErrorContext(r.Context(), "MFA enrolments unreadable; refusing the step-up", "err", err)
+		return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
+	}
+	if len(names) > 0 {
+		v.Factors = names
+		return v
+	}
+	if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
+		v.Via = ra
+		return v
+	}
+	switch why := b.enrolRefusal(r, snap, s); {
+	case why == "" && len(enrollable(snap, m.Methods)) > 0:
+		v.Enrol = true
+		return v
+	case why == "mfa-enrol-not-fresh" && u.After == nil:
+		// A fresh sign-in would let them enrol: ask for credentials again.
+		return verdict{Outcome: signIn, Reason: why, Session: s, Force: true}
+	case why == "mfa-enrol-not-fresh":
+		return verdict{Session: s, Outcome: deny, Reason: why}
+	case snap.Config.MFA.Enrol.Allow:
+		return verdict{Session: s, Outcome: deny, Reason: "mfa-not-enrolled"}
+	}
+	// Nothing can give this session MFA: deny, never allow.
+	return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
 }
 
 // decideFor evaluates app's policy for the session and this request.
@@ -170,7 +194,8 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices,
+		AMR: id.AMR, AuthTime: id.AuthTime, LocalAMR: s.Factors, MFATime: s.MFATime,
+		ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices,
 	})
 }
 

@@ -21,7 +21,8 @@ var styleCSS []byte
 var webauthnJS []byte
 
 // pageNames are the pages; each is parsed together with the layout.
-var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate", "webauthn"}
+var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate",
+	"mfachooser", "mfacodes", "mfacode", "totpenrol", "webauthn"}
 
 // pages holds the parsed templates.
 type pages map[string]*template.Template
@@ -29,7 +30,7 @@ type pages map[string]*template.Template
 func parsePages() (pages, error) {
 	p := pages{}
 	for _, n := range pageNames {
-		t, err := template.ParseFS(templateFS, "web/templates/layout.html", "web/templates/"+n+".html")
+		t, err := template.ParseFS(templateFS, "web/templates/layout.html", "web/templates/codeform.html", "web/templates/"+n+".html")
 		if err != nil {
 			return nil, fmt.Errorf("broker: page %s: %w", n, err)
 		}
@@ -60,14 +61,24 @@ type pageData struct {
 	// Error page.
 	Heading, Message, CorrelationID, Retry string
 
+	// Factor pages: a TOTP enrolment's QR code, key (grouped for reading)
+	// and the key sealed for the form; recovery codes shown once.
+	QR     template.URL
+	Secret string
+	Sealed string
+	Codes  []string
+	// A code form's label and button; Numeric: a 6-digit code.
+	Label, Submit string
+	Numeric       bool
+
 	// Who-am-I page.
 	Session      *Session
 	UpstreamName string
 	Methods      []string
 
-	// Security keys page (webauthn.go): register or verify; the in-flight
-	// login a verification finishes; the names of the user's keys.
-	Mode, Pending string
+	// Security keys page (webauthn.go): register or verify, the
+	// ceremony's options (JSON, for the script), the user's key names.
+	Mode, Options string
 	Keys          []string
 }
 

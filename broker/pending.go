@@ -30,6 +30,8 @@ type Pending struct {
 	Force      bool                  `json:"f,omitempty"`
 	// AppMFA: the app itself asks for MFA (acr_values, RequestedAuthnContext).
 	AppMFA bool `json:"am,omitempty"`
+	// Session: a step-up with fedgate's own factors is for this session only.
+	Session string `json:"sid,omitempty"`
 	// Bind is the app host's browser binding, copied into the ticket.
 	Bind string `json:"b,omitempty"`
 	// Negotiate is how far Windows integrated sign-in went in this login:

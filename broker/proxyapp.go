@@ -124,7 +124,7 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		return nil, false
 	}
 	s := v.Session
-	h := identityHeaders(app, snap.headerPlans[app.ID], s.Identity)
+	h := identityHeaders(app, snap.headerPlans[app.ID], s.identity())
 	if app.JWTAssertion != "" {
 		jwt, err := b.assertion(snap, app, s)
 		if err != nil {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -50,6 +51,7 @@ type Snapshot struct {
 	owners    map[string]string // domain → the upstream owning its names (identity.go)
 	apps      map[string]*config.App
 	sealer    *sealer
+	vaultKeys []cipher.AEAD // the MFA vault's (mfavault.go)
 	theme     []byte
 	logo      []byte
 	logoType  string
@@ -89,6 +91,11 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
+	v, err := newVault(nil, cookieKeys)
+	if err != nil {
+		return nil, err
+	}
+	s.vaultKeys = v.aeads
 	if len(built) != len(cfg.Upstreams) {
 		return nil, fmt.Errorf("broker: %d upstreams built for %d configured", len(built), len(cfg.Upstreams))
 	}
@@ -226,15 +233,17 @@ func (b *Server) ownHandler() http.Handler {
 		snap := snapOf(r)
 		staticFile(snap.logoType, func(*Snapshot) []byte { return snap.logo })(w, r)
 	})
+	route("GET /mfa", "mfa", b.mfaStart)
+	route("GET /mfa/continue", "mfa", b.mfaContinue)
+	route("GET /mfa/enrol", "mfa-enrol", b.mfaEnrolStart)
+	route("GET /mfa/enrol/{method}", "mfa-enrol", b.mfaEnrolPage)
+	route("POST /mfa/enrol/{method}", "mfa-enrol", b.mfaEnrolSubmit)
+	route("GET /mfa/{method}", "mfa", b.mfaChallenge)
+	route("POST /mfa/{method}", "mfa", b.mfaAnswer)
 	route("GET /auth/verify", "verify", b.verify)
 	route("GET "+deviceDonePath, "device", b.deviceDone)
-	route("GET /mfa/keys", "mfa", b.keysPage)
-	route("POST /mfa/keys/begin", "mfa", func(w http.ResponseWriter, r *http.Request) { b.webauthnCall(w, r, b.registerBegin) })
-	route("POST /mfa/keys/finish", "mfa", func(w http.ResponseWriter, r *http.Request) { b.webauthnCall(w, r, b.registerFinish) })
-	route("GET /mfa/webauthn", "mfa", b.webauthnStepUpPage)
-	route("POST /mfa/webauthn/begin", "mfa", func(w http.ResponseWriter, r *http.Request) { b.webauthnCall(w, r, b.loginBegin) })
-	route("POST /mfa/webauthn/finish", "mfa", func(w http.ResponseWriter, r *http.Request) { b.webauthnCall(w, r, b.loginFinish) })
-	route("GET /mfa/webauthn/done", "mfa", b.webauthnDone)
+	route("GET /mfa/keys", "mfa-enrol", b.keysPage)
+	route("POST /mfa/keys", "mfa-enrol", b.keysSubmit)
 	route("GET /static/webauthn.js", "static", staticFile("text/javascript", func(*Snapshot) []byte { return webauthnJS }))
 	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)

@@ -24,6 +24,10 @@ type Session struct {
 	// MFAAsked: this session comes from a step-up; if it still lacks MFA,
 	// asking again would only loop.
 	MFAAsked bool `json:"m,omitempty"`
+	// Factors are the AMR values fedgate's own second factors proved in
+	// this session ("mfa" among them), at MFATime (mfa.go proven).
+	Factors []string  `json:"f,omitempty"`
+	MFATime time.Time `json:"mt,omitzero"`
 	// Host is the app host an app-host session cookie was minted for;
 	// empty on fedgate's own host.
 	Host string `json:"h,omitempty"`

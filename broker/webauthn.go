@@ -2,184 +2,217 @@ package broker
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fedgate/fedgate/broker/fido"
 	"github.com/fedgate/fedgate/broker/store"
-	"github.com/fedgate/fedgate/policy"
 )
 
-// Security keys and passkeys (WebAuthn) as fedgate's own second factor.
-// A signed-in user registers keys, each named, at /mfa/keys; a step-up that
-// accepts hwk (or swk, or plain mfa) sends a user who has keys to
-// /mfa/webauthn, where the browser signs the challenge with one of them.
-// The ceremony state travels sealed in a cookie; the keys live in the
-// store under the user's upstream and subject (factorKey), so a key cannot
-// be used by the same name at another upstream.
+// webauthnMethod: FIDO2 security keys and platform passkeys (WebAuthn) as
+// fedgate's own second factor, through the factor contract (mfa.go). The
+// relying party is public_url (fido). A user may have several keys, each
+// named; the vault keeps them all in one record. The ceremony state travels
+// sealed in a cookie bound to the session and the in-flight login; the
+// browser's answer comes back as a form field, so the flow, the throttle
+// and the audit are the contract's.
+type webauthnMethod struct{}
 
 const (
 	webauthnStateCookie = "fedgate_webauthn"
 	webauthnTTL         = 5 * time.Minute
-	maxWebAuthnBody     = 64 << 10
 	maxKeysPerUser      = 10
+	maxCredentialLen    = 32 << 10
 )
 
-// webauthnState is a ceremony in flight: its go-webauthn state, bound to
-// the session and, for a step-up, to the in-flight login.
+var _ interface {
+	mfaMethod
+	mfaEnroller
+	mfaDescriber
+	mfaOffered
+} = webauthnMethod{}
+
+// webauthnState is a ceremony in flight.
 type webauthnState struct {
-	Session string `json:"s"`
-	Pending string `json:"p,omitempty"`
-	State   []byte `json:"st"`
-	Name    string `json:"n,omitempty"`
+	Bind  string `json:"b"` // session and login it belongs to
+	State []byte `json:"st"`
 }
 
-// relyingParty is fedgate as a WebAuthn relying party: RP ID and origin
-// from public_url.
-func relyingParty(snap *Snapshot) (*fido.RP, error) {
-	return fido.New(fido.Config{PublicURL: snap.Config.Server.PublicURL, DisplayName: snap.Config.Branding.Name})
-}
-
-// factorKey is where a user's WebAuthn keys are stored: upstream and
-// subject, hashed (store keys are bounded; subjects are not).
-func factorKey(upstream, subject string) string {
-	return "webauthn:" + hex.EncodeToString(fido.UserHandle(upstream, subject))
-}
-
-func (b *Server) loadKeys(ctx context.Context, s *Session) (*fido.User, error) {
-	id := s.Identity
-	u := &fido.User{Handle: fido.UserHandle(id.Upstream, id.Subject), Name: id.Username, DisplayName: id.DisplayName}
-	data, err := b.Store.Get(ctx, factorKey(id.Upstream, id.Subject))
-	if errors.Is(err, store.ErrNotFound) {
-		return u, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return u, json.Unmarshal(data, &u.Keys)
-}
-
-func (b *Server) saveKeys(ctx context.Context, s *Session, keys []fido.Key) error {
-	data, err := json.Marshal(keys)
-	if err != nil {
-		return err
-	}
-	return b.Store.Put(ctx, factorKey(s.Identity.Upstream, s.Identity.Subject), data, time.Time{})
-}
-
-// webauthnStepUp: m can be met with a WebAuthn key and the user has one.
-func (b *Server) webauthnStepUp(ctx context.Context, s *Session, m *policy.MFARequirement) bool {
-	if m == nil || !slices.ContainsFunc(m.Methods, func(x string) bool { return x == "hwk" || x == "swk" || x == "mfa" }) {
-		return false
-	}
-	u, err := b.loadKeys(ctx, s)
-	return err == nil && len(u.Keys) > 0
-}
-
-// keysPage lists the user's keys and registers a new one.
-func (b *Server) keysPage(w http.ResponseWriter, r *http.Request) {
-	b.webauthnPage(w, r, "register", "")
-}
-
-// webauthnStepUpPage asks for a key to finish the in-flight login l.
-func (b *Server) webauthnStepUpPage(w http.ResponseWriter, r *http.Request) {
-	b.webauthnPage(w, r, "verify", r.URL.Query().Get("l"))
-}
-
-func (b *Server) webauthnPage(w http.ResponseWriter, r *http.Request, mode, pending string) {
-	snap := snapOf(r)
-	s := b.loadSession(r, snap)
-	if s == nil {
-		b.startLogin(w, r, snap) // and back here
-		return
-	}
-	if pending != "" {
-		if _, ok := b.loadPendingID(r, snap, pending); !ok {
-			b.fail(w, r, snap, http.StatusBadRequest, "err.expired", nil)
-			return
-		}
-	}
-	u, err := b.loadKeys(r.Context(), s)
-	if err != nil {
-		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
-		return
-	}
-	lang := pickLanguage(w, r, snap.sealer.secure)
-	d := pageData{Title: translate(lang, "hwk."+mode+".title"), Mode: mode, Pending: pending,
-		CSRF: snap.sealer.csrfToken("session:" + s.ID), Session: s}
-	for _, k := range u.Keys {
-		d.Keys = append(d.Keys, k.Name)
-	}
-	// The ceremony needs the browser's navigator.credentials: this page
-	// alone runs a script, fedgate's own.
-	h := w.Header()
-	h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"), "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';", 1))
-	b.render(w, r, snap, http.StatusOK, "webauthn", d)
-}
-
-// webauthnCall is a JSON step of a ceremony (begin or finish), with the
-// session and its CSRF token checked first.
-func (b *Server) webauthnCall(w http.ResponseWriter, r *http.Request, step func(http.ResponseWriter, *http.Request, *Snapshot, *Session, []byte) (any, string, error)) {
-	snap := snapOf(r)
-	s := b.loadSession(r, snap)
-	if s == nil || !snap.sealer.checkCSRF("session:"+s.ID, r.Header.Get("X-CSRF-Token")) {
-		b.auditWebAuthn(r, snap, s, "failure", "csrf")
-		webauthnJSON(w, r, http.StatusForbidden, map[string]string{"error": "csrf", "correlation_id": requestID(r.Context())})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebAuthnBody))
-	if err != nil {
-		webauthnJSON(w, r, http.StatusRequestEntityTooLarge, map[string]string{"error": "too-large", "correlation_id": requestID(r.Context())})
-		return
-	}
-	out, reason, err := step(w, r, snap, s, body)
-	if err != nil {
-		b.Logger.InfoContext(r.Context(), "webauthn refused", "reason", reason, "err", err, "request_id", requestID(r.Context()))
-		b.auditWebAuthn(r, snap, s, "failure", reason)
-		status := http.StatusBadRequest
-		if reason == "store" {
-			status = http.StatusServiceUnavailable
-		}
-		lang := pickLanguage(w, r, snap.sealer.secure)
-		webauthnJSON(w, r, status, map[string]string{"error": reason, "message": translate(lang, "hwk.err."+reason),
-			"correlation_id": requestID(r.Context())})
-		return
-	}
-	webauthnJSON(w, r, http.StatusOK, out)
-}
-
-func webauthnJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (b *Server) auditWebAuthn(r *http.Request, snap *Snapshot, s *Session, outcome, reason string) {
-	e := AuditEvent{Time: b.now(), Event: "mfa", Outcome: outcome, Reason: reason, ClientIP: clientIP(r, snap),
-		UserAgent: r.UserAgent(), CorrelationID: requestID(r.Context())}
-	if s != nil {
-		e.User, e.Upstream = s.Identity.Username, s.Identity.Upstream
-	}
-	b.Audit.Record(e)
-}
-
-// fidoReason is the audit reason of a refused ceremony.
-func fidoReason(err error) string {
+// keyRefused is a wrong answer of a key, with its own audit reason and
+// message (hwk.err.<reason>).
+func keyRefused(err error) error {
+	reason := "webauthn-invalid"
 	for _, c := range []struct {
 		err  error
 		code string
 	}{{fido.ErrRPID, "webauthn-rp-id"}, {fido.ErrCounter, "webauthn-counter"}, {fido.ErrUnknownKey, "webauthn-unknown-key"},
 		{fido.ErrAAGUIDRefused, "webauthn-aaguid"}} {
 		if errors.Is(err, c.err) {
-			return c.code
+			reason = c.code
+			break
 		}
 	}
-	return "webauthn-invalid"
+	return &factorWrong{reason: reason, message: "hwk.err." + reason, err: err}
+}
+
+func (webauthnMethod) Name() string { return "webauthn" }
+
+// Offered: browsers take only a host name as the RP ID, never an address.
+func (webauthnMethod) Offered(snap *Snapshot) bool {
+	u, err := url.Parse(snap.Config.Server.PublicURL)
+	return err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil
+}
+
+// AMR: hwk, for security keys and passkeys alike (RFC 8176 has no value
+// that tells a synced passkey apart without attestation).
+func (webauthnMethod) AMR() []string { return []string{"hwk"} }
+
+func (m webauthnMethod) Enrolled(c *mfaCall) (bool, error) {
+	return c.vault.has(c.r.Context(), m.Name(), c.user)
+}
+
+// keys are the user's registered keys, as a fido.User.
+func (m webauthnMethod) keys(ctx context.Context, c *mfaCall) (*fido.User, error) {
+	u := &fido.User{Handle: fido.UserHandle(c.user.Upstream, c.user.Subject), Name: accountName(c), DisplayName: c.s.Identity.DisplayName}
+	err := c.vault.get(ctx, m.Name(), c.user, &u.Keys)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return u, nil
+}
+
+func relyingParty(snap *Snapshot) (*fido.RP, error) {
+	w := snap.Config.MFA.WebAuthn
+	return fido.New(fido.Config{PublicURL: snap.Config.Server.PublicURL, DisplayName: snap.Config.Branding.Name,
+		Attestation: w.Attestation, AAGUIDs: w.AAGUIDs, UserVerification: w.UserVerification})
+}
+
+// ceremonyPage begins a ceremony (begin), seals its state, and renders the
+// page that runs it in the browser.
+func (m webauthnMethod) ceremonyPage(c *mfaCall, mode string, begin func(*fido.RP, *fido.User) (fido.Ceremony, error)) {
+	u, err := m.keys(c.r.Context(), c)
+	if err == nil {
+		var rp *fido.RP
+		if rp, err = relyingParty(c.snap); err == nil {
+			var cer fido.Ceremony
+			if cer, err = begin(rp, u); err == nil {
+				err = c.snap.sealer.seal(c.w, webauthnStateCookie, webauthnState{Bind: c.csrf(), State: cer.State}, webauthnTTL, http.SameSiteStrictMode)
+				d := pageData{Mode: mode, Options: string(cer.Options)}
+				d.Title = translate(c.lang(), "hwk."+mode+".title")
+				for _, k := range u.Keys {
+					d.Keys = append(d.Keys, k.Name)
+				}
+				if err == nil {
+					allowScript(c.w)
+					c.render(http.StatusOK, "webauthn", d)
+					return
+				}
+			}
+		}
+	}
+	c.b.fail(c.w, c.r, c.snap, http.StatusServiceUnavailable, "err.unavailable", err)
+}
+
+// allowScript lets a WebAuthn page run fedgate's own script (the ceremony
+// needs navigator.credentials); every other page runs none.
+func allowScript(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"), "default-src 'none';", "default-src 'none'; script-src 'self';", 1))
+}
+
+// answer is the browser's answer and the state of the ceremony it answers,
+// which is spent here (one answer per challenge).
+func (m webauthnMethod) answer(c *mfaCall) ([]byte, []byte, error) {
+	var st webauthnState
+	err := c.snap.sealer.open(c.r, webauthnStateCookie, &st)
+	c.snap.sealer.clear(c.w, webauthnStateCookie)
+	cred := c.r.PostForm.Get("credential")
+	switch {
+	case err != nil || st.Bind != c.csrf():
+		return nil, nil, &factorWrong{reason: "webauthn-state", message: "hwk.err.webauthn-state", err: fmt.Errorf("ceremony state: %v", err)}
+	case cred == "" || len(cred) > maxCredentialLen:
+		return nil, nil, keyRefused(fmt.Errorf("%w: no or oversized answer", fido.ErrInvalid))
+	}
+	return st.State, []byte(cred), nil
+}
+
+func (m webauthnMethod) Challenge(c *mfaCall) {
+	m.ceremonyPage(c, "verify", (*fido.RP).BeginLogin)
+}
+
+// Verify checks an assertion and stores the key's new sign counter.
+func (m webauthnMethod) Verify(c *mfaCall) error {
+	state, cred, err := m.answer(c)
+	if err != nil {
+		return err
+	}
+	u, err := m.keys(c.r.Context(), c)
+	if err != nil {
+		return err
+	}
+	rp, err := relyingParty(c.snap)
+	if err != nil {
+		return err
+	}
+	i, k, err := rp.FinishLogin(u, state, cred, c.now())
+	if err != nil {
+		return keyRefused(err)
+	}
+	u.Keys[i] = k
+	return c.vault.put(c.r.Context(), m.Name(), c.user, u.Keys)
+}
+
+func (m webauthnMethod) Enrol(c *mfaCall) {
+	m.ceremonyPage(c, "register", (*fido.RP).BeginRegister)
+}
+
+// Confirm registers the key the browser made, under the name the user gave.
+func (m webauthnMethod) Confirm(c *mfaCall) error {
+	name := strings.TrimSpace(c.r.PostForm.Get("name"))
+	if name == "" || utf8.RuneCountInString(name) > 64 {
+		return &factorWrong{reason: "webauthn-name", message: "hwk.err.webauthn-name", err: errors.New("key name")}
+	}
+	state, cred, err := m.answer(c)
+	if err != nil {
+		return err
+	}
+	u, err := m.keys(c.r.Context(), c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(u.Keys) >= maxKeysPerUser:
+		return &factorWrong{reason: "webauthn-too-many", message: "hwk.err.webauthn-too-many", err: errors.New("too many keys")}
+	case slices.ContainsFunc(u.Keys, func(k fido.Key) bool { return strings.EqualFold(k.Name, name) }):
+		return &factorWrong{reason: "webauthn-name-taken", message: "hwk.err.webauthn-name-taken", err: errors.New("name taken")}
+	}
+	rp, err := relyingParty(c.snap)
+	if err != nil {
+		return err
+	}
+	k, err := rp.FinishRegister(u, state, cred, name, c.now())
+	if err != nil {
+		return keyRefused(err)
+	}
+	return c.vault.put(c.r.Context(), m.Name(), c.user, append(u.Keys, k))
+}
+
+// Describe names the keys, for `fedgate mfa list`.
+func (m webauthnMethod) Describe(ctx context.Context, v vault, u factorUser) ([]string, error) {
+	var keys []fido.Key
+	if err := v.get(ctx, m.Name(), u, &keys); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("key %q registered %s", k.Name, k.Created.UTC().Format(time.RFC3339)))
+	}
+	return out, nil
 }

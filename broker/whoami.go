@@ -45,7 +45,7 @@ func (b *Server) showIdentity(w http.ResponseWriter, r *http.Request, snap *Snap
 	if e, ok := snap.byID[s.Identity.Upstream]; ok {
 		d.UpstreamName = e.name
 	}
-	for _, m := range s.Identity.AMR {
+	for _, m := range s.identity().AMR {
 		d.Methods = append(d.Methods, translate(lang, "amr."+m))
 	}
 	if app != nil {

@@ -30,6 +30,7 @@ type Config struct {
 	Discovery Discovery `yaml:"discovery"`
 	UserNames UserNames `yaml:"user_names"`
 	Devices   []Device  `yaml:"devices"`
+	MFA       MFA       `yaml:"mfa"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -261,6 +262,10 @@ func (c *Config) Defaults() {
 	}
 	setDur(&c.Throttle.Window, 5*time.Minute)
 	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
+	setDur(&c.MFA.Enrol.Within, 10*time.Minute)
+	if c.MFA.Issuer == "" {
+		c.MFA.Issuer = c.Branding.Name
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		if (a.Type == "proxy" || a.Type == "forward_auth") && a.PathPrefix == "" {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -15,6 +16,34 @@ type Device struct {
 	CAFiles   []string `yaml:"ca_files"`
 	CRLFile   string   `yaml:"crl_file"`
 	MatchUser []string `yaml:"match_user"`
+}
+
+// WebAuthn tunes security keys and passkeys (the relying party is
+// server.public_url). Empty values take go-webauthn's defaults named here.
+type WebAuthn struct {
+	// Attestation: none (default), indirect or direct.
+	Attestation string `yaml:"attestation"`
+	// AAGUIDs, if set, are the only authenticator models that may register.
+	AAGUIDs []string `yaml:"aaguids"`
+	// UserVerification: preferred (default), required or discouraged.
+	UserVerification string `yaml:"user_verification"`
+}
+
+var aaguidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (c *Config) validateWebAuthn(add addFunc) {
+	w := c.MFA.WebAuthn
+	if w.Attestation != "" && !slices.Contains([]string{"none", "indirect", "direct"}, w.Attestation) {
+		add("$.mfa.webauthn.attestation", "none, indirect or direct", "unknown attestation %q", w.Attestation)
+	}
+	if w.UserVerification != "" && !slices.Contains([]string{"preferred", "required", "discouraged"}, w.UserVerification) {
+		add("$.mfa.webauthn.user_verification", "preferred, required or discouraged", "unknown user_verification %q", w.UserVerification)
+	}
+	for i, a := range w.AAGUIDs {
+		if !aaguidPattern.MatchString(a) {
+			add(fmt.Sprintf("$.mfa.webauthn.aaguids[%d]", i), "an AAGUID such as ee882879-721c-4913-9775-3dfcce97072a", "invalid AAGUID %q", a)
+		}
+	}
 }
 
 // DeviceUserFields are the certificate fields match_user may name.

@@ -44,10 +44,16 @@ func (d *decoder) authCond(n ast.Node) (cond, bool) {
 	return c, ok
 }
 
-func (c authCond) amrOK(in *Input) bool { return c.amr == nil || anyFold(in.AMR, c.amr) }
+func (c authCond) amrOK(in *Input) bool { return c.amr == nil || hasMethod(in, c.amr) }
 
 func (c authCond) ok(e *env) bool {
-	return c.amrOK(&e.in) && (c.maxAge == 0 || withinAge(&e.in, c.maxAge))
+	if c.maxAge == 0 {
+		return c.amrOK(&e.in)
+	}
+	if c.amr == nil {
+		return withinAge(&e.in, c.maxAge) || (!e.in.MFATime.IsZero() && e.in.Now.Sub(e.in.MFATime) <= c.maxAge)
+	}
+	return methodFresh(&e.in, c.amr, c.maxAge)
 }
 
 func (c authCond) why(b []byte, e *env) []byte {

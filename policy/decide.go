@@ -147,8 +147,8 @@ func decideRule(p *Policy, r *rule, e *env) Decision {
 	a := r.allow
 	d.Obligations.MaxSession = a.maxSession
 	if a.mfa != nil {
-		hasMethod := anyFold(e.in.AMR, a.mfa.Methods)
-		fresh := a.mfa.MaxAge == 0 || withinAge(&e.in, a.mfa.MaxAge)
+		hasMethod := hasMethod(&e.in, a.mfa.Methods)
+		fresh := a.mfa.MaxAge == 0 || methodFresh(&e.in, a.mfa.Methods, a.mfa.MaxAge)
 		if !hasMethod || !fresh {
 			d.Effect = StepUp
 			d.Reasons = []Reason{{Code: ReasonMFARequired}}

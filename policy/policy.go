@@ -67,8 +67,12 @@ type Input struct {
 	Claims              map[string]string
 	AMR                 []string  // e.g. pwd, mfa, otp, hwk, kerberos (RFC 8176)
 	AuthTime            time.Time // when the user last authenticated with the methods in AMR
-	ClientIP            netip.Addr
-	Now                 time.Time
+	// LocalAMR are the methods fedgate's own second factors proved (otp,
+	// hwk, sc, mfa…), at MFATime; AMR and AuthTime are the upstream's.
+	LocalAMR []string
+	MFATime  time.Time
+	ClientIP netip.Addr
+	Now      time.Time
 	// Devices: the device kinds whose certificate the browser presented
 	// (checked by the broker; device.go).
 	Devices []string

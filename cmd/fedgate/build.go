@@ -120,6 +120,14 @@ func buildDownstreams(cfg *config.Config, snap *broker.Snapshot, d buildDeps) er
 	return errors.Join(errs...)
 }
 
+// cookieKeyPaths are the configured cookie keys, or data_dir's default.
+func cookieKeyPaths(cfg *config.Config) []string {
+	if len(cfg.Keys.Cookie) == 0 {
+		return []string{filepath.Join(cfg.DataDir, "cookie.key")}
+	}
+	return cfg.Keys.Cookie
+}
+
 // loaded is a config and everything built from it.
 type loaded struct {
 	cfg       *config.Config
@@ -151,9 +159,8 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 		built[i] = u
 		cfg.Files = append(cfg.Files, files...)
 	}
-	cookiePaths := cfg.Keys.Cookie
-	if len(cookiePaths) == 0 {
-		cookiePaths = []string{filepath.Join(cfg.DataDir, "cookie.key")}
+	cookiePaths := cookieKeyPaths(cfg)
+	if len(cfg.Keys.Cookie) == 0 {
 		if generate {
 			if _, _, created, err := keys.EnsureDefault(cfg.DataDir); err != nil {
 				errs = append(errs, err)

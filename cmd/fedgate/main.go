@@ -22,6 +22,8 @@ Usage:
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
   fedgate ca init|issue|revoke --dir DIR ...
                                        keep a device CA: certificates for devices.ca_files, a CRL for crl_file
+  fedgate mfa list|reset --config FILE [--method M]... UPSTREAM/USER
+                                       show or remove a user's own second factors (audited)
   fedgate hash-password                read a password on stdin, print its argon2id hash
   fedgate version                      print the version, VCS revision and Go version
 `
@@ -53,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return metadataCmd(args[1:], stdout, stderr)
 	case "ca":
 		return caCmd(args[1:], stdout, stderr)
+	case "mfa":
+		return mfaCmd(args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version":

@@ -45,16 +45,11 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	cfg := l.cfg
 	logger := newLogger(cfg.Log, stderr)
-	st, err := openStore(cfg.Store)
+	st, auditOut, closeState, err := openState(cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	auditOut, closeAudit, err := openAudit(cfg.Audit.File)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer closeState()
 	srv, err := broker.NewServer(broker.Deps{
 		Logger: logger, Audit: broker.NewAuditor(auditOut), Metrics: broker.NewMetrics(), Store: st,
 	}, l.snap)
@@ -185,6 +180,19 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openState opens the store and the audit log; closeAll closes both.
+func openState(cfg *config.Config) (st store.Store, audit io.Writer, closeAll func(), err error) {
+	if st, err = openStore(cfg.Store); err != nil {
+		return nil, nil, nil, err
+	}
+	audit, closeAudit, err := openAudit(cfg.Audit.File)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, nil, err
+	}
+	return st, audit, func() { closeAudit(); _ = st.Close() }, nil
 }
 
 func openStore(c config.Store) (store.Store, error) {

@@ -129,7 +129,7 @@ type MFAEvidence struct {
 }
 
 // Microsoft's MFA URI (ADFS amr and authenticationmethod).
-const multipleAuthN = "http://schemas.microsoft.com/claims/multipleauthn"
+const multipleAuthN = protocols.MicrosoftMFA
 
 var (
 	tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -113,10 +113,7 @@ func nonNilStrings(s []string) []string {
 // acr is truthful: the MFA class only when the authentication included MFA
 // ("0" otherwise: no assurance is claimed).
 func (c *opClient) acr(amr []string) string {
-	if slices.Contains(amr, "mfa") {
-		return c.mfaACR()
-	}
-	return "0"
+	return protocols.AuthnOf(amr).ACR(c.mfaACR())
 }
 
 // tokenResponse is the token endpoint's answer.

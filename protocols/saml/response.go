@@ -156,15 +156,7 @@ func (p *IdP) assertion(s *sp, pend *pending, id protocols.Identity, now time.Ti
 
 // authnClass says truthfully how the user signed in.
 func authnClass(s *sp, id protocols.Identity) string {
-	switch {
-	case id.HasAMR("mfa"):
-		return s.MFAClass
-	case id.HasAMR("kerberos") || id.HasAMR("wia"):
-		return ClassKerberos
-	case id.HasAMR("pwd"):
-		return ClassPasswordProtected
-	}
-	return ClassUnspecified
+	return protocols.AuthnOf(id.AMR).SAMLClass(s.MFAClass)
 }
 
 // nameID is the user's NameID for s.

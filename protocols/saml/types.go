@@ -1,5 +1,7 @@
 package saml
 
+import "github.com/fedgate/fedgate/protocols"
+
 // Namespaces, bindings, formats and status codes of SAML 2.0.
 const (
 	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -21,13 +23,13 @@ const (
 	AttrNameFormatBasic       = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 	AttrNameFormatUnspecified = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 
-	ClassPasswordProtected = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-	ClassKerberos          = "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos"
-	ClassUnspecified       = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+	ClassPasswordProtected = protocols.ClassPasswordProtected
+	ClassKerberos          = protocols.ClassKerberos
+	ClassUnspecified       = protocols.ClassUnspecified
 	// ClassREFEDSMFA is the default class of an authentication with MFA.
 	ClassREFEDSMFA = "https://refeds.org/profile/mfa"
 	// ClassMicrosoftMFA is what Entra ID honours as MFA done by the IdP.
-	ClassMicrosoftMFA = "http://schemas.microsoft.com/claims/multipleauthn"
+	ClassMicrosoftMFA = protocols.MicrosoftMFA
 
 	confirmationBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 

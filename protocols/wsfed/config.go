@@ -80,7 +80,7 @@ const (
 	ClaimEmailAddress = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
 	ClaimImmutableID  = "http://schemas.microsoft.com/LiveID/Federation/2008/05/ImmutableID"
 	ClaimUPN          = "http://schemas.xmlsoap.org/claims/UPN"
-	MethodMFA         = "http://schemas.microsoft.com/claims/multipleauthn"
+	MethodMFA         = protocols.MicrosoftMFA
 	msClaims          = "http://schemas.microsoft.com/ws/2008/06/identity/claims"
 	ClaimAuthnMethod  = msClaims + "/authenticationmethod"
 	ClaimAuthnInstant = msClaims + "/authenticationinstant"

@@ -253,7 +253,7 @@ func TestSignInSAML11(t *testing.T) {
 	if a.SelectAttrValue("Issuer", "") != base+"/wsfed" || a.FindElement("./Conditions/AudienceRestrictionCondition/Audience").Text() != "urn:intranet" {
 		t.Errorf("issuer/audience wrong")
 	}
-	if got := a.FindElement("./AuthenticationStatement").SelectAttrValue("AuthenticationMethod", ""); got != methodPassword {
+	if got := a.FindElement("./AuthenticationStatement").SelectAttrValue("AuthenticationMethod", ""); got != protocols.MethodPassword {
 		t.Errorf("method %q", got)
 	}
 	if got := a.FindElement("./AttributeStatement/Attribute[@AttributeName='upn']/AttributeValue").Text(); got != "taro@corp.example" {

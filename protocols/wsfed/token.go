@@ -24,13 +24,7 @@ const (
 	bearer1         = "urn:oasis:names:tc:SAML:1.0:cm:bearer"
 	bearer2         = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
-	methodPassword = "urn:oasis:names:tc:SAML:1.0:am:password"
-	methodKerberos = "urn:ietf:rfc:1510"
-	methodUnspec   = "urn:oasis:names:tc:SAML:1.0:am:unspecified"
-	classPassword  = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-	classKerberos  = "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos"
-	classUnspec    = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
-	timeFormat     = "2006-01-02T15:04:05Z"
+	timeFormat = "2006-01-02T15:04:05Z"
 )
 
 func xsTime(t time.Time) string { return t.UTC().Format(timeFormat) }
@@ -162,15 +156,7 @@ func (s *STS) saml2(rp *rp, reply string, id protocols.Identity, now, exp time.T
 	}
 	as := a.CreateElement("saml:AuthnStatement")
 	as.CreateAttr("AuthnInstant", xsTime(authTime(id, now)))
-	class := classUnspec
-	switch m := authMethod(rp, id); m {
-	case methodPassword:
-		class = classPassword
-	case methodKerberos:
-		class = classKerberos
-	case rp.MFAMethod:
-		class = m
-	}
+	class := protocols.AuthnOf(id.AMR).SAMLClass(rp.MFAMethod)
 	as.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText(class)
 	if err := s.Signer(rp.SHA1).Sign(a, "ID", 1); err != nil {
 		return nil, err
@@ -180,15 +166,7 @@ func (s *STS) saml2(rp *rp, reply string, id protocols.Identity, now, exp time.T
 
 // authMethod says truthfully how the user signed in.
 func authMethod(rp *rp, id protocols.Identity) string {
-	switch {
-	case id.HasAMR("mfa"):
-		return rp.MFAMethod
-	case id.HasAMR("kerberos") || id.HasAMR("wia"):
-		return methodKerberos
-	case id.HasAMR("pwd"):
-		return methodPassword
-	}
-	return methodUnspec
+	return protocols.AuthnOf(id.AMR).SAML1Method(rp.MFAMethod)
 }
 
 func authTime(id protocols.Identity, now time.Time) time.Time {
@@ -219,7 +197,7 @@ func (s *STS) claims(rp *rp, id protocols.Identity) []claimValues {
 		}
 	}
 	if rp.Preset == PresetM365 {
-		if id.HasAMR("mfa") {
+		if protocols.AuthnOf(id.AMR) == protocols.AuthnMFA {
 			out = append(out, claimValues{ClaimAuthnMethod, []string{rp.MFAMethod}})
 		}
 		out = append(out, claimValues{ClaimAuthnInstant, []string{xsTime(authTime(id, s.Now()))}})

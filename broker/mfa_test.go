@@ -1,0 +1,298 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/fedgate/fedgate/broker/store"
+)
+
+// fedgate's own second factor: enrolment, step-up, and every way a code is
+// refused (each with a page and an audit event).
+
+const mfaTestConfig = testConfig + "mfa: { enrol: { allow: true }, contact: { en: \"Call IT on 1234.\" } }\n"
+
+var (
+	secretRE = regexp.MustCompile(`id="totp-secret">([A-Z2-7 ]+)<`)
+	codesRE  = regexp.MustCompile(`<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>`)
+)
+
+// follow GETs through redirects within fedgate and returns the last answer.
+func (e *testEnv) followLocal(c *http.Client, r resp) resp {
+	e.t.Helper()
+	for i := 0; r.code == http.StatusSeeOther && strings.HasPrefix(r.location, "/") && i < 10; i++ {
+		r = e.get(c, r.location)
+	}
+	return r
+}
+
+func formAction(t *testing.T, body string) string {
+	t.Helper()
+	m := actionRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no form in page:\n%s", body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// enrolTOTP signs alice in to the MFA app, enrols an authenticator and
+// returns its secret, the recovery codes and the code it was confirmed with.
+func enrolTOTP(t *testing.T, e *testEnv) (secret string, codes []string, used string) {
+	t.Helper()
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
+		t.Fatalf("sign-in = %d %q, want the enrolment", r.code, r.location)
+	}
+	page := e.followLocal(e.client, r)
+	m := secretRE.FindStringSubmatch(page.body)
+	if page.code != http.StatusOK || m == nil || !strings.Contains(page.body, `src="data:image/png;base64,`) {
+		t.Fatalf("enrolment page = %d\n%s", page.code, page.body)
+	}
+	secret = strings.ReplaceAll(m[1], " ", "")
+	used, _ = totp.GenerateCode(secret, e.clock.Now())
+	form := url.Values{"csrf": {csrfOf(t, page.body)}, "code": {used}}
+	form.Set("secret", regexp.MustCompile(`name="secret" value="([^"]+)"`).FindStringSubmatch(page.body)[1])
+	done := e.post(e.client, formAction(t, page.body), form)
+	for _, c := range codesRE.FindAllStringSubmatch(done.body, -1) {
+		codes = append(codes, c[1])
+	}
+	if done.code != http.StatusOK || len(codes) != recoveryCount {
+		t.Fatalf("confirm = %d, %d recovery codes\n%s", done.code, len(codes), done.body)
+	}
+	app := e.followLocal(e.client, e.get(e.client, regexp.MustCompile(`href="(/mfa/continue[^"]+)"`).FindStringSubmatch(done.body)[1]))
+	if app.code != http.StatusOK || !strings.Contains(app.body, "one-time code") || !strings.Contains(app.body, "multi-factor") {
+		t.Fatalf("app after enrolment = %d\n%s", app.code, app.body)
+	}
+	return secret, codes, used
+}
+
+// stepUp signs alice in again in a new browser and returns the factor page
+// the step-up lands on.
+func mfaStepUp(t *testing.T, e *testEnv) (*http.Client, resp) {
+	t.Helper()
+	c := e.newClient()
+	formURL, csrf := e.beginLogin(c, "/apps/mfa/")
+	r := e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa?l=") {
+		t.Fatalf("sign-in = %d %q, want the step-up", r.code, r.location)
+	}
+	return c, e.followLocal(c, r)
+}
+
+func (e *testEnv) lastMFA(t *testing.T) AuditEvent {
+	t.Helper()
+	evs := e.audit.events(t)
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Event == "mfa" {
+			return evs[i]
+		}
+	}
+	t.Fatalf("no mfa audit event:\n%s", e.audit)
+	return AuditEvent{}
+}
+
+func TestTOTPStepUpAndRefusals(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	secret, _, used := enrolTOTP(t, e)
+	if ev := e.lastMFA(t); ev.Outcome != "success" || ev.Rule != "otp" || ev.User != "alice" {
+		t.Fatalf("enrolment audit = %+v", ev)
+	}
+	c, page := mfaStepUp(t, e)
+	if !strings.Contains(page.body, "Recovery code") {
+		// Two factors: the chooser.
+		t.Fatalf("step-up page, want a chooser:\n%s", page.body)
+	}
+	page = e.get(c, regexp.MustCompile(`href="(/mfa/otp[^"]+)"`).FindStringSubmatch(page.body)[1])
+	action := formAction(t, page.body)
+	csrf := csrfOf(t, page.body)
+	old, _ := totp.GenerateCode(secret, e.clock.Now().Add(-5*totpPeriod))
+	for _, tc := range []struct{ name, code, reason, msg string }{
+		{"wrong", "000000", "mfa-wrong", "That code is not valid."},
+		{"expired", old, "mfa-expired", "That code is not valid."},
+		{"replayed", used, "mfa-replayed", "This code was already used."},
+		{"not digits", "12ab56", "mfa-wrong", "That code is not valid."},
+	} {
+		r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {tc.code}})
+		if r.code != http.StatusUnauthorized || !strings.Contains(r.body, tc.msg) || !strings.Contains(r.body, `role="alert"`) {
+			t.Fatalf("%s code = %d\n%s", tc.name, r.code, r.body)
+		}
+		if ev := e.lastMFA(t); ev.Outcome != "failure" || ev.Reason != tc.reason || ev.CorrelationID == "" {
+			t.Fatalf("%s code audit = %+v", tc.name, ev)
+		}
+	}
+	// A code of the next step (the app's clock a little ahead) is good once.
+	next, _ := totp.GenerateCode(secret, e.clock.Now().Add(totpPeriod))
+	r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {next}})
+	if r.code != http.StatusSeeOther || r.location != "/apps/mfa/" {
+		t.Fatalf("good code = %d %q\n%s", r.code, r.location, r.body)
+	}
+	if app := e.get(c, "/apps/mfa/"); app.code != http.StatusOK {
+		t.Fatalf("app after step-up = %d", app.code)
+	}
+	// Without the CSRF token of this session and login: refused.
+	c2, page2 := mfaStepUp(t, e)
+	page2 = e.get(c2, regexp.MustCompile(`href="(/mfa/otp[^"]+)"`).FindStringSubmatch(page2.body)[1])
+	if r := e.post(c2, formAction(t, page2.body), url.Values{"csrf": {csrf}, "code": {next}}); r.code != http.StatusForbidden {
+		t.Fatalf("foreign csrf = %d", r.code)
+	}
+	if r := e.post(c2, formAction(t, page2.body), url.Values{"csrf": {csrfOf(t, page2.body)}, "code": {next}}); r.code != http.StatusUnauthorized {
+		t.Fatalf("replayed in another browser = %d", r.code)
+	}
+}
+
+func TestTOTPGuessingThrottled(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	secret, _, _ := enrolTOTP(t, e)
+	c, page := mfaStepUp(t, e)
+	page = e.get(c, regexp.MustCompile(`href="(/mfa/otp[^"]+)"`).FindStringSubmatch(page.body)[1])
+	action, csrf := formAction(t, page.body), csrfOf(t, page.body)
+	max := e.srv.Current().Config.Throttle.MaxFailures
+	for i := range max {
+		if r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {"11111" + string(rune('0'+i))}}); r.code != http.StatusUnauthorized {
+			t.Fatalf("guess %d = %d", i, r.code)
+		}
+	}
+	good, _ := totp.GenerateCode(secret, e.clock.Now().Add(totpPeriod))
+	r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {good}})
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "Too many failed attempts") {
+		t.Fatalf("after %d guesses, even a good code = %d\n%s", max, r.code, r.body)
+	}
+	if ev := e.lastMFA(t); ev.Reason != "throttled" {
+		t.Fatalf("audit = %+v", ev)
+	}
+}
+
+func TestRecoveryCodeOnce(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	_, codes, _ := enrolTOTP(t, e)
+	c, page := mfaStepUp(t, e)
+	page = e.get(c, regexp.MustCompile(`href="(/mfa/recovery[^"]+)"`).FindStringSubmatch(page.body)[1])
+	action, csrf := formAction(t, page.body), csrfOf(t, page.body)
+	if r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {strings.ToUpper(codes[3])}}); r.code != http.StatusSeeOther {
+		t.Fatalf("recovery code = %d\n%s", r.code, r.body)
+	}
+	c2, page2 := mfaStepUp(t, e)
+	page2 = e.get(c2, regexp.MustCompile(`href="(/mfa/recovery[^"]+)"`).FindStringSubmatch(page2.body)[1])
+	r := e.post(c2, formAction(t, page2.body), url.Values{"csrf": {csrfOf(t, page2.body)}, "code": {codes[3]}})
+	if r.code != http.StatusUnauthorized {
+		t.Fatalf("the same recovery code again = %d", r.code)
+	}
+	if ev := e.lastMFA(t); ev.Reason != "mfa-wrong" || ev.Rule != "recovery" {
+		t.Fatalf("audit = %+v", ev)
+	}
+}
+
+func TestEnrolNeedsFreshSignIn(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	enrol := e.get(e.client, r.location) // -> /mfa/enrol/otp
+	e.clock.Advance(11 * time.Minute)
+	page := e.get(e.client, enrol.location)
+	if page.code != http.StatusForbidden || !strings.Contains(page.body, "sign in again") || !strings.Contains(page.body, "Call IT on 1234.") {
+		t.Fatalf("stale enrolment = %d\n%s", page.code, page.body)
+	}
+	if ev := e.lastMFA(t); ev.Outcome != "deny" || ev.Reason != "mfa-enrol-not-fresh" {
+		t.Fatalf("audit = %+v", ev)
+	}
+	// The app sends a stale session to sign in again, with credentials.
+	if r := e.get(e.client, "/apps/mfa/"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login?l=") {
+		t.Fatalf("app with a stale session = %d %q", r.code, r.location)
+	}
+}
+
+func TestNoEnrolmentDeniedWithContact(t *testing.T) {
+	e := newEnvWith(t, testConfig+"mfa: { enrol: { allow: true, networks: [10.0.0.0/8] }, contact: { en: \"Call IT on 1234.\" } }\n", nil)
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, "Call IT on 1234.") {
+		t.Fatalf("outside the enrolment network = %d\n%s", r.code, r.body)
+	}
+	evs := e.audit.events(t)
+	if last := evs[len(evs)-1]; last.Event != "access" || last.Reason != "mfa-not-enrolled" {
+		t.Fatalf("audit = %+v", last)
+	}
+}
+
+func TestVaultBindsRecordToUser(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	ctx := context.Background()
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	other := factorUser{Upstream: "partner", Subject: "alice"} // the same name at another upstream
+	if err := v.put(ctx, "otp", alice, totpRecord{Secret: "JBSWY3DPEHPK3PXP"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := e.srv.Store.Get(ctx, recordKey("otp", alice))
+	if err != nil || bytes.Contains(raw, []byte("JBSWY3DPEHPK3PXP")) || bytes.Contains(raw, []byte("alice")) {
+		t.Fatalf("stored record shows the secret or the user: %q %v", raw, err)
+	}
+	if has, _ := v.has(ctx, "otp", other); has {
+		t.Fatal("another upstream's user has alice's factor")
+	}
+	// Copied under the other user's key (or another method's), it does not open.
+	_ = e.srv.Store.Put(ctx, recordKey("otp", other), raw, time.Time{})
+	var rec totpRecord
+	if err := v.get(ctx, "otp", other, &rec); !errors.Is(err, errVaultSeal) {
+		t.Fatalf("moved record opened: %v %+v", err, rec)
+	}
+	if err := v.get(ctx, "otp", factorUser{Upstream: "local", Subject: "bob"}, &rec); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("absent record: %v", err)
+	}
+	// Other keys (a stolen state file without the key files) open nothing.
+	stranger, _ := newVault(e.srv.Store, e.keys[1:])
+	if err := stranger.get(ctx, "otp", alice, &rec); !errors.Is(err, errVaultSeal) {
+		t.Fatalf("record opened without fedgate's keys: %v", err)
+	}
+}
+
+func TestMFAAdminListAndReset(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	enrolTOTP(t, e)
+	out := &syncBuffer{}
+	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fs, err := admin.List(ctx, "local", "ALICE")
+	if err != nil || len(fs) != 2 || fs[0].Method != "otp" || fs[1].Method != "recovery" || fs[1].Detail[0] != "10 codes left" {
+		t.Fatalf("list = %+v %v", fs, err)
+	}
+	if _, err := admin.List(ctx, "partner", "alice"); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("alice at another upstream: %v", err)
+	}
+	if _, err := admin.Reset(ctx, "local", "alice", []string{"sms"}, "root"); err == nil {
+		t.Fatal("unknown method accepted")
+	}
+	removed, err := admin.Reset(ctx, "local", "alice", []string{"otp"}, "root")
+	if err != nil || len(removed) != 1 || removed[0] != "otp" {
+		t.Fatalf("reset = %v %v", removed, err)
+	}
+	evs := out.events(t)
+	if len(evs) != 1 || evs[0].Event != "mfa-reset" || evs[0].User != "alice" || evs[0].Actor != "root" || evs[0].Rule != "otp" {
+		t.Fatalf("audit = %+v", evs)
+	}
+	// Only the recovery codes are left: the step-up goes straight to them.
+	_, page := mfaStepUp(t, e)
+	if !strings.Contains(page.body, "Enter a recovery code") {
+		t.Fatalf("after resetting otp:\n%s", page.body)
+	}
+	if removed, _ := admin.Reset(ctx, "local", "alice", nil, "root"); len(removed) != 1 || removed[0] != "recovery" {
+		t.Fatalf("reset all = %v", removed)
+	}
+	if fs, _ := admin.List(ctx, "local", "alice"); len(fs) != 0 {
+		t.Fatalf("after reset: %+v", fs)
+	}
+}

@@ -1,0 +1,152 @@
+package broker
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/fedgate/fedgate/broker/keys"
+	"github.com/fedgate/fedgate/broker/store"
+)
+
+// The vault keeps enrolled factors in the store, sealed: AES-256-GCM under
+// keys derived from fedgate's cookie keys (the first seals, all open, so
+// they rotate together), with the store key as additional data. A stolen
+// state file alone gives nothing, and a record copied to another user's or
+// another method's key no longer opens: a factor cannot jump between
+// users or upstreams.
+//
+//	mfa:<method>:<user id>     one method's record for one user
+//	mfa-used:<what>:<user id>  single-use markers (a TOTP step, a recovery code)
+//	mfa-user:<name id>         upstream + user name → the user (for `fedgate mfa`)
+type vault struct {
+	st    store.Store
+	aeads []cipher.AEAD
+}
+
+// factorUser is whom a factor belongs to: a subject of one upstream.
+// Username is for people (the admin command, the authenticator app's label).
+type factorUser struct {
+	Upstream string `json:"up"`
+	Subject  string `json:"sub"`
+	Username string `json:"usr,omitempty"`
+}
+
+// id is the user's key part: a hash, so the store holds no user names.
+func (u factorUser) id() string { return hashID(u.Upstream, u.Subject) }
+
+func hashID(upstream, name string) string {
+	h := sha256.Sum256([]byte(upstream + "\x00" + name))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// nameKey finds a user by upstream and user name (case-insensitive).
+func nameKey(upstream, username string) string {
+	return "mfa-user:" + hashID(upstream, strings.ToLower(strings.TrimSpace(username)))
+}
+
+func newVault(st store.Store, ks []keys.CookieKey) (vault, error) {
+	v := vault{st: st}
+	for _, k := range ks {
+		m := hmac.New(sha256.New, k.Block)
+		m.Write([]byte("fedgate mfa vault v1"))
+		blk, err := aes.NewCipher(m.Sum(nil))
+		if err != nil {
+			return vault{}, err
+		}
+		a, err := cipher.NewGCM(blk)
+		if err != nil {
+			return vault{}, err
+		}
+		v.aeads = append(v.aeads, a)
+	}
+	if len(v.aeads) == 0 {
+		return vault{}, errors.New("broker: no cookie keys for the MFA vault")
+	}
+	return v, nil
+}
+
+func recordKey(method string, u factorUser) string { return "mfa:" + method + ":" + u.id() }
+
+// get opens method's record for u into dst; store.ErrNotFound when u has none.
+func (v vault) get(ctx context.Context, method string, u factorUser, dst any) error {
+	return v.open(ctx, recordKey(method, u), dst)
+}
+
+// put seals val as method's record for u.
+func (v vault) put(ctx context.Context, method string, u factorUser, val any) error {
+	return v.seal(ctx, recordKey(method, u), val)
+}
+
+func (v vault) remove(ctx context.Context, method string, u factorUser) error {
+	return v.st.Delete(ctx, recordKey(method, u))
+}
+
+// has reports whether u has a record of method.
+func (v vault) has(ctx context.Context, method string, u factorUser) (bool, error) {
+	_, err := v.st.Get(ctx, recordKey(method, u))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// claim spends what (a TOTP step, a recovery code's hash) for u until
+// expiry, across every replica sharing the store: true the first time.
+func (v vault) claim(ctx context.Context, what string, u factorUser, expiry time.Time) (bool, error) {
+	return v.st.Claim(ctx, "mfa-used:"+what+":"+u.id(), expiry)
+}
+
+// remember lets `fedgate mfa` find u by upstream and user name.
+func (v vault) remember(ctx context.Context, u factorUser) error {
+	return v.seal(ctx, nameKey(u.Upstream, u.Username), u)
+}
+
+// lookup is the user named username at upstream, if they ever enrolled.
+func (v vault) lookup(ctx context.Context, upstream, username string) (factorUser, error) {
+	var u factorUser
+	err := v.open(ctx, nameKey(upstream, username), &u)
+	return u, err
+}
+
+func (v vault) seal(ctx context.Context, key string, val any) error {
+	plain, err := json.Marshal(val)
+	if err != nil {
+		return err
+	}
+	a := v.aeads[0]
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plain)+a.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	return v.st.Put(ctx, key, a.Seal(nonce, nonce, plain, []byte(key)), time.Time{})
+}
+
+// errVaultSeal: a record that no key opens (tampered, moved, or sealed
+// under keys since dropped).
+var errVaultSeal = errors.New("broker: MFA record does not open")
+
+func (v vault) open(ctx context.Context, key string, dst any) error {
+	sealed, err := v.st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	for _, a := range v.aeads {
+		if len(sealed) < a.NonceSize() {
+			break
+		}
+		plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(key))
+		if err == nil {
+			return json.Unmarshal(plain, dst)
+		}
+	}
+	return errVaultSeal
+}
