@@ -16,6 +16,8 @@ type Device struct {
 	CAFiles   []string `yaml:"ca_files"`
 	CRLFile   string   `yaml:"crl_file"`
 	MatchUser []string `yaml:"match_user"`
+	// Factor: the certificate is also a second factor (amr sc).
+	Factor bool `yaml:"factor"`
 }
 
 // WebAuthn tunes security keys and passkeys (the relying party is
@@ -62,6 +64,9 @@ func (c *Config) validateDevices(add addFunc) {
 		seen[d.Name] = true
 		if len(d.CAFiles) == 0 {
 			add(p, "name the PEM file(s) of the CA that issues these certificates", "device %q has no ca_files", d.Name)
+		}
+		if d.Factor && len(d.MatchUser) == 0 {
+			add(p+".factor", "add match_user (e.g. [upn]): as a factor, the certificate must name the user", "device %q is a factor but names no user", d.Name)
 		}
 		for _, f := range d.MatchUser {
 			if !slices.Contains(DeviceUserFields, f) {

@@ -105,16 +105,19 @@ func serverCert(t *testing.T, dir string) *x509.CertPool {
 	return pool
 }
 
-// startDeviceFedgate runs fedgate with the pcs app on a free port; server
-// is the rest of the server block.
-func startDeviceFedgate(t *testing.T, dir string, port int, server string) {
+// corpPCs is the device kind of most tests: the device CA, its CRL.
+const corpPCs = "{ name: corp-pcs, ca_files: [ca/ca.pem], crl_file: ca/crl.pem }"
+
+// startDeviceFedgate runs fedgate with the pcs app (policy) on a free
+// port; server is the rest of the server block, device the devices entry.
+func startDeviceFedgate(t *testing.T, dir string, port int, server, device, policy string) {
 	t.Helper()
 	users, err := os.ReadFile("../../examples/quickstart/users.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "users.yaml", string(users))
-	writeFile(t, dir, "pcs.yaml", pcsPolicy)
+	writeFile(t, dir, "pcs.yaml", policy)
 	writeFile(t, dir, "fedgate.yaml", fmt.Sprintf(`server:
   listen: 127.0.0.1:%d
   cert_host: %s
@@ -125,9 +128,8 @@ audit: { file: audit.jsonl }
 upstreams: [{ id: local, type: local, users_file: users.yaml }]
 apps: [{ id: pcs, type: whoami, policy: pcs }]
 policies: [pcs.yaml]
-devices:
-  - { name: corp-pcs, ca_files: [ca/ca.pem], crl_file: ca/crl.pem }
-`, port, certHostName, server))
+devices: [%s]
+`, port, certHostName, server, device))
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
 	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
@@ -239,7 +241,7 @@ func TestDeviceCertificateCurl(t *testing.T) {
 	startDeviceFedgate(t, dir, port, fmt.Sprintf(`public_url: https://localhost:%d
   tls: { cert_file: tls.pem, key_file: tls.key }
   client_cert_header: X-SSL-Client-Cert
-  trusted_proxies: [192.0.2.1/32]`, port))
+  trusted_proxies: [192.0.2.1/32]`, port), corpPCs, pcsPolicy)
 	base := fmt.Sprintf("https://localhost:%d", port)
 	cacert := filepath.Join(dir, "tls.pem")
 	for _, tc := range []struct {
@@ -327,7 +329,7 @@ func TestDeviceCertificateNginx(t *testing.T) {
 	startDeviceFedgate(t, dir, port, fmt.Sprintf(`public_url: https://localhost:%d
   insecure_http: true
   trusted_proxies: [127.0.0.1/32]
-  client_cert_header: X-SSL-Client-Cert`, nginxPort))
+  client_cert_header: X-SSL-Client-Cert`, nginxPort), corpPCs, pcsPolicy)
 	snippet := docSnippetIn(t, "mfa.md", "<!-- nginx cert snippet:",
 		"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", nginxPort),
 		"server_name certauth.sso.example.co.jp;", "server_name "+certHostName+";",
@@ -378,5 +380,49 @@ func TestDeviceCertificateNginx(t *testing.T) {
 			return curlCert(t, ask, cacert, f[:])
 		})
 		wantDevice(t, tc.name, code, body, deviceEvents(t, dir), tc.code, tc.event)
+	}
+}
+
+// TestDeviceCertificateFactor: a certificate naming the user is a second
+// factor (amr sc) where the device kind says factor: true; one naming
+// someone else is refused with a page and an audit event.
+func TestDeviceCertificateFactor(t *testing.T) {
+	dir := t.TempDir()
+	certs := makeDeviceCerts(t, dir)
+	for _, who := range []string{"bob", "alice"} {
+		if code, out, errs := runCLI("ca", "issue", "--dir", certs.ca, "--cn", who, "--out", filepath.Join(dir, who)); code != 0 {
+			t.Fatalf("issue %s: %s %s", who, out, errs)
+		}
+	}
+	pool := serverCert(t, dir)
+	port := freePort(t)
+	startDeviceFedgate(t, dir, port, fmt.Sprintf("public_url: https://localhost:%d\n  tls: { cert_file: tls.pem, key_file: tls.key }", port),
+		"{ name: corp-users, ca_files: [ca/ca.pem], match_user: [cn], factor: true }",
+		"policy: pcs\nrules:\n  - name: staff, with a certificate\n    when: { groups: [staff] }\n    allow: { mfa: { methods: [sc] } }\n")
+	base := fmt.Sprintf("https://localhost:%d", port)
+	cacert := filepath.Join(dir, "tls.pem")
+	for _, tc := range []struct {
+		cert string
+		code int
+	}{{"alice", http.StatusUnauthorized}, {"bob", http.StatusOK}} {
+		code, body := deviceVisit(t, base, pool, func(ask string) string {
+			return curlCert(t, ask, cacert, []string{filepath.Join(dir, tc.cert+".pem"), filepath.Join(dir, tc.cert+".key")})
+		})
+		if code != tc.code {
+			t.Fatalf("bob with %s's certificate: %d, want %d: %.400s", tc.cert, code, tc.code, body)
+		}
+		var last struct{ Event, Outcome, Rule, Reason, User string }
+		for _, line := range strings.Split(strings.TrimSpace(auditReasons(t, dir)), "\n") {
+			var e struct{ Event, Outcome, Rule, Reason, User string }
+			if json.Unmarshal([]byte(line), &e) == nil && e.Event == "mfa" {
+				last = e
+			}
+		}
+		switch {
+		case tc.code == http.StatusOK && (!strings.Contains(body, "certificate") || last.Outcome != "success" || last.Rule != "cert" || last.User != "bob"):
+			t.Errorf("bob's own certificate: %+v %.400s", last, body)
+		case tc.code != http.StatusOK && (!strings.Contains(body, "No certificate naming you") || last.Reason != "cert-refused"):
+			t.Errorf("alice's certificate: %+v %.400s", last, body)
+		}
 	}
 }
