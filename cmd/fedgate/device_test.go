@@ -426,3 +426,35 @@ func TestDeviceCertificateFactor(t *testing.T) {
 		}
 	}
 }
+
+// TestMFADocSnippetsPassCheck: the config and policy that docs/mfa.md shows
+// for device certificates pass `fedgate check`, as shown.
+func TestMFADocSnippetsPassCheck(t *testing.T) {
+	dir := t.TempDir()
+	certs := makeDeviceCerts(t, dir)
+	serverCert(t, dir)
+	if err := os.Rename(filepath.Join(certs.ca, "ca.pem"), filepath.Join(certs.ca, "corp-devices.pem")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "users.yaml", "users: []\n")
+	policyDoc := docSnippetIn(t, "mfa.md", "A policy asks for one with the `device:` condition:")
+	writeFile(t, dir, "finance.yaml", policyDoc)
+	devices := docSnippetIn(t, "mfa.md", "`corp-pcs` is defined in the fedgate config:",
+		"public_url: https://sso.example.co.jp", "public_url: https://sso.example.co.jp\n  tls: { cert_file: tls.pem, key_file: tls.key }")
+	_, deviceList, _ := strings.Cut(devices, "devices:")
+	behind := docSnippetIn(t, "mfa.md", "anybody can write a header.")
+	rest := "data_dir: data\nupstreams: [{ id: local, type: local, users_file: users.yaml }]\n" +
+		"apps: [{ id: finance, type: whoami, policy: finance }]\npolicies: [finance.yaml]\n"
+	for name, cfg := range map[string]string{
+		"TLS here":            devices + "\n" + rest,
+		"behind a terminator": behind + "\ndevices:" + deviceList + "\n" + rest,
+	} {
+		t.Run(name, func(t *testing.T) {
+			writeFile(t, dir, "fedgate.yaml", cfg)
+			code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
+			if code != 0 || !strings.Contains(stdout, ": ok — ") {
+				t.Fatalf("check: exit %d\n%s%s\n--- config:\n%s", code, stdout, stderr, cfg)
+			}
+		})
+	}
+}
