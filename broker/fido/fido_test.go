@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/broker/fido/fidotest"
 )
 
 const (
@@ -25,14 +27,14 @@ func newRP(t testing.TB, c Config) *RP {
 }
 
 // enrolled is bob with k registered through the ceremony.
-func enrolled(t testing.TB, rp *RP, k *softKey) *User {
+func enrolled(t testing.TB, rp *RP, k *fidotest.Key) *User {
 	t.Helper()
 	u := &User{Handle: UserHandle("corp", "bob-sub"), Name: "bob"}
 	c, err := rp.BeginRegister(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := rp.FinishRegister(u, c.State, k.register(t, challenge(t, c), rpID, origin), "my key", time.Now())
+	key, err := rp.FinishRegister(u, c.State, k.Register(t, fidotest.Challenge(t, c.Options), rpID, origin), "my key", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +43,11 @@ func enrolled(t testing.TB, rp *RP, k *softKey) *User {
 }
 
 func TestRegister(t *testing.T) {
-	k := newSoftKey(t)
-	k.aaguid = [16]byte{0xcb, 0x69, 0x48, 0x1e}
+	k := fidotest.New(t)
+	k.AAGUID = [16]byte{0xcb, 0x69, 0x48, 0x1e}
 	rp := newRP(t, Config{})
 	u := enrolled(t, rp, k)
-	if u.Keys[0].Name != "my key" || string(u.Keys[0].Credential.ID) != string(k.id) {
+	if u.Keys[0].Name != "my key" || string(u.Keys[0].Credential.ID) != string(k.ID) {
 		t.Fatalf("key = %+v", u.Keys[0])
 	}
 	tests := []struct {
@@ -67,7 +69,7 @@ func TestRegister(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = tt.rp.FinishRegister(u, c.State, k.register(t, challenge(t, c), tt.rpID, tt.origin), "k", time.Now())
+			_, err = tt.rp.FinishRegister(u, c.State, k.Register(t, fidotest.Challenge(t, c.Options), tt.rpID, tt.origin), "k", time.Now())
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("FinishRegister = %v, want %v", err, tt.want)
 			}
@@ -80,23 +82,23 @@ func TestRegister(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	rp := newRP(t, Config{})
-	k := newSoftKey(t)
+	k := fidotest.New(t)
 	u := enrolled(t, rp, k)
-	other := newSoftKey(t)
+	other := fidotest.New(t)
 	tests := []struct {
 		name    string
 		answer  func(chal string) []byte
 		want    error
 		counter uint32 // stored after a good answer
 	}{
-		{"good", func(c string) []byte { return k.assert(t, c, rpID, origin, 5) }, nil, 5},
-		{"counter advanced", func(c string) []byte { return k.assert(t, c, rpID, origin, 9) }, nil, 9},
-		{"lower sign counter", func(c string) []byte { return k.assert(t, c, rpID, origin, 3) }, ErrCounter, 9},
-		{"same sign counter", func(c string) []byte { return k.assert(t, c, rpID, origin, 9) }, ErrCounter, 9},
-		{"another site's RP ID", func(c string) []byte { return k.assert(t, c, "evil.example", origin, 10) }, ErrRPID, 9},
-		{"another origin", func(c string) []byte { return k.assert(t, c, rpID, "https://evil.example", 10) }, ErrInvalid, 9},
-		{"another challenge", func(string) []byte { return k.assert(t, "AAAA", rpID, origin, 10) }, ErrInvalid, 9},
-		{"a key bob does not have", func(c string) []byte { return other.assert(t, c, rpID, origin, 10) }, ErrUnknownKey, 9},
+		{"good", func(c string) []byte { return k.Assert(t, c, rpID, origin, 5) }, nil, 5},
+		{"counter advanced", func(c string) []byte { return k.Assert(t, c, rpID, origin, 9) }, nil, 9},
+		{"lower sign counter", func(c string) []byte { return k.Assert(t, c, rpID, origin, 3) }, ErrCounter, 9},
+		{"same sign counter", func(c string) []byte { return k.Assert(t, c, rpID, origin, 9) }, ErrCounter, 9},
+		{"another site's RP ID", func(c string) []byte { return k.Assert(t, c, "evil.example", origin, 10) }, ErrRPID, 9},
+		{"another origin", func(c string) []byte { return k.Assert(t, c, rpID, "https://evil.example", 10) }, ErrInvalid, 9},
+		{"another challenge", func(string) []byte { return k.Assert(t, "AAAA", rpID, origin, 10) }, ErrInvalid, 9},
+		{"a key bob does not have", func(c string) []byte { return other.Assert(t, c, rpID, origin, 10) }, ErrUnknownKey, 9},
 		{"garbage", func(string) []byte { return []byte(`{"id":1}`) }, ErrInvalid, 9},
 	}
 	for _, tt := range tests {
@@ -105,7 +107,7 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			i, key, err := rp.FinishLogin(u, c.State, tt.answer(challenge(t, c)), time.Now())
+			i, key, err := rp.FinishLogin(u, c.State, tt.answer(fidotest.Challenge(t, c.Options)), time.Now())
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("FinishLogin = %v, want %v", err, tt.want)
 			}
@@ -124,10 +126,10 @@ func TestLogin(t *testing.T) {
 // is the raw signature check inside it, for comparison.
 func BenchmarkAssertion(b *testing.B) {
 	rp := newRP(b, Config{})
-	k := newSoftKey(b)
+	k := fidotest.New(b)
 	u := enrolled(b, rp, k)
 	c, _ := rp.BeginLogin(u)
-	answer := k.assert(b, challenge(b, c), rpID, origin, 1)
+	answer := k.Assert(b, fidotest.Challenge(b, c.Options), rpID, origin, 1)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := rp.FinishLogin(u, c.State, answer, time.Time{}); err != nil {
@@ -137,12 +139,12 @@ func BenchmarkAssertion(b *testing.B) {
 }
 
 func BenchmarkECDSAP256(b *testing.B) {
-	k := newSoftKey(b)
+	k := fidotest.New(b)
 	d := sha256.Sum256([]byte("authenticator data and client data hash"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, k.priv, d[:])
+	sig, _ := ecdsa.SignASN1(rand.Reader, k.Priv, d[:])
 	b.ReportAllocs()
 	for b.Loop() {
-		if !ecdsa.VerifyASN1(&k.priv.PublicKey, d[:], sig) {
+		if !ecdsa.VerifyASN1(&k.Priv.PublicKey, d[:], sig) {
 			b.Fatal("bad signature")
 		}
 	}
