@@ -22,7 +22,8 @@ func (b *Server) askFirst(r *http.Request, snap *Snapshot, p *Pending) *protocol
 	if app == nil {
 		return nil
 	}
-	if _, ok := b.mfaUpstream(snap, p.Upstream); !ok {
+	if _, ok := b.mfaUpstream(snap, p.Upstream); !ok || ownFactorsFor(snap, p.Upstream) {
+		// Not asked first where fedgate's own factors give the MFA.
 		return nil
 	}
 	pol, _ := snap.Config.PolicySet.Policy(app.Policy)

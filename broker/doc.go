@@ -33,7 +33,13 @@
 // the app asked for; the policy (policy.Decide) with the app's own MFA
 // demand; the policy's session cap; the step-up loop guard. It slides the
 // idle timeout, audits the decision, and answers allow, sign in, step up
-// (ask the session's upstream for MFA) or deny.
+// or deny. A step-up (stepUpWay) goes to a second factor of fedgate's own
+// that the user has (mfa.go: the mfaMethod contract; mfa_totp.go,
+// mfa_recovery.go), or to enrolling one where mfa.enrol allows it
+// (mfaenrol.go), or to the session's upstream, asked for MFA. The factor
+// pages (mfaflow.go) prove the factor, throttled like passwords, add its
+// AMR and "mfa" to the session and call complete again. Factors live in
+// the store, sealed and keyed by upstream + subject (mfavault.go).
 //
 // Back at the app: a proxied host gets its own cookie through a one-time
 // ticket (proxyapp.go redirectAfterLogin and appHostCallback), sealed,

@@ -154,9 +154,11 @@ func (b *Server) judge(r *http.Request, snap *Snapshot, s *Session, d policy.Dec
 }
 
 // stepUpWay picks how a session gets the MFA it lacks: a factor of
-// fedgate's own that the user has (they are here: no round trip), else
-// the upstream if it can be asked, else enrolling a factor where the
-// enrolment policy lets them, else nothing (deny).
+// fedgate's own that the user has (they are here: no round trip); else
+// enrolling one, where the enrolment policy (mfa.enrol) lets this user do
+// it now — its point is fedgate's own MFA on top of the upstream's
+// sign-in; else the upstream, if it can be asked; else nothing (deny, with
+// whom to ask).
 func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *policy.MFARequirement, u use) verdict {
 	v := verdict{Session: s, Outcome: stepUp, MFA: &protocols.MFARequest{Methods: m.Methods, MaxAge: m.MaxAge}}
 	names, err := b.localFactors(r, snap, s, m.Methods)
@@ -168,14 +170,16 @@ func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *polic
 		v.Factors = names
 		return v
 	}
+	why := b.enrolRefusal(r, snap, s)
+	if why == "" && len(enrollable(snap, m.Methods)) > 0 {
+		v.Enrol = true
+		return v
+	}
 	if ra, ok := b.mfaUpstream(snap, s.Identity.Upstream); ok {
 		v.Via = ra
 		return v
 	}
-	switch why := b.enrolRefusal(r, snap, s); {
-	case why == "" && len(enrollable(snap, m.Methods)) > 0:
-		v.Enrol = true
-		return v
+	switch {
 	case why == "mfa-enrol-not-fresh" && u.After == nil:
 		// A fresh sign-in would let them enrol: ask for credentials again.
 		return verdict{Outcome: signIn, Reason: why, Session: s, Force: true}

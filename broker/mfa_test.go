@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -294,5 +295,64 @@ func TestMFAAdminListAndReset(t *testing.T) {
 	}
 	if fs, _ := admin.List(ctx, "local", "alice"); len(fs) != 0 {
 		t.Fatalf("after reset: %+v", fs)
+	}
+}
+
+func TestMFAPagesJapaneseAndKeyboard(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	enrol := e.get(e.client, r.location)
+	req, _ := http.NewRequest("GET", enrol.location, nil)
+	req.Header.Set("Accept-Language", "ja,en;q=0.5")
+	page := e.do(e.client, req)
+	for _, want := range []string{`<html lang="ja">`, "認証アプリの設定", "QR コード", `<label for="code">6 桁のコード</label>`,
+		`autocomplete="one-time-code"`, `inputmode="numeric"`, "autofocus", `<button type="submit">確認</button>`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("Japanese enrolment page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(page.body)
+	}
+}
+
+// A proxied app that needs MFA: the factor is asked on fedgate's host, and
+// the app host's cookie is minted from the session that has it.
+func TestTOTPForProxyApp(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("backend")) }))
+	t.Cleanup(be.Close)
+	cfg := strings.Replace(mfaTestConfig, "apps:\n", "apps:\n  - { id: wiki, type: proxy, host: app.example, to: [\""+be.URL+"\"], policy: needs-mfa }\n", 1)
+	e := newEnvWith(t, cfg, nil)
+	c := hostClient()
+	_, at := e.follow(c, "app.example", "/page", 5)
+	fed := func(method, target string, form url.Values) resp {
+		req, _ := http.NewRequest(method, e.http.URL+strings.TrimPrefix(target, "127.0.0.1:8080"), strings.NewReader(form.Encode()))
+		req.Host = "127.0.0.1:8080"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return e.do(c, req)
+	}
+	form := fed("GET", at, nil)
+	r := fed("POST", at, url.Values{"csrf": {csrfOf(t, form.body)}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	for r.code == http.StatusSeeOther && strings.HasPrefix(r.location, "/mfa") {
+		r = fed("GET", r.location, nil)
+	}
+	m := secretRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("want the enrolment page, got %d\n%s", r.code, r.body)
+	}
+	code, _ := totp.GenerateCode(strings.ReplaceAll(m[1], " ", ""), e.clock.Now())
+	secret := regexp.MustCompile(`name="secret" value="([^"]+)"`).FindStringSubmatch(r.body)[1]
+	codes := fed("POST", formAction(t, r.body), url.Values{"csrf": {csrfOf(t, r.body)}, "secret": {html.UnescapeString(secret)}, "code": {code}})
+	cont := fed("GET", html.UnescapeString(regexp.MustCompile(`href="(/mfa/continue[^"]+)"`).FindStringSubmatch(codes.body)[1]), nil)
+	if cont.code != http.StatusSeeOther || !strings.HasPrefix(cont.location, "http://app.example/.fedgate/callback?t=") {
+		t.Fatalf("after the factor: %d %q", cont.code, cont.location)
+	}
+	cb, _ := url.Parse(cont.location)
+	if back := e.onHost(c, "app.example", cb.RequestURI()); back.code != http.StatusSeeOther {
+		t.Fatalf("ticket: %d", back.code)
+	}
+	if page := e.onHost(c, "app.example", "/page"); page.code != http.StatusOK || page.body != "backend" {
+		t.Fatalf("app after MFA: %d %q", page.code, page.body)
 	}
 }

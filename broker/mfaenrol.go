@@ -16,8 +16,7 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 	e := snap.Config.MFA.Enrol
 	id := s.Identity
 	switch {
-	case !e.Allow,
-		len(e.Upstreams) > 0 && !slices.Contains(e.Upstreams, id.Upstream),
+	case !ownFactorsFor(snap, id.Upstream),
 		len(e.Groups) > 0 && !slices.ContainsFunc(id.Groups, func(g string) bool { return slices.Contains(e.Groups, g) }):
 		return "mfa-enrol-not-allowed"
 	case len(e.Networks) > 0 && !slices.ContainsFunc(e.Networks, func(n netip.Prefix) bool { return n.Contains(snap.clientAddr(r, "")) }):
@@ -38,6 +37,13 @@ type mfaOffered interface {
 func offered(m mfaMethod, snap *Snapshot) bool {
 	o, ok := m.(mfaOffered)
 	return !ok || o.Offered(snap)
+}
+
+// ownFactorsFor: users of upstream may enrol fedgate's own factors (some
+// of them, by mfa.enrol's other limits).
+func ownFactorsFor(snap *Snapshot, upstream string) bool {
+	e := snap.Config.MFA.Enrol
+	return e.Allow && (len(e.Upstreams) == 0 || slices.Contains(e.Upstreams, upstream))
 }
 
 // enrollable are the methods the user may enrol that meet the demand.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -47,20 +48,14 @@ func (d *decoder) authCond(n ast.Node) (cond, bool) {
 func (c authCond) amrOK(in *Input) bool { return c.amr == nil || hasMethod(in, c.amr) }
 
 func (c authCond) ok(e *env) bool {
-	if c.maxAge == 0 {
-		return c.amrOK(&e.in)
-	}
-	if c.amr == nil {
-		return withinAge(&e.in, c.maxAge) || (!e.in.MFATime.IsZero() && e.in.Now.Sub(e.in.MFATime) <= c.maxAge)
-	}
-	return methodFresh(&e.in, c.amr, c.maxAge)
+	return c.amrOK(&e.in) && (c.maxAge == 0 || methodFresh(&e.in, c.amr, c.maxAge))
 }
 
 func (c authCond) why(b []byte, e *env) []byte {
 	b = append(b, "auth: "...)
 	if !c.amrOK(&e.in) {
 		b = append(b, "amr ["...)
-		for i, m := range e.in.AMR {
+		for i, m := range slices.Concat(e.in.AMR, e.in.LocalAMR) {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
@@ -69,11 +64,12 @@ func (c authCond) why(b []byte, e *env) []byte {
 		b = append(b, "] has none of "...)
 		return append(b, c.amrText...)
 	}
-	if e.in.AuthTime.IsZero() {
+	t := lastProved(&e.in, c.amr)
+	if !known(t) {
 		return append(b, "no auth time"...)
 	}
 	b = append(b, "authenticated "...)
-	b = append(b, e.in.Now.Sub(e.in.AuthTime).String()...)
+	b = append(b, e.in.Now.Sub(t).String()...)
 	b = append(b, " ago, max_age "...)
 	return append(b, c.maxAge.String()...)
 }

@@ -163,25 +163,3 @@ func decideRule(p *Policy, r *rule, e *env) Decision {
 	d.Reasons = []Reason{{Code: ReasonAllowedByRule}}
 	return d
 }
-
-// withinAge reports whether the user authenticated no more than maxAge
-// before Now. An unknown (zero) AuthTime is never recent enough; an AuthTime
-// slightly in the future (clock skew) counts as now.
-func withinAge(in *Input, maxAge time.Duration) bool {
-	if in.AuthTime.IsZero() {
-		return false
-	}
-	return in.Now.Sub(in.AuthTime) <= maxAge
-}
-
-// anyFold reports whether have and want share an entry, ignoring case.
-func anyFold(have, want []string) bool {
-	for _, h := range have {
-		for _, w := range want {
-			if strings.EqualFold(h, w) {
-				return true
-			}
-		}
-	}
-	return false
-}

@@ -18,13 +18,35 @@ func hasMethod(in *Input, want []string) bool {
 	return slices.ContainsFunc(want, func(w string) bool { return methodTime(in, w) != (time.Time{}) })
 }
 
-// methodFresh: the session proved one of want no longer than maxAge ago.
+// methodFresh: the session proved one of want (nil: any method) no longer
+// than maxAge ago.
 func methodFresh(in *Input, want []string, maxAge time.Duration) bool {
-	return slices.ContainsFunc(want, func(w string) bool {
-		t := methodTime(in, w)
-		return !t.IsZero() && in.Now.Sub(t) <= maxAge
-	})
+	t := lastProved(in, want)
+	return known(t) && in.Now.Sub(t) <= maxAge
 }
+
+// lastProved is when the session last proved one of want (nil: any
+// method); zero if it never did.
+func lastProved(in *Input, want []string) time.Time {
+	if want == nil {
+		want = slices.Concat(in.AMR, in.LocalAMR)
+		if len(want) == 0 && !in.AuthTime.IsZero() {
+			return in.AuthTime
+		}
+	}
+	var t time.Time
+	for _, w := range want {
+		if m := methodTime(in, w); m.After(t) {
+			t = m
+		}
+	}
+	return t
+}
+
+// unknownTime: a method proved at a time nobody said; never fresh.
+var unknownTime = time.Unix(0, 1)
+
+func known(t time.Time) bool { return t.After(unknownTime) }
 
 // methodTime is when the session last proved method w; zero if it did not.
 func methodTime(in *Input, w string) time.Time {
@@ -41,7 +63,7 @@ func methodTime(in *Input, w string) time.Time {
 		t = in.AuthTime
 	}
 	if t.IsZero() && fold(in.AMR, w) {
-		t = time.Unix(0, 1) // proved, at an unknown time: never fresh
+		t = unknownTime
 	}
 	return t
 }

@@ -75,11 +75,11 @@ policies: [staff.yaml]
 // fails the test (the docs changed under it).
 func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	t.Helper()
-	return docSnippetIn(t, "proxy.md", marker, pairs...)
+	return docFileSnippet(t, "proxy.md", marker, pairs...)
 }
 
-// docSnippetIn is docSnippet for another page of docs/.
-func docSnippetIn(t *testing.T, page, marker string, pairs ...string) string {
+// docFileSnippet is docSnippet for another page of docs/.
+func docFileSnippet(t *testing.T, page, marker string, pairs ...string) string {
 	t.Helper()
 	doc, err := os.ReadFile("../../docs/" + page)
 	if err != nil {

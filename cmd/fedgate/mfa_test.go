@@ -37,3 +37,26 @@ mfa: { enrol: { allow: true, upstreams: [corp], networks: [10.0.0.0/8], within: 
 		}
 	}
 }
+
+// docs/mfa.md's config passes `fedgate check` as shown.
+func TestMFADocExample(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "users.yaml", "users: []\n")
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
+data_dir: data
+upstreams:
+  - { id: corp-adfs, type: local, users_file: users.yaml }
+`+docFileSnippet(t, "mfa.md", "<!-- mfa example -->"))
+	code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "http://127.0.0.1:1", insecure_http: true }
+data_dir: data
+upstreams:
+  - { id: corp, type: local, users_file: users.yaml }
+`+docFileSnippet(t, "mfa.md", "<!-- mfa example -->"))
+	if code, _, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml")); code != 1 || !strings.Contains(stderr, `mfa.enrol: unknown upstream "corp-adfs"`) {
+		t.Fatalf("unknown upstream in mfa.enrol: exit %d\n%s", code, stderr)
+	}
+}

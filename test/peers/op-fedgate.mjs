@@ -1,7 +1,9 @@
 // fedgate as an OpenID Provider, for the npm openid-client relying party:
 // started per test on a free loopback port, with the quickstart's local
 // users (alice, bob: staff; carol: not) or, with { upstream: 'adfs' }, the
-// ADFS-shaped oidc-provider peer as its only upstream (a full chain).
+// ADFS-shaped oidc-provider peer as its only upstream (a full chain); with
+// { mfa: true } every app needs MFA (an allow rule with mfa: methods otp),
+// users may enrol fedgate's own TOTP, and the whoami app "secure" is added.
 // The apps' redirect URIs are on a loopback port nobody listens on: the
 // tests stop at the redirect and hand its URL to openid-client.
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -19,7 +21,7 @@ export const BYE = `${RP}/bye`;
 export const SECRET = 'portal-secret-0123456789abcdef';
 export const POST_SECRET = 'forms-secret-0123456789abcdef';
 
-function config(port, upstream) {
+function config(port, upstream, mfa) {
   const up = upstream
     ? `  - { id: corp-adfs, type: oidc, preset: adfs, name: Corp ADFS, domains: [corp.example], issuer: "${upstream}",
       client_id: ${CLIENT_ID}, client_secret: ${CLIENT_SECRET}, scopes: [profile, email, allatclaims], group_dn: cn }`
@@ -57,19 +59,19 @@ apps:
     name: SPA
     policy: staff
     oidc: { client_id: spa, public: true, redirect_uris: ["${CB}"] }
-policies: [policies/*.yaml]
+${mfa ? '  - { id: secure, type: whoami, name: Secure, policy: staff }\nmfa: { enrol: { allow: true, within: 5m }, contact: { en: "Call the IT desk on 1234." } }\n' : ''}policies: [policies/*.yaml]
 `;
 }
 
-const staff = `policy: staff
+const staff = (mfa) => `policy: staff
 message: { en: "Staff only." }
 rules:
-  - { name: staff, when: { groups: [staff, Staff] }, allow: {} }
+  - { name: staff, when: { groups: [staff, Staff] }, allow: { ${mfa ? 'mfa: { methods: [otp], max_age: 1h }' : ''} } }
 `;
 
 // startOPFedgate serves fedgate as an OP; upstream 'adfs' starts the
 // oidc-provider peer in front of it.
-export async function startOPFedgate(t, { upstream } = {}) {
+export async function startOPFedgate(t, { upstream, mfa } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let issuer;
@@ -80,13 +82,13 @@ export async function startOPFedgate(t, { upstream } = {}) {
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-op-'));
   await mkdir(path.join(dir, 'policies'));
-  await writeFile(path.join(dir, 'policies', 'staff.yaml'), staff);
+  await writeFile(path.join(dir, 'policies', 'staff.yaml'), staff(mfa));
   await copyFile(path.join(repoRoot, 'examples', 'quickstart', 'users.yaml'), path.join(dir, 'users.yaml'));
   await writeFile(path.join(dir, 'portal.secret'), SECRET + '\n', { mode: 0o600 });
   await writeFile(path.join(dir, 'forms.secret'), POST_SECRET + '\n', { mode: 0o600 });
   await writeFile(path.join(dir, 'pairwise.salt'), 'pairwise-salt-0123456789\n', { mode: 0o600 });
   const file = path.join(dir, 'fedgate.yaml');
-  await writeFile(file, config(port, issuer));
+  await writeFile(file, config(port, issuer, mfa));
   return runFedgate(t, dir, file, base);
 }
 

@@ -37,8 +37,9 @@ rules:
 `;
 
 // startFedgate serves `apps` (YAML list items, indented by 2) with the
-// quickstart's demo users (alice, bob: staff; carol: contractors).
-export async function startFedgate(t, apps) {
+// quickstart's demo users (alice, bob: staff; carol: contractors); more
+// adds top-level config (YAML) and policy files ({ name: body }).
+export async function startFedgate(t, apps, more = { config: '', policies: {} }) {
   ensureBinary();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-saml-'));
   const port = await freePort();
@@ -46,6 +47,7 @@ export async function startFedgate(t, apps) {
   await copyFile(path.join(repoRoot, 'examples', 'quickstart', 'users.yaml'), path.join(dir, 'users.yaml'));
   await mkdir(path.join(dir, 'policies'));
   await writeFile(path.join(dir, 'policies', 'staff.yaml'), staffPolicy);
+  for (const [name, body] of Object.entries(more.policies)) await writeFile(path.join(dir, 'policies', name), body);
   const config = path.join(dir, 'fedgate.yaml');
   await writeFile(config, `server: { public_url: "${base}", listen: "127.0.0.1:${port}", insecure_http: true }
 data_dir: ./data
@@ -55,7 +57,7 @@ upstreams:
   - { id: local, type: local, name: Demo users, users_file: users.yaml }
 apps:
 ${apps.replace(/^\s*\n/, '')}
-policies: [policies/*.yaml]
+${more.config}policies: [policies/*.yaml]
 `);
   const proc = spawn(binary, ['serve', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
