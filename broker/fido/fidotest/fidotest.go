@@ -38,10 +38,11 @@ func New(t testing.TB) *Key {
 var b64 = base64.RawURLEncoding
 
 func (k *Key) cose(t testing.TB) []byte {
-	var x, y [32]byte
-	k.Priv.PublicKey.X.FillBytes(x[:])
-	k.Priv.PublicKey.Y.FillBytes(y[:])
-	c, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x[:], -3: y[:]})
+	pub, err := k.Priv.PublicKey.Bytes() // 0x04 || x || y
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: pub[1:33], -3: pub[33:]})
 	if err != nil {
 		t.Fatal(err)
 	}
