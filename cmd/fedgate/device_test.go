@@ -455,6 +455,13 @@ func TestMFADocSnippetsPassCheck(t *testing.T) {
 			if code != 0 || !strings.Contains(stdout, ": ok — ") {
 				t.Fatalf("check: exit %d\n%s%s\n--- config:\n%s", code, stdout, stderr, cfg)
 			}
+			explain := []string{"policy", "explain", "--config", filepath.Join(dir, "fedgate.yaml"), "--app", "finance", "--user", "bob"}
+			if code, stdout, _ := runCLI(explain...); code != exitDeny || !strings.Contains(stdout, "device: none not in [corp-pcs]") {
+				t.Errorf("explain without a device: exit %d\n%s", code, stdout)
+			}
+			if code, stdout, _ := runCLI(append(explain, "--device", "corp-pcs")...); code != exitAllow {
+				t.Errorf("explain with corp-pcs: exit %d\n%s", code, stdout)
+			}
 		})
 	}
 }
