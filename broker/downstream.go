@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store"
@@ -116,7 +117,10 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	}
 	now := b.now()
 	id.SessionID, id.Ref = "", ""
-	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires}
+	// The identity apps saw has fedgate's factors merged in: take them out.
+	id.AMR = slices.DeleteFunc(slices.Clone(id.AMR), func(a string) bool { return slices.Contains(ref.Added, a) })
+	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires,
+		Factors: ref.Factors, MFATime: ref.MFATime}
 	if !now.Before(s.Expires) || b.revoked(r, s.ID) {
 		return protocols.ErrLoginRequired
 	}

@@ -57,12 +57,11 @@ type verdict struct {
 	// session cap), not be answered by a session at the upstream.
 	Force bool
 	// MFA and Via are where a step-up goes: the session's upstream, asked
-	// for MFA; or, Via nil, fedgate's own factors (mfa.go): Factors the user
-	// has, or Enrol one.
-	MFA     *protocols.MFARequest
-	Via     protocols.RedirectAuthenticator
-	Factors []string
-	Enrol   bool
+	// for MFA; or, Via nil, fedgate's own factors (mfa.go): one the user
+	// has, or (Enrol) enrolling one.
+	MFA   *protocols.MFARequest
+	Via   protocols.RedirectAuthenticator
+	Enrol bool
 	// Device: the step-up is a trip to the certificate host (devicecheck.go).
 	Device   bool
 	Message  policy.Message  // a policy deny's message
@@ -139,6 +138,11 @@ func (b *Server) judge(r *http.Request, snap *Snapshot, s *Session, d policy.Dec
 				s.Expires, v.Write = end, true
 			}
 		}
+		if u.After != nil && b.mustEnrol(r, snap, s) {
+			// Right after sign-in, once: a user who must have a factor sets one up.
+			return verdict{Outcome: stepUp, Reason: "mfa-enrol-required", Session: s, Enrol: true,
+				MFA: &protocols.MFARequest{Methods: []string{"mfa"}}}
+		}
 		v.Write = slide(s, now, snap.Config.Session.Idle) || v.Write
 		v.Outcome = allow
 		return v
@@ -167,7 +171,6 @@ func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *polic
 		return verdict{Session: s, Outcome: deny, Reason: "mfa-required-unavailable"}
 	}
 	if len(names) > 0 {
-		v.Factors = names
 		return v
 	}
 	why := b.enrolRefusal(r, snap, s)

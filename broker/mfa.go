@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -52,13 +51,6 @@ type mfaEnroller interface {
 	Confirm(c *mfaCall) error
 }
 
-// mfaRemover is a method whose stored data is more than its one vault
-// record (an index, several keys): `fedgate mfa reset` asks it to remove
-// everything. Methods without it lose their vault record.
-type mfaRemover interface {
-	Remove(ctx context.Context, v vault, u factorUser) error
-}
-
 // mfaMethods are the methods fedgate knows, in the order a chooser lists
 // them. Which of them a user may use is decided by their enrolment.
 var mfaMethods = []mfaMethod{totpMethod{}, webauthnMethod{}, certMethod{}, recoveryMethod{}}
@@ -90,11 +82,11 @@ func satisfies(m mfaMethod, methods []string) bool {
 // meet the demand, in chooser order.
 func (b *Server) localFactors(r *http.Request, snap *Snapshot, s *Session, demand []string) ([]string, error) {
 	var names []string
+	c := b.newMFACall(nil, r, snap, s, nil)
 	for _, m := range mfaMethods {
 		if !satisfies(m, demand) {
 			continue
 		}
-		c := b.newMFACall(nil, r, snap, s, nil)
 		ok, err := m.Enrolled(c)
 		if err != nil {
 			return nil, err

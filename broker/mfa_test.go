@@ -15,7 +15,9 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // fedgate's own second factor: enrolment, step-up, and every way a code is
@@ -256,6 +258,14 @@ func TestVaultBindsRecordToUser(t *testing.T) {
 	if err := stranger.get(ctx, "otp", alice, &rec); !errors.Is(err, errVaultSeal) {
 		t.Fatalf("record opened without fedgate's keys: %v", err)
 	}
+	if has, err := stranger.has(ctx, "otp", alice); has || err != nil {
+		t.Fatalf("a record under a dropped key counts as enrolled: %v %v", has, err)
+	}
+	// Rotation: a new first key seals, the old one still opens.
+	rotated, _ := newVault(e.srv.Store, []keys.CookieKey{e.keys[1], e.keys[0]})
+	if err := rotated.get(ctx, "otp", alice, &rec); err != nil || rec.Secret != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("after rotation: %v %+v", err, rec)
+	}
 }
 
 func TestMFAAdminListAndReset(t *testing.T) {
@@ -354,5 +364,70 @@ func TestTOTPForProxyApp(t *testing.T) {
 	}
 	if page := e.onHost(c, "app.example", "/page"); page.code != http.StatusOK || page.body != "backend" {
 		t.Fatalf("app after MFA: %d %q", page.code, page.body)
+	}
+}
+
+// A refresh learns from the session reference which methods fedgate's own
+// factors added, and when: it does not take them for the upstream's.
+func TestSessionRefCarriesFactors(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	sl := e.srv.Current().sealer
+	now := e.clock.Now().Truncate(time.Second)
+	s := &Session{ID: "sess-0123456789abcdefgh", Created: now, Expires: now.Add(time.Hour), MFATime: now,
+		Identity: protocols.Identity{Subject: "alice", Upstream: "local", AMR: []string{"pwd", "mfa"}, AuthTime: now},
+		Factors:  []string{"otp", "mfa"}}
+	id := s.identity()
+	id.SessionID, id.Ref = s.ID, sl.makeRef(s, "10.0.0.1")
+	ref, ok := sl.openRef(id)
+	if !ok || !ref.MFATime.Equal(now) || strings.Join(ref.Factors, ",") != "otp,mfa" || strings.Join(ref.Added, ",") != "otp" {
+		t.Fatalf("ref = %+v %v", ref, ok)
+	}
+	forged := id
+	forged.Ref = strings.Replace(id.Ref, "~otp,mfa~", "~hwk,mfa~", 1)
+	if _, ok := sl.openRef(forged); ok || forged.Ref == id.Ref {
+		t.Fatal("a reference with other factors opened")
+	}
+	plain := *s
+	plain.Factors = nil
+	id.Ref = sl.makeRef(&plain, "10.0.0.1")
+	if ref, ok := sl.openRef(id); !ok || ref.Factors != nil || strings.Count(id.Ref, "~") != 3 {
+		t.Fatalf("a reference without factors: %+v %v %q", ref, ok, id.Ref)
+	}
+}
+
+func TestEnrolRequiredAtSignIn(t *testing.T) {
+	e := newEnvWith(t, testConfig+"mfa: { enrol: { allow: true, required_for: [staff] } }\n", nil)
+	r := e.signIn(e.client, "alice", "alice-pw") // the demo app needs no MFA
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
+		t.Fatalf("staff without a factor: %d %q", r.code, r.location)
+	}
+	evs := e.audit.events(t)
+	if last := evs[len(evs)-1]; last.Outcome != "step-up" || last.Reason != "mfa-enrol-required" {
+		t.Fatalf("audit = %+v", last)
+	}
+	// Only at sign-in: the session can use the app meanwhile.
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusOK {
+		t.Fatalf("app = %d", page.code)
+	}
+	// eve is not in the group: not asked.
+	if r := e.signIn(e.newClient(), "eve", "eve-pw"); r.code != http.StatusForbidden || strings.Contains(r.location, "/mfa") {
+		t.Fatalf("eve: %d %q", r.code, r.location)
+	}
+}
+
+// Whoever knows only the password cannot enrol a factor of their own in
+// place of the user's: the enrolment pages need the existing one proved.
+func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	enrolTOTP(t, e)
+	c, page := mfaStepUp(t, e)
+	l := regexp.MustCompile(`\?l=([A-Za-z0-9_-]+)`).FindStringSubmatch(page.body)[1]
+	for _, path := range []string{"/mfa/enrol?l=" + l, "/mfa/enrol/otp?l=" + l} {
+		if r := e.get(c, path); r.code != http.StatusForbidden || !strings.Contains(r.body, "You already have a second factor") || !strings.Contains(r.body, "Call IT on 1234.") {
+			t.Fatalf("GET %s = %d\n%s", path, r.code, r.body)
+		}
+		if ev := e.lastMFA(t); ev.Outcome != "deny" || ev.Reason != "mfa-enrol-has-factor" {
+			t.Fatalf("audit = %+v", ev)
+		}
 	}
 }

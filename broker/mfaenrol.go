@@ -23,6 +23,12 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 		return "mfa-enrol-network"
 	case id.AuthTime.IsZero() || b.now().Sub(id.AuthTime) > e.Within:
 		return "mfa-enrol-not-fresh"
+	case len(s.Factors) == 0:
+		// Someone who has a factor proves it before adding another: a
+		// password alone must not replace or add one.
+		if has, err := b.localFactors(r, snap, s, nil); err != nil || len(has) > 0 {
+			return "mfa-enrol-has-factor"
+		}
 	}
 	return ""
 }
@@ -46,6 +52,20 @@ func ownFactorsFor(snap *Snapshot, upstream string) bool {
 	return e.Allow && (len(e.Upstreams) == 0 || slices.Contains(e.Upstreams, upstream))
 }
 
+// mustEnrol: s's user is one who must have a factor (mfa.enrol.required_for),
+// has none, and may enrol now. Asked only at the end of a sign-in.
+func (b *Server) mustEnrol(r *http.Request, snap *Snapshot, s *Session) bool {
+	must := snap.Config.MFA.Enrol.RequiredFor
+	if len(must) == 0 || len(s.Factors) > 0 || !slices.ContainsFunc(s.Identity.Groups, func(g string) bool { return slices.Contains(must, g) }) {
+		return false
+	}
+	if b.enrolRefusal(r, snap, s) != "" {
+		return false // not here, not now: the next sign-in asks again
+	}
+	has, err := b.localFactors(r, snap, s, nil)
+	return err == nil && len(has) == 0
+}
+
 // enrollable are the methods the user may enrol that meet the demand.
 func enrollable(snap *Snapshot, demand []string) []string {
 	var names []string
@@ -66,11 +86,11 @@ func (b *Server) mfaEnrolCheck(w http.ResponseWriter, r *http.Request) (*mfaCall
 	}
 	if why := b.enrolRefusal(r, c.snap, c.s); why != "" {
 		c.audit("deny", r.PathValue("method"), why)
-		key := "err.mfa.enrol"
-		if why == "mfa-enrol-not-fresh" {
-			key = "err.mfa.notfresh"
+		key := map[string]string{"mfa-enrol-not-fresh": "err.mfa.notfresh", "mfa-enrol-has-factor": "err.mfa.hasfactor"}[why]
+		if key == "" {
+			key = "err.mfa.enrol"
 		}
-		b.fail(w, r, c.snap, http.StatusForbidden, key, nil, contact(c))
+		b.fail(w, r, c.snap, http.StatusForbidden, key, nil, c.snap.contact(c.lang()))
 		return nil, false
 	}
 	return c, true

@@ -136,7 +136,7 @@ func (b *Server) offer(c *mfaCall, names []string, base string) {
 	switch len(names) {
 	case 0:
 		c.audit("deny", "", "mfa-not-enrolled")
-		b.fail(c.w, c.r, c.snap, http.StatusForbidden, "err.mfa.enrol", nil, contact(c))
+		b.fail(c.w, c.r, c.snap, http.StatusForbidden, "err.mfa.enrol", nil, c.snap.contact(c.lang()))
 	case 1:
 		http.Redirect(c.w, c.r, base+names[0]+q, http.StatusSeeOther)
 	default:
@@ -182,7 +182,7 @@ func (b *Server) mfaEnrolledMethod(c *mfaCall) (mfaMethod, bool) {
 	}
 	if !has {
 		c.audit("failure", m.Name(), "mfa-not-enrolled")
-		b.fail(c.w, c.r, c.snap, http.StatusForbidden, "err.mfa.enrol", nil, contact(c))
+		b.fail(c.w, c.r, c.snap, http.StatusForbidden, "err.mfa.enrol", nil, c.snap.contact(c.lang()))
 		return nil, false
 	}
 	return m, true
@@ -262,8 +262,9 @@ func (b *Server) checkFactor(c *mfaCall, m mfaMethod, check func(*mfaCall) error
 
 // failStatus renders again with status (the methods render 200 by default).
 func (b *Server) failStatus(c *mfaCall, again func(*mfaCall), status int) {
-	again(&mfaCall{b: c.b, w: statusWriter{c.w, status}, r: c.r, snap: c.snap, s: c.s, p: c.p, user: c.user,
-		vault: c.vault, Action: c.Action, Error: c.Error, Next: c.Next})
+	cc := *c
+	cc.w = statusWriter{c.w, status}
+	again(&cc)
 }
 
 // afterFactor continues the login with the session that now has the
@@ -284,9 +285,6 @@ type statusWriter struct {
 }
 
 func (s statusWriter) WriteHeader(int) { s.ResponseWriter.WriteHeader(s.status) }
-
-// contact is whom to ask for a factor.
-func contact(c *mfaCall) string { return c.snap.contact(c.lang()) }
 
 // contact is whom to ask for a factor (config mfa.contact), in lang.
 func (s *Snapshot) contact(lang string) string {

@@ -90,10 +90,12 @@ func (v vault) remove(ctx context.Context, method string, u factorUser) error {
 	return v.st.Delete(ctx, recordKey(method, u))
 }
 
-// has reports whether u has a record of method.
+// has reports whether u has a record of method that opens: one sealed
+// under cookie keys since dropped counts as none (the user enrols again).
 func (v vault) has(ctx context.Context, method string, u factorUser) (bool, error) {
-	_, err := v.st.Get(ctx, recordKey(method, u))
-	if errors.Is(err, store.ErrNotFound) {
+	var rec json.RawMessage
+	err := v.get(ctx, method, u, &rec)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errVaultSeal) {
 		return false, nil
 	}
 	return err == nil, err

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,37 +19,62 @@ import (
 // identity. It travels inside the protocol's own sealed grant, so it is
 // small and signed, not encrypted a second time.
 
-// sessionRef is what a reference says.
+// sessionRef is what a reference says. Factors and MFATime are the
+// session's own second factors (mfa.go); Added are the AMR values they
+// added to the identity apps saw, so that a refresh tells the upstream's
+// methods from fedgate's again (upstream-mfa, max_age).
 type sessionRef struct {
 	ID       string
 	Created  time.Time
 	Expires  time.Time
 	ClientIP string
+	Factors  []string
+	Added    []string
+	MFATime  time.Time
 }
 
 // makeRef is the reference to session s, the user then at address ip.
 func (s *sealer) makeRef(sess *Session, ip string) string {
 	body := strconv.FormatInt(sess.Created.Unix(), 10) + "~" + strconv.FormatInt(sess.Expires.Unix(), 10) + "~" + ip
+	if len(sess.Factors) > 0 {
+		added := slices.DeleteFunc(slices.Clone(sess.Factors), func(a string) bool { return slices.Contains(sess.Identity.AMR, a) })
+		body += "~" + strconv.FormatInt(sess.MFATime.Unix(), 10) + "~" + strings.Join(sess.Factors, ",") + "~" + strings.Join(added, ",")
+	}
 	return body + "~" + refMAC(s.refKeys[0], sess.ID, body, sess.Identity)
 }
 
 // openRef checks id.Ref against id (any of the keys) and reads it.
 func (s *sealer) openRef(id protocols.Identity) (sessionRef, bool) {
 	parts := strings.Split(id.Ref, "~")
-	if len(parts) != 4 || id.SessionID == "" {
+	if (len(parts) != 4 && len(parts) != 7) || id.SessionID == "" {
 		return sessionRef{}, false
 	}
-	body := strings.Join(parts[:3], "~")
+	body := strings.Join(parts[:len(parts)-1], "~")
 	good := false
 	for _, k := range s.refKeys {
-		good = good || hmac.Equal([]byte(refMAC(k, id.SessionID, body, id)), []byte(parts[3]))
+		good = good || hmac.Equal([]byte(refMAC(k, id.SessionID, body, id)), []byte(parts[len(parts)-1]))
 	}
 	created, err1 := strconv.ParseInt(parts[0], 10, 64)
 	expires, err2 := strconv.ParseInt(parts[1], 10, 64)
 	if !good || err1 != nil || err2 != nil {
 		return sessionRef{}, false
 	}
-	return sessionRef{ID: id.SessionID, Created: time.Unix(created, 0), Expires: time.Unix(expires, 0), ClientIP: parts[2]}, true
+	ref := sessionRef{ID: id.SessionID, Created: time.Unix(created, 0), Expires: time.Unix(expires, 0), ClientIP: parts[2]}
+	if len(parts) == 7 {
+		mfa, err := strconv.ParseInt(parts[3], 10, 64)
+		if err != nil {
+			return sessionRef{}, false
+		}
+		ref.MFATime, ref.Factors, ref.Added = time.Unix(mfa, 0), strings.Split(parts[4], ","), splitList(parts[5])
+	}
+	return ref, true
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func refMAC(key []byte, sessionID, body string, id protocols.Identity) string {

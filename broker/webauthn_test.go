@@ -133,7 +133,7 @@ func TestWebAuthnSecondKey(t *testing.T) {
 	c := e.newClient()
 	formURL, csrf := e.beginLogin(c, "/apps/demo/")
 	e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
-	if r := e.get(c, "/mfa/keys"); r.code != http.StatusForbidden || e.lastMFA(t).Reason != "mfa-prove-first" {
+	if r := e.get(c, "/mfa/keys"); r.code != http.StatusForbidden || e.lastMFA(t).Reason != "mfa-enrol-has-factor" {
 		t.Fatalf("password only: %d %+v", r.code, e.lastMFA(t))
 	}
 

@@ -1,11 +1,14 @@
 package broker
 
-import "net/http"
+import (
+	"cmp"
+	"net/http"
+)
 
 // /mfa/keys: a signed-in user adds a security key or passkey outside a
 // step-up (a second key, a spare). The enrolment policy applies as at
-// /mfa/enrol; a user who already has a factor of their own must have
-// proven it in this session, so a password alone never adds a key.
+// /mfa/enrol (enrolRefusal): among others, a user who already has a factor
+// of their own must have proven it in this session.
 
 const keysPath = "/mfa/keys"
 
@@ -40,27 +43,11 @@ func (b *Server) keysCall(w http.ResponseWriter, r *http.Request) (*mfaCall, boo
 	// No login is in flight: the page's forms bind to this one name.
 	c := b.newMFACall(w, r, snap, s, &Pending{ID: "keys"})
 	c.Action, c.Next = keysPath, keysPath
-	why := b.enrolRefusal(r, snap, s)
-	if why == "" {
-		names, err := b.localFactors(r, snap, s, nil)
-		if err != nil {
-			b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
-			return nil, false
-		}
-		if len(names) > 0 && !s.identity().HasAMR("mfa") {
-			why = "mfa-prove-first"
-		}
-	}
-	if why != "" {
+	if why := b.enrolRefusal(r, snap, s); why != "" {
+		// As at /mfa/enrol: a user who has a factor proves it first.
 		c.audit("deny", "webauthn", why)
-		key := "err.mfa.enrol"
-		switch why {
-		case "mfa-enrol-not-fresh":
-			key = "err.mfa.notfresh"
-		case "mfa-prove-first":
-			key = "hwk.err.prove-first"
-		}
-		b.fail(w, r, snap, http.StatusForbidden, key, nil, contact(c))
+		key := map[string]string{"mfa-enrol-not-fresh": "err.mfa.notfresh", "mfa-enrol-has-factor": "err.mfa.hasfactor"}[why]
+		b.fail(w, r, snap, http.StatusForbidden, cmp.Or(key, "err.mfa.enrol"), nil, snap.contact(c.lang()))
 		return nil, false
 	}
 	return c, true

@@ -25,6 +25,9 @@ type MFAEnrol struct {
 	Upstreams []string       `yaml:"upstreams"`
 	Groups    []string       `yaml:"groups"`
 	Networks  []netip.Prefix `yaml:"networks"`
+	// RequiredFor: members of these groups who have no factor are sent to
+	// enrol one at sign-in, even where no app asks for MFA yet.
+	RequiredFor []string `yaml:"required_for"`
 	// Within: only this long after a primary sign-in with credentials
 	// (default 10m), so a session cookie stolen later cannot add a factor.
 	Within time.Duration `yaml:"within"`

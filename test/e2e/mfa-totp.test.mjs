@@ -102,6 +102,9 @@ describe('fedgate TOTP', () => {
     const claims = tokens.claims();
     assert.ok(claims.amr.includes('otp') && claims.amr.includes('mfa'), `amr ${claims.amr}`);
     assert.equal(claims.acr, 'http://schemas.openid.net/pape/policies/2007/06/multi-factor');
+    // A refresh is decided again (docs/access.md) and keeps what the factor proved.
+    const refreshed = (await oidc.refreshTokenGrant(config, tokens.refresh_token)).claims();
+    assert.ok(refreshed.amr.includes('otp'), `amr after refresh ${refreshed.amr}`);
     await fg.audit({ event: 'signin', outcome: 'success', upstream: 'corp-adfs' });
     await fg.audit({ event: 'mfa', outcome: 'success', rule: 'otp', upstream: 'corp-adfs' });
   });
