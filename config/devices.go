@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -86,6 +87,15 @@ func (c *Config) validateDevices(add addFunc) {
 	}
 	if s.CertHost != "" && (strings.ContainsAny(s.CertHost, "/:@ ") || !strings.Contains(s.CertHost, ".") && s.CertHost != "localhost") {
 		add("$.server.cert_host", "a bare host name such as certauth.sso.example.co.jp", "invalid server.cert_host %q", s.CertHost)
+	}
+	if pub, err := url.Parse(s.PublicURL); err == nil && s.CertHost != "" && strings.EqualFold(pub.Hostname(), s.CertHost) {
+		add("$.server.cert_host", "a name of its own, e.g. certauth."+pub.Hostname()+": every page on it asks for a certificate",
+			"server.cert_host is public_url's host")
+	}
+	for i, a := range c.Apps {
+		if a.Host != "" && s.CertHost != "" && strings.EqualFold(strings.Split(a.Host, ":")[0], s.CertHost) {
+			add(fmt.Sprintf("$.apps[%d].host", i), "give the app or the certificate host another name", "app %q uses server.cert_host as its host", a.ID)
+		}
 	}
 	if s.ClientCertHeader != "" && len(s.TrustedProxies) == 0 {
 		add("$.server.client_cert_header", "list the TLS terminator under server.trusted_proxies",
