@@ -431,3 +431,24 @@ func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
 		}
 	}
 }
+
+// A factor the demand does not accept, or one that cannot be enrolled by
+// the user, is not offered: 404 with an audit event.
+func TestMFAMethodNotOffered(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	l := strings.TrimPrefix(r.location, "/mfa/enrol?l=")
+	for _, path := range []string{"/mfa/enrol/recovery?l=" + l, "/mfa/enrol/sms?l=" + l, "/mfa/sms?l=" + l} {
+		if r := e.get(e.client, path); r.code != http.StatusNotFound || !strings.Contains(r.body, `id="correlation-id"`) {
+			t.Fatalf("GET %s = %d", path, r.code)
+		}
+		if ev := e.lastMFA(t); ev.Reason != "mfa-method-not-offered" {
+			t.Fatalf("audit = %+v", ev)
+		}
+	}
+	// Without the step-up's login, or with another browser's: expired.
+	if r := e.get(e.newClient(), "/mfa/otp?l="+l); r.code != http.StatusBadRequest || !strings.Contains(r.body, "took too long") {
+		t.Fatalf("another browser = %d", r.code)
+	}
+}

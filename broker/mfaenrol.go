@@ -111,6 +111,7 @@ func (b *Server) mfaEnrollerOf(c *mfaCall) (mfaMethod, mfaEnroller, bool) {
 	}
 	e, ok := m.(mfaEnroller)
 	if ok = ok && offered(m, c.snap); !ok {
+		c.audit("failure", m.Name(), "mfa-method-not-offered")
 		b.fail(c.w, c.r, c.snap, http.StatusNotFound, "err.notfound", nil)
 	}
 	return m, e, ok

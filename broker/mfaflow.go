@@ -153,6 +153,7 @@ func (b *Server) offer(c *mfaCall, names []string, base string) {
 func (b *Server) mfaMethodOf(c *mfaCall) (mfaMethod, bool) {
 	m := mfaMethodByName(c.r.PathValue("method"))
 	if m == nil || !satisfies(m, c.p.MFA.Methods) {
+		c.audit("failure", "", "mfa-method-not-offered")
 		b.fail(c.w, c.r, c.snap, http.StatusNotFound, "err.notfound", nil)
 		return nil, false
 	}

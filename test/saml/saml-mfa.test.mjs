@@ -48,7 +48,7 @@ async function sp(fg, id) {
 }
 
 describe('SAML IdP with fedgate TOTP step-up', () => {
-  it('node-saml receives the MFA AuthnContextClassRef after enrolment, and Microsoft's multipleauthn at an app that asks for it', async (t) => {
+  it('node-saml receives the MFA AuthnContextClassRef after enrolment, and Microsoft multipleauthn at an app that asks for it', async (t) => {
     const fg = await startFedgate(t, app('crm') + app('o365', 'mfa_class: "http://schemas.microsoft.com/claims/multipleauthn"'), more);
     const crm = await sp(fg, 'crm');
     const c = new Client();
