@@ -18,9 +18,15 @@ func (certMethod) Name() string  { return "cert" }
 func (certMethod) AMR() []string { return []string{"sc"} }
 
 // Enrolled: nothing is enrolled; whoever holds a certificate naming them
-// has the factor, where some device kind is a factor.
+// has the factor, where some device kind is a factor. Once this session
+// went to the certificate host and had none, it is not offered again (the
+// user falls back to their other factors, or to enrolling one).
 func (certMethod) Enrolled(c *mfaCall) (bool, error) {
-	return len(factorDevices(c.snap)) > 0, nil
+	return len(factorDevices(c.snap)) > 0 && (c.s.DeviceAt.IsZero() || hasFactorDevice(c.snap, c.s)), nil
+}
+
+func hasFactorDevice(snap *Snapshot, s *Session) bool {
+	return slices.ContainsFunc(s.Devices, func(d string) bool { return slices.Contains(factorDevices(snap), d) })
 }
 
 func (certMethod) Challenge(c *mfaCall) {
@@ -30,9 +36,7 @@ func (certMethod) Challenge(c *mfaCall) {
 // Verify: this session presented, within the login's lifetime, a
 // certificate of a device kind that is a factor.
 func (certMethod) Verify(c *mfaCall) error {
-	if c.now().Sub(c.s.DeviceAt) > pendingTTL || !slices.ContainsFunc(c.s.Devices, func(d string) bool {
-		return slices.Contains(factorDevices(c.snap), d)
-	}) {
+	if c.now().Sub(c.s.DeviceAt) > pendingTTL || !hasFactorDevice(c.snap, c.s) {
 		return &factorWrong{reason: "cert-refused", message: "cert.err.refused", err: errors.New("no certificate of a factor device kind")}
 	}
 	return nil

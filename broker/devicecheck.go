@@ -200,12 +200,12 @@ func (b *Server) deviceDone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Devices, s.DeviceAt = slices.Clip(t.Devices), b.now()
+	b.writeCookieSession(w, snap, s, sessionCookie) // kept even if what follows refuses
 	if p.MFA != nil && p.Session == s.ID {
 		b.certFactorDone(w, r, snap, s, p) // a step-up by certificate
 		return
 	}
 	snap.sealer.clear(w, pendingPrefix+p.ID)
-	b.writeCookieSession(w, snap, s, sessionCookie)
 	if _, ok := validReturn(snap, p.Return); !ok {
 		p.Return = "/"
 	}

@@ -189,6 +189,13 @@ func curlCert(t *testing.T, ask, cacert string, cert []string, hdr ...string) st
 // the certificate host, and returns the app's final status and body.
 func deviceVisit(t *testing.T, base string, pool *x509.CertPool, present func(ask string) string) (int, string) {
 	t.Helper()
+	_, code, body := deviceVisitWith(t, base, pool, present)
+	return code, body
+}
+
+// deviceVisitWith is deviceVisit that also returns the browser.
+func deviceVisitWith(t *testing.T, base string, pool *x509.CertPool, present func(ask string) string) (*http.Client, int, string) {
+	t.Helper()
 	var ask string
 	c := deviceBrowser(pool, &ask)
 	if code, body := signIn(t, c, base+"/apps/pcs/", "bob", "bob-demo-pw"); code != http.StatusSeeOther || ask == "" {
@@ -200,7 +207,7 @@ func deviceVisit(t *testing.T, base string, pool *x509.CertPool, present func(as
 	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	return r.StatusCode, string(body)
+	return c, r.StatusCode, string(body)
 }
 
 // deviceEvents are the audit log's device events, as "outcome reason".
@@ -405,9 +412,21 @@ func TestDeviceCertificateFactor(t *testing.T) {
 		cert string
 		code int
 	}{{"alice", http.StatusUnauthorized}, {"bob", http.StatusOK}} {
-		code, body := deviceVisit(t, base, pool, func(ask string) string {
+		c, code, body := deviceVisitWith(t, base, pool, func(ask string) string {
 			return curlCert(t, ask, cacert, []string{filepath.Join(dir, tc.cert+".pem"), filepath.Join(dir, tc.cert+".key")})
 		})
+		if tc.code != http.StatusOK {
+			// Not offered again in this session: no loop back to the
+			// certificate host; with nothing else to give MFA, denied.
+			r, err := c.Get(base + "/apps/pcs/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode != http.StatusForbidden {
+				t.Errorf("the app again after a refused certificate: %d %s", r.StatusCode, r.Request.URL)
+			}
+		}
 		if code != tc.code {
 			t.Fatalf("bob with %s's certificate: %d, want %d: %.400s", tc.cert, code, tc.code, body)
 		}
