@@ -111,6 +111,13 @@ func isCertHost(snap *Snapshot, r *http.Request) bool {
 func (b *Server) certHost(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	var t deviceTrip
+	if r.TLS != nil && !strings.EqualFold(r.TLS.ServerName, snap.Config.Server.CertHost) {
+		// An HTTP/2 connection opened for fedgate's own name, reused for
+		// this one (the certificate covers both): its handshake asked for
+		// no certificate. 421 makes the browser open one for this name.
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		return
+	}
 	if r.Method != http.MethodGet || r.URL.Path != devicePath {
 		b.fail(w, r, snap, http.StatusNotFound, "err.notfound", nil)
 		return

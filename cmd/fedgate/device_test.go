@@ -307,6 +307,17 @@ func TestDeviceCertificateCurl(t *testing.T) {
 		t.Errorf("device events %q", ev)
 	}
 
+	// A request for the certificate host on a connection opened for
+	// fedgate's own name (HTTP/2 connection reuse) is told to reconnect.
+	misdirected := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/device", port), nil)
+	req.Host = certHostName
+	if r, err := misdirected.Do(req); err != nil || r.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("certificate host on another name's connection: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+
 	// Only the certificate host's handshake sends a CertificateRequest.
 	for _, sni := range []string{"localhost", "", certHostName} {
 		asked := false
