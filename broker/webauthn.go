@@ -30,6 +30,9 @@ const (
 	webauthnTTL         = 5 * time.Minute
 	maxKeysPerUser      = 10
 	maxCredentialLen    = 32 << 10
+	// webauthnCounterMemory: how long a spent sign counter is remembered
+	// besides the stored one (which covers everything after its write).
+	webauthnCounterMemory = time.Hour
 )
 
 var _ interface {
@@ -164,6 +167,19 @@ func (m webauthnMethod) Verify(c *mfaCall) error {
 	i, k, err := rp.FinishLogin(u, state, cred, c.now())
 	if err != nil {
 		return keyRefused(err)
+	}
+	if n := k.Credential.Authenticator.SignCount; n > 0 {
+		// Two replicas (or two requests) that read the record before
+		// either wrote it would both accept the same counter: each
+		// (key, counter) is spent once, atomically, across replicas.
+		what := fmt.Sprintf("webauthn:%x:%d", k.Credential.ID, n)
+		first, err := c.vault.claim(c.r.Context(), what, c.user, c.now().Add(webauthnCounterMemory))
+		if err != nil {
+			return err
+		}
+		if !first {
+			return keyRefused(fido.ErrCounter)
+		}
 	}
 	u.Keys[i] = k
 	return c.vault.put(c.r.Context(), m.Name(), c.user, u.Keys)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/fido"
 	"github.com/fedgate/fedgate/broker/fido/fidotest"
 )
 
@@ -109,12 +110,32 @@ func TestWebAuthnStepUpAndRefusals(t *testing.T) {
 		})
 	}
 
+	// Two step-ups that read the key record before either wrote it (two
+	// replicas): the same counter is accepted once only.
+	ctx := context.Background()
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	v, _ := newVault(e.srv.Store, e.keys[:1])
+	var before []fido.Key
+	if err := v.get(ctx, "webauthn", alice, &before); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"success", "webauthn-counter"} {
+		if i > 0 {
+			_ = v.put(ctx, "webauthn", alice, before) // the other replica's stale view
+		}
+		c, page := keyStepUp(t, e)
+		e.post(c, formAction(t, page.body), url.Values{"csrf": {csrfOf(t, page.body)}, "credential": {string(k.Assert(t, waChallenge(t, page), waRPID, waOrigin, 50))}})
+		if ev := e.lastMFA(t); ev.Outcome != want && ev.Reason != want {
+			t.Fatalf("counter 50, step-up %d: %+v", i+1, ev)
+		}
+	}
+
 	// fedgate mfa list names the key; another upstream's alice has none.
 	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(&syncBuffer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := admin.List(context.Background(), "local", "alice")
+	fs, err := admin.List(ctx, "local", "alice")
 	if err != nil || len(fs) < 1 || fs[0].Method != "webauthn" || !strings.Contains(fs[0].Detail[0], `key "YubiKey blue"`) {
 		t.Fatalf("list = %+v %v", fs, err)
 	}
