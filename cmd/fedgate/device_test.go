@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -20,12 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/device"
+	"github.com/fedgate/fedgate/config"
 )
 
 // The device-certificate tests: a browser signs in, fedgate sends it to the
@@ -493,5 +496,50 @@ func TestMFADocSnippetsPassCheck(t *testing.T) {
 				t.Errorf("explain with corp-pcs: exit %d\n%s", code, stdout)
 			}
 		})
+	}
+}
+
+// TestCACommand: `fedgate ca`'s refusals, and a revocation by serial.
+func TestCACommand(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca")
+	if code, _, errs := runCLI("ca", "init", "--dir", ca); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	_, out, _ := runCLI("ca", "issue", "--dir", ca, "--cn", "PC-1", "--upn", "bob@corp.example", "--out", filepath.Join(dir, "pc"))
+	serial := regexp.MustCompile(`serial ([0-9a-f]+)`).FindStringSubmatch(out)
+	if serial == nil {
+		t.Fatalf("issue printed no serial: %q", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ca"}, 2, "fedgate ca init"},
+		{[]string{"ca", "init"}, 2, "--dir is required"},
+		{[]string{"ca", "init", "--dir", ca}, 1, "a CA exists there already"},
+		{[]string{"ca", "issue", "--dir", ca, "--out", filepath.Join(dir, "x")}, 1, "--cn and --out are required"},
+		{[]string{"ca", "issue", "--dir", filepath.Join(dir, "none"), "--cn", "a", "--out", filepath.Join(dir, "x")}, 1, "no such file"},
+		{[]string{"ca", "revoke", "--dir", ca, "--serial", "zz"}, 1, "not hexadecimal"},
+		{[]string{"ca", "revoke", "--dir", ca}, 1, "exactly one of --cert FILE or --serial HEX"},
+		{[]string{"ca", "sign", "--dir", ca}, 2, "unknown command"},
+		{[]string{"ca", "revoke", "--dir", ca, "--serial", serial[1]}, 0, ""},
+	} {
+		code, _, errs := runCLI(tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: %d %q, want %d %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+	// The revoked certificate is refused by a profile with the new CRL.
+	p, err := device.Load(config.Device{Name: "corp", CAFiles: []string{filepath.Join(ca, "ca.pem")}, CRLFile: filepath.Join(ca, "crl.pem"),
+		MatchUser: []string{"upn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "pc.pem"))
+	chain, _ := device.FromHeader(string(data))
+	if err := p.Check(chain, "bob@corp.example", time.Now()); !errors.Is(err, device.ErrRevoked) {
+		t.Fatalf("revoked by serial: %v", err)
 	}
 }
