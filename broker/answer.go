@@ -67,6 +67,10 @@ func (b *Server) sendToSignIn(w http.ResponseWriter, r *http.Request, snap *Snap
 	if v.Reason == "session-capped" {
 		snap.sealer.clear(w, sessionCookie)
 	}
+	if v.Device {
+		b.toCertHost(w, r, snap, p, v.Session)
+		return
+	}
 	if s := v.Session; s != nil && v.Reason != "upstream-not-allowed" {
 		// Again at the same upstream, as the same user.
 		p.Upstream, p.Hint = s.Identity.Upstream, upstreamName(s.Identity)

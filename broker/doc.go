@@ -52,6 +52,12 @@
 // without a browser and is decided again by Recheck, from the session
 // reference sealed into the grant.
 //
+// A policy that names `device:` and would not allow sends the session,
+// once, to the certificate host (devicecheck.go): the only host whose TLS
+// handshake asks for a client certificate (or, behind a TLS terminator,
+// whose trusted proxy forwards it); the device kinds it satisfies come back
+// sealed, bound to the session and the browser, and the decision runs again.
+//
 // Sign-out (logout.go) records the session id as revoked until the
 // session would have expired, so every copy — app hosts, refresh tokens —
 // ends with it.

@@ -60,9 +60,11 @@ type verdict struct {
 	// MFA and Via are where a step-up goes: the session's upstream, asked
 	// for MFA; or, Via nil, fedgate's own factors (mfa.go): one the user
 	// has, or (Enrol) enrolling one.
-	MFA     *protocols.MFARequest
-	Via     protocols.RedirectAuthenticator
-	Enrol   bool
+	MFA   *protocols.MFARequest
+	Via   protocols.RedirectAuthenticator
+	Enrol bool
+	// Device: the step-up is a trip to the certificate host (devicecheck.go).
+	Device  bool
 	Message policy.Message // a policy deny's message
 	// Decision is the policy's own, when it was asked (it then has
 	// Reasons): before an app's own MFA demand is added.
@@ -113,6 +115,10 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 			demand.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
 		v = b.judge(r, snap, s, demand, u, now)
+		if needsDeviceCheck(snap, app, s, d) {
+			// The answer may change once the device is known: ask first.
+			v = verdict{Outcome: stepUp, Reason: "device-check", Session: s, Device: true}
+		}
 		v.Decision = d
 	}
 	if !u.Silent && (v.Outcome != allow || u.After != nil || (app.Type != "proxy" && app.Type != "forward_auth")) {
@@ -173,7 +179,7 @@ func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *polic
 		return v
 	}
 	why := b.enrolRefusal(r, snap, s)
-	if why == "" && len(enrollable(m.Methods)) > 0 {
+	if why == "" && len(enrollable(snap, m.Methods)) > 0 {
 		v.Enrol = true
 		return v
 	}
@@ -201,7 +207,7 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
 		AMR: id.AMR, AuthTime: id.AuthTime, LocalAMR: s.Factors, MFATime: s.MFATime,
-		ClientIP: snap.clientAddr(r, ip), Now: b.now(),
+		ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices,
 	})
 }
 
@@ -225,7 +231,7 @@ func (b *Server) auditAccess(r *http.Request, snap *Snapshot, u use, v verdict) 
 			// a changed policy the same question.
 			e.Decision = d.Effect.String()
 			e.Input = &auditlog.Input{Groups: id.Groups, Claims: id.Claims, AMR: id.AMR, AuthTime: id.AuthTime,
-				LocalAMR: s.Factors, MFATime: s.MFATime}
+				LocalAMR: s.Factors, MFATime: s.MFATime, Devices: s.Devices}
 		}
 	}
 	b.Audit.Record(e)

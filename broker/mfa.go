@@ -53,7 +53,7 @@ type mfaEnroller interface {
 
 // mfaMethods are the methods fedgate knows, in the order a chooser lists
 // them. Which of them a user may use is decided by their enrolment.
-var mfaMethods = []mfaMethod{totpMethod{}, recoveryMethod{}}
+var mfaMethods = []mfaMethod{totpMethod{}, webauthnMethod{}, certMethod{}, recoveryMethod{}}
 
 func mfaMethodByName(name string) mfaMethod {
 	for _, m := range mfaMethods {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -32,6 +33,18 @@ func (b *Server) enrolRefusal(r *http.Request, snap *Snapshot, s *Session) strin
 	return ""
 }
 
+// mfaOffered is a method that works only in some deployments (a security
+// key needs a host name in public_url, never an IP address): elsewhere it
+// is not offered for enrolment.
+type mfaOffered interface {
+	Offered(snap *Snapshot) bool
+}
+
+func offered(m mfaMethod, snap *Snapshot) bool {
+	o, ok := m.(mfaOffered)
+	return !ok || o.Offered(snap)
+}
+
 // ownFactorsFor: users of upstream may enrol fedgate's own factors (some
 // of them, by mfa.enrol's other limits).
 func ownFactorsFor(snap *Snapshot, upstream string) bool {
@@ -54,10 +67,10 @@ func (b *Server) mustEnrol(r *http.Request, snap *Snapshot, s *Session) bool {
 }
 
 // enrollable are the methods the user may enrol that meet the demand.
-func enrollable(demand []string) []string {
+func enrollable(snap *Snapshot, demand []string) []string {
 	var names []string
 	for _, m := range mfaMethods {
-		if _, ok := m.(mfaEnroller); ok && satisfies(m, demand) {
+		if _, ok := m.(mfaEnroller); ok && satisfies(m, demand) && offered(m, snap) {
 			names = append(names, m.Name())
 		}
 	}
@@ -86,7 +99,7 @@ func (b *Server) mfaEnrolCheck(w http.ResponseWriter, r *http.Request) (*mfaCall
 // mfaEnrolStart: GET /mfa/enrol.
 func (b *Server) mfaEnrolStart(w http.ResponseWriter, r *http.Request) {
 	if c, ok := b.mfaEnrolCheck(w, r); ok {
-		b.offer(c, enrollable(c.p.MFA.Methods), "/mfa/enrol/")
+		b.offer(c, enrollable(c.snap, c.p.MFA.Methods), "/mfa/enrol/")
 	}
 }
 
@@ -97,7 +110,7 @@ func (b *Server) mfaEnrollerOf(c *mfaCall) (mfaMethod, mfaEnroller, bool) {
 		return nil, nil, false
 	}
 	e, ok := m.(mfaEnroller)
-	if !ok {
+	if ok = ok && offered(m, c.snap); !ok {
 		c.audit("failure", m.Name(), "mfa-method-not-offered")
 		b.fail(c.w, c.r, c.snap, http.StatusNotFound, "err.notfound", nil)
 	}
@@ -143,7 +156,7 @@ func (b *Server) afterEnrol(c *mfaCall) {
 		b.afterFactor(c)
 		return
 	}
-	c.Action = "/mfa/continue?l=" + c.p.ID
+	c.Action = cmp.Or(c.Next, "/mfa/continue?l="+c.p.ID)
 	c.render(http.StatusOK, "mfacodes", pageData{Heading: translate(c.lang(), "mfa.codes.title"), Codes: codes})
 }
 

@@ -22,9 +22,23 @@ var (
 	errFactorReplayed = fmt.Errorf("%w: code already used", errFactorWrong)
 )
 
+// factorWrong is a wrong answer that says why itself: its audit reason
+// and the message key shown to the user (a security key's answer fails in
+// more ways than a code).
+type factorWrong struct {
+	reason, message string
+	err             error
+}
+
+func (e *factorWrong) Error() string   { return e.reason + ": " + e.err.Error() }
+func (e *factorWrong) Unwrap() []error { return []error{errFactorWrong, e.err} }
+
 // reasonOfFactor is the audit reason of a wrong answer.
 func reasonOfFactor(err error) string {
+	var fw *factorWrong
 	switch {
+	case errors.As(err, &fw):
+		return fw.reason
 	case errors.Is(err, errFactorReplayed):
 		return "mfa-replayed"
 	case errors.Is(err, errFactorExpired):
@@ -46,6 +60,9 @@ type mfaCall struct {
 	vault vault
 	// Action is the URL the method's form posts to; Error a message to show.
 	Action, Error string
+	// Next, if set, is where the browser goes after a success instead of
+	// continuing a login (a key added at /mfa/keys).
+	Next string
 }
 
 func (b *Server) newMFACall(w http.ResponseWriter, r *http.Request, snap *Snapshot, s *Session, p *Pending) *mfaCall {
@@ -223,8 +240,12 @@ func (b *Server) checkFactor(c *mfaCall, m mfaMethod, check func(*mfaCall) error
 		done(protocols.ErrInvalidCredentials)
 		c.audit("failure", m.Name(), reasonOfFactor(err))
 		c.Error = translate(c.lang(), "err.mfa.wrong")
-		if errors.Is(err, errFactorReplayed) {
+		var fw *factorWrong
+		switch {
+		case errors.Is(err, errFactorReplayed):
 			c.Error = translate(c.lang(), "err.mfa.used")
+		case errors.As(err, &fw):
+			c.Error = translate(c.lang(), fw.message)
 		}
 		b.failStatus(c, again, http.StatusUnauthorized)
 		return
@@ -250,6 +271,10 @@ func (b *Server) failStatus(c *mfaCall, again func(*mfaCall), status int) {
 // afterFactor continues the login with the session that now has the
 // factor: the one decision runs again (complete).
 func (b *Server) afterFactor(c *mfaCall) {
+	if c.Next != "" {
+		http.Redirect(c.w, c.r, c.Next, http.StatusSeeOther)
+		return
+	}
 	c.snap.sealer.clear(c.w, pendingPrefix+c.p.ID)
 	b.complete(c.w, c.r, c.snap, c.p, c.s)
 }

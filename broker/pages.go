@@ -17,9 +17,12 @@ var templateFS embed.FS
 //go:embed web/static/style.css
 var styleCSS []byte
 
+//go:embed web/static/webauthn.js
+var webauthnJS []byte
+
 // pageNames are the pages; each is parsed together with the layout.
 var pageNames = []string{"signin", "chooser", "error", "signedout", "logout", "whoami", "negotiate",
-	"mfachooser", "mfacodes", "mfacode", "totpenrol"}
+	"mfachooser", "mfacodes", "mfacode", "totpenrol", "webauthn"}
 
 // pages holds the parsed templates.
 type pages map[string]*template.Template
@@ -72,6 +75,11 @@ type pageData struct {
 	Session      *Session
 	UpstreamName string
 	Methods      []string
+
+	// Security keys page (webauthn.go): register or verify, the
+	// ceremony's options (JSON, for the script), the user's key names.
+	Mode, Options string
+	Keys          []string
 }
 
 type langLink struct {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/device"
 	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
@@ -64,6 +65,7 @@ type Snapshot struct {
 	trust       proxy.Trust
 	downstreams []protocols.Downstream
 	protoMux    *http.ServeMux // the downstreams' endpoints
+	devices     []*device.Profile
 }
 
 // sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
@@ -123,6 +125,9 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 		}
 	}
 	s.formOrigins = strings.Join(origins, " ")
+	if s.devices, err = loadDevices(cfg); err != nil {
+		return nil, err
+	}
 	if s.signing, err = loadSigningKeys(cfg); err != nil {
 		return nil, err
 	}
@@ -186,7 +191,12 @@ func (b *Server) Handler() http.Handler {
 			snapOf(r).proxy.ServeHTTP(w, r)
 		}
 	})
+	certHost := b.wrap("device", b.certHost)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isCertHost(b.snap.Load(), r) {
+			certHost.ServeHTTP(w, r)
+			return
+		}
 		if p := b.snap.Load().proxy; p != nil && p.HasHost(r.Host) {
 			appHost.ServeHTTP(w, r)
 			return
@@ -233,6 +243,10 @@ func (b *Server) ownHandler() http.Handler {
 	route("GET /mfa/{method}", "mfa", b.mfaChallenge)
 	route("POST /mfa/{method}", "mfa", b.mfaAnswer)
 	route("GET /auth/verify", "verify", b.verify)
+	route("GET "+deviceDonePath, "device", b.deviceDone)
+	route("GET /mfa/keys", "mfa-enrol", b.keysPage)
+	route("POST /mfa/keys", "mfa-enrol", b.keysSubmit)
+	route("GET /static/webauthn.js", "static", staticFile("text/javascript", func(*Snapshot) []byte { return webauthnJS }))
 	route("GET /.well-known/jwks.json", "jwks", b.jwks)
 	route("GET /healthz", "healthz", b.healthz)
 	route("GET /readyz", "readyz", b.readyz)

@@ -31,6 +31,10 @@ type Session struct {
 	// Host is the app host an app-host session cookie was minted for;
 	// empty on fedgate's own host.
 	Host string `json:"h,omitempty"`
+	// Devices are the device kinds whose certificate the browser presented
+	// at DeviceAt (devicecheck.go); a zero DeviceAt: not asked yet.
+	Devices  []string  `json:"dv,omitempty"`
+	DeviceAt time.Time `json:"da,omitzero"`
 }
 
 const (

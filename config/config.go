@@ -35,8 +35,9 @@ type Config struct {
 	UserNames UserNames `yaml:"user_names"`
 	// Compat "adfs" answers where ADFS did: /adfs/ls/ for WS-Fed and SAML
 	// (and FederationMetadata.xml, as always), so apps keep their settings.
-	Compat string `yaml:"compat"`
-	MFA    MFA    `yaml:"mfa"`
+	Compat  string   `yaml:"compat"`
+	Devices []Device `yaml:"devices"`
+	MFA     MFA      `yaml:"mfa"`
 
 	// Path is the file the config came from; Files are every file it read
 	// (for the reload watcher). PolicySet holds the compiled policies.
@@ -71,6 +72,11 @@ type Server struct {
 	// ADFS farm's http://<fs>/adfs/services/trust keeps its apps' trust.
 	Issuer   string   `yaml:"issuer"`
 	Timeouts Timeouts `yaml:"timeouts"`
+	// CertHost is the host name on which fedgate asks browsers for a
+	// device certificate (devices.go); ClientCertHeader is where a trusted
+	// TLS terminator forwards it.
+	CertHost         string `yaml:"cert_host"`
+	ClientCertHeader string `yaml:"client_cert_header"`
 }
 
 // TLS is where the certificate comes from: files (reloaded when they

@@ -174,6 +174,13 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Apps {
 		rel(&c.Apps[i].CAFile)
 	}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		for j := range d.CAFiles {
+			rel(&d.CAFiles[j])
+		}
+		rel(&d.CRLFile)
+	}
 	if c.Store.Bolt == "" && !c.Store.Memory && c.DataDir != "" {
 		c.Store.Bolt = filepath.Join(c.DataDir, "state.db")
 	}

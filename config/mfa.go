@@ -12,8 +12,9 @@ type MFA struct {
 	Issuer string `yaml:"issuer"`
 	// Contact says whom to ask for a factor; shown when a user without
 	// one is denied.
-	Contact Text     `yaml:"contact"`
-	Enrol   MFAEnrol `yaml:"enrol"`
+	Contact  Text     `yaml:"contact"`
+	Enrol    MFAEnrol `yaml:"enrol"`
+	WebAuthn WebAuthn `yaml:"webauthn"`
 }
 
 // MFAEnrol is who may enrol a factor by themselves, from where, and when.

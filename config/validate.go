@@ -64,6 +64,8 @@ func (c *Config) validate() []finding {
 	}
 	upstreams := c.validateUpstreams(add)
 	c.validateApps(upstreams, add)
+	c.validateDevices(add)
+	c.validateWebAuthn(add)
 	c.validateMFA(upstreams, add)
 	return out
 }

@@ -74,7 +74,7 @@ func (l *loader) compileWhen(d *decoder, n ast.Node, depth int) allOf {
 		d.problem(n, "flatten the conditions", "conditions nested more than %d deep", maxDepth)
 		return nil
 	}
-	fs, _ := d.fields(n, "when", []string{"users", "groups", "upstreams", "apps", "claims", "networks", "time", "auth", "not", "any", "all"})
+	fs, _ := d.fields(n, "when", []string{"users", "groups", "upstreams", "apps", "claims", "networks", "time", "auth", "device", "not", "any", "all"})
 	out := make(allOf, 0, len(fs))
 	add := func(c cond, ok bool) {
 		if ok {
@@ -99,6 +99,8 @@ func (l *loader) compileWhen(d *decoder, n ast.Node, depth int) allOf {
 			add(d.timeCond(f.value))
 		case "auth":
 			add(d.authCond(f.value))
+		case "device":
+			add(l.deviceCond(d, f.value))
 		case "not":
 			inner := l.compileWhen(d, f.value, depth+1)
 			if len(inner) == 0 {

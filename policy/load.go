@@ -34,7 +34,9 @@ func Load(files []File) (*Set, error) {
 	}
 	for _, t := range todo {
 		if t.rules != nil {
+			l.devices = nil
 			t.p.rules = l.compileRules(t.d, t.rules)
+			t.p.devices = l.devices
 		}
 		if t.dup {
 			continue
@@ -62,6 +64,7 @@ func Load(files []File) (*Set, error) {
 type loader struct {
 	networks map[string]*netDef
 	policyAt map[string]string // policy name -> where it is defined
+	devices  []string          // device kinds the policy being compiled names
 }
 
 type netDef struct {

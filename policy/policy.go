@@ -54,6 +54,7 @@ type Policy struct {
 	loc     *time.Location
 	message Message
 	rules   []rule
+	devices []string // device kinds its conditions name (device.go)
 }
 
 // Name returns the policy's name.
@@ -73,6 +74,9 @@ type Input struct {
 	MFATime  time.Time
 	ClientIP netip.Addr
 	Now      time.Time
+	// Devices: the device kinds whose certificate the browser presented
+	// (checked by the broker; device.go).
+	Devices []string
 }
 
 // Effect is the outcome of a decision. The zero value is Deny.

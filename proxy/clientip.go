@@ -104,6 +104,13 @@ func parseAddr(s string) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
+// FromProxy reports whether r's TCP peer is a trusted proxy: only then may
+// headers it sets on the client's behalf be believed.
+func (t Trust) FromProxy(r *http.Request) bool {
+	peer := parseAddr(r.RemoteAddr)
+	return peer.IsValid() && isTrusted(peer, t.Proxies)
+}
+
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(a) {

@@ -45,4 +45,6 @@ type Input struct {
 	// LocalAMR are what fedgate's own second factors proved, at MFATime.
 	LocalAMR []string  `json:"local_amr,omitempty"`
 	MFATime  time.Time `json:"mfa_time,omitzero"`
+	// Devices are the device kinds the browser's certificate satisfied.
+	Devices []string `json:"devices,omitempty"`
 }

@@ -17,7 +17,7 @@ func Question(e *Event) (in policy.Input, ok bool) {
 	return policy.Input{
 		App: e.App, User: e.User, Upstream: e.Upstream,
 		Groups: e.Input.Groups, Claims: e.Input.Claims, AMR: e.Input.AMR, AuthTime: e.Input.AuthTime,
-		LocalAMR: e.Input.LocalAMR, MFATime: e.Input.MFATime,
+		LocalAMR: e.Input.LocalAMR, MFATime: e.Input.MFATime, Devices: e.Input.Devices,
 		ClientIP: ip, Now: e.Time,
 	}, true
 }

@@ -34,6 +34,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	amr := fs.String("amr", "pwd", "comma-separated authentication methods")
 	age := fs.Duration("auth-age", 0, "time since the user authenticated")
 	claims := fs.String("claims", "", "comma-separated name=value claims")
+	devices := fs.String("device", "", "comma-separated device kinds the browser's certificate satisfies")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -51,6 +52,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fedgate policy explain: %v\n", err)
 		return exitUsage
 	}
+	in.Devices = splitList(*devices)
 	l, err := load(*path, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)

@@ -27,6 +27,8 @@ Usage:
                                        print what the Entra or Microsoft 365 admin enters for a saml/wsfed app
   fedgate import adfs --from DIR --out DIR [--token-signing-pfx FILE --pfx-password-file FILE] [--json]
                                        turn an ADFS farm's PowerShell exports into apps, policies and a report
+  fedgate ca init|issue|revoke --dir DIR ...
+                                       keep a device CA: certificates for devices.ca_files, a CRL for crl_file
   fedgate mfa list|reset --config FILE [--method M]... UPSTREAM/USER
                                        show or remove a user's own second factors (audited)
   fedgate hash-password                read a password on stdin, print its argon2id hash
@@ -67,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[1] == "adfs" {
 			return importADFS(args[2:], stdout, stderr)
 		}
+	case "ca":
+		return caCmd(args[1:], stdout, stderr)
 	case "mfa":
 		return mfaCmd(args[1:], stdout, stderr)
 	case "hash-password":

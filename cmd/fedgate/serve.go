@@ -73,7 +73,9 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 			ln.Close()
 			return err
 		}
-		hs.TLSConfig = tlsSrv.config
+		// Only the certificate host's handshake asks the browser for a
+		// client certificate (broker TLSConfig).
+		hs.TLSConfig = srv.TLSConfig(tlsSrv.config)
 	}
 	// SIGHUP is caught before anyone can learn the address and send it.
 	hup := make(chan os.Signal, 1)

@@ -73,7 +73,7 @@ func startTLS(ctx context.Context, cfg *config.Config, st store.Store, logger *s
 }
 
 // acmeHosts are the names fedgate answers for: public_url's host and every
-// proxy app's host (without ports).
+// proxy app's host and the device-certificate host (without ports).
 func acmeHosts(cfg *config.Config) []string {
 	var hosts []string
 	add := func(hostport string) {
@@ -93,6 +93,7 @@ func acmeHosts(cfg *config.Config) []string {
 			add(app.Host)
 		}
 	}
+	add(cfg.Server.CertHost)
 	return hosts
 }
 

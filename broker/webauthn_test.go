@@ -1,0 +1,178 @@
+package broker
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/broker/fido"
+	"github.com/fedgate/fedgate/broker/fido/fidotest"
+)
+
+// WebAuthn needs a host name as the RP ID: these tests serve as localhost.
+var webauthnTestConfig = strings.Replace(mfaTestConfig, "http://127.0.0.1:8080", "http://localhost:8080", 1)
+
+const (
+	waOrigin = "http://localhost:8080"
+	waRPID   = "localhost"
+)
+
+var optionsRE = regexp.MustCompile(`data-options="([^"]+)"`)
+
+// waChallenge is the challenge of the ceremony on a WebAuthn page.
+func waChallenge(t *testing.T, page resp) string {
+	t.Helper()
+	m := optionsRE.FindStringSubmatch(page.body)
+	if page.code != http.StatusOK || m == nil {
+		t.Fatalf("no ceremony on page %d:\n%s", page.code, page.body)
+	}
+	return fidotest.Challenge(t, []byte(html.UnescapeString(m[1])))
+}
+
+// enrolKey signs alice in to the MFA app and registers k, named name, at
+// her first step-up.
+func enrolKey(t *testing.T, e *testEnv, k *fidotest.Key, name string) {
+	t.Helper()
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	chooser := e.followLocal(e.client, r)
+	m := regexp.MustCompile(`href="(/mfa/enrol/webauthn\?l=[^"]+)"`).FindStringSubmatch(chooser.body)
+	if m == nil {
+		t.Fatalf("no security key at enrolment:\n%s", chooser.body)
+	}
+	page := e.get(e.client, html.UnescapeString(m[1]))
+	answer := k.Register(t, waChallenge(t, page), waRPID, waOrigin)
+	done := e.post(e.client, formAction(t, page.body), url.Values{"csrf": {csrfOf(t, page.body)}, "name": {name}, "credential": {string(answer)}})
+	if done.code != http.StatusOK || !strings.Contains(done.body, "recovery-codes") {
+		t.Fatalf("registration = %d\n%s", done.code, done.body)
+	}
+}
+
+// keyStepUp starts a step-up for alice in a new browser and returns the
+// security-key page it offers.
+func keyStepUp(t *testing.T, e *testEnv) (*http.Client, resp) {
+	t.Helper()
+	c, chooser := mfaStepUp(t, e)
+	m := regexp.MustCompile(`href="(/mfa/webauthn\?l=[^"]+)"`).FindStringSubmatch(chooser.body)
+	if m == nil {
+		t.Fatalf("no security key offered:\n%s", chooser.body)
+	}
+	return c, e.get(c, html.UnescapeString(m[1]))
+}
+
+func TestWebAuthnStepUpAndRefusals(t *testing.T) {
+	e := newEnvWith(t, webauthnTestConfig, nil)
+	k := fidotest.New(t)
+	enrolKey(t, e, k, "YubiKey blue")
+	if ev := e.lastMFA(t); ev.Outcome != "success" || ev.Rule != "webauthn" || ev.User != "alice" {
+		t.Fatalf("registration audit = %+v", ev)
+	}
+
+	tests := []struct {
+		name    string
+		answer  func(chal string) []byte
+		reason  string // "" for a success
+		message string
+	}{
+		{"good", func(c string) []byte { return k.Assert(t, c, waRPID, waOrigin, 5) }, "", ""},
+		{"another RP ID", func(c string) []byte { return k.Assert(t, c, "evil.example", waOrigin, 6) }, "webauthn-rp-id", "answered for another site"},
+		{"lower sign counter", func(c string) []byte { return k.Assert(t, c, waRPID, waOrigin, 4) }, "webauthn-counter", "counter went backwards"},
+		{"another key", func(c string) []byte { return fidotest.New(t).Assert(t, c, waRPID, waOrigin, 9) }, "webauthn-unknown-key", "not registered for your account"},
+		{"another origin", func(c string) []byte { return k.Assert(t, c, waRPID, "http://evil.example", 9) }, "webauthn-invalid", "could not be verified"},
+		{"counter advanced", func(c string) []byte { return k.Assert(t, c, waRPID, waOrigin, 9) }, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.clock.Advance(6 * time.Minute) // past the throttle's window: each case is judged alone
+			c, page := keyStepUp(t, e)
+			r := e.post(c, formAction(t, page.body), url.Values{"csrf": {csrfOf(t, page.body)}, "credential": {string(tt.answer(waChallenge(t, page)))}})
+			ev := e.lastMFA(t)
+			if tt.reason == "" {
+				app := e.followLocal(c, r)
+				if app.code != http.StatusOK || !strings.Contains(app.body, "security key") || ev.Outcome != "success" {
+					t.Fatalf("step-up = %d %+v\n%s", app.code, ev, app.body)
+				}
+				return
+			}
+			if r.code != http.StatusUnauthorized || !strings.Contains(r.body, tt.message) || ev.Outcome != "failure" || ev.Reason != tt.reason {
+				t.Fatalf("refusal = %d %+v\n%s", r.code, ev, r.body)
+			}
+			// The challenge is spent: an answer to it, sent again, meets the new one.
+			again := e.post(c, formAction(t, page.body), url.Values{"csrf": {csrfOf(t, page.body)}, "credential": {string(k.Assert(t, waChallenge(t, page), waRPID, waOrigin, 100))}})
+			if again.code != http.StatusUnauthorized || e.lastMFA(t).Reason != "webauthn-invalid" {
+				t.Fatalf("second answer to one challenge = %d %+v", again.code, e.lastMFA(t))
+			}
+		})
+	}
+
+	// Two step-ups that read the key record before either wrote it (two
+	// replicas): the same counter is accepted once only.
+	ctx := context.Background()
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	v, _ := newVault(e.srv.Store, e.keys[:1])
+	var before []fido.Key
+	if err := v.get(ctx, "webauthn", alice, &before); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"success", "webauthn-counter"} {
+		if i > 0 {
+			_ = v.put(ctx, "webauthn", alice, before) // the other replica's stale view
+		}
+		c, page := keyStepUp(t, e)
+		e.post(c, formAction(t, page.body), url.Values{"csrf": {csrfOf(t, page.body)}, "credential": {string(k.Assert(t, waChallenge(t, page), waRPID, waOrigin, 50))}})
+		if ev := e.lastMFA(t); ev.Outcome != want && ev.Reason != want {
+			t.Fatalf("counter 50, step-up %d: %+v", i+1, ev)
+		}
+	}
+
+	// fedgate mfa list names the key; another upstream's alice has none.
+	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(&syncBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := admin.List(ctx, "local", "alice")
+	if err != nil || len(fs) < 1 || fs[0].Method != "webauthn" || !strings.Contains(fs[0].Detail[0], `key "YubiKey blue"`) {
+		t.Fatalf("list = %+v %v", fs, err)
+	}
+	if _, err := admin.List(context.Background(), "partner", "alice"); err == nil {
+		t.Fatal("alice at another upstream has factors")
+	}
+}
+
+// A second key at /mfa/keys needs the factor proven in this session.
+func TestWebAuthnSecondKey(t *testing.T) {
+	e := newEnvWith(t, webauthnTestConfig, nil)
+	k := fidotest.New(t)
+	enrolKey(t, e, k, "YubiKey blue")
+
+	// A fresh password sign-in alone cannot add a key.
+	c := e.newClient()
+	formURL, csrf := e.beginLogin(c, "/apps/demo/")
+	e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r := e.get(c, "/mfa/keys"); r.code != http.StatusForbidden || e.lastMFA(t).Reason != "mfa-enrol-has-factor" {
+		t.Fatalf("password only: %d %+v", r.code, e.lastMFA(t))
+	}
+
+	// The enrolling session has proven it: a second key, named; a taken name is refused.
+	page := e.get(e.client, "/mfa/keys")
+	spare := fidotest.New(t)
+	for _, tc := range []struct {
+		name string
+		code int
+	}{{"yubikey BLUE", http.StatusUnauthorized}, {"Spare", http.StatusSeeOther}} {
+		r := e.post(e.client, "/mfa/keys", url.Values{"csrf": {csrfOf(t, page.body)}, "name": {tc.name},
+			"credential": {string(spare.Register(t, waChallenge(t, page), waRPID, waOrigin))}})
+		if r.code != tc.code {
+			t.Fatalf("%s: %d\n%s", tc.name, r.code, r.body)
+		}
+		page = e.get(e.client, "/mfa/keys")
+	}
+	if !strings.Contains(page.body, "<li>YubiKey blue</li><li>Spare</li>") {
+		t.Fatalf("keys page:\n%s", page.body)
+	}
+}
