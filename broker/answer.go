@@ -47,6 +47,9 @@ func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notproven", nil)
 	case "mfa-required-unavailable":
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa", nil)
+	case "store-unavailable":
+		w.Header().Set("Retry-After", "5")
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", nil)
 	default:
 		b.denyPage(w, r, snap, v.Message)
 	}

@@ -117,7 +117,7 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	now := b.now()
 	id.SessionID, id.Ref = "", ""
 	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires}
-	if !now.Before(s.Expires) || b.revoked(r, s.ID) {
+	if revoked, _ := b.revoked(r, s.ID); revoked || !now.Before(s.Expires) {
 		return protocols.ErrLoginRequired
 	}
 	v := b.enforce(r, snap, use{App: app, Session: s, ClientIP: ref.ClientIP})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/policy"
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Config is one complete, validated configuration. Treat it as immutable.
@@ -93,6 +94,28 @@ type Session struct {
 type Store struct {
 	Bolt   string `yaml:"bolt"`
 	Memory bool   `yaml:"memory"`
+	Redis  *Redis `yaml:"redis"`
+}
+
+// Redis is a store shared by a fleet of replicas.
+type Redis struct {
+	// Addr is one node: host:port, or a redis:// or rediss:// (TLS) URL. Addrs lists several: Sentinels when MasterName is set,
+	// else Cluster nodes.
+	Addr       string   `yaml:"addr"`
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	// Username and Password are the ACL user; Password may be "${ENV}" or
+	// "file:/path".
+	Username string           `yaml:"username"`
+	Password protocols.Secret `yaml:"password"`
+	DB       int              `yaml:"db"`
+	// TLS turns on TLS for host:port addresses; CAFile trusts a private CA.
+	TLS    bool   `yaml:"tls"`
+	CAFile string `yaml:"ca_file"`
+	// Prefix namespaces every key, so deployments can share a Redis.
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds each command; past it the store counts as down.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Audit says where audit events go: "-" or "stdout", or a file path.
@@ -255,6 +278,12 @@ func (c *Config) Defaults() {
 	}
 	setDur(&c.Throttle.Window, 5*time.Minute)
 	setDur(&c.Discovery.RememberFor, 30*24*time.Hour)
+	if r := c.Store.Redis; r != nil {
+		setDur(&r.Timeout, 500*time.Millisecond)
+		if r.Prefix == "" {
+			r.Prefix = "fedgate:"
+		}
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		if (a.Type == "proxy" || a.Type == "forward_auth") && a.PathPrefix == "" {

@@ -142,6 +142,9 @@ func (c *Config) resolvePaths(dir string) {
 	rel(&c.Server.TLS.CertFile)
 	rel(&c.Server.TLS.KeyFile)
 	rel(&c.Store.Bolt)
+	if c.Store.Redis != nil {
+		rel(&c.Store.Redis.CAFile)
+	}
 	rel(&c.Branding.LogoFile)
 	if c.Audit.File != "stdout" && c.Audit.File != "-" {
 		rel(&c.Audit.File)
@@ -155,7 +158,7 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Apps {
 		rel(&c.Apps[i].CAFile)
 	}
-	if c.Store.Bolt == "" && !c.Store.Memory && c.DataDir != "" {
+	if c.Store.Bolt == "" && !c.Store.Memory && c.Store.Redis == nil && c.DataDir != "" {
 		c.Store.Bolt = filepath.Join(c.DataDir, "state.db")
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
-	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
 )
 
@@ -172,13 +171,6 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func openStore(c config.Store) (store.Store, error) {
-	if c.Memory {
-		return store.NewMemory(nil), nil
-	}
-	return store.OpenBolt(c.Bolt, nil)
 }
 
 func openAudit(file string) (io.Writer, func(), error) {
