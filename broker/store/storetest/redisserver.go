@@ -20,13 +20,14 @@ type RedisServer struct {
 	t    *testing.T
 	bin  string
 	dir  string
+	args []string
 	cmd  *exec.Cmd
 }
 
 // StartRedis starts redis-server and stops it when the test ends. A missing
 // redis-server fails under the README's test command (FEDGATE_REQUIRE_PEERS=1)
-// and skips elsewhere.
-func StartRedis(t *testing.T) *RedisServer {
+// and skips elsewhere. args are extra redis-server options (e.g. AOF).
+func StartRedis(t *testing.T, args ...string) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -41,7 +42,7 @@ func StartRedis(t *testing.T) *RedisServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	r := &RedisServer{Addr: addr, t: t, bin: bin, dir: t.TempDir()}
+	r := &RedisServer{Addr: addr, t: t, bin: bin, dir: t.TempDir(), args: args}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
@@ -53,8 +54,9 @@ func (r *RedisServer) Start() {
 	_, port, _ := net.SplitHostPort(r.Addr)
 	// No persistence: tests want a clean, fast server (production settings
 	// are in docs/operations.md).
-	r.cmd = exec.Command(r.bin, "--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log"))
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}, r.args...)
+	r.cmd = exec.Command(r.bin, args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("redis-server: %v", err)
 	}
