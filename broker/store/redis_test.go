@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -117,4 +118,28 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting: %s", what)
+}
+
+// TestRedisSlow: a Redis that stops answering for 1s costs a caller at most
+// the client's timeout (then an error, which the broker turns into a 503
+// page: fail closed), and the store answers again when Redis does.
+func TestRedisSlow(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	const timeout = 200 * time.Millisecond
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: -1})
+	s := store.NewRedis(c, "test:slow:", nil)
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Get(t.Context(), "revoked:x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get before the pause: %v", err)
+	}
+	srv.Pause(time.Second)
+	start := time.Now()
+	_, err := s.Get(t.Context(), "revoked:x")
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get while Redis is frozen: %v; want an error", err)
+	}
+	if d := time.Since(start); d > 3*timeout {
+		t.Errorf("Get while frozen took %v; want about the %v timeout", d, timeout)
+	}
+	waitUntil(t, "Redis answers again", func() bool { return s.Ping(t.Context()) == nil })
 }

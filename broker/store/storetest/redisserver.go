@@ -89,6 +89,13 @@ func (r *RedisServer) Stop() {
 	r.cmd = nil
 }
 
+// Pause freezes the server (SIGSTOP) for d: connections stay open and
+// commands hang, as with a Redis that is slow, not down.
+func (r *RedisServer) Pause(d time.Duration) {
+	_ = r.cmd.Process.Signal(syscall.SIGSTOP)
+	time.AfterFunc(d, func() { _ = r.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
 // URL is the server's redis:// URL with database db.
 func (r *RedisServer) URL(db int) string {
 	return fmt.Sprintf("redis://%s/%s", r.Addr, strconv.Itoa(db))
