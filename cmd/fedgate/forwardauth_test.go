@@ -75,7 +75,13 @@ policies: [staff.yaml]
 // fails the test (the docs changed under it).
 func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/proxy.md")
+	return fileSnippet(t, "docs/proxy.md", marker, pairs...)
+}
+
+// fileSnippet is docSnippet for any file of the repository.
+func fileSnippet(t *testing.T, file, marker string, pairs ...string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +94,11 @@ func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	}
 	block, _, closed := strings.Cut(rest, "\n```")
 	if !ok || !closed {
-		t.Fatalf("docs/proxy.md has no fenced block after %q", marker)
+		t.Fatalf("%s has no fenced block after %q", file, marker)
 	}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if !strings.Contains(block, pairs[i]) {
-			t.Fatalf("the snippet after %q in docs/proxy.md no longer contains %q", marker, pairs[i])
+			t.Fatalf("the snippet after %q in %s no longer contains %q", marker, file, pairs[i])
 		}
 		block = strings.ReplaceAll(block, pairs[i], pairs[i+1])
 	}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgate/fedgate/broker/store/storetest"
+)
+
+// TestRedisStoreAsDocumented runs docs/config.md's store.redis snippet
+// against redis-server with an ACL user whose password comes from the
+// environment: ready with the right password, not ready with a wrong one.
+func TestRedisStoreAsDocumented(t *testing.T) {
+	rs := storetest.StartRedis(t, "--user", "fedgate", "on", ">redis-pw-0123456789", "~fedgate:*", "&fedgate:*", "+@all",
+		"--user", "default", "off")
+	for _, tc := range []struct {
+		name, password string
+		want           int
+	}{{"right", "redis-pw-0123456789", 200}, {"wrong", "not-the-redis-pw", 503}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("REDIS_PASSWORD", tc.password)
+			snippet := fileSnippet(t, "docs/config.md", "<!-- store.redis snippet", "redis.corp.example:6379", rs.Addr)
+			dir := writeServerConfig(t, "127.0.0.1:0")
+			cfg := readFile(t, dir, "fedgate.yaml")
+			writeFile(t, dir, "fedgate.yaml", replaceAll(t, cfg, "store: { memory: true }\n", snippet+"\n"))
+			ctx, cancel := context.WithCancel(context.Background())
+			addrc, done := make(chan net.Addr, 1), make(chan error, 1)
+			logs := &lockedBuffer{}
+			go func() { done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a }) }()
+			defer func() { cancel(); <-done }()
+			var base string
+			select {
+			case a := <-addrc:
+				base = "http://" + a.String()
+			case err := <-done:
+				t.Fatalf("server did not start: %v\n%s", err, logs)
+			case <-time.After(10 * time.Second):
+				t.Fatal("server did not start")
+			}
+			r, err := http.Get(base + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode != tc.want {
+				t.Fatalf("readyz = %d, want %d", r.StatusCode, tc.want)
+			}
+			if strings.Contains(logs.String(), tc.password) {
+				t.Fatalf("the Redis password reached the log:\n%s", logs)
+			}
+		})
+	}
+}
