@@ -31,7 +31,9 @@ func TestRedisStoreAsDocumented(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			addrc, done := make(chan net.Addr, 1), make(chan error, 1)
 			logs := &lockedBuffer{}
-			go func() { done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a }) }()
+			go func() {
+				done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
+			}()
 			defer func() { cancel(); <-done }()
 			var base string
 			select {
