@@ -36,6 +36,9 @@ type Config struct {
 	Path      string      `yaml:"-"`
 	Files     []string    `yaml:"-"`
 	PolicySet *policy.Set `yaml:"-"`
+	// Digest identifies the files (and keys) this config was built from, so
+	// that replicas of a fleet can be compared (check and /readyz show it).
+	Digest string `yaml:"-"`
 }
 
 // Server is how fedgate listens.

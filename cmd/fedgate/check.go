@@ -26,8 +26,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	c := l.cfg
-	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s)\n",
-		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files))
+	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s); config digest %s\n",
+		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files), c.Digest)
 	for i, u := range l.upstreams {
 		// A kerberos upstream's keytab: its principals, key versions and
 		// encryption types, and whether the service principal is there.

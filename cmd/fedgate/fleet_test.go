@@ -432,3 +432,47 @@ func redeem(t *testing.T, r *replica, public, code, verifier string) (int, strin
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// TestCheckShowsConfigDigest: check and /readyz name the config in force by
+// one digest, equal for equal files and different when any file (a key
+// included) differs — what a fleet roll-out compares.
+func TestCheckShowsConfigDigest(t *testing.T) {
+	digest := func(dir string) string {
+		code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
+		m := regexp.MustCompile(`config digest (sha256:[0-9a-f]{16})`).FindStringSubmatch(stdout)
+		if code != 0 || m == nil {
+			t.Fatalf("check: %d %s %s", code, stdout, stderr)
+		}
+		return m[1]
+	}
+	key := filepath.Join(t.TempDir(), "cookie.key")
+	if code, _, stderr := runCLI("keys", "generate", "--cookie", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	withKey := func(dir string) string {
+		cfg := readFile(t, dir, "fedgate.yaml")
+		writeFile(t, dir, "fedgate.yaml", replaceAll(t, cfg, "data_dir: data", "keys: { cookie: ["+key+"] }\ndata_dir: data"))
+		return dir
+	}
+	one, two := withKey(writeServerConfig(t, "127.0.0.1:0")), withKey(writeServerConfig(t, "127.0.0.1:0"))
+	if d1, d2 := digest(one), digest(two); d1 != d2 {
+		t.Fatalf("same files, digests %s and %s", d1, d2)
+	}
+	writeFile(t, filepath.Join(two, "policies"), "staff.yaml", strings.Replace(staffPolicy, "[staff]", "[admins]", 1))
+	if digest(one) == digest(two) {
+		t.Fatal("a changed policy file kept the digest")
+	}
+	// The same files, but another cookie key in the key file.
+	before := digest(one)
+	other := filepath.Join(t.TempDir(), "cookie.key")
+	runCLI("keys", "generate", "--cookie", other)
+	writeFile(t, filepath.Dir(key), "cookie.key", readFile(t, filepath.Dir(other), "cookie.key"))
+	if digest(one) == before {
+		t.Fatal("another cookie key kept the digest")
+	}
+	base, dir, _, _ := startServer(t)
+	_, body := status(t, http.DefaultClient, base+"/readyz")
+	if !strings.Contains(body, `"config":"`+digest(dir)+`"`) {
+		t.Fatalf("readyz does not show check's digest %s: %s", digest(dir), body)
+	}
+}
