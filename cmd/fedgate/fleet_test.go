@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,6 +177,10 @@ const oidcApp = `  - { id: demo, type: whoami, name: Who am I, policy: staff-onl
     type: oidc
     policy: staff-only
     oidc: { client_id: notes, client_secret: fleet-notes-secret-0123456789, redirect_uris: ["http://127.0.0.1:9/cb"] }
+  - id: crm
+    type: saml
+    policy: staff-only
+    saml: { entity_id: "https://crm.example/saml", acs_urls: [{ url: "https://crm.example/acs" }], persistent_salt: "0123456789abcdef0123" }
 `
 
 // replaceAll replaces each old string of pairs with its new one; an old
@@ -226,6 +233,20 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("SAMLRequestOnceAcrossReplicas", func(t *testing.T) {
+		sso := samlRedirect(t, f.public, "_fleet-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+		if code, body := status(t, bob.via(f.a), sso); code != 200 || !strings.Contains(body, `name="SAMLResponse"`) {
+			t.Fatalf("AuthnRequest at A: %d %.300s", code, body)
+		}
+		if code, body := status(t, bob.via(f.b), sso); code < 400 || strings.Contains(body, `name="SAMLResponse"`) {
+			t.Fatalf("the same AuthnRequest replayed at B: %d %.300s; want refused", code, body)
+		}
+		// A fresh request at B is answered: B refused the replay, not SAML.
+		if code, body := status(t, bob.via(f.b), samlRedirect(t, f.public, "_fleet-fresh")); code != 200 || !strings.Contains(body, `name="SAMLResponse"`) {
+			t.Fatalf("a fresh AuthnRequest at B: %d %.300s", code, body)
+		}
+	})
+
 	t.Run("ThrottleCountedAcrossReplicas", func(t *testing.T) {
 		// 3 failures at each replica: 6 > max_failures 5 only if they share
 		// the count; each alone would still be under the limit.
@@ -240,10 +261,11 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	var stolen []*http.Cookie // a signed-out session's cookies, kept elsewhere
 	t.Run("SignOutAtARefusedAtB", func(t *testing.T) {
 		carol := newUser()
 		signInVia(t, carol, f.b, app, "bob", "bob-demo-pw")
-		stolen := carol.jar.Cookies(mustURL(t, f.public)) // a copy kept elsewhere
+		stolen = carol.jar.Cookies(mustURL(t, f.public))
 		if code, _ := status(t, carol.via(f.b), app); code != 200 {
 			t.Fatalf("before sign-out at B: %d (B caches: not revoked)", code)
 		}
@@ -252,12 +274,7 @@ func TestFleet(t *testing.T) {
 		replay.jar.SetCookies(mustURL(t, f.public), stolen)
 		start := time.Now()
 		waitFor(t, "B to refuse the signed-out session", func() bool {
-			r, err := (&http.Client{Jar: replay.jar, Transport: pinned{f.b.addr}, CheckRedirect: noFollow}).Get(app)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
-			return r.StatusCode == http.StatusSeeOther
+			return firstStatus(t, replay, f.b, app) == http.StatusSeeOther
 		})
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("B refused after %v, beyond the documented 5s", d)
@@ -283,6 +300,15 @@ func TestFleet(t *testing.T) {
 		}
 		if code, _ := signInVia(t, newUser(), f.a, app, "bob", "bob-demo-pw"); code != 200 {
 			t.Fatalf("sign-in after Redis returned: %d", code)
+		}
+		// The sign-out survived Redis's restart (AOF, docs/operations.md).
+		if stolen == nil {
+			t.Fatal("run with SignOutAtARefusedAtB: it keeps the signed-out cookies")
+		}
+		replay := newUser()
+		replay.jar.SetCookies(mustURL(t, f.public), stolen)
+		if code := firstStatus(t, replay, f.a, app); code != http.StatusSeeOther {
+			t.Fatalf("a session signed out before Redis restarted: %d; want 303 to sign in", code)
 		}
 	})
 
@@ -320,6 +346,29 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("sign-in begun at A finished at B: %d %.200s", code, body)
 		}
 	})
+}
+
+// samlRedirect is an SP's HTTP-Redirect binding AuthnRequest with ID id.
+func samlRedirect(t *testing.T, public, id string) string {
+	t.Helper()
+	xml := `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="` + id +
+		`" Version="2.0" IssueInstant="` + time.Now().UTC().Format(time.RFC3339) + `" AssertionConsumerServiceURL="https://crm.example/acs"><saml:Issuer>https://crm.example/saml</saml:Issuer></samlp:AuthnRequest>`
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestCompression)
+	_, _ = w.Write([]byte(xml))
+	_ = w.Close()
+	return public + "/saml/sso?SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(b.Bytes()))
+}
+
+// firstStatus is the status of u's request to r, redirects not followed.
+func firstStatus(t *testing.T, u *user, r *replica, target string) int {
+	t.Helper()
+	resp, err := (&http.Client{Jar: u.jar, Transport: pinned{r.addr}, CheckRedirect: noFollow}).Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func noFollow(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
