@@ -115,7 +115,10 @@ type fleet struct {
 func startFleet(t *testing.T) *fleet {
 	t.Helper()
 	nginx := requirePeer(t, "nginx")
-	rs := storetest.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec")
+	// docs/operations.md's settings: AOF, and an ACL user limited to the prefix.
+	rs := storetest.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec",
+		"--user", "fedgate", "on", ">fleet-redis-pw-0123", "~fedgate:*", "&fedgate:*", "+@all", "-@dangerous", "--user", "default", "off")
+	t.Setenv("REDIS_PASSWORD", "fleet-redis-pw-0123")
 	dir := t.TempDir()
 	f := &fleet{redis: rs, dir: dir}
 	port := freePort(t)
@@ -136,7 +139,7 @@ func startFleet(t *testing.T) *fleet {
 		}
 		cfg := replaceAll(t, string(ex),
 			"http://localhost:8080", f.public, "127.0.0.1:808"+map[string]string{"a": "1", "b": "2"}[name], addr,
-			"127.0.0.1:6379", rs.Addr, "${REDIS_PASSWORD}", "",
+			"127.0.0.1:6379", rs.Addr,
 			"../quickstart/users.yaml", "users.yaml", "../quickstart/policies/*.yaml", "staff.yaml",
 			"log: { format: text }", "log: { format: text }\naudit: { file: audit-"+name+".jsonl }",
 			"  - { id: demo, type: whoami, name: Who am I, policy: staff-only }\n", oidcApp)
