@@ -103,8 +103,14 @@ run backend http://127.0.0.1:18081/ "$backend_pid"
 run bare-proxy http://127.0.0.1:18082/ "$bare_pid"
 run fedgate-1-session http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/one-cookie.txt"
 rss_one=$(rss "$fg_pid")
+redis_cmds() { redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}'; }
+[ -n "${redis_port:-}" ] && cmds_before=$(redis_cmds)
 run "fedgate-$sessions-sessions" http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/cookies.txt"
 rss_many=$(rss "$fg_pid")
+if [ -n "${redis_port:-}" ]; then
+  # The sign-out check is cached: at most one GET per session per 5 s.
+  echo "Redis commands during the $sessions-session run: $(( $(redis_cmds) - cmds_before - 1 ))"
+fi
 awk -v f="$(cat "$work/fedgate-1-session.rps")" -v b="$(cat "$work/bare-proxy.rps")" \
   'BEGIN {printf "ratio fedgate / tuned bare proxy: %.3f\n", f / b}'
 echo "fedgate RSS: ${rss_one} KiB after 1 session, ${rss_many} KiB after $sessions distinct sessions"
