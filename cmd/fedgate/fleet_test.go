@@ -50,7 +50,12 @@ func startReplica(t *testing.T, config string, addr string) *replica {
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.stop(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		r.stop(syscall.SIGTERM)
+		if strings.Contains(r.logs.String(), "DATA RACE") { // under -race, the child reports here
+			t.Errorf("replica %s:\n%s", addr, r.logs)
+		}
+	})
 	waitFor(t, "replica "+addr, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
