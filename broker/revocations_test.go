@@ -3,6 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,4 +107,82 @@ func TestRevocationLocalStoreNoCache(t *testing.T) {
 	if revoked, err := rv.check(t.Context(), "s3"); !revoked || err != nil {
 		t.Fatalf("check = %v, %v; want revoked", revoked, err)
 	}
+}
+
+// flakyStore is a memory store whose Ping and Get fail on demand (Incr and
+// Decr, which the password throttle uses, keep working).
+type flakyStore struct {
+	*store.Memory
+	down atomic.Bool
+}
+
+func (f *flakyStore) Ping(ctx context.Context) error {
+	if f.down.Load() {
+		return errors.New("connection refused")
+	}
+	return f.Memory.Ping(ctx)
+}
+
+func (f *flakyStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if f.down.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return f.Memory.Get(ctx, key)
+}
+
+// TestStoreDownFailsClosed: with the store unable to answer, a signed-in
+// user gets a 503 page with a correlation id (not a sign-in loop), a
+// sign-in that passed its password check starts no session, each is
+// audited, and both work again when the store is back (invariant 10).
+func TestStoreDownFailsClosed(t *testing.T) {
+	base := newEnv(t)
+	flaky := &flakyStore{Memory: store.NewMemory(base.clock.Now)}
+	audit := &syncBuffer{}
+	srv, err := NewServer(Deps{Logger: base.srv.Logger, Audit: NewAuditor(audit), Metrics: NewMetrics(), Store: flaky, Now: base.clock.Now}, base.srv.Current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	e := &testEnv{t: t, srv: srv, http: hs, clock: base.clock, keys: base.keys, audit: audit}
+	alice, bob := e.newClient(), e.newClient()
+	if r := e.signIn(alice, "alice", "alice-pw"); r.code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.code)
+	}
+	formURL, csrf := e.beginLogin(bob, "/apps/demo/")
+
+	flaky.down.Store(true)
+	r := e.get(alice, "/apps/demo/")
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, `id="correlation-id"`) || r.header.Get("Retry-After") == "" {
+		t.Fatalf("session with the store down: %d %q\n%.300s", r.code, r.location, r.body)
+	}
+	r = e.post(bob, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, `id="correlation-id"`) {
+		t.Fatalf("sign-in with the store down: %d %q", r.code, r.location)
+	}
+	for _, c := range bob.Jar.Cookies(mustParse(t, hs.URL)) {
+		if c.Name == sessionCookie {
+			t.Fatal("a session cookie was set while the store was down")
+		}
+	}
+	var reasons []string
+	for _, ev := range audit.events(t) {
+		reasons = append(reasons, ev.Reason)
+	}
+	if got := strings.Count(strings.Join(reasons, " "), "store-unavailable"); got != 2 {
+		t.Errorf("audit reasons %q: want store-unavailable twice (access, sign-in)", reasons)
+	}
+
+	flaky.down.Store(false)
+	if r := e.get(alice, "/apps/demo/"); r.code != http.StatusOK {
+		t.Fatalf("session after the store came back: %d", r.code)
+	}
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

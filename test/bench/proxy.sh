@@ -20,7 +20,8 @@ store_yaml="{ memory: true }"
 if [ "${STORE:-memory}" = redis ]; then
   command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
   redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+  # Nothing on disk (no persistence, log to /dev/null), so the exit trap's rm has no race with it.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir /tmp --logfile "" >/dev/null &
   store_yaml="{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
@@ -101,16 +102,18 @@ head -1 "$work/cookies.txt" > "$work/one-cookie.txt"
 echo "wrk: 2 threads, $conns connections, ${secs}s per run, loopback; CPU is the measured process's; fedgate's store: ${STORE:-memory}"
 run backend http://127.0.0.1:18081/ "$backend_pid"
 run bare-proxy http://127.0.0.1:18082/ "$bare_pid"
+# With Redis: the commands each fedgate run cost. The sign-out check is
+# cached, so at most one GET per session per 5 s, not one per request.
+redis_cmds() { [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}' || echo 0; }
+cmds_note() { [ -n "${redis_port:-}" ] && echo "  Redis commands during $1: $(( $(redis_cmds) - $2 - 1 ))" || true; }
+cmds=$(redis_cmds)
 run fedgate-1-session http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/one-cookie.txt"
+cmds_note fedgate-1-session "$cmds"
 rss_one=$(rss "$fg_pid")
-redis_cmds() { redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}'; }
-[ -n "${redis_port:-}" ] && cmds_before=$(redis_cmds)
+cmds=$(redis_cmds)
 run "fedgate-$sessions-sessions" http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/cookies.txt"
+cmds_note "fedgate-$sessions-sessions" "$cmds"
 rss_many=$(rss "$fg_pid")
-if [ -n "${redis_port:-}" ]; then
-  # The sign-out check is cached: at most one GET per session per 5 s.
-  echo "Redis commands during the $sessions-session run: $(( $(redis_cmds) - cmds_before - 1 ))"
-fi
 awk -v f="$(cat "$work/fedgate-1-session.rps")" -v b="$(cat "$work/bare-proxy.rps")" \
   'BEGIN {printf "ratio fedgate / tuned bare proxy: %.3f\n", f / b}'
 echo "fedgate RSS: ${rss_one} KiB after 1 session, ${rss_many} KiB after $sessions distinct sessions"
