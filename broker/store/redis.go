@@ -163,15 +163,17 @@ func (s *Redis) Decr(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
-// Put writes and announces the change in one round trip (MULTI/EXEC). An
-// expiry already past deletes the key: that value could never be read.
+// Put writes and announces the change in one round trip (a pipeline, not
+// MULTI: in a Cluster the key and the channel may live on different nodes;
+// one connection keeps them in order). An expiry already past deletes the
+// key: that value could never be read.
 func (s *Redis) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
 	if err := s.begin(ctx, "put", key); err != nil {
 		return err
 	}
 	now := s.now()
 	k := s.prefix + key
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		switch {
 		case expiry.IsZero():
 			p.Set(ctx, k, header(expiry)+string(value), 0)
@@ -213,7 +215,7 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 	if err := s.begin(ctx, "delete", key); err != nil {
 		return err
 	}
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.prefix+key)
 		p.Publish(ctx, s.channel(), key)
 		return nil
