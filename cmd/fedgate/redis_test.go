@@ -25,36 +25,68 @@ func TestRedisStoreAsDocumented(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("REDIS_PASSWORD", tc.password)
 			snippet := fileSnippet(t, "docs/config.md", "<!-- store.redis snippet", "redis.corp.example:6379", rs.Addr)
-			dir := writeServerConfig(t, "127.0.0.1:0")
-			cfg := readFile(t, dir, "fedgate.yaml")
-			writeFile(t, dir, "fedgate.yaml", replaceAll(t, cfg, "store: { memory: true }\n", snippet+"\n"))
-			ctx, cancel := context.WithCancel(context.Background())
-			addrc, done := make(chan net.Addr, 1), make(chan error, 1)
 			logs := &lockedBuffer{}
-			go func() {
-				done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
-			}()
-			defer func() { cancel(); <-done }()
-			var base string
-			select {
-			case a := <-addrc:
-				base = "http://" + a.String()
-			case err := <-done:
-				t.Fatalf("server did not start: %v\n%s", err, logs)
-			case <-time.After(10 * time.Second):
-				t.Fatal("server did not start")
-			}
-			r, err := http.Get(base + "/readyz")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
-			if r.StatusCode != tc.want {
-				t.Fatalf("readyz = %d, want %d", r.StatusCode, tc.want)
+			if got := readyWithStore(t, snippet, logs); got != tc.want {
+				t.Fatalf("readyz = %d, want %d", got, tc.want)
 			}
 			if strings.Contains(logs.String(), tc.password) {
 				t.Fatalf("the Redis password reached the log:\n%s", logs)
 			}
 		})
 	}
+}
+
+// TestRedisStoreTLS: a rediss:// address with ca_file reaches a TLS-only
+// redis-server; without ca_file the self-signed certificate is refused
+// (not ready), so TLS is really checked.
+func TestRedisStoreTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t)
+	writeFile(t, dir, "redis.crt", string(cert))
+	writeFile(t, dir, "redis.key", string(key))
+	rs := storetest.StartRedis(t, "--port", "0", "--tls-port", "$PORT", "--tls-cert-file", filepath.Join(dir, "redis.crt"),
+		"--tls-key-file", filepath.Join(dir, "redis.key"), "--tls-ca-cert-file", filepath.Join(dir, "redis.crt"), "--tls-auth-clients", "no")
+	for _, tc := range []struct {
+		name, store string
+		want        int
+	}{
+		{"trusted", `store: { redis: { addr: "rediss://` + rs.Addr + `/0", ca_file: ` + filepath.Join(dir, "redis.crt") + ` } }`, 200},
+		{"untrusted", `store: { redis: { addr: "rediss://` + rs.Addr + `/0" } }`, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readyWithStore(t, tc.store, &lockedBuffer{}); got != tc.want {
+				t.Fatalf("readyz = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// readyWithStore runs the test server config with store (a store: block),
+// logging to logs, and returns its /readyz status.
+func readyWithStore(t *testing.T, store string, logs *lockedBuffer) int {
+	t.Helper()
+	dir := writeServerConfig(t, "127.0.0.1:0")
+	cfg := readFile(t, dir, "fedgate.yaml")
+	writeFile(t, dir, "fedgate.yaml", replaceAll(t, cfg, "store: { memory: true }\n", store+"\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
+	}()
+	defer func() { cancel(); <-done }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("server did not start: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	r, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return r.StatusCode
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ type RedisServer struct {
 
 // StartRedis starts redis-server and stops it when the test ends. A missing
 // redis-server fails under the README's test command (FEDGATE_REQUIRE_PEERS=1)
-// and skips elsewhere. args are extra redis-server options (e.g. AOF).
+// and skips elsewhere. args are extra redis-server options (e.g. AOF); "$PORT"
+// in them stands for the port (e.g. "--port 0 --tls-port $PORT" for TLS).
 func StartRedis(t *testing.T, args ...string) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
@@ -54,8 +56,11 @@ func (r *RedisServer) Start() {
 	_, port, _ := net.SplitHostPort(r.Addr)
 	// No persistence: tests want a clean, fast server (production settings
 	// are in docs/operations.md).
-	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}, r.args...)
+	args := []string{"--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}
+	for _, a := range r.args {
+		args = append(args, strings.ReplaceAll(a, "$PORT", port))
+	}
 	r.cmd = exec.Command(r.bin, args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("redis-server: %v", err)
