@@ -87,6 +87,11 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		b.sendToSignIn(w, r, snap, u, v, resume, req.LoginHint)
 		return protocols.Identity{}, true, nil
 	}
+	if v.Reason == "store-unavailable" {
+		// Not the app's user's fault, nor the app's to handle: the page.
+		b.answer(w, r, snap, u, v)
+		return protocols.Identity{}, true, nil
+	}
 	return protocols.Identity{}, false, protocols.ErrAccessDenied
 }
 

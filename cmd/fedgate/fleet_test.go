@@ -301,6 +301,10 @@ func TestFleet(t *testing.T) {
 			code, body := status(t, dana.via(f.b), app)
 			return code == 503 && strings.Contains(body, "temporarily unavailable")
 		})
+		// A protocol app gets the same page, not a denial in its protocol.
+		if code, body := status(t, dana.via(f.a), samlRedirect(t, f.public, "_fleet-down")); code != 503 || !strings.Contains(body, "temporarily unavailable") {
+			t.Fatalf("SAML request with Redis down: %d %.300s", code, body)
+		}
 		f.redis.Start()
 		waitFor(t, "readyz true", func() bool { c, _ := status(t, http.DefaultClient, "http://"+f.b.addr+"/readyz"); return c == 200 })
 		if code, _ := status(t, dana.via(f.b), app); code != 200 {
