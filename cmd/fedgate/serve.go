@@ -43,7 +43,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	cfg := l.cfg
 	logger := newLogger(cfg.Log, stderr)
-	st, err := openStore(cfg.Store)
+	st, err := openStore(cfg.Store, logger)
 	if err != nil {
 		return err
 	}

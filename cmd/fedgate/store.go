@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -13,7 +15,7 @@ import (
 	"github.com/fedgate/fedgate/config"
 )
 
-func openStore(c config.Store) (store.Store, error) {
+func openStore(c config.Store, logger *slog.Logger) (store.Store, error) {
 	switch {
 	case c.Memory:
 		return store.NewMemory(nil), nil
@@ -22,9 +24,18 @@ func openStore(c config.Store) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		redis.SetLogger(redisLog{logger})
 		return store.NewRedis(redis.NewUniversalClient(opts), c.Redis.Prefix, nil), nil
 	}
 	return store.OpenBolt(c.Bolt, nil)
+}
+
+// redisLog sends go-redis's own messages (reconnects, pool errors) to the
+// operational log as warnings, not to stderr in another format.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // redisOptions turns store.redis into go-redis options. One address is a
