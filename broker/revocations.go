@@ -37,8 +37,16 @@ type revocations struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	cached  map[string]revocation // nil: no cache (a local store)
-	changes uint64                // bumped by every change; a read begun before one is not cached
+	cached  map[string]revocation      // nil: no cache (a local store)
+	reading map[string]*revocationRead // reads in flight, shared by concurrent requests
+	changes uint64                     // bumped by every change; a read begun before one is not cached
+}
+
+// revocationRead is one store read that concurrent checks wait for.
+type revocationRead struct {
+	done    chan struct{}
+	revoked bool
+	err     error
 }
 
 type revocation struct {
@@ -53,6 +61,7 @@ func newRevocations(ctx context.Context, st store.Store, now func() time.Time) *
 	rv := &revocations{st: st, now: now}
 	if w, ok := st.(store.Watcher); ok {
 		rv.cached = make(map[string]revocation, 64)
+		rv.reading = make(map[string]*revocationRead)
 		go w.Watch(ctx, rv.changed, rv.reset)
 	}
 	return rv
@@ -60,36 +69,60 @@ func newRevocations(ctx context.Context, st store.Store, now func() time.Time) *
 
 // check reports whether session id was signed out, or errStoreDown.
 func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
-	var gen uint64
-	if rv.cached != nil {
-		rv.mu.Lock()
-		e, ok := rv.cached[id]
-		gen = rv.changes
+	if rv.cached == nil {
+		return rv.read(ctx, id)
+	}
+	rv.mu.Lock()
+	if e, ok := rv.cached[id]; ok && (e.revoked || rv.now().Sub(e.at) < revocationFresh) {
 		rv.mu.Unlock()
-		if ok && (e.revoked || rv.now().Sub(e.at) < revocationFresh) {
-			return e.revoked, nil
+		return e.revoked, nil
+	}
+	if r, ok := rv.reading[id]; ok {
+		// Another request is reading this session's record: share its
+		// answer, so a busy session costs one read, not one per request.
+		rv.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.revoked, r.err
+		case <-ctx.Done():
+			return true, errors.Join(errStoreDown, ctx.Err())
 		}
 	}
-	start := rv.now()
+	r := &revocationRead{done: make(chan struct{})}
+	rv.reading[id] = r
+	gen, start := rv.changes, rv.now()
+	rv.mu.Unlock()
+
+	// Others wait for this read: it must not end with this request.
+	r.revoked, r.err = rv.read(context.WithoutCancel(ctx), id)
+	rv.mu.Lock()
+	if rv.reading[id] == r {
+		delete(rv.reading, id)
+	}
+	if r.err == nil && rv.changes == gen { // no change arrived while we read: the answer is current
+		if len(rv.cached) >= revocationCacheMax {
+			for k := range rv.cached { // map order is random: evict an arbitrary entry
+				delete(rv.cached, k)
+				break
+			}
+		}
+		rv.cached[id] = revocation{revoked: r.revoked, at: start}
+	}
+	rv.mu.Unlock()
+	close(r.done)
+	return r.revoked, r.err
+}
+
+// read asks the store; a store that cannot answer means signed out.
+func (rv *revocations) read(ctx context.Context, id string) (bool, error) {
 	_, err := rv.st.Get(ctx, revokedPrefix+id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return true, errors.Join(errStoreDown, err)
 	}
-	revoked := err == nil
-	if rv.cached != nil {
-		rv.mu.Lock()
-		if rv.changes == gen { // no change arrived while we read: the answer is current
-			if len(rv.cached) >= revocationCacheMax {
-				for k := range rv.cached { // map order is random: evict an arbitrary entry
-					delete(rv.cached, k)
-					break
-				}
-			}
-			rv.cached[id] = revocation{revoked: revoked, at: start}
-		}
-		rv.mu.Unlock()
-	}
-	return revoked, nil
+	return true, nil
 }
 
 // changed drops what the cache knows of a key some replica wrote.
@@ -100,6 +133,7 @@ func (rv *revocations) changed(key string) {
 	}
 	rv.mu.Lock()
 	delete(rv.cached, id)
+	delete(rv.reading, id) // a read begun before the change: later checks read again
 	rv.changes++
 	rv.mu.Unlock()
 }
@@ -112,6 +146,7 @@ func (rv *revocations) reset() {
 			delete(rv.cached, id)
 		}
 	}
+	clear(rv.reading)
 	rv.changes++
 	rv.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,10 +25,14 @@ type watchedStore struct {
 	changed func(string)
 	reset   func()
 	watched chan struct{}
+	gate    chan struct{} // when set, Get waits for it to close
 }
 
 func (w *watchedStore) Get(ctx context.Context, key string) ([]byte, error) {
 	w.gets.Add(1)
+	if w.gate != nil {
+		<-w.gate
+	}
 	if w.down.Load() {
 		return nil, errors.New("connection refused")
 	}
@@ -78,6 +83,34 @@ func TestRevocationCache(t *testing.T) {
 		if s.wantErr && !errors.Is(err, errStoreDown) {
 			t.Fatalf("%s: err %v, want errStoreDown", s.name, err)
 		}
+	}
+}
+
+// TestRevocationReadShared: concurrent requests of one session whose entry
+// is missing or stale wait for one store read instead of each making one.
+func TestRevocationReadShared(t *testing.T) {
+	clock := storetest.NewClock()
+	w := &watchedStore{Memory: store.NewMemory(clock.Now), watched: make(chan struct{}), gate: make(chan struct{})}
+	rv := newRevocations(t.Context(), w, clock.Now)
+	<-w.watched
+	const n = 50
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for range n {
+		wg.Go(func() {
+			if revoked, err := rv.check(context.Background(), "s9"); revoked || err != nil {
+				wrong.Add(1)
+			}
+		})
+	}
+	for w.gets.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let the others queue behind the first read
+	close(w.gate)
+	wg.Wait()
+	if got := w.gets.Load(); got != 1 || wrong.Load() != 0 {
+		t.Fatalf("%d concurrent checks: %d store reads, %d wrong answers; want 1 read, 0 wrong", n, got, wrong.Load())
 	}
 }
 
