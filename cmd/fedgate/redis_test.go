@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store/storetest"
+	"github.com/fedgate/fedgate/config"
 )
 
 // TestRedisStoreAsDocumented runs docs/config.md's store.redis snippet
@@ -89,4 +94,47 @@ func readyWithStore(t *testing.T, store string, logs *lockedBuffer) int {
 	}
 	r.Body.Close()
 	return r.StatusCode
+}
+
+// TestRedisStoreSentinel: addrs + master_name find the master through a
+// real Redis Sentinel (redis-server --sentinel), and the store works there;
+// a master name the Sentinel does not know is not ready.
+func TestRedisStoreSentinel(t *testing.T) {
+	master := storetest.StartRedis(t)
+	_, mport, _ := net.SplitHostPort(master.Addr)
+	dir := t.TempDir()
+	sport := freePort(t)
+	writeFile(t, dir, "sentinel.conf", fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nsentinel monitor fleet 127.0.0.1 %s 1\n", sport, dir, mport))
+	cmd := exec.Command(requirePeer(t, "redis-server"), filepath.Join(dir, "sentinel.conf"), "--sentinel", "--logfile", filepath.Join(dir, "sentinel.log"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	sentinel := fmt.Sprintf("127.0.0.1:%d", sport)
+	waitFor(t, "sentinel", func() bool {
+		c, err := net.Dial("tcp", sentinel)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	st, err := openStore(config.Store{Redis: &config.Redis{Addrs: []string{sentinel}, MasterName: "fleet", Prefix: "fedgate:", Timeout: time.Second}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	exp := time.Now().Add(time.Minute)
+	if first, err := st.Claim(t.Context(), "code:s", exp); !first || err != nil {
+		t.Fatalf("Claim through Sentinel = %v, %v", first, err)
+	}
+	if again, err := st.Claim(t.Context(), "code:s", exp); again || err != nil {
+		t.Fatalf("second Claim through Sentinel = %v, %v; want false", again, err)
+	}
+	for name, want := range map[string]int{"fleet": 200, "unknown": 503} {
+		store := `store: { redis: { addrs: ["` + sentinel + `"], master_name: ` + name + ` } }`
+		if got := readyWithStore(t, store, &lockedBuffer{}); got != want {
+			t.Errorf("master_name %s: readyz = %d, want %d", name, got, want)
+		}
+	}
 }
