@@ -25,6 +25,9 @@ type Redis struct {
 	prefix string
 	now    func() time.Time
 	closed atomic.Bool
+	// life ends at Close, which ends every Watch.
+	life context.Context
+	end  context.CancelFunc
 }
 
 var _ Store = (*Redis)(nil)
@@ -37,7 +40,8 @@ const expiryLen = 20
 // "fedgate:"), so several deployments can share one Redis. now nil means
 // time.Now. Close closes the client.
 func NewRedis(c redis.UniversalClient, prefix string, now func() time.Time) *Redis {
-	return &Redis{c: c, prefix: prefix, now: orNow(now)}
+	life, end := context.WithCancel(context.Background())
+	return &Redis{c: c, prefix: prefix, now: orNow(now), life: life, end: end}
 }
 
 // Lua scripts keep read-modify-write atomic: Redis runs one at a time. Each
@@ -241,6 +245,7 @@ func (s *Redis) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.end()
 	return s.c.Close()
 }
 
@@ -252,7 +257,11 @@ func (s *Redis) channel() string { return s.prefix + "changed" }
 // the caller hears reset on the error and again once subscribed.
 func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func()) {
 	sub := s.c.Subscribe(ctx, s.channel())
-	defer sub.Close()
+	// A blocked Receive does not watch ctx: closing the subscription ends it.
+	unsub := func() { _ = sub.Close() }
+	defer context.AfterFunc(ctx, unsub)()
+	defer context.AfterFunc(s.life, unsub)()
+	defer unsub()
 	for {
 		msg, err := sub.Receive(ctx)
 		if ctx.Err() != nil || s.closed.Load() {

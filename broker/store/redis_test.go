@@ -3,6 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,4 +146,105 @@ func TestRedisSlow(t *testing.T) {
 		t.Errorf("Get while frozen took %v; want about the %v timeout", d, timeout)
 	}
 	waitUntil(t, "Redis answers again", func() bool { return s.Ping(t.Context()) == nil })
+}
+
+// TestRedisCluster: the store and its change feed on a three-node Redis
+// Cluster (redis-server --cluster-enabled, joined by redis-cli --cluster
+// create): keys spread over the nodes, the scripts and the announcements
+// work, and a watcher hears a change made through another node.
+func TestRedisCluster(t *testing.T) {
+	var addrs []string
+	for range 3 {
+		// The bus port is set: the default (port + 10000) may not exist.
+		srv := storetest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(freePort(t)))
+		addrs = append(addrs, srv.Addr)
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatalf("redis-cli (package redis-tools, installed with redis-server): %v", err)
+	}
+	cctx, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	if out, err := exec.CommandContext(cctx, cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput(); err != nil {
+		t.Fatalf("cluster create: %v\n%s", err, out)
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	waitUntil(t, "cluster_state:ok", func() bool {
+		info, err := c.ClusterInfo(t.Context()).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+	a := store.NewRedis(c, "fedgate:", nil)
+	t.Cleanup(func() { _ = a.Close() })
+	b := store.NewRedis(redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), "fedgate:", nil)
+	t.Cleanup(func() { _ = b.Close() })
+
+	changed := make(chan string, 100)
+	var resets atomic.Int64
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { resets.Add(1) }) })
+	defer wg.Wait()
+	defer cancel()
+	waitUntil(t, "subscribed", func() bool { return resets.Load() >= 1 })
+
+	exp := time.Now().Add(time.Minute)
+	for i := range 20 { // 20 keys land on all three nodes
+		key := "code:" + strconv.Itoa(i)
+		if first, err := a.Claim(ctx, key, exp); !first || err != nil {
+			t.Fatalf("Claim(%s) = %v, %v", key, first, err)
+		}
+		if again, err := b.Claim(ctx, key, exp); again || err != nil {
+			t.Fatalf("second Claim(%s) through another client = %v, %v", key, again, err)
+		}
+		if n, err := a.Incr(ctx, "login:"+strconv.Itoa(i), time.Minute); n != 1 || err != nil {
+			t.Fatalf("Incr = %d, %v", n, err)
+		}
+	}
+	if err := a.Put(ctx, "revoked:c1", []byte{1}, exp); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-changed:
+		if k != "revoked:c1" {
+			t.Fatalf("changed %q", k)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher on another client heard no change")
+	}
+	if _, err := b.Get(ctx, "revoked:c1"); err != nil {
+		t.Fatalf("Get through another client: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestRedisCloseEndsWatch: the broker watches with a context that never
+// ends; closing the store must end the watch (no goroutine left behind).
+func TestRedisCloseEndsWatch(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	s := store.NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr}), "test:close:", nil)
+	var resets atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		s.Watch(context.Background(), func(string) {}, func() { resets.Add(1) })
+		close(done)
+	}()
+	waitUntil(t, "subscribed", func() bool { return resets.Load() >= 1 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch still running after Close")
+	}
 }
