@@ -51,6 +51,9 @@ func (b *Server) answer(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.enrol", nil, snap.contact(pickLanguage(w, r, snap.sealer.secure)))
 	case "mfa-enrol-not-fresh":
 		b.fail(w, r, snap, http.StatusForbidden, "err.mfa.notfresh", nil, snap.contact(pickLanguage(w, r, snap.sealer.secure)))
+	case "store-unavailable":
+		w.Header().Set("Retry-After", "5")
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", nil)
 	default:
 		b.denyPage(w, r, snap, v.Message)
 	}

@@ -91,6 +91,11 @@ func (sp sessionProvider) Session(w http.ResponseWriter, r *http.Request, req pr
 		b.sendToSignIn(w, r, snap, u, v, resume, req.LoginHint)
 		return protocols.Identity{}, true, nil
 	}
+	if v.Reason == "store-unavailable" {
+		// Not the app's user's fault, nor the app's to handle: the page.
+		b.answer(w, r, snap, u, v)
+		return protocols.Identity{}, true, nil
+	}
 	return protocols.Identity{}, false, protocols.ErrAccessDenied
 }
 
@@ -124,7 +129,7 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	id.AMR = slices.DeleteFunc(slices.Clone(id.AMR), func(a string) bool { return slices.Contains(ref.Added, a) })
 	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires,
 		Factors: ref.Factors, MFATime: ref.MFATime}
-	if !now.Before(s.Expires) || b.revoked(r, s.ID) {
+	if revoked, _ := b.revoked(r, s.ID); revoked || !now.Before(s.Expires) {
 		return protocols.ErrLoginRequired
 	}
 	v := b.enforce(r, snap, use{App: app, Session: s, ClientIP: ref.ClientIP})

@@ -90,6 +90,10 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 		s, why = b.readSession(r, snap, u.Cookie)
 		if s == nil {
 			v := verdict{Outcome: signIn, Reason: why}
+			if why == "store-unavailable" {
+				// Fail closed with a page: signing in again would not help.
+				v.Outcome = deny
+			}
 			if why != "" && !u.Silent {
 				b.auditAccess(r, snap, u, v)
 			}

@@ -13,17 +13,21 @@ func (b *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// readyz: the store answers and which upstreams can take sign-ins. Ready
-// when the store and at least one upstream are.
+// readyz: the config in force (its digest, the same on every replica of a
+// fleet once a change has rolled out), whether the store answers and which
+// upstreams can take sign-ins (their discovery done). Ready when the store
+// and at least one upstream are; config and keys are, or the process would
+// not serve. A load balancer sends traffic only to a ready replica.
 func (b *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	snap := snapOf(r)
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	out := struct {
 		Ready     bool              `json:"ready"`
+		Config    string            `json:"config"`
 		Store     string            `json:"store"`
 		Upstreams map[string]string `json:"upstreams"`
-	}{Store: "ok", Upstreams: map[string]string{}}
+	}{Config: snap.Config.Digest, Store: "ok", Upstreams: map[string]string{}}
 	storeOK := b.Store.Ping(ctx) == nil
 	if !storeOK {
 		out.Store = "unavailable"

@@ -292,6 +292,15 @@ func (b *Server) signedIn(w http.ResponseWriter, r *http.Request, snap *Snapshot
 	if !ok {
 		return
 	}
+	if err := b.Store.Ping(r.Context()); err != nil {
+		// A session the store cannot revoke must not start: fail closed.
+		ev.Outcome, ev.Reason, ev.User = "failure", "store-unavailable", id.Username
+		b.Audit.Record(ev)
+		b.Metrics.signins.WithLabelValues(id.Upstream, "failure").Inc()
+		w.Header().Set("Retry-After", "5")
+		b.fail(w, r, snap, http.StatusServiceUnavailable, "err.unavailable", err)
+		return
+	}
 	ev.Outcome, ev.User = "success", id.Username
 	b.Audit.Record(ev)
 	b.Metrics.signins.WithLabelValues(id.Upstream, "success").Inc()

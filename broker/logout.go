@@ -104,5 +104,5 @@ func (b *Server) revoke(ctx context.Context, snap *Snapshot, s *Session) error {
 	if s.Expires.After(until) {
 		until = s.Expires
 	}
-	return b.Store.Put(ctx, "revoked:"+s.ID, []byte{1}, until)
+	return b.Store.Put(ctx, revokedPrefix+s.ID, []byte{1}, until)
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/cipher"
 	"fmt"
 	"log/slog"
@@ -27,8 +28,9 @@ import (
 // that a reload swaps atomically, so a request sees one config from start to end.
 type Server struct {
 	Deps
-	pages pages
-	snap  atomic.Pointer[Snapshot]
+	pages       pages
+	snap        atomic.Pointer[Snapshot]
+	revocations *revocations
 
 	transportMu sync.Mutex
 	transports  map[string]http.RoundTripper // by CA file, kept across reloads
@@ -153,6 +155,8 @@ func NewServer(d Deps, snap *Snapshot) (*Server, error) {
 	if srv.Now == nil {
 		srv.Now = time.Now
 	}
+	// The cache follows the store's changes until the store is closed.
+	srv.revocations = newRevocations(context.Background(), d.Store, srv.Now)
 	if err := srv.Swap(snap); err != nil {
 		return nil, err
 	}

@@ -1,12 +1,9 @@
 package broker
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/fedgate/fedgate/broker/store"
 
 	"github.com/fedgate/fedgate/protocols"
 )
@@ -92,7 +89,10 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 	if name == appSessionCookie && !strings.EqualFold(s.Host, r.Host) {
 		return nil, "wrong-host"
 	}
-	if b.revoked(r, s.ID) {
+	if revoked, err := b.revoked(r, s.ID); revoked {
+		if err != nil {
+			return nil, "store-unavailable"
+		}
 		return nil, "session-revoked"
 	}
 	return &s, ""
@@ -101,16 +101,13 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 // revoked: the session was signed out. Cookies cannot be recalled from
 // browsers (or from app hosts, which hold copies), so sign-out records the
 // session id in the store until the session would have expired anyway. A
-// store that cannot answer counts as revoked: fail closed.
-func (b *Server) revoked(r *http.Request, id string) bool {
-	_, err := b.Store.Get(r.Context(), "revoked:"+id)
-	if errors.Is(err, store.ErrNotFound) {
-		return false
-	}
+// store that cannot answer counts as revoked, with the error: fail closed.
+func (b *Server) revoked(r *http.Request, id string) (bool, error) {
+	revoked, err := b.revocations.check(r.Context(), id)
 	if err != nil {
 		b.Logger.ErrorContext(r.Context(), "session revocation check failed; refusing the session", "err", err)
 	}
-	return true
+	return revoked, err
 }
 
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {

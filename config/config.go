@@ -50,6 +50,9 @@ type Config struct {
 	// fragments are the app_files apps were read from, in c.Apps order
 	// after the inline ones, so that problems point into them.
 	fragments []fragment
+	// Digest identifies the files (and keys) this config was built from, so
+	// that replicas of a fleet can be compared (check and /readyz show it).
+	Digest string `yaml:"-"`
 }
 
 // Server is how fedgate listens.
@@ -146,6 +149,28 @@ type Session struct {
 type Store struct {
 	Bolt   string `yaml:"bolt"`
 	Memory bool   `yaml:"memory"`
+	Redis  *Redis `yaml:"redis"`
+}
+
+// Redis is a store shared by a fleet of replicas.
+type Redis struct {
+	// Addr is one node: host:port, or a redis:// or rediss:// (TLS) URL. Addrs lists several: Sentinels when MasterName is set,
+	// else Cluster nodes.
+	Addr       string   `yaml:"addr"`
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	// Username and Password are the ACL user; Password may be "${ENV}" or
+	// "file:/path".
+	Username string           `yaml:"username"`
+	Password protocols.Secret `yaml:"password"`
+	DB       int              `yaml:"db"`
+	// TLS turns on TLS for host:port addresses; CAFile trusts a private CA.
+	TLS    bool   `yaml:"tls"`
+	CAFile string `yaml:"ca_file"`
+	// Prefix namespaces every key, so deployments can share a Redis.
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds each command; past it the store counts as down.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Audit says where audit events go: "-" or "stdout", or a file path.
@@ -322,6 +347,12 @@ func (c *Config) Defaults() {
 	setDur(&c.MFA.Enrol.Within, 10*time.Minute)
 	if c.MFA.Issuer == "" {
 		c.MFA.Issuer = c.Branding.Name
+	}
+	if r := c.Store.Redis; r != nil {
+		setDur(&r.Timeout, 500*time.Millisecond)
+		if r.Prefix == "" {
+			r.Prefix = "fedgate:"
+		}
 	}
 	for i := range c.Apps {
 		a := &c.Apps[i]

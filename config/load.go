@@ -161,6 +161,9 @@ func (c *Config) resolvePaths(dir string) {
 		rel(&a.CAFile)
 	}
 	rel(&c.Store.Bolt)
+	if c.Store.Redis != nil {
+		rel(&c.Store.Redis.CAFile)
+	}
 	rel(&c.Branding.LogoFile)
 	if c.Audit.File != "stdout" && c.Audit.File != "-" {
 		rel(&c.Audit.File)
@@ -181,7 +184,7 @@ func (c *Config) resolvePaths(dir string) {
 		}
 		rel(&d.CRLFile)
 	}
-	if c.Store.Bolt == "" && !c.Store.Memory && c.DataDir != "" {
+	if c.Store.Bolt == "" && !c.Store.Memory && c.Store.Redis == nil && c.DataDir != "" {
 		c.Store.Bolt = filepath.Join(c.DataDir, "state.db")
 	}
 }

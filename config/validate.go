@@ -38,12 +38,7 @@ func (c *Config) validate() []finding {
 	if c.Session.Idle > c.Session.Lifetime {
 		add("$.session.idle", "the idle timeout must not exceed the lifetime", "session.idle %s exceeds session.lifetime %s", c.Session.Idle, c.Session.Lifetime)
 	}
-	if c.Store.Bolt != "" && c.Store.Memory {
-		add("$.store", "choose one", "store: both bolt and memory are set")
-	}
-	if c.Store.Bolt == "" && !c.Store.Memory {
-		add("$.store", "set store.bolt or data_dir", "store: no state store configured")
-	}
+	c.validateStore(add)
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("$.log.level", "use debug, info, warn or error", "unknown log level %q", c.Log.Level)
 	}
@@ -310,5 +305,32 @@ func (c *Config) validateProxyRoutes(add addFunc) {
 			add(fmt.Sprintf("$.apps[%d].host", i), "give each app its own host or path_prefix", "apps %q and %q both serve %s", other, a.ID, k)
 		}
 		seen[k] = a.ID
+	}
+}
+
+func (c *Config) validateStore(add addFunc) {
+	st := c.Store
+	n := 0
+	for _, set := range []bool{st.Bolt != "", st.Memory, st.Redis != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		add("$.store", "choose one of bolt, memory and redis", "store: more than one store is set")
+	case n == 0:
+		add("$.store", "set store.bolt, store.redis or data_dir", "store: no state store configured")
+	}
+	if r := st.Redis; r != nil {
+		if (r.Addr == "") == (len(r.Addrs) == 0) {
+			add("$.store.redis", "set addr (one node) or addrs (Sentinel or Cluster)", "store.redis: set exactly one of addr and addrs")
+		}
+		if r.MasterName != "" && len(r.Addrs) == 0 {
+			add("$.store.redis.master_name", "list the Sentinels in addrs", "store.redis.master_name needs addrs")
+		}
+		if r.Timeout < 0 {
+			add("$.store.redis.timeout", "a duration such as 500ms", "store.redis.timeout must not be negative")
+		}
 	}
 }

@@ -88,6 +88,8 @@ const (
 	RefusedNoID     Refusal = "noid"     // the account lacks the app's user identifier
 	RefusedDenied   Refusal = "denied"   // policy said no
 	RefusedInternal Refusal = "internal" // fedgate could not answer the app
+	// RefusedUnavailable: fedgate's state store cannot answer (fail closed).
+	RefusedUnavailable Refusal = "unavailable"
 )
 
 // SessionRequest is what a protocol asks of the session.

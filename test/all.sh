@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # 1. System packages the tests use: Chromium for browser tests, nginx and
 #    Caddy for the forward-auth tests (they run docs/proxy.md's snippets), an
 #    MIT KDC and its clients (kinit, curl's GSSAPI) for Windows integrated
-#    sign-in, wrk for the proxy benchmark, xmlsec1 to check every XML
+#    sign-in, wrk for the proxy benchmark, redis-server for the Redis store
+#    and the fleet test, systemd-analyze to verify the example unit, xmlsec1 to check every XML
 #    signature independently, xmllint and the SAML schemas to validate
 #    what fedgate emits, gcc for the race detector (cgo), jq to check the
 #    vulnerability snapshot.
@@ -23,6 +24,8 @@ command -v kinit >/dev/null || need+=(krb5-user libgssapi-krb5-2)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)   # test/saml/upstream.test.mjs: IdP and SP keys
 command -v wrk >/dev/null || need+=(wrk)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 [ -f /usr/share/xml/opensaml/saml-schema-metadata-2.0.xsd ] || need+=(opensaml-schemas)

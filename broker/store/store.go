@@ -106,3 +106,15 @@ func orNow(now func() time.Time) func() time.Time {
 	}
 	return now
 }
+
+// Watcher is an optional capability of a store shared by several processes:
+// it tells each of them about every Put and Delete any of them makes, so a
+// process may cache what it reads. Local stores (memory, bolt) do not need it:
+// their reads cost no round trip.
+type Watcher interface {
+	// Watch runs until ctx ends or the store is closed, calling changed
+	// with the key of each Put or Delete, and reset whenever changes may
+	// have been missed (a lost connection): a cache then forgets what it
+	// read before.
+	Watch(ctx context.Context, changed func(key string), reset func())
+}

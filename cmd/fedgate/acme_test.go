@@ -116,7 +116,7 @@ func runACMEFedgate(t *testing.T, challenge string, validity time.Duration) (p *
 	dir := t.TempDir()
 	writeFile(t, dir, "pebble-ca.pem", string(caPEM))
 	writeFile(t, dir, "users.yaml", "users: []\n")
-	server := docSnippetIn(t, "tls.md", "<!-- acme snippet:",
+	server := fileSnippet(t, "docs/tls.md", "<!-- acme snippet:",
 		"https://sso.example.co.jp", "https://127.0.0.1",
 		`":443"`, "127.0.0.1:0",
 		"email: ops@example.co.jp", "email: ops@example.co.jp\n      directory_url: "+p.URL+
@@ -207,7 +207,7 @@ func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {
 func TestACMEEABSnippet(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "users.yaml", "users: []\n")
-	writeFile(t, dir, "fedgate.yaml", docSnippetIn(t, "tls.md", "<!-- eab snippet:")+`
+	writeFile(t, dir, "fedgate.yaml", fileSnippet(t, "docs/tls.md", "<!-- eab snippet:")+`
 data_dir: data
 upstreams: [{ id: local, type: local, users_file: users.yaml }]
 `)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fedgate/fedgate/broker"
@@ -217,5 +218,10 @@ func load(path string, generate bool, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	keyFiles := slices.Clone(cookiePaths)
+	for _, k := range cfg.Keys.Signing {
+		keyFiles = append(keyFiles, k.File)
+	}
+	cfg.Digest = digestFiles(append(slices.Clone(cfg.Files), keyFiles...))
 	return &loaded{cfg: cfg, snap: snap, spMeta: spMeta, upstreams: built, downstreams: downstreams}, nil
 }

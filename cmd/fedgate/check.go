@@ -43,8 +43,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s), %d warning(s)\n",
-		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files), len(warnings))
+	fmt.Fprintf(stdout, "%s: ok — %d upstream(s), %d app(s), %d policy(ies) in %d file(s), %d warning(s); config digest %s\n",
+		*path, len(c.Upstreams), len(c.Apps), len(c.PolicySet.Names()), len(c.Files), len(warnings), c.Digest)
 	for i, u := range l.upstreams {
 		// A kerberos upstream's keytab: its principals, key versions and
 		// encryption types, and whether the service principal is there.

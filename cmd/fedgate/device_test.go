@@ -351,7 +351,7 @@ func TestDeviceCertificateNginx(t *testing.T) {
   insecure_http: true
   trusted_proxies: [127.0.0.1/32]
   client_cert_header: X-SSL-Client-Cert`, nginxPort), corpPCs, pcsPolicy)
-	snippet := docSnippetIn(t, "mfa.md", "<!-- nginx cert snippet:",
+	snippet := fileSnippet(t, "docs/mfa.md", "<!-- nginx cert snippet:",
 		"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", nginxPort),
 		"server_name certauth.sso.example.co.jp;", "server_name "+certHostName+";",
 		"server_name sso.example.co.jp;", "server_name localhost;",
@@ -470,12 +470,12 @@ func TestMFADocSnippetsPassCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "users.yaml", "users: []\n")
-	policyDoc := docSnippetIn(t, "mfa.md", "A policy asks for one with the `device:` condition:")
+	policyDoc := fileSnippet(t, "docs/mfa.md", "A policy asks for one with the `device:` condition:")
 	writeFile(t, dir, "finance.yaml", policyDoc)
-	devices := docSnippetIn(t, "mfa.md", "`corp-pcs` is defined in the fedgate config:",
+	devices := fileSnippet(t, "docs/mfa.md", "`corp-pcs` is defined in the fedgate config:",
 		"public_url: https://sso.example.co.jp", "public_url: https://sso.example.co.jp\n  tls: { cert_file: tls.pem, key_file: tls.key }")
 	_, deviceList, _ := strings.Cut(devices, "devices:")
-	behind := docSnippetIn(t, "mfa.md", "anybody can write a header.")
+	behind := fileSnippet(t, "docs/mfa.md", "anybody can write a header.")
 	rest := "data_dir: data\nupstreams: [{ id: local, type: local, users_file: users.yaml }]\n" +
 		"apps: [{ id: finance, type: whoami, policy: finance }]\npolicies: [finance.yaml]\n"
 	for name, cfg := range map[string]string{

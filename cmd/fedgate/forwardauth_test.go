@@ -75,13 +75,13 @@ policies: [staff.yaml]
 // fails the test (the docs changed under it).
 func docSnippet(t *testing.T, marker string, pairs ...string) string {
 	t.Helper()
-	return docSnippetIn(t, "proxy.md", marker, pairs...)
+	return fileSnippet(t, "docs/proxy.md", marker, pairs...)
 }
 
-// docSnippetIn is docSnippet in another page of docs/.
-func docSnippetIn(t *testing.T, page, marker string, pairs ...string) string {
+// fileSnippet is docSnippet for any file of the repository.
+func fileSnippet(t *testing.T, file, marker string, pairs ...string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/" + page)
+	doc, err := os.ReadFile("../../" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +94,11 @@ func docSnippetIn(t *testing.T, page, marker string, pairs ...string) string {
 	}
 	block, _, closed := strings.Cut(rest, "\n```")
 	if !ok || !closed {
-		t.Fatalf("docs/%s has no fenced block after %q", page, marker)
+		t.Fatalf("%s has no fenced block after %q", file, marker)
 	}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if !strings.Contains(block, pairs[i]) {
-			t.Fatalf("the snippet after %q in docs/%s no longer contains %q", marker, page, pairs[i])
+			t.Fatalf("the snippet after %q in %s no longer contains %q", marker, file, pairs[i])
 		}
 		block = strings.ReplaceAll(block, pairs[i], pairs[i+1])
 	}

@@ -6,7 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/user"
+	"log/slog"
+	osuser "os/user"
 	"slices"
 	"strings"
 
@@ -59,7 +60,7 @@ func runMFA(op, path, upstream, username string, methods []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	st, auditOut, closeState, err := openState(cfg)
+	st, auditOut, closeState, err := openState(cfg, slog.Default())
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func runMFA(op, path, upstream, username string, methods []string, stdout io.Wri
 
 // actor is the OS user running the command, for the audit log.
 func actor() string {
-	if u, err := user.Current(); err == nil {
+	if u, err := osuser.Current(); err == nil {
 		return u.Username
 	}
 	return "unknown"

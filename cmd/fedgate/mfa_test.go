@@ -46,7 +46,7 @@ func TestMFADocExample(t *testing.T) {
 data_dir: data
 upstreams:
   - { id: corp-adfs, type: local, users_file: users.yaml }
-`+docSnippetIn(t, "mfa.md", "<!-- mfa example -->"))
+`+fileSnippet(t, "docs/mfa.md", "<!-- mfa example -->"))
 	code, stdout, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml"))
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
@@ -55,7 +55,7 @@ upstreams:
 data_dir: data
 upstreams:
   - { id: corp, type: local, users_file: users.yaml }
-`+docSnippetIn(t, "mfa.md", "<!-- mfa example -->"))
+`+fileSnippet(t, "docs/mfa.md", "<!-- mfa example -->"))
 	if code, _, stderr := runCLI("check", "--config", filepath.Join(dir, "fedgate.yaml")); code != 1 || !strings.Contains(stderr, `mfa.enrol: unknown upstream "corp-adfs"`) {
 		t.Fatalf("unknown upstream in mfa.enrol: exit %d\n%s", code, stderr)
 	}

@@ -99,7 +99,7 @@ func TestWSFedUpstreamAsDocumented(t *testing.T) {
 // upstream, and runs check on it; it returns the config's path.
 func checkDocumented(t *testing.T, dir, name, upstream string) string {
 	t.Helper()
-	snippet := docSnippetIn(t, "upstream-saml.md", "<!-- config snippet: "+name+" -->")
+	snippet := fileSnippet(t, "docs/upstream-saml.md", "<!-- config snippet: "+name+" -->")
 	writeFile(t, dir, "fedgate.yaml", `server: { public_url: "https://sso.example.co.jp", insecure_http: true }
 data_dir: data
 `+snippet+`

@@ -45,7 +45,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	cfg := l.cfg
 	logger := newLogger(cfg.Log, stderr)
-	st, auditOut, closeState, err := openState(cfg)
+	st, auditOut, closeState, err := openState(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -193,8 +193,8 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 // openState opens the store and the audit log; closeAll closes both.
-func openState(cfg *config.Config) (st store.Store, audit io.Writer, closeAll func(), err error) {
-	if st, err = openStore(cfg.Store); err != nil {
+func openState(cfg *config.Config, logger *slog.Logger) (st store.Store, audit io.Writer, closeAll func(), err error) {
+	if st, err = openStore(cfg.Store, logger); err != nil {
 		return nil, nil, nil, err
 	}
 	audit, closeAudit, err := openAudit(cfg.Audit.File)
@@ -203,13 +203,6 @@ func openState(cfg *config.Config) (st store.Store, audit io.Writer, closeAll fu
 		return nil, nil, nil, err
 	}
 	return st, audit, func() { closeAudit(); _ = st.Close() }, nil
-}
-
-func openStore(c config.Store) (store.Store, error) {
-	if c.Memory {
-		return store.NewMemory(nil), nil
-	}
-	return store.OpenBolt(c.Bolt, nil)
 }
 
 func openAudit(file string) (io.Writer, func(), error) {

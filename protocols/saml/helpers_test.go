@@ -72,8 +72,10 @@ type fakeSP struct {
 	handled bool
 	reqs    []protocols.SessionRequest
 	claims  map[string]bool
-	audits  []protocols.AuditEvent
-	ended   int
+	// claimErr and claimedErr: the state store cannot answer Claim, Claimed.
+	claimErr, claimedErr error
+	audits               []protocols.AuditEvent
+	ended                int
 }
 
 func newFakeSP() *fakeSP {
@@ -128,6 +130,9 @@ func (f *fakeSP) Open(purpose, s string, v any) error {
 func (f *fakeSP) Claim(_ context.Context, key string, _ time.Time) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.claimErr != nil {
+		return false, f.claimErr
+	}
 	if f.claims[key] {
 		return false, nil
 	}
@@ -138,6 +143,9 @@ func (f *fakeSP) Claim(_ context.Context, key string, _ time.Time) (bool, error)
 func (f *fakeSP) Claimed(_ context.Context, key string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.claimedErr != nil {
+		return false, f.claimedErr
+	}
 	return f.claims[key], nil
 }
 

@@ -46,6 +46,7 @@ var (
 	errACS          = errors.New("ACS URL not registered")
 	errBinding      = errors.New("response binding not supported")
 	errReplay       = errors.New("request already answered")
+	errStore        = errors.New("state store unavailable")
 	errRelayState   = errors.New("RelayState too long")
 	errRelayNotOK   = errors.New("RelayState not allowed")
 	errBadRequest   = errors.New("malformed request")
@@ -55,7 +56,7 @@ var (
 // auditReason is the short code an error is audited with.
 func auditReason(err error) string {
 	for _, e := range []error{errUnknownSP, errUnknownApp, errBadEncoding, errTooLarge, errBadXML, errNotAuthn, errSignature, errUnsigned,
-		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errRelayNotOK, errBadRequest, errNotAllowedIn} {
+		errExpired, errDestination, errACS, errBinding, errReplay, errRelayState, errRelayNotOK, errBadRequest, errNotAllowedIn, errStore} {
 		if errors.Is(err, e) {
 			return strings.ReplaceAll(e.Error(), " ", "-")
 		}

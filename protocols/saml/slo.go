@@ -71,7 +71,11 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		return
 	}
 	if ok, err := spv.Claim(r.Context(), "saml-slo:"+s.App+":"+id, p.Now().Add(s.RequestMaxAge+2*s.Skew)); err != nil || !ok {
-		refuse(s.App, &appError{s.App, fmt.Errorf("%w: %s", errReplay, id)})
+		why := fmt.Errorf("%w: %s", errReplay, id)
+		if err != nil {
+			why = fmt.Errorf("%w: replay mark: %w", errStore, err)
+		}
+		refuse(s.App, &appError{s.App, why})
 		return
 	}
 	if err := spv.EndSession(w, r); err != nil {

@@ -78,7 +78,11 @@ func (p *IdP) checkRequest(r *http.Request, app string, spv protocols.SessionPro
 	if err != nil {
 		return nil, &appError{s.App, err}
 	}
-	if used, err := spv.Claimed(r.Context(), replayKey(s.App, a.ID)); err != nil || used {
+	used, err := spv.Claimed(r.Context(), replayKey(s.App, a.ID))
+	if err != nil {
+		return nil, &appError{s.App, fmt.Errorf("%w: replay check: %w", errStore, err)}
+	}
+	if used {
 		return nil, &appError{s.App, fmt.Errorf("%w: %s", errReplay, a.ID)}
 	}
 	pend := &pending{App: s.App, ReqID: a.ID, ACS: acs, Relay: in.relayState, Passive: a.IsPassive,
@@ -165,7 +169,11 @@ func (p *IdP) continueSSO(w http.ResponseWriter, r *http.Request, spv protocols.
 	}
 	if pend.ReqID != "" {
 		ok, err := spv.Claim(r.Context(), replayKey(pend.App, pend.ReqID), p.Now().Add(resumeTTL+s.RequestMaxAge+2*s.Skew))
-		if err != nil || !ok {
+		if err != nil {
+			p.refuse(w, r, spv, pend.App, fmt.Errorf("%w: replay mark: %w", errStore, err))
+			return
+		}
+		if !ok {
 			p.refuse(w, r, spv, pend.App, fmt.Errorf("%w: %s", errReplay, pend.ReqID))
 			return
 		}
@@ -217,6 +225,10 @@ func (p *IdP) refuseAs(w http.ResponseWriter, r *http.Request, spv protocols.Ses
 	switch {
 	case errors.Is(err, errReplay):
 		why = protocols.RefusedReplayed
+	case errors.Is(err, errStore):
+		// Not a replay: the state store cannot answer, and the request is
+		// not answered without its replay check (fail closed).
+		status, why = http.StatusServiceUnavailable, protocols.RefusedUnavailable
 	case errors.Is(err, errExpired):
 		why = protocols.RefusedExpired
 	case errors.Is(err, errUnknownApp):

@@ -3,6 +3,7 @@ package saml
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -67,6 +68,30 @@ func TestRedirectSSO(t *testing.T) {
 	// The same request again is a replay.
 	w = e.do(httptest.NewRequest(http.MethodGet, redirectURL(SSOPath, req, "", nil), nil))
 	e.refused(w, http.StatusBadRequest, "request-already-answered")
+}
+
+// TestSSOStoreDownIsNotAReplay: when the state store cannot answer the
+// replay check (Claimed) or the replay mark (Claim), the request is refused
+// with 503 and says so, not "already used"; it leaves no mark, so the same
+// request is answered once the store is back.
+func TestSSOStoreDownIsNotAReplay(t *testing.T) {
+	down := errors.New("connection refused")
+	for _, tc := range []struct {
+		name string
+		set  func(*fakeSP, error)
+	}{
+		{"check", func(f *fakeSP, err error) { f.claimedErr = err }},
+		{"mark", func(f *fakeSP, err error) { f.claimErr = err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, map[string]SPConfig{"app": basicSP()})
+			target := redirectURL(SSOPath, authnRequestXML("_req-down", appEntity, fixedNow.Add(-time.Minute), "", ""), "", nil)
+			tc.set(e.sp, down)
+			e.refused(e.do(httptest.NewRequest(http.MethodGet, target, nil)), http.StatusServiceUnavailable, "state-store-unavailable")
+			tc.set(e.sp, nil)
+			posted(t, e.do(httptest.NewRequest(http.MethodGet, target, nil)))
+		})
+	}
 }
 
 func TestPostSSOSurvivesSignIn(t *testing.T) {

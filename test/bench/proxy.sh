@@ -5,6 +5,9 @@
 # network+group policy; then fedgate's memory with 1 vs many distinct
 # sessions (sessions are cookies: memory must stay flat).
 #   ./test/bench/proxy.sh [seconds per run, default 10] [connections, default 64]
+# STORE=redis runs fedgate on a redis-server of its own (loopback, free port)
+# instead of the memory store: the fleet's setup, whose per-request
+# revocation check is served from the local cache (docs/operations.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
@@ -13,6 +16,15 @@ sessions=${SESSIONS:-500}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+store_yaml="{ memory: true }"
+if [ "${STORE:-memory}" = redis ]; then
+  command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
+  redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # Nothing on disk (no persistence, log to /dev/null), so the exit trap's rm has no race with it.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir /tmp --logfile "" >/dev/null &
+  store_yaml="{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 go build -o "$work/fedgate" ./cmd/fedgate
 go build -o "$work/backend" ./test/bench/backend
@@ -33,7 +45,7 @@ YAML
 cat > "$work/fedgate.yaml" <<YAML
 server: { public_url: "http://127.0.0.1:18090", listen: "127.0.0.1:18090", insecure_http: true }
 data_dir: data
-store: { memory: true }
+store: $store_yaml
 audit: { file: audit.jsonl }
 log: { level: error }
 upstreams: [{ id: local, type: local, users_file: users.yaml }]
@@ -87,12 +99,20 @@ run() {
 backend_pid=$(pgrep -f "$work/backend" | head -1)
 bare_pid=$(pgrep -f "$work/bareproxy" | head -1)
 head -1 "$work/cookies.txt" > "$work/one-cookie.txt"
-echo "wrk: 2 threads, $conns connections, ${secs}s per run, loopback; CPU is the measured process's"
+echo "wrk: 2 threads, $conns connections, ${secs}s per run, loopback; CPU is the measured process's; fedgate's store: ${STORE:-memory}"
 run backend http://127.0.0.1:18081/ "$backend_pid"
 run bare-proxy http://127.0.0.1:18082/ "$bare_pid"
+# With Redis: the commands each fedgate run cost. The sign-out check is
+# cached, so at most one GET per session per 5 s, not one per request.
+redis_cmds() { [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}' || echo 0; }
+cmds_note() { [ -n "${redis_port:-}" ] && echo "  Redis commands during $1: $(( $(redis_cmds) - $2 - 1 ))" || true; }
+cmds=$(redis_cmds)
 run fedgate-1-session http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/one-cookie.txt"
+cmds_note fedgate-1-session "$cmds"
 rss_one=$(rss "$fg_pid")
+cmds=$(redis_cmds)
 run "fedgate-$sessions-sessions" http://127.0.0.1:18090/ "$fg_pid" "$work/cookies.lua" "$work/cookies.txt"
+cmds_note "fedgate-$sessions-sessions" "$cmds"
 rss_many=$(rss "$fg_pid")
 awk -v f="$(cat "$work/fedgate-1-session.rps")" -v b="$(cat "$work/bare-proxy.rps")" \
   'BEGIN {printf "ratio fedgate / tuned bare proxy: %.3f\n", f / b}'

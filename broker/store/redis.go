@@ -1,0 +1,282 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Store shared by every replica of a fleet. Each value is stored as
+// a Redis string: a 20-digit expiry (Unix nanoseconds of the store's clock,
+// zero for never) followed by the bytes. Liveness is judged against the
+// caller's clock, to the nanosecond, as the conformance suite demands; Redis's
+// own TTL (set from the same expiry, rounded up to a millisecond) only cleans
+// up, so nothing grows without bound.
+//
+// Put and Delete announce the key on a pub/sub channel, so replicas can cache
+// reads (see Watch).
+type Redis struct {
+	c      redis.UniversalClient
+	prefix string
+	now    func() time.Time
+	closed atomic.Bool
+	// life ends at Close, which ends every Watch.
+	life context.Context
+	end  context.CancelFunc
+}
+
+var _ Store = (*Redis)(nil)
+var _ Watcher = (*Redis)(nil)
+
+// expiryLen is the width of the expiry header: enough for any int64 nanosecond.
+const expiryLen = 20
+
+// NewRedis wraps an opened client; every key is stored under prefix (e.g.
+// "fedgate:"), so several deployments can share one Redis. now nil means
+// time.Now. Close closes the client.
+func NewRedis(c redis.UniversalClient, prefix string, now func() time.Time) *Redis {
+	life, end := context.WithCancel(context.Background())
+	return &Redis{c: c, prefix: prefix, now: orNow(now), life: life, end: end}
+}
+
+// Lua scripts keep read-modify-write atomic: Redis runs one at a time. Each
+// gets the key, the caller's now and (where it writes) the new entry.
+var (
+	// KEYS[1]; ARGV: now, header of the new entry, ttl ms. 1 if claimed.
+	claimScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local e = string.sub(cur, 1, 20)
+  if e == '00000000000000000000' or ARGV[1] < e then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+	// KEYS[1]; ARGV: now, header of a new window, its ttl ms. The new count.
+	incrScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local e = string.sub(cur, 1, 20)
+  if e == '00000000000000000000' or ARGV[1] < e then
+    local v = string.sub(cur, 21)
+    if not string.match(v, '^%-?%d+$') then return redis.error_reply('NOTCOUNTER') end
+    local n = tonumber(v) + 1
+    redis.call('SET', KEYS[1], e .. n, 'KEEPTTL')
+    return n
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '1', 'PX', ARGV[3])
+return 1`)
+	// KEYS[1]; ARGV: now. The new count; an absent or expired key stays absent.
+	decrScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local e = string.sub(cur, 1, 20)
+if not (e == '00000000000000000000' or ARGV[1] < e) then return 0 end
+local v = string.sub(cur, 21)
+if not string.match(v, '^%-?%d+$') then return redis.error_reply('NOTCOUNTER') end
+local n = math.max(tonumber(v) - 1, 0)
+redis.call('SET', KEYS[1], e .. n, 'KEEPTTL')
+return n`)
+)
+
+// header encodes an expiry as the fixed-width prefix of a stored value, so
+// that Lua can compare expiries as strings.
+func header(t time.Time) string {
+	if t.IsZero() {
+		return strings.Repeat("0", expiryLen)
+	}
+	return fmt.Sprintf("%020d", t.UnixNano())
+}
+
+// ttl is how long Redis keeps an entry expiring at exp: rounded up, so Redis
+// never drops an entry the store still calls live.
+func ttl(exp, now time.Time) int64 {
+	return max(int64((exp.Sub(now)+time.Millisecond-1)/time.Millisecond), 1)
+}
+
+// usable checks what every call checks before touching Redis.
+func (s *Redis) usable(ctx context.Context, op string) error {
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("store: %s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+func (s *Redis) begin(ctx context.Context, op, key string) error {
+	if err := s.usable(ctx, op); err != nil {
+		return err
+	}
+	return checkKey(op, key)
+}
+
+// fail wraps a Redis error without the key (keys can hold secrets).
+func fail(op string, err error) error {
+	if err != nil && strings.Contains(err.Error(), "NOTCOUNTER") {
+		return fmt.Errorf("store: %s: %w", op, ErrNotCounter)
+	}
+	return fmt.Errorf("store: %s: redis: %w", op, err)
+}
+
+func (s *Redis) Claim(ctx context.Context, key string, expiry time.Time) (bool, error) {
+	if err := s.begin(ctx, "claim", key); err != nil {
+		return false, err
+	}
+	now := s.now()
+	if err := checkClaim(key, expiry, now); err != nil {
+		return false, err
+	}
+	n, err := claimScript.Run(ctx, s.c, []string{s.prefix + key}, header(now), header(expiry), ttl(expiry, now)).Int()
+	if err != nil {
+		return false, fail("claim", err)
+	}
+	return n == 1, nil
+}
+
+func (s *Redis) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if err := s.begin(ctx, "incr", key); err != nil {
+		return 0, err
+	}
+	if err := checkIncr(key, window); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	exp := now.Add(window)
+	n, err := incrScript.Run(ctx, s.c, []string{s.prefix + key}, header(now), header(exp), ttl(exp, now)).Int64()
+	if err != nil {
+		return 0, fail("incr", err)
+	}
+	return n, nil
+}
+
+func (s *Redis) Decr(ctx context.Context, key string) (int64, error) {
+	if err := s.begin(ctx, "decr", key); err != nil {
+		return 0, err
+	}
+	n, err := decrScript.Run(ctx, s.c, []string{s.prefix + key}, header(s.now())).Int64()
+	if err != nil {
+		return 0, fail("decr", err)
+	}
+	return n, nil
+}
+
+// Put writes and announces the change in one round trip (a pipeline, not
+// MULTI: in a Cluster the key and the channel may live on different nodes;
+// one connection keeps them in order). An expiry already past deletes the
+// key: that value could never be read.
+func (s *Redis) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
+	if err := s.begin(ctx, "put", key); err != nil {
+		return err
+	}
+	now := s.now()
+	k := s.prefix + key
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		switch {
+		case expiry.IsZero():
+			p.Set(ctx, k, header(expiry)+string(value), 0)
+		case expiry.After(now):
+			p.Set(ctx, k, header(expiry)+string(value), time.Duration(ttl(expiry, now))*time.Millisecond)
+		default:
+			p.Del(ctx, k)
+		}
+		p.Publish(ctx, s.channel(), key)
+		return nil
+	})
+	if err != nil {
+		return fail("put", err)
+	}
+	return nil
+}
+
+func (s *Redis) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := s.begin(ctx, "get", key); err != nil {
+		return nil, err
+	}
+	raw, err := s.c.Get(ctx, s.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fail("get", err)
+	}
+	if len(raw) < expiryLen {
+		return nil, fail("get", errors.New("entry without an expiry header"))
+	}
+	if e := string(raw[:expiryLen]); e != header(time.Time{}) && e <= header(s.now()) {
+		return nil, ErrNotFound
+	}
+	return raw[expiryLen:], nil
+}
+
+func (s *Redis) Delete(ctx context.Context, key string) error {
+	if err := s.begin(ctx, "delete", key); err != nil {
+		return err
+	}
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.prefix+key)
+		p.Publish(ctx, s.channel(), key)
+		return nil
+	})
+	if err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+func (s *Redis) Ping(ctx context.Context) error {
+	if err := s.usable(ctx, "ping"); err != nil {
+		return err
+	}
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fail("ping", err)
+	}
+	return nil
+}
+
+// Close closes the client; later calls return ErrClosed.
+func (s *Redis) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.end()
+	return s.c.Close()
+}
+
+// channel carries the (unprefixed) key of every Put and Delete.
+func (s *Redis) channel() string { return s.prefix + "changed" }
+
+// Watch implements Watcher with a Redis subscription. go-redis resubscribes
+// by itself after a lost connection; messages sent meanwhile are lost, so
+// the caller hears reset on the error and again once subscribed.
+func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func()) {
+	sub := s.c.Subscribe(ctx, s.channel())
+	// A blocked Receive does not watch ctx: closing the subscription ends it.
+	unsub := func() { _ = sub.Close() }
+	defer context.AfterFunc(ctx, unsub)()
+	defer context.AfterFunc(s.life, unsub)()
+	defer unsub()
+	for {
+		msg, err := sub.Receive(ctx)
+		if ctx.Err() != nil || s.closed.Load() {
+			return
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			reset()
+		case *redis.Message:
+			changed(m.Payload)
+		default:
+			if err != nil {
+				reset()
+				time.Sleep(100 * time.Millisecond) // the next Receive reconnects
+			}
+		}
+	}
+}
