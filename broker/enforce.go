@@ -158,7 +158,7 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
-		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(),
+		AMR: id.AMR, AuthTime: id.AuthTime, ClientIP: snap.clientAddr(r, ip), Now: b.now(), Folded: s.folded(),
 	})
 }
 
@@ -194,7 +194,7 @@ func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.Redirec
 // cookie must be rewritten: at most once a minute, and often enough for
 // short idle timeouts.
 func slide(s *Session, now time.Time, idle time.Duration) bool {
-	if now.Sub(s.LastSeen) < min(touchEvery, idle/10) {
+	if now.Sub(s.LastSeen) < touchInterval(idle) {
 		return false
 	}
 	s.LastSeen = now

@@ -90,6 +90,7 @@ func (b *Server) wrapProxied(h http.HandlerFunc) http.Handler {
 }
 
 func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handler {
+	metrics := b.Metrics.route(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
@@ -116,7 +117,7 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 					b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
 				}
 			}
-			b.Metrics.observe(route, max(rec.code, http.StatusOK), time.Since(start))
+			metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
 		}()
 		h(rec, r)
 	})

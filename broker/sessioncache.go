@@ -1,33 +1,75 @@
 package broker
 
 import (
+	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/policy"
 )
 
 // sessionCache remembers opened session cookies by their exact value, so a
-// busy proxied app does not pay for HMAC, AES and JSON on every request.
-// It lives in a Snapshot: a reload (which may drop a cookie key) starts
-// empty. It is bounded: past max entries it forgets at random, so memory
-// stays flat however many sessions there are. Validity (expiry, idle) is
-// still checked on every request by the caller.
+// busy proxied app does not pay for HMAC, AES and JSON on every request,
+// nor for what is derived from the session alone (identity headers, a
+// reseal). It lives in a Snapshot: a reload (which may drop a cookie key,
+// change an app's headers) starts empty. It is bounded: past max entries it
+// forgets at random, so memory stays flat however many sessions there are.
+// Validity (expiry, idle, revocation) is still checked on every request by
+// the caller.
 type sessionCache struct {
 	mu  sync.RWMutex
-	m   map[string]Session
+	m   map[cacheKey]*sessionMemo
 	max int
 }
 
+// cacheKey is the cookie's name and whole value: a value opens only under
+// the name it was sealed for. Two strings, not one concatenated: the value
+// is ~600 bytes and is looked up on every request.
+type cacheKey struct{ name, value string }
+
+// sessionMemo is one opened cookie and the work done once for it.
+type sessionMemo struct {
+	s       Session // as opened; never changed
+	headers atomic.Pointer[memoHeaders]
+	folded  atomic.Pointer[policy.Folded] // the policy's view of user and groups
+	reseal  atomic.Pointer[memoReseal]
+}
+
+// memoHeaders are an app's identity headers for the session (read-only:
+// they are shared by every request that carries the cookie).
+type memoHeaders struct {
+	app *config.App
+	h   http.Header
+}
+
+// memoReseal is the Set-Cookie line that slid this cookie's idle timeout,
+// handed again to a client that keeps sending the old cookie instead of
+// sealing anew on each of its requests.
+type memoReseal struct {
+	name    string    // the cookie it was written to
+	at      time.Time // the LastSeen it carries
+	expires time.Time
+	line    string
+}
+
 func newSessionCache(max int) *sessionCache {
-	return &sessionCache{m: make(map[string]Session, 64), max: max}
+	return &sessionCache{m: make(map[cacheKey]*sessionMemo, 64), max: max}
 }
 
-func (c *sessionCache) get(value string) (Session, bool) {
+func (c *sessionCache) get(name, value string) (*sessionMemo, bool) {
 	c.mu.RLock()
-	s, ok := c.m[value]
+	m, ok := c.m[cacheKey{name, value}]
 	c.mu.RUnlock()
-	return s, ok
+	return m, ok
 }
 
-func (c *sessionCache) put(value string, s Session) {
+func (c *sessionCache) put(name, value string, s Session) *sessionMemo {
+	m := &sessionMemo{s: s}
+	// The value is a slice of the request's Cookie header: keep a copy, not
+	// the whole header.
+	k := cacheKey{name, string([]byte(value))}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -36,5 +78,29 @@ func (c *sessionCache) put(value string, s Session) {
 			break
 		}
 	}
-	c.m[value] = s
+	c.m[k] = m
+	return m
+}
+
+// session is the cached session, as a copy the caller may change.
+func (m *sessionMemo) session() *Session {
+	s := m.s
+	s.memo = m
+	return &s
+}
+
+// folded is the session's user and groups as the policy compares them,
+// folded once per cached cookie (nil for a session not from the cache:
+// the policy folds them itself).
+func (s *Session) folded() *policy.Folded {
+	m := s.memo
+	if m == nil {
+		return nil
+	}
+	f := m.folded.Load()
+	if f == nil {
+		f = policy.Fold(s.Identity.Username, s.Identity.Groups)
+		m.folded.Store(f)
+	}
+	return f
 }

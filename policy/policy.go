@@ -68,6 +68,9 @@ type Input struct {
 	AuthTime            time.Time // when the user last authenticated with the methods in AMR
 	ClientIP            netip.Addr
 	Now                 time.Time
+	// Folded, when set, is Fold(User, Groups), made once by the caller;
+	// nil: folded on each decision.
+	Folded *Folded
 }
 
 // Effect is the outcome of a decision. The zero value is Deny.
