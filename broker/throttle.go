@@ -67,7 +67,14 @@ func (b *Server) attempt(ctx context.Context, window time.Duration, limits ...li
 	// Settled even if the client has gone: a guess must not escape its lock
 	// by hanging up while the hash runs.
 	ctx = context.WithoutCancel(ctx)
-	return func(outcome error) { b.settle(ctx, window, limits, counts, outcome) }, 0, nil
+	return func(outcome error) {
+		if outcome == nil {
+			// A success only gives back: the request goes on meanwhile.
+			finishAlongside(ctx, func() { b.settle(ctx, window, limits, counts, nil) })
+			return
+		}
+		b.settle(ctx, window, limits, counts, outcome)
+	}, 0, nil
 }
 
 // together runs f(0) … f(n-1) at the same time and returns when all have.
