@@ -114,16 +114,18 @@ func (b *Server) revoked(r *http.Request, id string) bool {
 }
 
 // writeCookieSession writes s into cookie name. A session read from a
-// cookie whose idle timeout was slid moments ago gets that same sealed
-// cookie again: a client that ignores Set-Cookie keeps sending the old one,
-// and sealing anew on each of its requests would change nothing (the idle
-// timeout is measured in steps of touchInterval anyway).
+// cookie that was resealed (its idle timeout slid) less than a touch
+// interval ago is not written again: that cookie's client was already sent
+// the new one, and one that keeps sending the old cookie (it ignores
+// Set-Cookie, or its requests were already on the way) would otherwise
+// cost a seal per request. The idle timeout is measured in steps of
+// touchInterval anyway; a client that lost the response is sent a new
+// cookie after the next step.
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
 	now := b.now()
 	if m := s.memo; m != nil {
 		if r := m.reseal.Load(); r != nil && r.name == name && r.expires.Equal(s.Expires) &&
 			now.Sub(r.at) < touchInterval(snap.Config.Session.Idle) {
-			w.Header().Add("Set-Cookie", r.line)
 			return
 		}
 	}
@@ -133,10 +135,9 @@ func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Se
 		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
 		return
 	}
-	line := c.String()
-	w.Header().Add("Set-Cookie", line)
+	http.SetCookie(w, c)
 	if s.memo != nil {
-		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires, line: line})
+		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires})
 	}
 }
 

@@ -44,14 +44,12 @@ type memoHeaders struct {
 	h   http.Header
 }
 
-// memoReseal is the Set-Cookie line that slid this cookie's idle timeout,
-// handed again to a client that keeps sending the old cookie instead of
-// sealing anew on each of its requests.
+// memoReseal records that this cookie's client was sent a resealed one
+// (writeCookieSession).
 type memoReseal struct {
 	name    string    // the cookie it was written to
 	at      time.Time // the LastSeen it carries
 	expires time.Time
-	line    string
 }
 
 func newSessionCache(max int) *sessionCache {
