@@ -22,6 +22,7 @@ type reqState struct {
 	// after holds store writes the request must see done before it
 	// answers, but that need not hold up its other work (finishAlongside).
 	after sync.WaitGroup
+	rec   statusRecorder // here, not allocated on its own
 }
 
 // finishAlongside runs f beside the rest of the request, which answers only
@@ -113,7 +114,8 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		snap := b.snap.Load()
 		st := &reqState{id: id, snap: snap}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &st.rec
+		rec.ResponseWriter = w
 		w.Header().Set("X-Request-Id", id)
 		if own {
 			setPageHeaders(w.Header(), snap, "")

@@ -3,6 +3,7 @@ package policy
 import (
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,6 +46,10 @@ type env struct {
 	clockDone bool
 	clock     localClock
 }
+
+// envs reuses decision environments: a decision runs on every proxied
+// request, and an env escapes to the conditions' methods.
+var envs = sync.Pool{New: func() any { return new(env) }}
 
 // lowerUser returns the user name lowercased, computed once per call.
 func (e *env) lowerUser() string {
@@ -108,7 +113,9 @@ func decide(p *Policy, in Input, explain bool) Decision {
 	if p == nil {
 		return Decision{Effect: Deny, Reasons: []Reason{{Code: ReasonNoPolicy}}}
 	}
-	e := &env{in: in, loc: p.loc}
+	e := envs.Get().(*env)
+	*e = env{in: in, loc: p.loc}
+	defer func() { *e = env{}; envs.Put(e) }() // no identity kept in the pool
 	var (
 		trace   []RuleTrace
 		ends    []int
