@@ -77,13 +77,14 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 	if value == "" {
 		return nil, ""
 	}
-	m, ok := snap.sessions.get(name, value)
+	k := keyOf(name, value)
+	m, ok := snap.sessions.get(k)
 	if !ok {
 		var opened Session
 		if err := snap.sealer.openValue(snap.sealer.name(name), value, &opened); err != nil {
 			return nil, ""
 		}
-		m = snap.sessions.put(name, value, opened)
+		m = snap.sessions.put(k, opened)
 	}
 	s := m.session()
 	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
