@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 rounds=${ROUNDS:-3}
 secs=${SECS:-10}
 conns=${CONNS:-64}
-flowc=${FLOWC:-16}
+flowc=${FLOWC:-64}
 users=${USERS:-10000}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d)
