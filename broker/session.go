@@ -116,17 +116,16 @@ func (b *Server) revoked(r *http.Request, id string) bool {
 
 // writeCookieSession writes s into cookie name. A session read from a
 // cookie that was resealed (its idle timeout slid) less than a touch
-// interval ago is not written again: that cookie's client was already sent
-// the new one, and one that keeps sending the old cookie (it ignores
-// Set-Cookie, or its requests were already on the way) would otherwise
-// cost a seal per request. The idle timeout is measured in steps of
-// touchInterval anyway; a client that lost the response is sent a new
-// cookie after the next step.
+// interval ago gets that same sealed cookie again: a client that keeps
+// sending the old cookie (it ignores Set-Cookie, or its requests were
+// already on the way) is still told, but costs no seal per request. The
+// idle timeout is measured in steps of touchInterval anyway.
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
 	now := b.now()
 	if m := s.memo; m != nil {
 		if r := m.reseal.Load(); r != nil && r.name == name && r.expires.Equal(s.Expires) &&
 			now.Sub(r.at) < touchInterval(snap.Config.Session.Idle) {
+			w.Header().Add("Set-Cookie", r.line)
 			return
 		}
 	}
@@ -136,9 +135,10 @@ func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Se
 		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
 		return
 	}
-	http.SetCookie(w, c)
+	line := c.String()
+	w.Header().Add("Set-Cookie", line)
 	if s.memo != nil {
-		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires})
+		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires, line: line})
 	}
 }
 

@@ -51,12 +51,13 @@ type memoHeaders struct {
 	h   http.Header
 }
 
-// memoReseal records that this cookie's client was sent a resealed one
-// (writeCookieSession).
+// memoReseal is the Set-Cookie line that resealed this cookie, handed
+// again to requests that still carry the old one (writeCookieSession).
 type memoReseal struct {
 	name    string    // the cookie it was written to
 	at      time.Time // the LastSeen it carries
 	expires time.Time
+	line    string
 }
 
 func newSessionCache(max int) *sessionCache {
