@@ -65,16 +65,24 @@ func (s *sealer) name(base string) string {
 // seal writes v into cookie base. The cookie name is bound into the MAC, so
 // a value sealed for one cookie cannot be replayed as another.
 func (s *sealer) seal(w http.ResponseWriter, base string, v any, ttl time.Duration, sameSite http.SameSite) error {
+	c, err := s.cookie(base, v, ttl, sameSite)
+	if err == nil {
+		http.SetCookie(w, c)
+	}
+	return err
+}
+
+// cookie is the cookie seal writes.
+func (s *sealer) cookie(base string, v any, ttl time.Duration, sameSite http.SameSite) (*http.Cookie, error) {
 	name := s.name(base)
 	val, err := securecookie.EncodeMulti(name, v, s.codecs[0])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	http.SetCookie(w, &http.Cookie{
+	return &http.Cookie{
 		Name: name, Value: val, Path: "/", MaxAge: int(ttl.Seconds()),
 		Secure: s.secure, HttpOnly: true, SameSite: sameSite,
-	})
-	return nil
+	}, nil
 }
 
 // sealValue seals v for use outside a cookie (a URL parameter), bound to name.

@@ -206,6 +206,7 @@ func (b *Server) deviceDone(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", err)
 		return
 	}
+	s.changed()
 	s.Devices, s.DeviceAt = slices.Clip(t.Devices), b.now()
 	b.writeCookieSession(w, snap, s, sessionCookie) // kept even if what follows refuses
 	if p.MFA != nil && p.Session == s.ID {

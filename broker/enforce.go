@@ -211,7 +211,7 @@ func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
 		AMR: id.AMR, AuthTime: id.AuthTime, LocalAMR: s.Factors, MFATime: s.MFATime,
-		ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices,
+		ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices, Folded: s.folded(),
 	})
 }
 
@@ -255,7 +255,7 @@ func (b *Server) mfaUpstream(snap *Snapshot, upstream string) (protocols.Redirec
 // cookie must be rewritten: at most once a minute, and often enough for
 // short idle timeouts.
 func slide(s *Session, now time.Time, idle time.Duration) bool {
-	if now.Sub(s.LastSeen) < min(touchEvery, idle/10) {
+	if now.Sub(s.LastSeen) < touchInterval(idle) {
 		return false
 	}
 	s.LastSeen = now

@@ -59,7 +59,7 @@ func (b *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if !b.answer(w, or, snap, u, v) {
 		return
 	}
-	for k, vs := range identityHeaders(app, snap.headerPlans[app.ID], v.Session.identity()) {
+	for k, vs := range sessionHeaders(snap, app, v.Session) {
 		w.Header()[k] = vs
 	}
 	completeAnswer(w.Header(), r, snap.headerPlans[app.ID])

@@ -3,6 +3,7 @@ package broker
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,22 +64,39 @@ func (m *Metrics) TLSCertificate(notAfter time.Time) {
 	m.certEnd.Set(float64(notAfter.Unix()))
 }
 
-func (m *Metrics) observe(route string, code int, d time.Duration) {
-	m.requests.WithLabelValues(route, codeLabel(code)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+// routeMetrics are one route's series, resolved once (not by label values
+// on every request): the latency histogram, and a counter per status code
+// as codes are first seen.
+type routeMetrics struct {
+	m       *Metrics
+	route   string
+	latency prometheus.Observer
+	codes   [600]atomic.Pointer[prometheus.Counter]
 }
 
-// codeLabels avoids formatting the status code on every request.
+func (m *Metrics) route(route string) *routeMetrics {
+	return &routeMetrics{m: m, route: route, latency: m.latency.WithLabelValues(route)}
+}
+
+func (rm *routeMetrics) observe(code int, d time.Duration) {
+	rm.latency.Observe(d.Seconds())
+	if code < 0 || code >= len(rm.codes) {
+		rm.m.requests.WithLabelValues(rm.route, strconv.Itoa(code)).Inc()
+		return
+	}
+	c := rm.codes[code].Load()
+	if c == nil {
+		resolved := rm.m.requests.WithLabelValues(rm.route, codeLabels[code])
+		c = &resolved
+		rm.codes[code].Store(c)
+	}
+	(*c).Inc()
+}
+
+// codeLabels avoids formatting a status code when its counter is resolved.
 var codeLabels = func() (t [600]string) {
 	for i := range t {
 		t[i] = strconv.Itoa(i)
 	}
 	return t
 }()
-
-func codeLabel(code int) string {
-	if code >= 0 && code < len(codeLabels) {
-		return codeLabels[code]
-	}
-	return strconv.Itoa(code)
-}

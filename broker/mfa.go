@@ -101,6 +101,8 @@ func (b *Server) localFactors(r *http.Request, snap *Snapshot, s *Session, deman
 // proven records a second factor on the session: its AMR values, "mfa",
 // and the time, which policy's max_age measures from.
 func (s *Session) proven(m mfaMethod, now time.Time) {
+	s.changed()
+	s.Factors = slices.Clone(s.Factors) // the cached session shares the old array
 	for _, a := range append(slices.Clone(m.AMR()), "mfa") {
 		if !slices.Contains(s.Factors, a) {
 			s.Factors = append(s.Factors, a)

@@ -452,3 +452,31 @@ func TestMFAMethodNotOffered(t *testing.T) {
 		t.Fatalf("another browser = %d", r.code)
 	}
 }
+
+// TestFactorSurvivesARecentReseal: a session whose cookie was just resealed
+// (its idle timeout slid) and then proves a factor gets a cookie with the
+// factor, not the resealed old one that a stale-cookie client is given
+// again (a changed session drops what was derived from its old cookie).
+func TestFactorSurvivesARecentReseal(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	secret, _, _ := enrolTOTP(t, e)
+	c, page := mfaStepUp(t, e)
+	page = e.get(c, regexp.MustCompile(`href="(/mfa/otp[^"]+)"`).FindStringSubmatch(page.body)[1])
+	action, csrf := formAction(t, page.body), csrfOf(t, page.body)
+	base, _ := url.Parse(e.http.URL)
+	before := c.Jar.Cookies(base)
+	e.clock.Advance(touchEvery + time.Second)
+	if r := e.get(c, "/apps/demo/"); r.code != http.StatusOK || r.header.Get("Set-Cookie") == "" {
+		t.Fatalf("a use after the touch interval = %d, Set-Cookie %q: want the idle timeout slid", r.code, r.header.Get("Set-Cookie"))
+	}
+	// The code comes with the old cookie (another tab's request, or a
+	// client that ignores Set-Cookie).
+	c.Jar.SetCookies(base, before)
+	code, _ := totp.GenerateCode(secret, e.clock.Now())
+	if r := e.post(c, action, url.Values{"csrf": {csrf}, "code": {code}}); r.code != http.StatusSeeOther {
+		t.Fatalf("good code = %d\n%s", r.code, r.body)
+	}
+	if app := e.get(c, "/apps/mfa/"); app.code != http.StatusOK {
+		t.Fatalf("app after step-up = %d %q: the factor was lost", app.code, app.location)
+	}
+}

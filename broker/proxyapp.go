@@ -124,16 +124,33 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		return nil, false
 	}
 	s := v.Session
-	h := identityHeaders(app, snap.headerPlans[app.ID], s.identity())
+	h := sessionHeaders(snap, app, s)
 	if app.JWTAssertion != "" {
 		jwt, err := b.assertion(snap, app, s)
 		if err != nil {
 			b.fail(w, r, snap, http.StatusInternalServerError, "err.internal", err)
 			return nil, false
 		}
+		h = h.Clone() // the cached headers are shared
 		h.Set(app.JWTAssertion, jwt)
 	}
 	return h, true
+}
+
+// sessionHeaders are the identity headers for s at app, worked out once
+// per session cookie (they depend on nothing else). Read-only: they may be
+// shared with other requests.
+func sessionHeaders(snap *Snapshot, app *config.App, s *Session) http.Header {
+	m := s.memo
+	if m == nil {
+		return identityHeaders(app, snap.headerPlans[app.ID], s.identity())
+	}
+	if mh := m.headers.Load(); mh != nil && mh.app == app {
+		return mh.h
+	}
+	h := identityHeaders(app, snap.headerPlans[app.ID], s.identity())
+	m.headers.Store(&memoHeaders{app: app, h: h})
+	return h
 }
 
 // toSignIn sends a browser to fedgate's sign-in, to come back to this very

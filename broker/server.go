@@ -70,8 +70,11 @@ type Snapshot struct {
 	devices     []*device.Profile
 }
 
-// sessionCacheSize bounds the opened-cookie cache (about 1 KiB an entry).
-const sessionCacheSize = 10000
+// sessionCacheSize bounds the opened-cookie cache (about 1.5 KiB an entry
+// with its identity headers): what signed-in users cost in memory is this
+// bound, however many there are. Past it, a cookie is opened again (tens of
+// microseconds).
+const sessionCacheSize = 4096
 
 type upstreamEntry struct {
 	protocols.Upstream

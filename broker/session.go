@@ -32,14 +32,21 @@ type Session struct {
 	// at DeviceAt (devicecheck.go); a zero DeviceAt: not asked yet.
 	Devices  []string  `json:"dv,omitempty"`
 	DeviceAt time.Time `json:"da,omitzero"`
+	// memo is the cache entry the session was read from (nil for one made
+	// or changed in this request): what is derived from it once lives there.
+	memo *sessionMemo
 }
 
 const (
 	sessionCookie = "fedgate"
 	// touchEvery limits cookie rewrites for the idle timeout to one a minute
-	// (less for short idle timeouts: slide).
+	// (less for short idle timeouts: touchInterval).
 	touchEvery = time.Minute
 )
+
+// touchInterval is how stale a cookie's LastSeen may be before a use
+// rewrites it: a minute, or a tenth of a short idle timeout.
+func touchInterval(idle time.Duration) time.Duration { return min(touchEvery, idle/10) }
 
 // valid reports whether the session is neither past its absolute lifetime
 // nor idle for longer than idle.
@@ -75,14 +82,16 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 	if value == "" {
 		return nil, ""
 	}
-	key := name + "=" + value // a value opens only under the name it was sealed for
-	s, ok := snap.sessions.get(key)
+	k := keyOf(name, value)
+	m, ok := snap.sessions.get(k)
 	if !ok {
-		if err := snap.sealer.openValue(snap.sealer.name(name), value, &s); err != nil {
+		var opened Session
+		if err := snap.sealer.openValue(snap.sealer.name(name), value, &opened); err != nil {
 			return nil, ""
 		}
-		snap.sessions.put(key, s)
+		m = snap.sessions.put(k, opened)
 	}
+	s := m.session()
 	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
 		return nil, why
 	}
@@ -95,7 +104,7 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 		}
 		return nil, "session-revoked"
 	}
-	return &s, ""
+	return s, ""
 }
 
 // revoked: the session was signed out. Cookies cannot be recalled from
@@ -110,11 +119,31 @@ func (b *Server) revoked(r *http.Request, id string) (bool, error) {
 	return revoked, err
 }
 
+// writeCookieSession writes s into cookie name. A session read from a
+// cookie that was resealed (its idle timeout slid) less than a touch
+// interval ago gets that same sealed cookie again: a client that keeps
+// sending the old cookie (it ignores Set-Cookie, or its requests were
+// already on the way) is still told, but costs no seal per request. The
+// idle timeout is measured in steps of touchInterval anyway.
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
-	ttl := s.Expires.Sub(b.now())
-	if err := snap.sealer.seal(w, name, s, ttl, http.SameSiteLaxMode); err != nil {
+	now := b.now()
+	if m := s.memo; m != nil {
+		if r := m.reseal.Load(); r != nil && r.name == name && r.expires.Equal(s.Expires) &&
+			now.Sub(r.at) < touchInterval(snap.Config.Session.Idle) {
+			w.Header().Add("Set-Cookie", r.line)
+			return
+		}
+	}
+	c, err := snap.sealer.cookie(name, s, s.Expires.Sub(now), http.SameSiteLaxMode)
+	if err != nil {
 		// Only an oversized identity gets here; the caller's page still renders.
 		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
+		return
+	}
+	line := c.String()
+	w.Header().Add("Set-Cookie", line)
+	if s.memo != nil {
+		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires, line: line})
 	}
 }
 

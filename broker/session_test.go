@@ -242,3 +242,46 @@ func TestMessagesComplete(t *testing.T) {
 		}
 	}
 }
+
+// A client that ignores Set-Cookie keeps sending its stale cookie: it gets
+// the same resealed cookie for a touch interval (not a new seal per
+// request), its idle timeout still runs from its own cookie, and the
+// resealed one slides.
+func TestStaleCookieResealedOncePerInterval(t *testing.T) {
+	e := newEnv(t)
+	stale := sessionValue(t, e)
+	resealed := func(r resp) string {
+		t.Helper()
+		if r.code != http.StatusOK {
+			t.Fatalf("status %d", r.code)
+		}
+		for _, line := range r.header.Values("Set-Cookie") {
+			if c, err := http.ParseSetCookie(line); err == nil && c.Name == sessionCookie {
+				return c.Value
+			}
+		}
+		return ""
+	}
+	e.clock.Advance(2 * time.Minute)
+	first := resealed(withCookie(e, stale))
+	if first == "" || first == stale {
+		t.Fatal("stale cookie not resealed")
+	}
+	e.clock.Advance(10 * time.Second)
+	if again := resealed(withCookie(e, stale)); again != first {
+		t.Fatal("stale cookie sealed anew (or not told) within the touch interval")
+	}
+	e.clock.Advance(time.Minute)
+	later := resealed(withCookie(e, stale))
+	if later == "" || later == first {
+		t.Fatal("stale cookie not resealed after the touch interval")
+	}
+	// Idle is two hours: the stale cookie's last use is its sign-in.
+	e.clock.Advance(2*time.Hour - time.Minute)
+	if r := withCookie(e, stale); r.code != http.StatusSeeOther {
+		t.Fatalf("stale cookie past its idle timeout: status %d, want a redirect to sign in", r.code)
+	}
+	if r := withCookie(e, later); r.code != http.StatusOK {
+		t.Fatalf("slid cookie refused: status %d", r.code)
+	}
+}

@@ -1,33 +1,84 @@
 package broker
 
 import (
+	"crypto/sha256"
+	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/policy"
 )
 
 // sessionCache remembers opened session cookies by their exact value, so a
-// busy proxied app does not pay for HMAC, AES and JSON on every request.
-// It lives in a Snapshot: a reload (which may drop a cookie key) starts
-// empty. It is bounded: past max entries it forgets at random, so memory
-// stays flat however many sessions there are. Validity (expiry, idle) is
-// still checked on every request by the caller.
+// busy proxied app does not pay for HMAC, AES and JSON on every request,
+// nor for what is derived from the session alone (identity headers, a
+// reseal). It lives in a Snapshot: a reload (which may drop a cookie key,
+// change an app's headers) starts empty. It is bounded: past max entries it
+// forgets at random, so memory stays flat however many sessions there are.
+// Validity (expiry, idle, revocation) is still checked on every request by
+// the caller.
 type sessionCache struct {
 	mu  sync.RWMutex
-	m   map[string]Session
+	m   map[cacheKey]*sessionMemo
 	max int
 }
 
+// cacheKey is the cookie's name (a value opens only under the name it was
+// sealed for) and the SHA-256 of its whole value: no concatenation per
+// request, and 32 bytes kept per entry instead of the ~600-byte value (the
+// cache's memory is what signed-in users cost). Collision resistance
+// means no other value finds the entry.
+type cacheKey struct {
+	name string
+	sum  [sha256.Size]byte
+}
+
+// sessionMemo is one opened cookie and the work done once for it.
+type sessionMemo struct {
+	s       Session // as opened; never changed
+	headers atomic.Pointer[memoHeaders]
+	folded  atomic.Pointer[policy.Folded] // the policy's view of user and groups
+	reseal  atomic.Pointer[memoReseal]
+}
+
+// memoHeaders are an app's identity headers for the session (read-only:
+// they are shared by every request that carries the cookie).
+type memoHeaders struct {
+	app *config.App
+	h   http.Header
+}
+
+// memoReseal is the Set-Cookie line that resealed this cookie, handed
+// again to requests that still carry the old one (writeCookieSession).
+type memoReseal struct {
+	name    string    // the cookie it was written to
+	at      time.Time // the LastSeen it carries
+	expires time.Time
+	line    string
+}
+
 func newSessionCache(max int) *sessionCache {
-	return &sessionCache{m: make(map[string]Session, 64), max: max}
+	return &sessionCache{m: make(map[cacheKey]*sessionMemo, 64), max: max}
 }
 
-func (c *sessionCache) get(value string) (Session, bool) {
+func keyOf(name, value string) cacheKey {
+	// The value's bytes, read in place: sha256.Sum256([]byte(value)) would
+	// copy ~600 bytes on every request. Sum256 only reads them.
+	return cacheKey{name, sha256.Sum256(unsafe.Slice(unsafe.StringData(value), len(value)))}
+}
+
+func (c *sessionCache) get(k cacheKey) (*sessionMemo, bool) {
 	c.mu.RLock()
-	s, ok := c.m[value]
+	m, ok := c.m[k]
 	c.mu.RUnlock()
-	return s, ok
+	return m, ok
 }
 
-func (c *sessionCache) put(value string, s Session) {
+func (c *sessionCache) put(k cacheKey, s Session) *sessionMemo {
+	m := &sessionMemo{s: s}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -36,5 +87,35 @@ func (c *sessionCache) put(value string, s Session) {
 			break
 		}
 	}
-	c.m[value] = s
+	c.m[k] = m
+	return m
+}
+
+// changed: s now differs from the cookie it was read from (a factor was
+// proven, a device checked), so nothing derived from that cookie (identity
+// headers, folded policy inputs, its reseal) applies to it any more.
+// Sliding the idle timeout and capping the lifetime are not such changes.
+func (s *Session) changed() { s.memo = nil }
+
+// session is the cached session, as a copy the caller may change.
+func (m *sessionMemo) session() *Session {
+	s := m.s
+	s.memo = m
+	return &s
+}
+
+// folded is the session's user and groups as the policy compares them,
+// folded once per cached cookie (nil for a session not from the cache:
+// the policy folds them itself).
+func (s *Session) folded() *policy.Folded {
+	m := s.memo
+	if m == nil {
+		return nil
+	}
+	f := m.folded.Load()
+	if f == nil {
+		f = policy.Fold(s.Identity.Username, s.Identity.Groups)
+		m.folded.Store(f)
+	}
+	return f
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedgate/fedgate/protocols"
@@ -38,47 +39,82 @@ type limit struct {
 
 // attempt counts one credential check against every limit. wait > 0: over
 // a limit, refuse without checking (nothing to settle). Otherwise done must
-// be called once with the check's outcome (see settle).
+// be called once with the check's outcome (see settle). The limits are
+// counted at once, so that a store that commits writes in groups (bolt)
+// makes them one commit, not one after the other.
 func (b *Server) attempt(ctx context.Context, window time.Duration, limits ...limit) (done func(error), wait time.Duration, err error) {
-	counts := make([]int64, 0, len(limits))
-	for _, l := range limits {
-		n, err := b.Store.Incr(ctx, "fail:"+l.key, window)
-		if err == nil && n > l.max {
-			wait = b.lockWait(ctx, l.key, window)
+	counts := make([]int64, len(limits))
+	errs := make([]error, len(limits))
+	together(len(limits), func(i int) {
+		counts[i], errs[i] = b.Store.Incr(ctx, "fail:"+limits[i].key, window)
+	})
+	var under []limit // counted and within their limits: given back on a refusal
+	for i, l := range limits {
+		switch {
+		case errs[i] != nil:
+			err = errs[i]
+		case counts[i] > l.max:
+			// Over the limit: the attempt stays counted there.
+			wait = max(wait, b.lockWait(ctx, l.key, window))
+		default:
+			under = append(under, l)
 		}
-		if err != nil || wait > 0 {
-			b.giveBack(ctx, limits[:len(counts)])
-			return nil, wait, err
-		}
-		counts = append(counts, n)
+	}
+	if err != nil || wait > 0 {
+		b.giveBack(ctx, under)
+		return nil, wait, err
 	}
 	// Settled even if the client has gone: a guess must not escape its lock
 	// by hanging up while the hash runs.
 	ctx = context.WithoutCancel(ctx)
-	return func(outcome error) { b.settle(ctx, window, limits, counts, outcome) }, 0, nil
+	return func(outcome error) {
+		if outcome == nil {
+			// A success only gives back: the request goes on meanwhile.
+			finishAlongside(ctx, func() { b.settle(ctx, window, limits, counts, nil) })
+			return
+		}
+		b.settle(ctx, window, limits, counts, outcome)
+	}, 0, nil
+}
+
+// together runs f(0) … f(n-1) at the same time and returns when all have.
+func together(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() { f(i) })
+	}
+	if n > 0 {
+		f(0)
+	}
+	wg.Wait()
 }
 
 // settle records a check's outcome: nil (it matched), a wrong credential
 // (protocols.ErrInvalidCredentials or ErrAccountDisabled), or anything else
 // (it was not checked).
 func (b *Server) settle(ctx context.Context, window time.Duration, limits []limit, counts []int64, outcome error) {
-	var err error
+	errs := make([]error, len(limits))
 	switch {
 	case outcome == nil:
 		// The user's failures are forgotten (not the IP's: one good password
 		// must not reset a spray from that address).
-		err = b.Store.Delete(ctx, "fail:"+limits[0].key)
-		b.giveBack(ctx, limits[1:])
-	case errors.Is(outcome, protocols.ErrInvalidCredentials) || errors.Is(outcome, protocols.ErrAccountDisabled):
-		for i, l := range limits {
-			if counts[i] >= l.max {
-				err = errors.Join(err, b.lock(ctx, l, window))
+		together(len(limits), func(i int) {
+			if i == 0 {
+				errs[i] = b.Store.Delete(ctx, "fail:"+limits[0].key)
+				return
 			}
-		}
+			_, errs[i] = b.Store.Decr(ctx, "fail:"+limits[i].key)
+		})
+	case errors.Is(outcome, protocols.ErrInvalidCredentials) || errors.Is(outcome, protocols.ErrAccountDisabled):
+		together(len(limits), func(i int) {
+			if counts[i] >= limits[i].max {
+				errs[i] = b.lock(ctx, limits[i], window)
+			}
+		})
 	default:
 		b.giveBack(ctx, limits)
 	}
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		b.Logger.ErrorContext(ctx, "throttle store failed", "err", err)
 	}
 }
@@ -87,9 +123,15 @@ func (b *Server) settle(ctx context.Context, window time.Duration, limits []limi
 // to its limit until then, and the end is kept for Retry-After.
 func (b *Server) lock(ctx context.Context, l limit, window time.Duration) error {
 	until := b.now().Add(window)
-	return errors.Join(
-		b.Store.Put(ctx, "fail:"+l.key, []byte(strconv.FormatInt(l.max, 10)), until),
-		b.Store.Put(ctx, "lock:"+l.key, []byte(until.Format(time.RFC3339Nano)), until))
+	var errs [2]error
+	together(2, func(i int) {
+		if i == 0 {
+			errs[0] = b.Store.Put(ctx, "fail:"+l.key, []byte(strconv.FormatInt(l.max, 10)), until)
+		} else {
+			errs[1] = b.Store.Put(ctx, "lock:"+l.key, []byte(until.Format(time.RFC3339Nano)), until)
+		}
+	})
+	return errors.Join(errs[:]...)
 }
 
 // lockWait is how long key stays locked; a whole window when the count
@@ -108,9 +150,9 @@ func (b *Server) lockWait(ctx context.Context, key string, window time.Duration)
 
 // giveBack uncounts an attempt that was not checked.
 func (b *Server) giveBack(ctx context.Context, limits []limit) {
-	for _, l := range limits {
-		if _, err := b.Store.Decr(ctx, "fail:"+l.key); err != nil {
+	together(len(limits), func(i int) {
+		if _, err := b.Store.Decr(ctx, "fail:"+limits[i].key); err != nil {
 			b.Logger.ErrorContext(ctx, "throttle store failed", "err", err)
 		}
-	}
+	})
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,8 +47,15 @@ type env struct {
 	clock     localClock
 }
 
+// envs reuses decision environments: a decision runs on every proxied
+// request, and an env escapes to the conditions' methods.
+var envs = sync.Pool{New: func() any { return new(env) }}
+
 // lowerUser returns the user name lowercased, computed once per call.
 func (e *env) lowerUser() string {
+	if f := e.in.Folded; f != nil {
+		return f.user
+	}
 	if !e.userDone {
 		e.user, e.userDone = strings.ToLower(e.in.User), true
 	}
@@ -56,17 +64,39 @@ func (e *env) lowerUser() string {
 
 // lowerGroups returns the groups lowercased and sorted, computed once per call.
 func (e *env) lowerGroups() []string {
+	if f := e.in.Folded; f != nil {
+		return f.groups
+	}
 	if !e.groupsDone {
 		e.groupsDone = true
-		if len(e.in.Groups) > 0 {
-			e.groups = make([]string, len(e.in.Groups))
-			for i, g := range e.in.Groups {
-				e.groups[i] = strings.ToLower(g)
-			}
-			slices.Sort(e.groups)
-		}
+		e.groups = foldGroups(e.in.Groups)
 	}
 	return e.groups
+}
+
+func foldGroups(groups []string) []string {
+	if len(groups) == 0 {
+		return nil
+	}
+	out := make([]string, len(groups))
+	for i, g := range groups {
+		out[i] = strings.ToLower(g)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Folded is a user name and groups as rules compare them. A caller that
+// decides again and again for one identity (every proxied request of a
+// session) folds them once with Fold and passes them in Input.Folded.
+type Folded struct {
+	user   string
+	groups []string // lowercased, sorted
+}
+
+// Fold prepares user and groups for Input.Folded.
+func Fold(user string, groups []string) *Folded {
+	return &Folded{user: strings.ToLower(user), groups: foldGroups(groups)}
 }
 
 // Decide evaluates p's rules in order against in. The first rule whose
@@ -83,7 +113,9 @@ func decide(p *Policy, in Input, explain bool) Decision {
 	if p == nil {
 		return Decision{Effect: Deny, Reasons: []Reason{{Code: ReasonNoPolicy}}}
 	}
-	e := &env{in: in, loc: p.loc}
+	e := envs.Get().(*env)
+	*e = env{in: in, loc: p.loc}
+	defer func() { *e = env{}; envs.Put(e) }() // no identity kept in the pool
 	var (
 		trace   []RuleTrace
 		ends    []int

@@ -77,6 +77,9 @@ type Input struct {
 	// Devices: the device kinds whose certificate the browser presented
 	// (checked by the broker; device.go).
 	Devices []string
+	// Folded, when set, is Fold(User, Groups), made once by the caller;
+	// nil: folded on each decision.
+	Folded *Folded
 }
 
 // Effect is the outcome of a decision. The zero value is Deny.

@@ -44,10 +44,9 @@ type Proxy struct {
 	table   *routeTable
 	proxies map[*Route]*httputil.ReverseProxy
 	strip   map[*Route]headerNames // identity headers no client may send
+	inject  map[*Route][]string    // the canonical names the Authorizer may set
 	next    atomic.Uint64          // round-robin over a route's targets
 }
-
-type routeKey struct{}
 
 // New builds the proxy for routes.
 func New(routes []*Route, opts Options) (*Proxy, error) {
@@ -64,7 +63,7 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 		opts.StripCookie = func(string) bool { return false }
 	}
 	p := &Proxy{opts: opts, routes: routes, table: newRouteTable(routes), proxies: map[*Route]*httputil.ReverseProxy{},
-		strip: identitySets(routes)}
+		strip: identitySets(routes), inject: map[*Route][]string{}}
 	for _, rt := range routes {
 		if rt.ForwardAuth {
 			continue
@@ -72,11 +71,16 @@ func New(routes []*Route, opts Options) (*Proxy, error) {
 		if len(rt.Targets) == 0 {
 			return nil, fmt.Errorf("proxy: app %s has no target", rt.App)
 		}
+		for _, name := range append([]string{rt.AssertionHeader}, rt.IdentityHeaders...) {
+			if name != "" {
+				p.inject[rt] = append(p.inject[rt], http.CanonicalHeaderKey(name))
+			}
+		}
 		p.proxies[rt] = &httputil.ReverseProxy{
-			Rewrite:      p.rewrite,
+			Rewrite:      func(pr *httputil.ProxyRequest) { p.rewrite(pr, rt) },
 			Transport:    opts.Transport,
 			BufferPool:   bufferPool{},
-			ErrorHandler: p.backendError,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { p.backendError(w, r, rt, err) },
 		}
 	}
 	return p, nil
@@ -109,29 +113,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !allowed {
 		return
 	}
-	ctx := context.WithValue(r.Context(), routeKey{}, routed{rt, hdr})
-	p.proxies[rt].ServeHTTP(w, r.WithContext(ctx))
+	// The identity headers travel in the inbound request's header, which
+	// the outbound one is cloned from (carrying them in a context would copy
+	// the request once more): every spelling a client sent goes first.
+	p.strip[rt].strip(r.Header)
+	for k, vs := range hdr {
+		r.Header[k] = vs
+	}
+	p.proxies[rt].ServeHTTP(w, r)
 }
 
-type routed struct {
-	route *Route
-	hdr   http.Header
-}
-
-// rewrite builds the outbound request. Hop-by-hop headers (including any a
-// client named in Connection:) are already gone; identity headers are then
-// stripped in every spelling and set from the authorizer only.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	rd := pr.In.Context().Value(routeKey{}).(routed)
-	rt := rd.route
+// rewrite builds the outbound request, cloned from the inbound one after
+// ServeHTTP set the identity headers (and only the authorizer's: clients'
+// were stripped in every spelling). Hop-by-hop removal has run since and
+// may have taken one that a client named in Connection:, so the
+// authorizer's values are put back.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, rt *Route) {
 	t := rt.Targets[0]
 	if n := len(rt.Targets); n > 1 {
 		t = rt.Targets[p.next.Add(1)%uint64(n)]
 	}
 	pr.SetURL(t)
-	p.strip[rt].strip(pr.Out.Header)
-	for k, vs := range rd.hdr {
-		pr.Out.Header[k] = vs
+	for _, k := range p.inject[rt] {
+		if vs, ok := pr.In.Header[k]; ok {
+			pr.Out.Header[k] = vs
+		}
 	}
 	p.setForwarded(pr)
 	stripCookies(pr.Out.Header, p.opts.StripCookie)
@@ -176,16 +182,11 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h.Set("X-Forwarded-Proto", proto)
 }
 
-func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, err error) {
+func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
 	if errors.Is(err, context.Canceled) {
 		return // the client went away; nobody to answer
 	}
-	rd, _ := r.Context().Value(routeKey{}).(routed)
-	app := ""
-	if rd.route != nil {
-		app = rd.route.App
-	}
-	p.opts.Logger.ErrorContext(r.Context(), "backend unavailable", "app", app, "err", err)
+	p.opts.Logger.ErrorContext(r.Context(), "backend unavailable", "app", rt.App, "err", err)
 	status := http.StatusBadGateway
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -55,7 +55,11 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	// The freelist is not written on every commit (it is rebuilt from the
+	// pages on open): a commit of a few small writes then writes a few
+	// pages, not the freelist too. Durability of the data is unchanged.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout,
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is another fedgate using the same data directory?)", ErrLocked, path)
 	}

@@ -58,6 +58,7 @@ const (
 	purposeAuthz   = "authz"
 	purposeCode    = "code"
 	purposeRefresh = "refresh"
+	purposeAccess  = "access"
 )
 
 var pkceValue = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)

@@ -47,8 +47,14 @@ type ClientConfig struct {
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 
 	// IDTokenSigningAlg: RS256 (default) or ES256 (needs an active P-256
-	// signing key). Access tokens are signed the same way.
+	// signing key; several times cheaper to sign). JWT access tokens are
+	// signed the same way.
 	IDTokenSigningAlg string `yaml:"id_token_signing_alg"`
+	// AccessTokenFormat: opaque (default: sealed with fedgate's cookie keys,
+	// meaningful to fedgate's UserInfo only, no second signature per token
+	// response) or jwt (RFC 9068, for a client whose APIs verify access
+	// tokens themselves).
+	AccessTokenFormat string `yaml:"access_token_format"`
 	// SubjectType: public (default: <upstream>:<subject>, the same for
 	// every client) or pairwise (different per sector, unlinkable).
 	SubjectType      string           `yaml:"subject_type"`
@@ -178,6 +184,11 @@ func (c ClientConfig) Validate() error {
 	case "", "RS256", "ES256":
 	default:
 		bad("id_token_signing_alg %q is not RS256 or ES256", c.IDTokenSigningAlg)
+	}
+	switch c.AccessTokenFormat {
+	case "", "opaque", "jwt":
+	default:
+		bad("access_token_format %q is not opaque or jwt", c.AccessTokenFormat)
 	}
 	switch c.SubjectType {
 	case "", "public":

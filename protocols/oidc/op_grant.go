@@ -126,9 +126,11 @@ type tokenResponse struct {
 	Scope        string `json:"scope"`
 }
 
-// issue signs an access token and an ID token for g (withNonce on the code
-// exchange only) and seals the next refresh token if the client has them.
-func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant, time.Duration) (string, error)) (*tokenResponse, error) {
+// issue makes an access token and signs an ID token for g (withNonce on
+// the code exchange only), and seals the next refresh token if the client
+// has them. The access token is sealed, not signed, unless the client asked
+// for JWTs: one asymmetric signature per response.
+func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal sealFunc) (*tokenResponse, error) {
 	now := p.now()
 	alg := c.alg()
 	acr := c.acr(g.AMR)
@@ -142,7 +144,7 @@ func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant
 	for k, v := range claims {
 		at[k] = v
 	}
-	access, err := sign(p.atSigners[alg], at)
+	access, err := p.accessToken(c, at, atTTL, seal)
 	if err != nil {
 		return nil, err
 	}
@@ -173,12 +175,24 @@ func (p *Provider) issue(c *opClient, g *grant, withNonce bool, seal func(*grant
 		if ttl > time.Second {
 			next := *g
 			next.RID, next.Redirect, next.Challenge, next.Nonce = randomID(), "", "", ""
-			if res.RefreshToken, err = seal(&next, ttl); err != nil {
+			if res.RefreshToken, err = seal(purposeRefresh, &next, ttl); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return res, nil
+}
+
+// sealFunc seals a value for a purpose (protocols.SessionProvider.Seal).
+type sealFunc func(purpose string, v any, ttl time.Duration) (string, error)
+
+// accessToken is the access token carrying claims: a JWT signed like the
+// client's ID tokens, or a value sealed for UserInfo alone (openAccess).
+func (p *Provider) accessToken(c *opClient, claims map[string]any, ttl time.Duration, seal sealFunc) (string, error) {
+	if c.AccessTokenFormat == "jwt" {
+		return sign(p.atSigners[c.alg()], claims)
+	}
+	return seal(purposeAccess, claims, ttl)
 }
 
 func sign(s jose.Signer, claims map[string]any) (string, error) {

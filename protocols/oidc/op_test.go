@@ -186,7 +186,7 @@ func testClients(clientKey *ecdsa.PrivateKey) []ProviderClient {
 	return []ProviderClient{
 		{App: "portal", ClientConfig: ClientConfig{ClientID: "conf", ClientSecret: protocols.NewSecret(confSecret),
 			RedirectURIs: []string{confCB, "https://app.example/cb2?x=1"}, PostLogoutRedirectURIs: []string{"https://app.example/bye"},
-			RefreshTokens: true, Claims: map[string]string{"employee_id": "claim:employee_id"}}},
+			RefreshTokens: true, Claims: map[string]string{"employee_id": "claim:employee_id"}, AccessTokenFormat: "jwt"}},
 		{App: "wiki", ClientConfig: ClientConfig{ClientID: "post", ClientSecret: protocols.NewSecret("post-secret-0123456789"),
 			TokenEndpointAuthMethod: authPost, RedirectURIs: []string{"https://wiki.example/cb"}}},
 		{App: "spa", ClientConfig: ClientConfig{ClientID: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:3000/cb"}}},

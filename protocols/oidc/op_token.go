@@ -23,9 +23,10 @@ import (
 //	family-revoked:<id>  a code or refresh token was replayed: every token
 //	                     issued from that code is refused from now on
 //
-// Access tokens are JWTs, so a revoked family's access tokens still verify
+// Access tokens are opaque (sealed: only fedgate can read them) unless the
+// client asked for JWTs; a revoked family's JWT access tokens still verify
 // elsewhere until they expire (10 minutes by default); fedgate's UserInfo
-// refuses them at once.
+// refuses either kind at once.
 
 const maxTokenParam = 8 << 10
 
@@ -60,7 +61,6 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, sp protocols.Se
 		writeOAuthError(w, &oauthError{Code: "invalid_client", Description: "client authentication failed", status: http.StatusUnauthorized})
 		return
 	}
-	seal := func(g *grant, ttl time.Duration) (string, error) { return sp.Seal(purposeRefresh, g, ttl) }
 	var g *grant
 	grantType := form.Get("grant_type")
 	switch grantType {
@@ -73,7 +73,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, sp protocols.Se
 	}
 	var res *tokenResponse
 	if err == nil {
-		res, err = p.issue(c, g, grantType == "authorization_code", seal)
+		res, err = p.issue(c, g, grantType == "authorization_code", sp.Seal)
 	}
 	if err != nil {
 		var oe *oauthError

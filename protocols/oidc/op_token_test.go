@@ -2,6 +2,9 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -394,5 +397,71 @@ func TestClientSecretSuccessForgets(t *testing.T) {
 	}
 	if len(e.sp.outcomes) != 2 || e.sp.outcomes[1] != nil || len(e.sp.tries) != 0 {
 		t.Fatalf("outcomes %v, tries %v", e.sp.outcomes, e.sp.tries)
+	}
+}
+
+// By default the access token is opaque: sealed, not a JWT (one signature
+// per token response). UserInfo reads it; it refuses one that expired, one
+// of a revoked family, and a sealed value made for another purpose.
+func TestOpaqueAccessToken(t *testing.T) {
+	e := newOPEnv(t)
+	e.p.clients["conf"].AccessTokenFormat = ""
+	userinfo := func(tok string) resp {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+UserInfoPath, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return e.do(req)
+	}
+	code := e.code(authorizeQuery(nil))
+	r, m := e.token("conf", confSecret, codeForm(code))
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	at := m["access_token"].(string)
+	if strings.Contains(at, ".") {
+		t.Fatalf("access token is a JWT by default: %s", at)
+	}
+	id, _ := e.verify(m["id_token"].(string), jose.RS256)
+	sum := sha256.Sum256([]byte(at))
+	if id["at_hash"] != base64.RawURLEncoding.EncodeToString(sum[:16]) {
+		t.Errorf("at_hash %v does not match the opaque access token", id["at_hash"])
+	}
+	ui := userinfo(at)
+	var info map[string]any
+	_ = json.Unmarshal([]byte(ui.body), &info)
+	if ui.code != 200 || info["sub"] != "corp:u-alice" || info["email"] != "alice@corp.example" || info["employee_id"] != "E42" || info["fam"] != nil {
+		t.Fatalf("userinfo with an opaque token: %d %s", ui.code, ui.body)
+	}
+	for name, tok := range map[string]string{
+		"refresh token": m["refresh_token"].(string), // sealed too, for another purpose
+		"tampered":      at[:len(at)-2] + "xx",
+	} {
+		if r := userinfo(tok); r.code != http.StatusUnauthorized {
+			t.Errorf("%s accepted at userinfo: %d", name, r.code)
+		}
+	}
+	e.sp.advance(10 * time.Minute)
+	if r := userinfo(at); r.code != http.StatusUnauthorized {
+		t.Fatalf("expired opaque token: %d", r.code)
+	}
+	// A replayed code revokes the family: its opaque token dies at once.
+	code = e.code(authorizeQuery(nil))
+	_, m = e.token("conf", confSecret, codeForm(code))
+	fresh := m["access_token"].(string)
+	if r := userinfo(fresh); r.code != 200 {
+		t.Fatalf("fresh opaque token: %d", r.code)
+	}
+	if r, _ := e.token("conf", confSecret, codeForm(code)); r.code != 400 {
+		t.Fatalf("replayed code: %d", r.code)
+	}
+	if r := userinfo(fresh); r.code != http.StatusUnauthorized {
+		t.Fatalf("opaque token of a replayed code at userinfo: %d", r.code)
+	}
+}
+
+func TestAccessTokenFormatChecked(t *testing.T) {
+	c := ClientConfig{ClientID: "x", ClientSecret: protocols.NewSecret("x-secret-0123456789abc"), RedirectURIs: []string{"https://x.example/cb"},
+		AccessTokenFormat: "JWT "}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "access_token_format") {
+		t.Fatalf("bad access_token_format: %v", err)
 	}
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // UserInfo answers with the claims the access token was issued with. The
-// token must be one of ours (signature, iss, typ at+jwt, not expired), for
-// a configured client, from a family that was not revoked.
+// token must be one of ours (sealed for access, or a JWT: signature, iss,
+// typ at+jwt), not expired, for a configured client, from a family that
+// was not revoked.
 
 const maxBearerLen = 16 << 10
 
@@ -34,7 +35,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, sp protocols
 		writeJSON(w, http.StatusUnauthorized, &oauthError{Code: "invalid_request", Description: "a bearer access token is required"})
 		return
 	}
-	claims, err := p.verifyOwn(tok, "at+jwt")
+	claims, err := p.openAccess(tok, sp)
 	if err != nil {
 		refuse("the access token is not valid")
 		return
@@ -73,6 +74,22 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, sp protocols
 	}
 	out["sub"] = claims["sub"]
 	writeJSON(w, http.StatusOK, out)
+}
+
+// openAccess reads an access token: a JWT (three dot-separated parts) or
+// a sealed one, which has no dots.
+func (p *Provider) openAccess(tok string, sp protocols.SessionProvider) (map[string]any, error) {
+	if strings.Contains(tok, ".") {
+		return p.verifyOwn(tok, "at+jwt")
+	}
+	var claims map[string]any
+	if len(tok) > maxBearerLen || sp.Open(purposeAccess, tok, &claims) != nil {
+		return nil, errors.New("not an access token of ours")
+	}
+	if iss, _ := claims["iss"].(string); iss != p.issuer {
+		return nil, errors.New("not our issuer")
+	}
+	return claims, nil
 }
 
 // verifyOwn checks a JWT fedgate signed: one signature by a published key,

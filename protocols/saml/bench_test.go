@@ -3,6 +3,8 @@ package saml
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -10,6 +12,11 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols/internal/assertion"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 // benchSP answers every claim with "fresh": the benchmark measures issuing,
@@ -66,4 +73,79 @@ func BenchmarkIssueVsRSA(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStages splits one SP-initiated answer (assertion signed) into
+// its stages, so that what is not the signature can be watched on its own:
+// reading the request (query, base64, inflate, parse, checks), building
+// the assertion, the signature (canonicalisation and digest inside, then
+// RSA), the signature with RSA taken out (c14n + digest + SignedInfo alone,
+// by an ES256 key), and serialising the Response into the auto-POST page.
+//
+//	go test -run '^$' -bench Stages ./protocols/saml
+func BenchmarkStages(b *testing.B) {
+	e := newEnv(b, map[string]SPConfig{"app": basicSP()})
+	e.idp.Now = time.Now
+	spv := benchSP{newFakeSP()}
+	target := redirectURL(SSOPath, authnRequestXML("_bench", appEntity, time.Now(), "", ""), "relay", nil)
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	pend, err := e.idp.checkRequest(req, "", spv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := e.idp.spFor(appEntity, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := spv.id
+	b.Run("read-request", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.idp.checkRequest(req, "", spv); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("build-assertion", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.idp.assertion(s, pend, id, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	sign := func(b *testing.B, signer interface {
+		Sign(*etree.Element, string, int) error
+	}) {
+		for b.Loop() {
+			b.StopTimer()
+			a, _ := e.idp.assertion(s, pend, id, time.Now())
+			b.StartTimer()
+			if err := signer.Sign(a, "ID", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("sign-rsa", func(b *testing.B) { sign(b, e.idp.Signer(false)) })
+	b.Run("sign-without-rsa", func(b *testing.B) {
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		signer, err := xmlsig.NewSigner(ec, fixedKey(b, "idp").Cert, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sign(b, signer)
+	})
+	b.Run("serialise-and-page", func(b *testing.B) {
+		a, _ := e.idp.assertion(s, pend, id, time.Now())
+		if err := e.idp.Signer(false).Sign(a, "ID", 1); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			resp := e.idp.responseHead(s, pend, time.Now(), StatusSuccess, "")
+			resp.AddChild(a.Copy())
+			xml, err := assertion.Serialize(resp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			postForm(httptest.NewRecorder(), pend.ACS, "SAMLResponse", xml, pend.Relay)
+		}
+	})
 }

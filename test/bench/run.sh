@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Hot-path benchmark (issue 17), loopback only, bounded: fedgate against its
+# own bare baselines in one run, in alternating rounds, medians reported,
+# with ratios. Not a test and not run by CI.
+#
+#   test/bench/run.sh
+#   ROUNDS=3 SECS=10 CONNS=64 FLOWC=16 USERS=10000 test/bench/run.sh
+#
+# Rows: the proxied request (tuned bare httputil.ReverseProxy with a
+# BufferPool vs fedgate with a fresh cookie vs a client that ignores
+# Set-Cookie and keeps a stale one); OIDC code flows with an existing session
+# (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
+# the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
+# to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
+# 1 and USERS signed-in users. CPU per request is the server process's
+# (user+system from /proc), divided by what the client completed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${ROUNDS:-3}
+secs=${SECS:-10}
+conns=${CONNS:-64}
+flowc=${FLOWC:-64}
+users=${USERS:-10000}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building"
+for b in fedgate:./cmd/fedgate backend:./test/bench/backend bareproxy:./test/bench/bareproxy \
+  mint:./test/bench/mint load:./test/bench/load minop:./test/bench/minop; do
+  go build -o "$work/${b%%:*}" "${b#*:}"
+done
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+backend_port=$(freeport); bare_port=$(freeport); minop_port=$(freeport)
+
+# Keys, a bcrypt cost-4 user (sign-ins measure fedgate, not the hash), a
+# loopback + group policy, and one config per store.
+"$work/fedgate" keys generate --cookie "$work/cookie.key" >/dev/null
+"$work/fedgate" keys generate --signing "$work/rsa.pem" --alg rsa2048 >/dev/null
+"$work/fedgate" keys generate --signing "$work/p256.pem" --alg p256 >/dev/null
+cat > "$work/users.yaml" <<YAML
+users:
+  - { username: bench, password_hash: "$(go run ./test/bench/hash bench-pw)", groups: [staff], email: bench@example.com }
+YAML
+cat > "$work/policy.yaml" <<'YAML'
+policy: bench
+rules:
+  - name: staff on the loopback network
+    when: { networks: [127.0.0.0/8, "::1/128"], groups: [staff] }
+    allow: {}
+YAML
+# config NAME STORE-LINE: writes $work/NAME/fedgate.yaml, sets port_NAME.
+config() {
+  local name=$1 store=$2 port
+  port=$(freeport)
+  mkdir -p "$work/$name"
+  eval "port_$name=$port"
+  cat > "$work/$name/fedgate.yaml" <<YAML
+server: { public_url: "http://127.0.0.1:$port", listen: "127.0.0.1:$port", insecure_http: true }
+data_dir: $work/$name/data
+keys:
+  cookie: [$work/cookie.key]
+  signing: [{ file: $work/rsa.pem }, { file: $work/p256.pem }]
+store: $store
+audit: { file: $work/$name/audit.jsonl }
+log: { level: error }
+# One benchmark user signs in from many workers at once: in-flight sign-ins
+# count against the user's limit (counted before checking), so raise it.
+throttle: { max_failures: 100000, max_failures_per_ip: 100000 }
+upstreams: [{ id: local, type: local, users_file: $work/users.yaml }]
+apps:
+  - { id: app, type: proxy, host: "localhost:$port", to: ["http://127.0.0.1:$backend_port"], policy: bench,
+      headers: { X-Remote-User: username, X-Remote-Groups: groups } }
+  - id: oidc-rs
+    type: oidc
+    policy: bench
+    oidc: { client_id: bench, client_secret: bench-secret-0123456789, redirect_uris: ["http://127.0.0.1:1/cb"] }
+  - id: oidc-es
+    type: oidc
+    policy: bench
+    oidc: { client_id: bench-es, client_secret: bench-secret-0123456789, redirect_uris: ["http://127.0.0.1:1/cb"],
+            id_token_signing_alg: ES256 }
+  - id: sp
+    type: saml
+    policy: bench
+    saml:
+      entity_id: https://sp.bench.invalid/saml
+      acs_urls: [{ url: "https://sp.bench.invalid/acs", index: 0, default: true }]
+      persistent_salt: bench-salt-0123456789
+      attributes: [{ name: email, value: email }, { name: groups, value: groups }]
+policies: [$work/policy.yaml]
+YAML
+}
+config mem "{ memory: true }"
+config bolt "{ bolt: $work/bolt/state.db }"
+
+start() { "$@" & pids+=($!); }
+start "$work/backend" -listen "127.0.0.1:$backend_port"
+start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port"
+start "$work/minop" -listen "127.0.0.1:$minop_port"
+bare_pid=${pids[1]}; minop_pid=${pids[2]}
+for name in mem bolt; do
+  start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log"
+  eval "pid_$name=$!"
+done
+wait_up() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not up: $1"; exit 1; }
+wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
+wait_up "http://127.0.0.1:$bare_port/"
+
+mint() { "$work/mint" -fedgate "http://127.0.0.1:$port_mem" -app "http://localhost:$port_mem" -user bench -password bench-pw "$@"; }
+# Stale cookies: minted now, older than the one-minute touch interval by
+# the time they are used (the first round waits if it has to).
+mint -n 16 > "$work/stale.txt"
+stale_ready=$(( $(date +%s) + 65 ))
+
+cat > "$work/cookies.lua" <<'LUA'
+local cookies = {}
+for line in io.lines(os.getenv("COOKIES")) do cookies[#cookies + 1] = line end
+local i = 0
+request = function()
+  i = i % #cookies + 1
+  return wrk.format("GET", "/", { ["Host"] = os.getenv("HOST"), ["Cookie"] = cookies[i] })
+end
+LUA
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+# record NAME RATE P99MS OPS CPU-TICKS: one round's figures.
+record() {
+  echo "$2" >> "$work/r.$1"; echo "$3" >> "$work/p.$1"
+  awk -v c="$5" -v t="$tick" -v n="$4" 'BEGIN {printf "%.1f\n", c / t / n * 1e6}' >> "$work/c.$1"
+}
+# proxy NAME PORT PID [COOKIES]: one wrk round.
+proxy() {
+  local name=$1 port=$2 pid=$3 cookies=${4:-} before out
+  before=$(cpu "$pid")
+  if [ -n "$cookies" ]; then
+    out=$(COOKIES=$cookies HOST="localhost:$port" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cookies.lua" "http://127.0.0.1:$port/")
+  else
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/")
+  fi
+  if grep -q "Non-2xx" <<<"$out"; then echo "$name: non-2xx answers:"; echo "$out"; exit 1; fi
+  local p99
+  p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub("us", "", v); v /= 1000} else if (v ~ /ms$/) {sub("ms", "", v)} else if (v ~ /s$/) {sub("s", "", v); v *= 1000}; print v}' <<<"$out")
+  record "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$p99" "$(awk '/requests in/ {print $1}' <<<"$out")" "$(( $(cpu "$pid") - before ))"
+}
+# flows NAME PID load-args...: one round of the load client.
+flows() {
+  local name=$1 pid=$2 before out
+  shift 2
+  before=$(cpu "$pid")
+  out=$("$work/load" -c "$flowc" -d "${secs}s" "$@")
+  read -r rate p99 n <<<"$out"
+  record "$name" "$rate" "$p99" "$n" "$(( $(cpu "$pid") - before ))"
+}
+fg() { local p="port_$1"; echo "http://127.0.0.1:${!p}"; }
+
+echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $flowc workers)"
+for round in $(seq "$rounds"); do
+  echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
+  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh row
+  proxy bare "$bare_port" "$bare_pid"
+  proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
+  now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
+  proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
+  flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
+  flows code-mem "$pid_mem" -mode code -base "$(fg mem)"
+  flows code-bolt "$pid_bolt" -mode code -base "$(fg bolt)"
+  flows code-es256 "$pid_mem" -mode code -base "$(fg mem)" -client bench-es
+  flows signin-mem "$pid_mem" -mode signin -base "$(fg mem)"
+  flows signin-bolt "$pid_bolt" -mode signin -base "$(fg bolt)"
+  flows saml "$pid_mem" -mode saml -base "$(fg mem)"
+  "$work/minop" -sign-rate 3s >> "$work/r.rsa"
+done
+
+median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+r() { median "$work/r.$1"; }
+p() { median "$work/p.$1"; }
+c() { median "$work/c.$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+# RSS: a fresh fedgate, one signed-in user, then USERS, each cookie used.
+kill -TERM "$pid_mem"; wait "$pid_mem" 2>/dev/null || true
+start "$work/fedgate" serve --config "$work/mem/fedgate.yaml" 2>"$work/mem/log2"
+pid_rss=$!
+wait_up "$(fg mem)/healthz"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid_rss/status"; }
+mint -n 1 > "$work/one.txt"
+COOKIES="$work/one.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
+rss_one=$(rss)
+mint -n "$users" -p 8 > "$work/many.txt"
+COOKIES="$work/many.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
+rss_many=$(rss)
+
+echo
+echo "| path | fedgate | baseline in the same run | ratio | target |"
+echo "|---|---|---|---|---|"
+echo "| proxied request, req/s | $(r fresh) | bare proxy $(r bare) | $(ratio "$(r fresh)" "$(r bare)") | ≥ 0.90 |"
+echo "| proxied request, CPU µs/request | $(c fresh) | bare proxy $(c bare) | $(ratio "$(c fresh)" "$(c bare)") | ≤ 1.15 |"
+echo "| proxied request, p99 ms | $(p fresh) | bare proxy $(p bare) | +$(awk -v a="$(p fresh)" -v b="$(p bare)" 'BEGIN {printf "%.2f", a - b}') ms | ≤ +2 ms |"
+echo "| client ignoring Set-Cookie (stale cookie), req/s | $(r stale) | fresh cookie $(r fresh) | $(ratio "$(r stale)" "$(r fresh)") | ≥ 0.97 |"
+echo "| OIDC code flow, existing session, RS256, flows/s | $(r code-mem) (CPU $(c code-mem) µs) | minimal OP $(r minop) (CPU $(c minop) µs) | $(ratio "$(r code-mem)" "$(r minop)") | ≥ 0.80 |"
+echo "| same, bolt store | $(r code-bolt) | memory store $(r code-mem) | $(ratio "$(r code-bolt)" "$(r code-mem)") | ≥ 0.80 |"
+echo "| same, ES256 | $(r code-es256) | RS256 $(r code-mem) | $(ratio "$(r code-es256)" "$(r code-mem)") | — |"
+echo "| OIDC code flow, fresh sign-in, bolt store, flows/s | $(r signin-bolt) | memory store $(r signin-mem) | $(ratio "$(r signin-bolt)" "$(r signin-mem)") | ≥ 0.80 |"
+echo "| SAML Response to a signed-in browser, /s | $(r saml) (CPU $(c saml) µs) | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(r saml)" "$(r rsa)") | ≥ 0.75 |"
+echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {printf "%.0f", 1e6 / c}') | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(awk -v c="$(c saml)" 'BEGIN {print 1e6 / c}')" "$(r rsa)") | (load-proof view) |"
+echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(ratio "$(c code-mem)" "$(c minop)") | (≤ 1.25 ⇔ 0.80×) |"
+echo "| RSS, KiB | $rss_many with $users users | $rss_one with 1 user | $(ratio "$rss_many" "$rss_one") | flat |"
+echo
+echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
