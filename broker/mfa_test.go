@@ -258,8 +258,8 @@ func TestVaultBindsRecordToUser(t *testing.T) {
 	if err := stranger.get(ctx, "otp", alice, &rec); !errors.Is(err, errVaultSeal) {
 		t.Fatalf("record opened without fedgate's keys: %v", err)
 	}
-	if has, err := stranger.has(ctx, "otp", alice); has || err != nil {
-		t.Fatalf("a record under a dropped key counts as enrolled: %v %v", has, err)
+	if has, err := stranger.has(ctx, "otp", alice); has || !errors.Is(err, errVaultSeal) {
+		t.Fatalf("a record under a dropped key: has %v, err %v; want errVaultSeal (neither enrolled nor none)", has, err)
 	}
 	// Rotation: a new first key seals, the old one still opens.
 	rotated, _ := newVault(e.srv.Store, []keys.CookieKey{e.keys[1], e.keys[0]})
@@ -478,5 +478,24 @@ func TestFactorSurvivesARecentReseal(t *testing.T) {
 	}
 	if app := e.get(c, "/apps/mfa/"); app.code != http.StatusOK {
 		t.Fatalf("app after step-up = %d %q: the factor was lost", app.code, app.location)
+	}
+}
+
+// TestUnopenableFactorFailsClosed: alice's factor was sealed under a cookie
+// key that is no longer listed. Her password alone must not let her (or
+// whoever has it) enrol a new factor: the step-up is refused.
+func TestUnopenableFactorFailsClosed(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	dropped, _ := newVault(e.srv.Store, e.keys[1:]) // a key fedgate no longer lists
+	if err := dropped.put(context.Background(), "otp", factorUser{Upstream: "local", Subject: "alice"}, totpRecord{Secret: "JBSWY3DPEHPK3PXP"}); err != nil {
+		t.Fatal(err)
+	}
+	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
+	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	if strings.HasPrefix(r.location, "/mfa/enrol") {
+		t.Fatalf("sign-in sent alice to enrolment over a factor that does not open: %d %q", r.code, r.location)
+	}
+	if page := e.followLocal(e.client, r); page.code != http.StatusForbidden {
+		t.Fatalf("final answer = %d, want 403\n%s", page.code, page.body)
 	}
 }

@@ -53,6 +53,10 @@ func (a *MFAAdmin) List(ctx context.Context, upstream, username string) ([]Facto
 	var out []Factor
 	for _, m := range mfaMethods {
 		has, err := a.vault.has(ctx, m.Name(), u)
+		if errors.Is(err, errVaultSeal) {
+			out = append(out, Factor{Method: m.Name(), Detail: []string{"unusable: sealed under a cookie key no longer listed (reset it)"}})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -90,12 +90,15 @@ func (v vault) remove(ctx context.Context, method string, u factorUser) error {
 	return v.st.Delete(ctx, recordKey(method, u))
 }
 
-// has reports whether u has a record of method that opens: one sealed
-// under cookie keys since dropped counts as none (the user enrols again).
+// has reports whether u has a record of method. A record that no listed
+// key opens (sealed under a cookie key since dropped, or tampered with) is
+// errVaultSeal, never "none": counting it as none would let whoever knows
+// the password enrol a factor of their own. The user's MFA then fails
+// closed until `fedgate mfa reset`.
 func (v vault) has(ctx context.Context, method string, u factorUser) (bool, error) {
 	var rec json.RawMessage
 	err := v.get(ctx, method, u, &rec)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errVaultSeal) {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
