@@ -35,7 +35,7 @@ func (b *Server) negotiate(w http.ResponseWriter, r *http.Request, snap *Snapsho
 	if na == nil {
 		return false
 	}
-	id, resp, err := na.Negotiate(r.Context(), r)
+	id, resp, err := na.Negotiate(r.Context(), r, b.upstreamClaim(up))
 	if errors.Is(err, protocols.ErrNoCredentials) {
 		if p.Negotiate != "" {
 			return false // asked once already: this browser does not answer

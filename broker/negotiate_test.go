@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/protocols"
 )
 
 // fakeNegotiator is a Negotiate upstream: "Negotiate good" signs in alice,
-// "Negotiate TlRMTVNT..." is declined as NTLM.
+// "Negotiate once" too but only once (through the broker's claim, as the
+// Kerberos replay check), "Negotiate TlRMTVNT..." is declined as NTLM.
 type fakeNegotiator struct {
 	offer bool
 	calls int
@@ -26,9 +29,22 @@ func (f *fakeNegotiator) OffersTo(a netip.Addr, ua string) bool {
 	return f.offer && a.IsLoopback() && !strings.Contains(ua, "curl-outside")
 }
 
-func (f *fakeNegotiator) Negotiate(_ context.Context, r *http.Request) (protocols.Identity, string, error) {
+var _ protocols.NegotiateAuthenticator = (*fakeNegotiator)(nil)
+
+func (f *fakeNegotiator) Negotiate(ctx context.Context, r *http.Request, claim protocols.ClaimFunc) (protocols.Identity, string, error) {
 	f.calls++
-	switch tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Negotiate "); {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Negotiate ")
+	if tok == "once" {
+		first, err := claim(ctx, tok, f.now().Add(10*time.Minute))
+		switch {
+		case err != nil:
+			return protocols.Identity{}, "", &protocols.NegotiateError{Reason: "replay-check", Err: err}
+		case !first:
+			return protocols.Identity{}, "", &protocols.NegotiateError{Reason: "replay", Err: errors.New("used")}
+		}
+		tok = "good"
+	}
+	switch {
 	case tok == "":
 		return protocols.Identity{}, "", protocols.ErrNoCredentials
 	case tok == "good":
@@ -99,13 +115,7 @@ func TestNegotiate(t *testing.T) {
 			if f.calls != tt.calls {
 				t.Errorf("Negotiate called %d times, want %d", f.calls, tt.calls)
 			}
-			var reason string
-			for _, ev := range e.audit.events(t) {
-				if ev.Event == "signin" && ev.Outcome == "failure" {
-					reason = ev.Reason
-				}
-			}
-			if reason != tt.reason {
+			if reason := lastFailure(t, e); reason != tt.reason {
 				t.Errorf("audit reason %q, want %q", reason, tt.reason)
 			}
 		})
@@ -178,4 +188,75 @@ func TestNegotiateProtocolApp(t *testing.T) {
 	if r := e.get(e.client, r.location); r.body != "ok alice@corp.example" {
 		t.Fatalf("the protocol got %q", r.body)
 	}
+}
+
+// replica is another broker on e's config and upstreams with the store st,
+// as a second replica behind the load balancer.
+func replica(e *testEnv, st store.Store) *testEnv {
+	e.t.Helper()
+	audit := &syncBuffer{}
+	srv, err := NewServer(Deps{Logger: e.srv.Logger, Audit: NewAuditor(audit), Metrics: NewMetrics(), Store: st, Now: e.clock.Now}, e.srv.Current())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	e.t.Cleanup(hs.Close)
+	r := &testEnv{t: e.t, srv: srv, http: hs, clock: e.clock, keys: e.keys, audit: audit}
+	r.client = r.newClient()
+	return r
+}
+
+// negotiateAt signs in at e's demo app with the Negotiate token tok.
+func negotiateAt(e *testEnv, tok string) resp {
+	e.t.Helper()
+	login := e.get(e.client, "/apps/demo/").location
+	req, _ := http.NewRequest("GET", login, nil)
+	req.Header.Set("Authorization", "Negotiate "+tok)
+	return e.do(e.client, req)
+}
+
+// lastFailure is the reason of e's last failed sign-in in the audit log.
+func lastFailure(t *testing.T, e *testEnv) string {
+	var reason string
+	for _, ev := range e.audit.events(t) {
+		if ev.Event == "signin" && ev.Outcome == "failure" {
+			reason = ev.Reason
+		}
+	}
+	return reason
+}
+
+// TestNegotiateReplayAcrossReplicas: the replay check a Negotiate upstream
+// is given is the shared store's. A token accepted at replica A is
+// declined at replica B on the same store (audited, the password form
+// instead); on a store that errors the sign-in is declined, never
+// accepted.
+func TestNegotiateReplayAcrossReplicas(t *testing.T) {
+	f := &fakeNegotiator{offer: true}
+	a := newEnvWith(t, negotiateConfig, []protocols.Upstream{f})
+	f.now = a.clock.Now
+	if r := negotiateAt(a, "once"); r.code != http.StatusSeeOther {
+		t.Fatalf("at A: %d, want signed in\n%s", r.code, r.body)
+	}
+	b := replica(a, a.srv.Store)
+	if r := negotiateAt(b, "once"); r.code != http.StatusOK || !strings.Contains(r.body, `name="password"`) {
+		t.Fatalf("the same token at B: %d, want the password form\n%s", r.code, r.body)
+	}
+	if got := lastFailure(t, b); got != "negotiate-replay" {
+		t.Errorf("audit at B: %q, want negotiate-replay", got)
+	}
+	down := replica(a, &claimDown{Memory: store.NewMemory(a.clock.Now)})
+	if r := negotiateAt(down, "once"); r.code != http.StatusOK || !strings.Contains(r.body, `name="password"`) {
+		t.Fatalf("store down: %d, want the password form\n%s", r.code, r.body)
+	}
+	if got := lastFailure(t, down); got != "negotiate-replay-check" {
+		t.Errorf("audit with the store down: %q, want negotiate-replay-check", got)
+	}
+}
+
+// claimDown is a memory store whose Claim fails.
+type claimDown struct{ *store.Memory }
+
+func (claimDown) Claim(context.Context, string, time.Time) (bool, error) {
+	return false, errors.New("connection refused")
 }

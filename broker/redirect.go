@@ -38,15 +38,21 @@ func (b *Server) authRequest(snap *Snapshot, p *Pending) protocols.AuthRequest {
 	a := protocols.AuthRequest{
 		State: p.ID, Nonce: p.Nonce, PKCEVerifier: p.Verifier, LoginHint: p.Hint,
 		CallbackURL: strings.TrimSuffix(snap.Config.Server.PublicURL, "/") + "/callback/" + p.Upstream,
-		ForceLogin:  p.forceLogin(), MFA: p.MFA,
-		Claim: func(ctx context.Context, key string, expiry time.Time) (bool, error) {
-			return b.Store.Claim(ctx, "up:"+p.Upstream+":"+key, expiry)
-		},
+		ForceLogin:  p.forceLogin(), MFA: p.MFA, Claim: b.upstreamClaim(p.Upstream),
 	}
 	if _, domain, ok := strings.Cut(p.Hint, "@"); ok {
 		a.DomainHint = strings.ToLower(domain)
 	}
 	return a
+}
+
+// upstreamClaim is the single-use marker for an upstream's own checks
+// (assertion ids, Kerberos authenticators) in the store every replica
+// shares, under the upstream's own prefix.
+func (b *Server) upstreamClaim(upstream string) protocols.ClaimFunc {
+	return func(ctx context.Context, key string, expiry time.Time) (bool, error) {
+		return b.Store.Claim(ctx, "up:"+upstream+":"+key, expiry)
+	}
 }
 
 // pkceVerifier is 256 random bits, base64url: 43 characters (RFC 7636 §4.1).

@@ -116,8 +116,9 @@ type NegotiateAuthenticator interface {
 	// the token for the mutual authentication ("" for none), which goes back
 	// in WWW-Authenticate; ErrNoCredentials when r carries no Negotiate
 	// token (the broker asks for one); or a *NegotiateError saying why the
-	// token was declined.
-	Negotiate(ctx context.Context, r *http.Request) (id Identity, response string, err error)
+	// token was declined. claim is the replay check every replica shares;
+	// when it errors the token is declined, never accepted.
+	Negotiate(ctx context.Context, r *http.Request, claim ClaimFunc) (id Identity, response string, err error)
 }
 
 // NegotiateError is a Negotiate token declined; Reason is a short code for
@@ -142,10 +143,13 @@ type AuthRequest struct {
 	DomainHint   string
 	ForceLogin   bool        // the user must present credentials again now
 	MFA          *MFARequest // step-up: ask the upstream for MFA
-	// Claim marks key (an assertion id) used until expiry in the store
-	// every replica shares; false when it was used already.
-	Claim func(ctx context.Context, key string, expiry time.Time) (bool, error)
+	Claim        ClaimFunc   // for the upstream's assertion ids
 }
+
+// ClaimFunc marks key used until expiry in the store every replica
+// shares; false when it was used already. The broker gives each upstream
+// its own key space.
+type ClaimFunc func(ctx context.Context, key string, expiry time.Time) (bool, error)
 
 // MFARequest is what a policy demands: one of Methods (AMR values), at most
 // MaxAge ago.

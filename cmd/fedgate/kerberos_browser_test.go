@@ -19,8 +19,8 @@ func TestKerberosChromium(t *testing.T) {
 	chromium := requirePeer(t, "chromium")
 	k := startKDC(t)
 	cc := k.kinit(t, "alice.cc")
-	inside, dir := startWindowsFedgate(t, k, "5m", "127.0.0.0/8")
-	outside, _ := startWindowsFedgate(t, k, "5m", "10.0.0.0/8")
+	inside, dir := startWindowsFedgate(t, k, "5m", "127.0.0.0/8", inMemory)
+	outside, _ := startWindowsFedgate(t, k, "5m", "10.0.0.0/8", inMemory)
 	tests := []struct {
 		name      string
 		port      int

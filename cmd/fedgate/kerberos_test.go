@@ -138,11 +138,14 @@ func (k *mitKDC) kinit(t *testing.T, name string, args ...string) string {
 	return cc
 }
 
+// inMemory is the store of a fedgate alone (a store: value).
+const inMemory = "{ memory: true }"
+
 // startWindowsFedgate runs fedgate with a kerberos upstream for the realm
 // (offered on the intranet network, a CIDR), a local upstream to fall back
-// to, and a proxy app on app.fedgate.test. It returns the port and the
-// config dir.
-func startWindowsFedgate(t *testing.T, k *mitKDC, skew, intranet string) (int, string) {
+// to, and a proxy app on app.fedgate.test, on store. It returns the port
+// and the config dir.
+func startWindowsFedgate(t *testing.T, k *mitKDC, skew, intranet, store string) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -164,7 +167,7 @@ rules:
   insecure_http: true
   trusted_proxies: [127.0.0.1/32]
 data_dir: data
-store: { memory: true }
+store: %[4]s
 audit: { file: audit.jsonl }
 upstreams:
   - id: corp-windows
@@ -185,7 +188,7 @@ apps:
     headers: { X-Remote-User: username }
     policy: windows-or-staff
 policies: [policy.yaml, app.yaml]
-`, port, k.path("http.keytab"), skew))
+`, port, k.path("http.keytab"), skew, store))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &lockedBuffer{}
@@ -276,7 +279,7 @@ var negotiateHeader = regexp.MustCompile(`> GET /login\?l=[^\n]*\n(?:> [^\n]*\n)
 // cannot be accepted fall back to the password form with an audit reason.
 func TestKerberosMITKDC(t *testing.T) {
 	k := startKDC(t)
-	port, dir := startWindowsFedgate(t, k, "5m", "127.0.0.0/8")
+	port, dir := startWindowsFedgate(t, k, "5m", "127.0.0.0/8", inMemory)
 	cc := k.kinit(t, "alice.cc")
 	app := fmt.Sprintf("http://app.fedgate.test:%d/hello", port)
 
@@ -366,7 +369,7 @@ func TestKerberosMITKDC(t *testing.T) {
 // minutes.
 func TestKerberosMITKDCExpired(t *testing.T) {
 	k := startKDC(t)
-	port, dir := startWindowsFedgate(t, k, "1s", "127.0.0.0/8")
+	port, dir := startWindowsFedgate(t, k, "1s", "127.0.0.0/8", inMemory)
 	cc := k.kinit(t, "short.cc", "-l", "2s")
 	token := gssToken(t, k, cc, "HTTP/sso.fedgate.test", 4*time.Second)
 	code, body := presentToken(t, port, token)

@@ -2,7 +2,9 @@ package kerberos
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +25,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // accepted is a verified AP-REQ: who, and what its PAC said.
@@ -48,7 +52,7 @@ var oidNTLM = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10}
 // accept parses and verifies a Negotiate token. Every refusal is a
 // *protocols.NegotiateError whose reason names the cause an administrator
 // can fix: the wrong SPN, a stale keytab, a skewed clock.
-func (u *Upstream) accept(tok, remoteAddr string) (a accepted, err error) {
+func (u *Upstream) accept(ctx context.Context, tok, remoteAddr string, claim protocols.ClaimFunc) (a accepted, err error) {
 	// Decrypting and decoding the authenticator works on content any
 	// domain user can shape with their own session key: a panic in the
 	// library must decline, not end the request.
@@ -61,7 +65,7 @@ func (u *Upstream) accept(tok, remoteAddr string) (a accepted, err error) {
 	if err != nil {
 		return accepted{}, err
 	}
-	return u.verify(apreq, mech, remoteAddr)
+	return u.verify(ctx, apreq, mech, remoteAddr, claim)
 }
 
 // parseToken finds the Kerberos AP-REQ in a Negotiate token: SPNEGO
@@ -109,7 +113,7 @@ func parseToken(tok string) (mech asn1.ObjectIdentifier, apreq *messages.APReq, 
 
 // verify checks the AP-REQ as RFC 4120 §3.2.3 says, in the order that
 // gives the most useful reason.
-func (u *Upstream) verify(a *messages.APReq, mech asn1.ObjectIdentifier, remoteAddr string) (accepted, error) {
+func (u *Upstream) verify(ctx context.Context, a *messages.APReq, mech asn1.ObjectIdentifier, remoteAddr string, claim protocols.ClaimFunc) (accepted, error) {
 	t := &a.Ticket
 	if !samePrincipal(t.SName, u.spn) || !strings.EqualFold(t.Realm, u.realm) {
 		return accepted{}, decline("wrong-spn", fmt.Errorf("ticket is for %s@%s, this service is %s@%s",
@@ -145,9 +149,8 @@ func (u *Upstream) verify(a *messages.APReq, mech asn1.ObjectIdentifier, remoteA
 	if d := now.Sub(ct); d > u.skew || -d > u.skew {
 		return accepted{}, decline("clock-skew", fmt.Errorf("client clock is off by %s (allowed %s)", d.Round(time.Second), u.skew))
 	}
-	client := ep.CName.PrincipalNameString() + "@" + ep.CRealm
-	if replays.check(client, ct, now, 2*u.skew) {
-		return accepted{}, decline("replay", errors.New("this authenticator was already used"))
+	if err := notReplayed(ctx, claim, ep.CRealm, ep.CName.PrincipalNameString(), a.Authenticator, now.Add(2*u.skew)); err != nil {
+		return accepted{}, err
 	}
 	acc := accepted{name: ep.CName.PrincipalNameString(), realm: ep.CRealm}
 	u.readPAC(t, &acc)
@@ -160,6 +163,26 @@ func (u *Upstream) verify(a *messages.APReq, mech asn1.ObjectIdentifier, remoteA
 		}
 	}
 	return acc, nil
+}
+
+// notReplayed claims the authenticator (client, ctime, cusec) in the store
+// every replica shares until twice the skew from now: within it, the same
+// one again is a replay (RFC 4120 §3.2.3), whichever replica it reaches.
+// The key is a hash, so the store holds no user names. A store that cannot
+// answer declines: a replay check that did not run accepts nothing.
+func notReplayed(ctx context.Context, claim protocols.ClaimFunc, realm, client string, au types.Authenticator, until time.Time) error {
+	if claim == nil {
+		return decline("replay-check", errors.New("no replay check was given"))
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", realm, client, au.CTime.UnixNano(), au.Cusec))
+	first, err := claim(ctx, "krb:"+base64.RawURLEncoding.EncodeToString(h[:]), until)
+	switch {
+	case err != nil:
+		return decline("replay-check", fmt.Errorf("the replay check failed: %w", err))
+	case !first:
+		return decline("replay", errors.New("this authenticator was already used"))
+	}
+	return nil
 }
 
 // samePrincipal compares service principals as AD does: case-insensitive.

@@ -227,12 +227,12 @@ func (u *Upstream) OffersTo(addr netip.Addr, userAgent string) bool {
 }
 
 // Negotiate verifies the request's SPNEGO token.
-func (u *Upstream) Negotiate(ctx context.Context, r *http.Request) (protocols.Identity, string, error) {
+func (u *Upstream) Negotiate(ctx context.Context, r *http.Request, claim protocols.ClaimFunc) (protocols.Identity, string, error) {
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Negotiate") || strings.TrimSpace(tok) == "" {
 		return protocols.Identity{}, "", protocols.ErrNoCredentials
 	}
-	a, err := u.accept(strings.TrimSpace(tok), r.RemoteAddr)
+	a, err := u.accept(ctx, strings.TrimSpace(tok), r.RemoteAddr, claim)
 	if err != nil {
 		return protocols.Identity{}, "", err
 	}

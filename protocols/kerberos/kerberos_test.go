@@ -22,6 +22,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/test/testdata"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/protocols"
 )
 
@@ -51,12 +52,20 @@ func open(t testing.TB, cfg Config) *Upstream {
 	return u
 }
 
+// claims is the replay check of the tests that do not look at it: one
+// store, as the broker gives a fleet.
+var claims = store.NewMemory(time.Now)
+
 func negotiate(u *Upstream, token string) (protocols.Identity, string, error) {
+	return negotiateWith(u, token, claims.Claim)
+}
+
+func negotiateWith(u *Upstream, token string, claim protocols.ClaimFunc) (protocols.Identity, string, error) {
 	r := httptest.NewRequest("GET", "/login", nil)
 	if token != "" {
 		r.Header.Set("Authorization", "Negotiate "+token)
 	}
-	return u.Negotiate(context.Background(), r)
+	return u.Negotiate(context.Background(), r, claim)
 }
 
 func reasonOf(err error) string {
@@ -316,14 +325,50 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-func TestReplayCacheForgets(t *testing.T) {
-	c := &replayCache{seen: map[string]bool{}}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if c.check("alice@R", t0, t0, time.Minute) || !c.check("alice@R", t0, t0.Add(30*time.Second), time.Minute) {
-		t.Fatal("a repeat within the window is a replay")
+// TestReplayAcrossReplicas: the replay check is the shared store's, not
+// the process's. Two replicas (two Upstreams) on one store: a token
+// accepted at A is a replay at B. On two stores each accepts it once, so
+// nothing in the process remembers it.
+func TestReplayAcrossReplicas(t *testing.T) {
+	a, b := open(t, Config{}), open(t, Config{})
+	tok := mint(t, ticket{})
+	shared := store.NewMemory(time.Now)
+	if _, _, err := negotiateWith(a, tok, shared.Claim); err != nil {
+		t.Fatalf("at A: %v", err)
 	}
-	if c.check("alice@R", t0, t0.Add(2*time.Minute), time.Minute) || len(c.queue) != 1 {
-		t.Fatalf("after the window the entry is forgotten; queue %d", len(c.queue))
+	if _, _, err := negotiateWith(b, tok, shared.Claim); reasonOf(err) != "replay" {
+		t.Fatalf("at B on the same store: %v, want a replay", err)
+	}
+	if _, _, err := negotiateWith(b, tok, store.NewMemory(time.Now).Claim); err != nil {
+		t.Fatalf("at B on its own store: %v, want accepted (nothing per process)", err)
+	}
+}
+
+// TestReplayClaim: what the store is asked: a hashed key naming no user,
+// kept twice the skew; a store that errors, or none, declines.
+func TestReplayClaim(t *testing.T) {
+	u := open(t, Config{ClockSkew: 3 * time.Minute})
+	var key string
+	var until time.Time
+	spy := func(_ context.Context, k string, exp time.Time) (bool, error) {
+		key, until = k, exp
+		return true, nil
+	}
+	before := time.Now()
+	if _, _, err := negotiateWith(u, mint(t, ticket{client: "alice"}), spy); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, "krb:") || strings.Contains(strings.ToLower(key), "alice") || len(key) != len("krb:")+43 {
+		t.Errorf("claim key %q: want krb: and a hash, no user name", key)
+	}
+	if d := until.Sub(before); d < 6*time.Minute || d > 6*time.Minute+time.Minute {
+		t.Errorf("claimed for %s, want twice the skew (6m)", d)
+	}
+	down := func(context.Context, string, time.Time) (bool, error) { return true, errors.New("connection refused") }
+	for name, claim := range map[string]protocols.ClaimFunc{"a store that errors": down, "no store": nil} {
+		if id, _, err := negotiateWith(u, mint(t, ticket{}), claim); reasonOf(err) != "replay-check" || id.Subject != "" {
+			t.Errorf("%s: %v %q, want declined (replay-check)", name, err, id.Subject)
+		}
 	}
 }
 

@@ -3,8 +3,6 @@ package kerberos
 import (
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -87,40 +85,4 @@ func etypeName(id int32) string {
 		return n
 	}
 	return fmt.Sprintf("etype %d", id)
-}
-
-// replayCache remembers authenticators (client, time) for twice the clock
-// skew: within it, the same one again is a replay (RFC 4120 §3.2.3).
-type replayCache struct {
-	mu    sync.Mutex
-	seen  map[string]bool
-	queue []replayEntry // in the order seen, to forget the oldest first
-}
-
-type replayEntry struct {
-	key   string
-	until time.Time
-}
-
-// replays is shared by every kerberos upstream of the process, so a config
-// reload (a new Upstream) does not forget what was seen. Replicas do not
-// share it: a replay at another replica within the skew is not caught.
-var replays = &replayCache{seen: map[string]bool{}}
-
-// seen reports whether client's authenticator of time ct was seen, and
-// records it until now+keep.
-func (c *replayCache) check(client string, ct, now time.Time, keep time.Duration) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.queue) > 0 && now.After(c.queue[0].until) {
-		delete(c.seen, c.queue[0].key)
-		c.queue = c.queue[1:]
-	}
-	key := client + " " + ct.UTC().Format(time.RFC3339Nano)
-	if c.seen[key] {
-		return true
-	}
-	c.seen[key] = true
-	c.queue = append(c.queue, replayEntry{key, now.Add(keep)})
-	return false
 }
