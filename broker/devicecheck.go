@@ -13,7 +13,6 @@ import (
 
 	"github.com/fedgate/fedgate/broker/device"
 	"github.com/fedgate/fedgate/config"
-	"github.com/fedgate/fedgate/policy"
 )
 
 // Device certificates. A policy that names `device:` needs to know which
@@ -58,10 +57,12 @@ func loadDevices(cfg *config.Config) ([]*device.Profile, error) {
 	return out, nil
 }
 
-// needsDeviceCheck: the policy would not allow, it names device kinds, and
-// this session has not been to the certificate host yet.
-func needsDeviceCheck(snap *Snapshot, app *config.App, s *Session, d policy.Decision) bool {
-	if d.Effect == policy.Allow || !s.DeviceAt.IsZero() || len(snap.devices) == 0 {
+// needsDeviceCheck: the app's policy names device kinds and this session
+// has not been to the certificate host yet. Whatever the policy decided
+// without the device: a rule that denies a device kind, or asks more of
+// it, can come before a broader allow, so an allow proves nothing.
+func needsDeviceCheck(snap *Snapshot, app *config.App, s *Session) bool {
+	if !s.DeviceAt.IsZero() || len(snap.devices) == 0 {
 		return false
 	}
 	p, ok := snap.Config.PolicySet.Policy(app.Policy)

@@ -128,7 +128,7 @@ func (sp sessionProvider) Recheck(r *http.Request, appID string, id protocols.Id
 	// The identity apps saw has fedgate's factors merged in: take them out.
 	id.AMR = slices.DeleteFunc(slices.Clone(id.AMR), func(a string) bool { return slices.Contains(ref.Added, a) })
 	s := &Session{ID: ref.ID, Identity: id, Created: ref.Created, LastSeen: now, Expires: ref.Expires,
-		Factors: ref.Factors, MFATime: ref.MFATime}
+		Factors: ref.Factors, MFATime: ref.MFATime, Devices: ref.Devices, DeviceAt: ref.DeviceAt}
 	if revoked, _ := b.revoked(r, s.ID); revoked || !now.Before(s.Expires) {
 		return protocols.ErrLoginRequired
 	}

@@ -119,7 +119,7 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 			demand.Obligations.MFA = &policy.MFARequirement{Methods: []string{"mfa"}}
 		}
 		v = b.judge(r, snap, s, demand, u, now)
-		if needsDeviceCheck(snap, app, s, d) {
+		if needsDeviceCheck(snap, app, s) {
 			// The answer may change once the device is known: ask first.
 			v = verdict{Outcome: stepUp, Reason: "device-check", Session: s, Device: true}
 		}

@@ -31,14 +31,21 @@ type sessionRef struct {
 	Factors  []string
 	Added    []string
 	MFATime  time.Time
+	// Devices and DeviceAt are the session's device check (devicecheck.go),
+	// so that a refresh decides on the same device as the sign-in.
+	Devices  []string
+	DeviceAt time.Time
 }
 
 // makeRef is the reference to session s, the user then at address ip.
 func (s *sealer) makeRef(sess *Session, ip string) string {
 	body := strconv.FormatInt(sess.Created.Unix(), 10) + "~" + strconv.FormatInt(sess.Expires.Unix(), 10) + "~" + ip
-	if len(sess.Factors) > 0 {
+	if len(sess.Factors) > 0 || !sess.DeviceAt.IsZero() {
 		added := slices.DeleteFunc(slices.Clone(sess.Factors), func(a string) bool { return slices.Contains(sess.Identity.AMR, a) })
 		body += "~" + strconv.FormatInt(sess.MFATime.Unix(), 10) + "~" + strings.Join(sess.Factors, ",") + "~" + strings.Join(added, ",")
+	}
+	if !sess.DeviceAt.IsZero() {
+		body += "~" + strconv.FormatInt(sess.DeviceAt.Unix(), 10) + "~" + strings.Join(sess.Devices, ",")
 	}
 	return body + "~" + refMAC(s.refKeys[0], sess.ID, body, sess.Identity)
 }
@@ -46,7 +53,7 @@ func (s *sealer) makeRef(sess *Session, ip string) string {
 // openRef checks id.Ref against id (any of the keys) and reads it.
 func (s *sealer) openRef(id protocols.Identity) (sessionRef, bool) {
 	parts := strings.Split(id.Ref, "~")
-	if (len(parts) != 4 && len(parts) != 7) || id.SessionID == "" {
+	if (len(parts) != 4 && len(parts) != 7 && len(parts) != 9) || id.SessionID == "" {
 		return sessionRef{}, false
 	}
 	body := strings.Join(parts[:len(parts)-1], "~")
@@ -60,12 +67,22 @@ func (s *sealer) openRef(id protocols.Identity) (sessionRef, bool) {
 		return sessionRef{}, false
 	}
 	ref := sessionRef{ID: id.SessionID, Created: time.Unix(created, 0), Expires: time.Unix(expires, 0), ClientIP: parts[2]}
-	if len(parts) == 7 {
+	if len(parts) >= 7 {
 		mfa, err := strconv.ParseInt(parts[3], 10, 64)
 		if err != nil {
 			return sessionRef{}, false
 		}
-		ref.MFATime, ref.Factors, ref.Added = time.Unix(mfa, 0), strings.Split(parts[4], ","), splitList(parts[5])
+		ref.MFATime, ref.Factors, ref.Added = time.Unix(mfa, 0), splitList(parts[4]), splitList(parts[5])
+		if ref.MFATime.Unix() == 0 && len(ref.Factors) == 0 {
+			ref.MFATime = time.Time{}
+		}
+	}
+	if len(parts) == 9 {
+		at, err := strconv.ParseInt(parts[6], 10, 64)
+		if err != nil {
+			return sessionRef{}, false
+		}
+		ref.DeviceAt, ref.Devices = time.Unix(at, 0), splitList(parts[7])
 	}
 	return ref, true
 }
