@@ -39,6 +39,10 @@ func (recoveryMethod) Challenge(c *mfaCall) {
 	c.render(http.StatusOK, "mfacode", codePage(c, "recovery.title", "recovery.intro", "recovery.code", "mfa.verify", false))
 }
 
+// recoveryMarkerTTL keeps a spent recovery code's marker for as long as a
+// code could be kept on paper.
+const recoveryMarkerTTL = 10 * 365 * 24 * time.Hour
+
 func (m recoveryMethod) Verify(c *mfaCall) error {
 	ctx := c.r.Context()
 	var rec recoveryRecord
@@ -49,9 +53,11 @@ func (m recoveryMethod) Verify(c *mfaCall) error {
 	if !slices.Contains(rec.Hashes, h) {
 		return errFactorWrong
 	}
-	// The claim decides between two replicas spending the same code; it
-	// need only outlive the record update below.
-	first, err := c.vault.claim(ctx, "rc:"+h, c.user, c.now().Add(time.Hour))
+	// The claim is what makes a code single-use: the record update below is
+	// a read-modify-write that a concurrent use of another code can undo,
+	// so the marker must outlive the code (codes are random: a new set
+	// never meets an old marker). A user has at most recoveryCount.
+	first, err := c.vault.claim(ctx, "rc:"+h, c.user, c.now().Add(recoveryMarkerTTL))
 	if err != nil {
 		return err
 	}

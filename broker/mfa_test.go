@@ -179,6 +179,12 @@ func TestTOTPGuessingThrottled(t *testing.T) {
 func TestRecoveryCodeOnce(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
 	_, codes, _ := enrolTOTP(t, e)
+	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	var all recoveryRecord
+	if err := v.get(context.Background(), "recovery", alice, &all); err != nil {
+		t.Fatal(err)
+	}
 	c, page := mfaStepUp(t, e)
 	page = e.get(c, regexp.MustCompile(`href="(/mfa/recovery[^"]+)"`).FindStringSubmatch(page.body)[1])
 	action, csrf := formAction(t, page.body), csrfOf(t, page.body)
@@ -192,6 +198,21 @@ func TestRecoveryCodeOnce(t *testing.T) {
 		t.Fatalf("the same recovery code again = %d", r.code)
 	}
 	if ev := e.lastMFA(t); ev.Reason != "mfa-wrong" || ev.Rule != "recovery" {
+		t.Fatalf("audit = %+v", ev)
+	}
+	// A concurrent use of another code wrote back the list with this one
+	// still in it (a read-modify-write): its marker still refuses it, days
+	// later.
+	if err := v.put(context.Background(), "recovery", alice, all); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(72 * time.Hour)
+	c3, page3 := mfaStepUp(t, e)
+	page3 = e.get(c3, regexp.MustCompile(`href="(/mfa/recovery[^"]+)"`).FindStringSubmatch(page3.body)[1])
+	if r := e.post(c3, formAction(t, page3.body), url.Values{"csrf": {csrfOf(t, page3.body)}, "code": {codes[3]}}); r.code != http.StatusUnauthorized {
+		t.Fatalf("a spent code written back by a lost update = %d, want refused", r.code)
+	}
+	if ev := e.lastMFA(t); ev.Reason != "mfa-replayed" {
 		t.Fatalf("audit = %+v", ev)
 	}
 }
