@@ -93,6 +93,16 @@ func authRule(r Rule) (PolicyRule, string, string) {
 		}
 		return pr, "", ""
 	case "upn", "username":
+		if v.Op == "==" && strings.Contains(v.Value, `\`) {
+			// DOMAIN\user: fedgate's user names are UPN-style, so the
+			// rule would never match. A permit that never matches only
+			// refuses; a deny that never matches lets the user in.
+			if pr.Deny {
+				return pr, "", fmt.Sprintf("a deny on the Windows account name %q: fedgate's user names are UPN-style (user@domain), so it would never match", v.Value)
+			}
+			pr.Users = []string{v.Value}
+			return pr, fmt.Sprintf("user %s is a Windows account name: write the user's UPN (user@domain), or the rule never matches", v.Value), ""
+		}
 		if v.Op == "==" {
 			pr.Users = []string{v.Value}
 			return pr, "", ""
