@@ -158,3 +158,18 @@ func write(t *testing.T, dir, name, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWarnsAAGUIDListIsSelfAsserted: an AAGUID allow-list is only as good
+// as the authenticator's word; check says so.
+func TestWarnsAAGUIDListIsSelfAsserted(t *testing.T) {
+	c := &Config{Path: "fedgate.yaml"}
+	c.warn()
+	if len(c.Warnings) != 0 {
+		t.Fatalf("warnings without an AAGUID list: %v", c.Warnings)
+	}
+	c.MFA.WebAuthn.AAGUIDs = []string{"ee882879-721c-4913-9775-3dfcce97072a"}
+	c.warn()
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "mfa.webauthn.aaguids") {
+		t.Fatalf("warnings = %v", c.Warnings)
+	}
+}

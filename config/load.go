@@ -67,8 +67,12 @@ func Load(path string) (*Config, error) {
 }
 
 // warn collects the config's warnings: policy rules that name an upstream
-// or app the config does not define.
+// or app the config does not define; an AAGUID allow-list, which holds only
+// as far as authenticators tell the truth.
 func (c *Config) warn() {
+	if len(c.MFA.WebAuthn.AAGUIDs) > 0 {
+		c.Warnings = append(c.Warnings, &Problem{File: c.Path, Msg: "mfa.webauthn.aaguids: authenticators report their own model and fedgate does not check attestation certificates against the makers' roots, so the list keeps honest authenticators out, not a software one that claims a listed model"})
+	}
 	var ups, apps []string
 	for _, u := range c.Upstreams {
 		ups = append(ups, u.ID)
