@@ -42,6 +42,11 @@ type deviceTrip struct {
 	User    string    `json:"u"`
 	Created time.Time `json:"c"`
 	Devices []string  `json:"d,omitempty"`
+	// ClientIP is the address of the browser that asked: the certificate
+	// host and the way back answer only it, so a trip cannot be handed to
+	// another machine (the one with the certificate) and its result
+	// carried back.
+	ClientIP string `json:"ip"`
 }
 
 // loadDevices compiles the config's device kinds.
@@ -72,7 +77,8 @@ func needsDeviceCheck(snap *Snapshot, app *config.App, s *Session) bool {
 // toCertHost sends the browser to the certificate host for session s;
 // p (saved here as this browser's in-flight login) says where to go after.
 func (b *Server) toCertHost(w http.ResponseWriter, r *http.Request, snap *Snapshot, p *Pending, s *Session) {
-	ask, err := snap.sealer.sealValue(deviceAskName, deviceTrip{Pending: p.ID, Session: s.ID, User: s.Identity.Username, Created: b.now()})
+	ask, err := snap.sealer.sealValue(deviceAskName, deviceTrip{Pending: p.ID, Session: s.ID, User: s.Identity.Username, Created: b.now(),
+		ClientIP: clientIP(r, snap)})
 	if err == nil {
 		err = b.savePending(w, snap, p)
 	}
@@ -126,6 +132,11 @@ func (b *Server) certHost(w http.ResponseWriter, r *http.Request) {
 	if err := snap.sealer.openValue(deviceAskName, r.URL.Query().Get("a"), &t); err != nil || b.now().Sub(t.Created) > deviceTTL {
 		b.auditDevice(r, snap, t.User, "failure", "bad-request")
 		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", err)
+		return
+	}
+	if t.ClientIP != clientIP(r, snap) {
+		b.auditDevice(r, snap, t.User, "failure", "other-client")
+		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", nil)
 		return
 	}
 	chain, why := presentedChain(r, snap)
@@ -202,7 +213,7 @@ func (b *Server) deviceDone(w http.ResponseWriter, r *http.Request) {
 	err := snap.sealer.openValue(deviceDoneName, r.URL.Query().Get("d"), &t)
 	p, ok := b.loadPendingID(r, snap, t.Pending)
 	s := b.loadSession(r, snap)
-	if err != nil || !ok || s == nil || s.ID != t.Session || b.now().Sub(t.Created) > deviceTTL {
+	if err != nil || !ok || s == nil || s.ID != t.Session || b.now().Sub(t.Created) > deviceTTL || t.ClientIP != clientIP(r, snap) {
 		b.auditDevice(r, snap, t.User, "failure", "result-not-for-this-session")
 		b.fail(w, r, snap, http.StatusBadRequest, "err.expired", err)
 		return
