@@ -12,7 +12,11 @@
 # (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
 # the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
 # to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
-# 1 and USERS signed-in users. CPU per request is the server process's
+# 1 and USERS signed-in users. Issue 14's fleet rows: the proxied request
+# through fedgate on the Redis store (a redis-server of its own, nothing on
+# disk) vs the same bare proxy, and vs an oauth2-proxy-style baseline
+# (o2pstyle: cookie → Redis GET → session per request, plain proxy) on the
+# same redis-server. CPU per request is the server process's
 # (user+system from /proc), divided by what the client completed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,11 +37,14 @@ trap cleanup EXIT
 
 echo "== building"
 for b in fedgate:./cmd/fedgate backend:./test/bench/backend bareproxy:./test/bench/bareproxy \
-  mint:./test/bench/mint load:./test/bench/load minop:./test/bench/minop; do
+  mint:./test/bench/mint load:./test/bench/load minop:./test/bench/minop o2pstyle:./test/bench/o2pstyle; do
   go build -o "$work/${b%%:*}" "${b#*:}"
 done
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-backend_port=$(freeport); bare_port=$(freeport); minop_port=$(freeport)
+. test/bench/lib.sh
+backend_port=$(freeport); bare_port=$(freeport); minop_port=$(freeport); o2p_port=$(freeport)
+mkdir "$work/redis"
+redis_start "$work/redis"
+pids+=("$redis_pid")
 
 # Keys, a bcrypt cost-4 user (sign-ins measure fedgate, not the hash), a
 # loopback + group policy, and one config per store.
@@ -99,21 +106,35 @@ YAML
 }
 config mem "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
+config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 
 start() { "$@" & pids+=($!); }
 start "$work/backend" -listen "127.0.0.1:$backend_port"
 start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port"
 start "$work/minop" -listen "127.0.0.1:$minop_port"
-bare_pid=${pids[1]}; minop_pid=${pids[2]}
-for name in mem bolt; do
+bare_pid=${pids[2]}; minop_pid=${pids[3]}
+# o2pstyle prints its one valid cookie once its session is in Redis.
+start "$work/o2pstyle" -listen "127.0.0.1:$o2p_port" -to "http://127.0.0.1:$backend_port" \
+  -redis "127.0.0.1:$redis_port" > "$work/o2p-cookie.txt"
+o2p_pid=$!
+for name in mem bolt redis; do
   start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log"
   eval "pid_$name=$!"
 done
-wait_up() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not up: $1"; exit 1; }
+# wait_up URL [curl args]
+wait_up() { for _ in $(seq 100); do curl -fs "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not up: $1"; exit 1; }
 wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
-wait_up "http://127.0.0.1:$bare_port/"
+wait_up "http://127.0.0.1:$port_redis/healthz"; wait_up "http://127.0.0.1:$bare_port/"
+for _ in $(seq 100); do [ -s "$work/o2p-cookie.txt" ] && break; sleep 0.2; done
+wait_up "http://127.0.0.1:$o2p_port/" -H "Cookie: $(cat "$work/o2p-cookie.txt")"
 
-mint() { "$work/mint" -fedgate "http://127.0.0.1:$port_mem" -app "http://localhost:$port_mem" -user bench -password bench-pw "$@"; }
+# mint_at NAME mint-args...: app-host cookies from fedgate NAME; mint: from mem.
+mint_at() {
+  local p="port_$1"
+  shift
+  "$work/mint" -fedgate "http://127.0.0.1:${!p}" -app "http://localhost:${!p}" -user bench -password bench-pw "$@"
+}
+mint() { mint_at mem "$@"; }
 # Stale cookies: minted now, older than the one-minute touch interval by
 # the time they are used (the first round waits if it has to).
 mint -n 16 > "$work/stale.txt"
@@ -160,13 +181,20 @@ flows() {
   record "$name" "$rate" "$p99" "$n" "$(( $(cpu "$pid") - before ))"
 }
 fg() { local p="port_$1"; echo "http://127.0.0.1:${!p}"; }
+# Redis commands served so far (the INFO that asks counts as one).
+redis_cmds() { redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}'; }
 
 echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $flowc workers)"
 for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
-  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh row
+  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
+  mint_at redis -n 16 > "$work/fresh-redis.txt"
   proxy bare "$bare_port" "$bare_pid"
   proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
+  cmds=$(redis_cmds)
+  proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
+  echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
+  proxy o2p "$o2p_port" "$o2p_pid" "$work/o2p-cookie.txt"
   now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
   proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
   flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
@@ -204,6 +232,10 @@ echo "|---|---|---|---|---|"
 echo "| proxied request, req/s | $(r fresh) | bare proxy $(r bare) | $(ratio "$(r fresh)" "$(r bare)") | ≥ 0.90 |"
 echo "| proxied request, CPU µs/request | $(c fresh) | bare proxy $(c bare) | $(ratio "$(c fresh)" "$(c bare)") | ≤ 1.15 |"
 echo "| proxied request, p99 ms | $(p fresh) | bare proxy $(p bare) | +$(awk -v a="$(p fresh)" -v b="$(p bare)" 'BEGIN {printf "%.2f", a - b}') ms | ≤ +2 ms |"
+echo "| proxied request, Redis store, req/s | $(r redis) | bare proxy $(r bare) | $(ratio "$(r redis)" "$(r bare)") | ≥ 0.90 |"
+echo "| proxied request, Redis store, CPU µs/request | $(c redis) | bare proxy $(c bare) | $(ratio "$(c redis)" "$(c bare)") | (beside the bare proxy) |"
+echo "| proxied request, Redis store, p99 ms | $(p redis) | bare proxy $(p bare) | +$(awk -v a="$(p redis)" -v b="$(p bare)" 'BEGIN {printf "%.2f", a - b}') ms | (beside the bare proxy) |"
+echo "| proxied request, Redis store, req/s | $(r redis) | oauth2-proxy-style on Redis $(r o2p) (CPU $(c o2p) µs, p99 $(p o2p) ms) | $(ratio "$(r redis)" "$(r o2p)") | ≥ 3 |"
 echo "| client ignoring Set-Cookie (stale cookie), req/s | $(r stale) | fresh cookie $(r fresh) | $(ratio "$(r stale)" "$(r fresh)") | ≥ 0.97 |"
 echo "| OIDC code flow, existing session, RS256, flows/s | $(r code-mem) (CPU $(c code-mem) µs) | minimal OP $(r minop) (CPU $(c minop) µs) | $(ratio "$(r code-mem)" "$(r minop)") | ≥ 0.80 |"
 echo "| same, bolt store | $(r code-bolt) | memory store $(r code-mem) | $(ratio "$(r code-bolt)" "$(r code-mem)") | ≥ 0.80 |"
@@ -214,5 +246,6 @@ echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(ratio "$(c code-mem)" "$(c minop)") | (≤ 1.25 ⇔ 0.80×) |"
 echo "| RSS, KiB | $rss_many with $users users | $rss_one with 1 user | $(ratio "$rss_many" "$rss_one") | flat |"
 echo
+echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
 echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
