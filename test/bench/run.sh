@@ -12,7 +12,7 @@
 # (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
 # the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
 # to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
-# 1 and USERS signed-in users. Issue 14's fleet rows: the proxied request
+# 1 and USERS signed-in users (memory and Redis stores). Issue 14's fleet rows: the proxied request
 # through fedgate on the Redis store (a redis-server of its own, nothing on
 # disk) vs the same bare proxy, and vs an oauth2-proxy-style baseline
 # (o2pstyle: cookie → Redis GET → session per request, plain proxy) on the
@@ -110,12 +110,13 @@ config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 
 start() { "$@" & pids+=($!); }
 start "$work/backend" -listen "127.0.0.1:$backend_port"
-start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port"
+# The proxies log "context canceled" for requests wrk drops when a round ends.
+start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port" 2>"$work/bareproxy.log"
 start "$work/minop" -listen "127.0.0.1:$minop_port"
 bare_pid=${pids[2]}; minop_pid=${pids[3]}
 # o2pstyle prints its one valid cookie once its session is in Redis.
 start "$work/o2pstyle" -listen "127.0.0.1:$o2p_port" -to "http://127.0.0.1:$backend_port" \
-  -redis "127.0.0.1:$redis_port" > "$work/o2p-cookie.txt"
+  -redis "127.0.0.1:$redis_port" > "$work/o2p-cookie.txt" 2>"$work/o2pstyle.log"
 o2p_pid=$!
 for name in mem bolt redis; do
   start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log"
@@ -126,6 +127,7 @@ wait_up() { for _ in $(seq 100); do curl -fs "$@" >/dev/null 2>&1 && return 0; s
 wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
 wait_up "http://127.0.0.1:$port_redis/healthz"; wait_up "http://127.0.0.1:$bare_port/"
 for _ in $(seq 100); do [ -s "$work/o2p-cookie.txt" ] && break; sleep 0.2; done
+[ -s "$work/o2p-cookie.txt" ] || { echo "o2pstyle did not start:"; cat "$work/o2pstyle.log"; exit 1; }
 wait_up "http://127.0.0.1:$o2p_port/" -H "Cookie: $(cat "$work/o2p-cookie.txt")"
 
 # mint_at NAME mint-args...: app-host cookies from fedgate NAME; mint: from mem.
@@ -213,18 +215,23 @@ p() { median "$work/p.$1"; }
 c() { median "$work/c.$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-# RSS: a fresh fedgate, one signed-in user, then USERS, each cookie used.
-kill -TERM "$pid_mem"; wait "$pid_mem" 2>/dev/null || true
-start "$work/fedgate" serve --config "$work/mem/fedgate.yaml" 2>"$work/mem/log2"
-pid_rss=$!
-wait_up "$(fg mem)/healthz"
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid_rss/status"; }
-mint -n 1 > "$work/one.txt"
-COOKIES="$work/one.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
-rss_one=$(rss)
-mint -n "$users" -p 8 > "$work/many.txt"
-COOKIES="$work/many.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
-rss_many=$(rss)
+# rss_at NAME: a fresh fedgate NAME, its RSS (KiB) with one signed-in user,
+# then with USERS, each cookie used; sets rss_one_NAME and rss_many_NAME.
+rss_at() {
+  local name=$1 pid="pid_$1" port="port_$1" p
+  kill -TERM "${!pid}"; wait "${!pid}" 2>/dev/null || true
+  start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log2"
+  p=$!
+  wait_up "$(fg "$name")/healthz"
+  mint_at "$name" -n 1 > "$work/one.txt"
+  COOKIES="$work/one.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
+  eval "rss_one_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
+  mint_at "$name" -n "$users" -p 8 > "$work/many.txt"
+  COOKIES="$work/many.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
+  eval "rss_many_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
+}
+rss_at mem
+rss_at redis
 
 echo
 echo "| path | fedgate | baseline in the same run | ratio | target |"
@@ -244,7 +251,8 @@ echo "| OIDC code flow, fresh sign-in, bolt store, flows/s | $(r signin-bolt) | 
 echo "| SAML Response to a signed-in browser, /s | $(r saml) (CPU $(c saml) µs) | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(r saml)" "$(r rsa)") | ≥ 0.75 |"
 echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {printf "%.0f", 1e6 / c}') | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(awk -v c="$(c saml)" 'BEGIN {print 1e6 / c}')" "$(r rsa)") | (load-proof view) |"
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(ratio "$(c code-mem)" "$(c minop)") | (≤ 1.25 ⇔ 0.80×) |"
-echo "| RSS, KiB | $rss_many with $users users | $rss_one with 1 user | $(ratio "$rss_many" "$rss_one") | flat |"
+echo "| RSS, KiB | $rss_many_mem with $users users | $rss_one_mem with 1 user | $(ratio "$rss_many_mem" "$rss_one_mem") | flat |"
+echo "| RSS, Redis store, KiB | $rss_many_redis with $users users | $rss_one_redis with 1 user | $(ratio "$rss_many_redis" "$rss_one_redis") | flat |"
 echo
 echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
 echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"
