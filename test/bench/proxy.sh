@@ -16,14 +16,12 @@ sessions=${SESSIONS:-500}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+. test/bench/lib.sh
 store_yaml="{ memory: true }"
 if [ "${STORE:-memory}" = redis ]; then
-  command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
-  redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  # Nothing on disk (no persistence, log to /dev/null), so the exit trap's rm has no race with it.
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir /tmp --logfile "" >/dev/null &
+  # Nothing on disk, so the exit trap's rm has no race with it.
+  redis_start "$work"
   store_yaml="{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
-  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
 go build -o "$work/fedgate" ./cmd/fedgate

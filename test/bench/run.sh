@@ -12,7 +12,11 @@
 # (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
 # the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
 # to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
-# 1 and USERS signed-in users. CPU per request is the server process's
+# 1 and USERS signed-in users (memory and Redis stores). Issue 14's fleet rows: the proxied request
+# through fedgate on the Redis store (a redis-server of its own, nothing on
+# disk) vs the same bare proxy, and vs an oauth2-proxy-style baseline
+# (o2pstyle: cookie → Redis GET → session per request, plain proxy) on the
+# same redis-server. CPU per request is the server process's
 # (user+system from /proc), divided by what the client completed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,11 +37,14 @@ trap cleanup EXIT
 
 echo "== building"
 for b in fedgate:./cmd/fedgate backend:./test/bench/backend bareproxy:./test/bench/bareproxy \
-  mint:./test/bench/mint load:./test/bench/load minop:./test/bench/minop; do
+  mint:./test/bench/mint load:./test/bench/load minop:./test/bench/minop o2pstyle:./test/bench/o2pstyle; do
   go build -o "$work/${b%%:*}" "${b#*:}"
 done
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-backend_port=$(freeport); bare_port=$(freeport); minop_port=$(freeport)
+. test/bench/lib.sh
+backend_port=$(freeport); bare_port=$(freeport); minop_port=$(freeport); o2p_port=$(freeport)
+mkdir "$work/redis"
+redis_start "$work/redis"
+pids+=("$redis_pid")
 
 # Keys, a bcrypt cost-4 user (sign-ins measure fedgate, not the hash), a
 # loopback + group policy, and one config per store.
@@ -99,21 +106,37 @@ YAML
 }
 config mem "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
+config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 
 start() { "$@" & pids+=($!); }
 start "$work/backend" -listen "127.0.0.1:$backend_port"
-start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port"
+# The proxies log "context canceled" for requests wrk drops when a round ends.
+start "$work/bareproxy" -listen "127.0.0.1:$bare_port" -to "http://127.0.0.1:$backend_port" 2>"$work/bareproxy.log"
 start "$work/minop" -listen "127.0.0.1:$minop_port"
-bare_pid=${pids[1]}; minop_pid=${pids[2]}
-for name in mem bolt; do
+bare_pid=${pids[2]}; minop_pid=${pids[3]}
+# o2pstyle prints its one valid cookie once its session is in Redis.
+start "$work/o2pstyle" -listen "127.0.0.1:$o2p_port" -to "http://127.0.0.1:$backend_port" \
+  -redis "127.0.0.1:$redis_port" > "$work/o2p-cookie.txt" 2>"$work/o2pstyle.log"
+o2p_pid=$!
+for name in mem bolt redis; do
   start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log"
   eval "pid_$name=$!"
 done
-wait_up() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not up: $1"; exit 1; }
+# wait_up URL [curl args]
+wait_up() { for _ in $(seq 100); do curl -fs "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not up: $1"; exit 1; }
 wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
-wait_up "http://127.0.0.1:$bare_port/"
+wait_up "http://127.0.0.1:$port_redis/healthz"; wait_up "http://127.0.0.1:$bare_port/"
+for _ in $(seq 100); do [ -s "$work/o2p-cookie.txt" ] && break; sleep 0.2; done
+[ -s "$work/o2p-cookie.txt" ] || { echo "o2pstyle did not start:"; cat "$work/o2pstyle.log"; exit 1; }
+wait_up "http://127.0.0.1:$o2p_port/" -H "Cookie: $(cat "$work/o2p-cookie.txt")"
 
-mint() { "$work/mint" -fedgate "http://127.0.0.1:$port_mem" -app "http://localhost:$port_mem" -user bench -password bench-pw "$@"; }
+# mint_at NAME mint-args...: app-host cookies from fedgate NAME; mint: from mem.
+mint_at() {
+  local p="port_$1"
+  shift
+  "$work/mint" -fedgate "http://127.0.0.1:${!p}" -app "http://localhost:${!p}" -user bench -password bench-pw "$@"
+}
+mint() { mint_at mem "$@"; }
 # Stale cookies: minted now, older than the one-minute touch interval by
 # the time they are used (the first round waits if it has to).
 mint -n 16 > "$work/stale.txt"
@@ -131,15 +154,17 @@ LUA
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
-# record NAME RATE P99MS OPS CPU-TICKS: one round's figures.
+# record NAME RATE P99MS OPS CPU-TICKS [REDIS-CPU-TICKS]: one round's figures.
 record() {
   echo "$2" >> "$work/r.$1"; echo "$3" >> "$work/p.$1"
   awk -v c="$5" -v t="$tick" -v n="$4" 'BEGIN {printf "%.1f\n", c / t / n * 1e6}' >> "$work/c.$1"
+  # redis-server's CPU per request too: a store round trip per request costs there.
+  [ -z "${6:-}" ] || awk -v c="$6" -v t="$tick" -v n="$4" 'BEGIN {printf "%.1f\n", c / t / n * 1e6}' >> "$work/rc.$1"
 }
 # proxy NAME PORT PID [COOKIES]: one wrk round.
 proxy() {
-  local name=$1 port=$2 pid=$3 cookies=${4:-} before out
-  before=$(cpu "$pid")
+  local name=$1 port=$2 pid=$3 cookies=${4:-} before before_redis out
+  before=$(cpu "$pid"); before_redis=$(cpu "$redis_pid")
   if [ -n "$cookies" ]; then
     out=$(COOKIES=$cookies HOST="localhost:$port" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cookies.lua" "http://127.0.0.1:$port/")
   else
@@ -148,7 +173,8 @@ proxy() {
   if grep -q "Non-2xx" <<<"$out"; then echo "$name: non-2xx answers:"; echo "$out"; exit 1; fi
   local p99
   p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub("us", "", v); v /= 1000} else if (v ~ /ms$/) {sub("ms", "", v)} else if (v ~ /s$/) {sub("s", "", v); v *= 1000}; print v}' <<<"$out")
-  record "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$p99" "$(awk '/requests in/ {print $1}' <<<"$out")" "$(( $(cpu "$pid") - before ))"
+  record "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$p99" "$(awk '/requests in/ {print $1}' <<<"$out")" "$(( $(cpu "$pid") - before ))" \
+    "$(( $(cpu "$redis_pid") - before_redis ))"
 }
 # flows NAME PID load-args...: one round of the load client.
 flows() {
@@ -160,13 +186,20 @@ flows() {
   record "$name" "$rate" "$p99" "$n" "$(( $(cpu "$pid") - before ))"
 }
 fg() { local p="port_$1"; echo "http://127.0.0.1:${!p}"; }
+# Redis commands served so far (the INFO that asks counts as one).
+redis_cmds() { redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}'; }
 
 echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $flowc workers)"
 for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
-  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh row
+  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
+  mint_at redis -n 16 > "$work/fresh-redis.txt"
   proxy bare "$bare_port" "$bare_pid"
   proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
+  cmds=$(redis_cmds)
+  proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
+  echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
+  proxy o2p "$o2p_port" "$o2p_pid" "$work/o2p-cookie.txt"
   now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
   proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
   flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
@@ -184,26 +217,38 @@ r() { median "$work/r.$1"; }
 p() { median "$work/p.$1"; }
 c() { median "$work/c.$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.2f", a - b}'; }
+sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
 
-# RSS: a fresh fedgate, one signed-in user, then USERS, each cookie used.
-kill -TERM "$pid_mem"; wait "$pid_mem" 2>/dev/null || true
-start "$work/fedgate" serve --config "$work/mem/fedgate.yaml" 2>"$work/mem/log2"
-pid_rss=$!
-wait_up "$(fg mem)/healthz"
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid_rss/status"; }
-mint -n 1 > "$work/one.txt"
-COOKIES="$work/one.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
-rss_one=$(rss)
-mint -n "$users" -p 8 > "$work/many.txt"
-COOKIES="$work/many.txt" HOST="localhost:$port_mem" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg mem)/" >/dev/null
-rss_many=$(rss)
+# rss_at NAME: a fresh fedgate NAME, its RSS (KiB) with one signed-in user,
+# then with USERS, each cookie used; sets rss_one_NAME and rss_many_NAME.
+rss_at() {
+  local name=$1 pid="pid_$1" port="port_$1" p
+  kill -TERM "${!pid}"; wait "${!pid}" 2>/dev/null || true
+  start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log2"
+  p=$!
+  wait_up "$(fg "$name")/healthz"
+  mint_at "$name" -n 1 > "$work/one.txt"
+  COOKIES="$work/one.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
+  eval "rss_one_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
+  mint_at "$name" -n "$users" -p 8 > "$work/many.txt"
+  COOKIES="$work/many.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
+  eval "rss_many_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
+}
+rss_at mem
+rss_at redis
 
 echo
 echo "| path | fedgate | baseline in the same run | ratio | target |"
 echo "|---|---|---|---|---|"
 echo "| proxied request, req/s | $(r fresh) | bare proxy $(r bare) | $(ratio "$(r fresh)" "$(r bare)") | ≥ 0.90 |"
 echo "| proxied request, CPU µs/request | $(c fresh) | bare proxy $(c bare) | $(ratio "$(c fresh)" "$(c bare)") | ≤ 1.15 |"
-echo "| proxied request, p99 ms | $(p fresh) | bare proxy $(p bare) | +$(awk -v a="$(p fresh)" -v b="$(p bare)" 'BEGIN {printf "%.2f", a - b}') ms | ≤ +2 ms |"
+echo "| proxied request, p99 ms | $(p fresh) | bare proxy $(p bare) | $(delta "$(p fresh)" "$(p bare)") ms | ≤ +2 ms |"
+echo "| proxied request, Redis store, req/s | $(r redis) | bare proxy $(r bare) | $(ratio "$(r redis)" "$(r bare)") | ≥ 0.90 |"
+echo "| proxied request, Redis store, CPU µs/request | $(c redis) | bare proxy $(c bare) | $(ratio "$(c redis)" "$(c bare)") | (beside the bare proxy) |"
+echo "| proxied request, Redis store, p99 ms | $(p redis) | bare proxy $(p bare) | $(delta "$(p redis)" "$(p bare)") ms | (beside the bare proxy) |"
+echo "| proxied request, Redis store, req/s | $(r redis) | oauth2-proxy-style on Redis $(r o2p) (CPU $(c o2p) µs, p99 $(p o2p) ms) | $(ratio "$(r redis)" "$(r o2p)") | ≥ 3 |"
+echo "| same, CPU µs/request, proxy + redis-server | $(c redis) + $(median "$work/rc.redis") | oauth2-proxy-style $(c o2p) + $(median "$work/rc.o2p") | $(ratio "$(sum "$(c o2p)" "$(median "$work/rc.o2p")")" "$(sum "$(c redis)" "$(median "$work/rc.redis")")")× less | (load-proof view) |"
 echo "| client ignoring Set-Cookie (stale cookie), req/s | $(r stale) | fresh cookie $(r fresh) | $(ratio "$(r stale)" "$(r fresh)") | ≥ 0.97 |"
 echo "| OIDC code flow, existing session, RS256, flows/s | $(r code-mem) (CPU $(c code-mem) µs) | minimal OP $(r minop) (CPU $(c minop) µs) | $(ratio "$(r code-mem)" "$(r minop)") | ≥ 0.80 |"
 echo "| same, bolt store | $(r code-bolt) | memory store $(r code-mem) | $(ratio "$(r code-bolt)" "$(r code-mem)") | ≥ 0.80 |"
@@ -212,7 +257,9 @@ echo "| OIDC code flow, fresh sign-in, bolt store, flows/s | $(r signin-bolt) | 
 echo "| SAML Response to a signed-in browser, /s | $(r saml) (CPU $(c saml) µs) | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(r saml)" "$(r rsa)") | ≥ 0.75 |"
 echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {printf "%.0f", 1e6 / c}') | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(awk -v c="$(c saml)" 'BEGIN {print 1e6 / c}')" "$(r rsa)") | (load-proof view) |"
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(ratio "$(c code-mem)" "$(c minop)") | (≤ 1.25 ⇔ 0.80×) |"
-echo "| RSS, KiB | $rss_many with $users users | $rss_one with 1 user | $(ratio "$rss_many" "$rss_one") | flat |"
+echo "| RSS, KiB | $rss_many_mem with $users users | $rss_one_mem with 1 user | $(ratio "$rss_many_mem" "$rss_one_mem") | flat |"
+echo "| RSS, Redis store, KiB | $rss_many_redis with $users users | $rss_one_redis with 1 user | $(ratio "$rss_many_redis" "$rss_one_redis") | flat |"
 echo
+echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
 echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
