@@ -192,6 +192,11 @@ func decideRule(p *Policy, r *rule, e *env) Decision {
 		}
 	}
 	d.Effect = Allow
-	d.Reasons = []Reason{{Code: ReasonAllowedByRule}}
+	d.Reasons = allowedByRule[:1:1]
 	return d
 }
+
+// allowedByRule is every allow's reasons, shared rather than allocated on
+// each proxied request: callers only read Reasons, and an append copies
+// (its capacity is its length).
+var allowedByRule = []Reason{{Code: ReasonAllowedByRule}}

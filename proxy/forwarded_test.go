@@ -90,3 +90,22 @@ func TestForwardedChain(t *testing.T) {
 		})
 	}
 }
+
+// TestAddrText: X-Forwarded-For names the peer canonically, whether its
+// text is borrowed from RemoteAddr or made anew.
+func TestAddrText(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.7:5555", "192.0.2.7"},
+		{"[::ffff:192.0.2.7]:5555", "192.0.2.7"},
+		{"[2001:DB8::1]:443", "2001:db8::1"},
+		{"[2001:db8::1]:443", "2001:db8::1"},
+		{"[fe80::1%eth0]:80", "fe80::1"},
+		{"192.0.2.7", "192.0.2.7"},
+		{"not-an-address:1", "invalid IP"},
+		{":1", "invalid IP"},
+	} {
+		if got := addrText(tc.remote, parseAddr(tc.remote)); got != tc.want {
+			t.Errorf("addrText(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}

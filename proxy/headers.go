@@ -235,19 +235,26 @@ func stripCookies(h http.Header, strip func(string) bool) {
 	if len(lines) == 1 && !hasCookieToStrip(lines[0], strip) {
 		return // the common case for a backend's own traffic: leave it as is
 	}
-	var kept []string
+	// Built in one buffer, without splitting: this runs on every request
+	// that carries fedgate's app cookie.
+	var kept strings.Builder
 	for _, line := range lines {
-		for _, c := range strings.Split(line, ";") {
+		for line != "" {
+			var c string
+			c, line, _ = strings.Cut(line, ";")
 			c = strings.TrimSpace(c)
 			name, _, _ := strings.Cut(c, "=")
 			if c != "" && !strip(strings.TrimSpace(name)) {
-				kept = append(kept, c)
+				if kept.Len() > 0 {
+					kept.WriteString("; ")
+				}
+				kept.WriteString(c)
 			}
 		}
 	}
 	h.Del("Cookie")
-	if len(kept) > 0 {
-		h.Set("Cookie", strings.Join(kept, "; "))
+	if kept.Len() > 0 {
+		h.Set("Cookie", kept.String())
 	}
 }
 

@@ -25,6 +25,7 @@ func TestKeptCookies(t *testing.T) {
 		{"look-alike names pass", []string{"xfedgate_app=1; fedgate_app_x=2"}, "xfedgate_app=1; fedgate_app_x=2"},
 		{"several lines (HTTP/2)", []string{"theme=dark", "fedgate_app=X", "sid=abc"}, "theme=dark; sid=abc"},
 		{"untouched", []string{"theme=dark;sid=abc"}, "theme=dark;sid=abc"},
+		{"empty pieces dropped", []string{";theme=dark;; fedgate_app=X; ;sid=abc;"}, "theme=dark; sid=abc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{"Cookie": tc.lines}

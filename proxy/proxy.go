@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,13 +174,26 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	if chain != "" {
 		chain += ", "
 	}
-	h.Set("X-Forwarded-For", chain+peer.String())
-	h.Set("X-Forwarded-Host", pr.In.Host)
 	proto := "http"
 	if pr.In.TLS != nil || trusted && forwardedProto(pr.In.Header, p.opts.Trust.Header) == "https" {
 		proto = "https"
 	}
-	h.Set("X-Forwarded-Proto", proto)
+	// One backing array for the three values (canonical keys, set
+	// directly): they run on every proxied request.
+	v := make([]string, 3)
+	v[0], v[1], v[2] = chain+addrText(pr.In.RemoteAddr, peer), pr.In.Host, proto
+	h["X-Forwarded-For"], h["X-Forwarded-Host"], h["X-Forwarded-Proto"] = v[0:1:1], v[1:2:2], v[2:3:3]
+}
+
+// addrText is a's text, taken from the peer address remote it was parsed
+// from when that already spells it canonically (the usual "1.2.3.4:port"),
+// so no new string is made.
+func addrText(remote string, a netip.Addr) string {
+	var buf [64]byte
+	if host, _, err := net.SplitHostPort(remote); err == nil && a.IsValid() && string(a.AppendTo(buf[:0])) == host {
+		return host
+	}
+	return a.String()
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
