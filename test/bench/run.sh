@@ -161,15 +161,15 @@ record() {
   # redis-server's CPU per request too: a store round trip per request costs there.
   [ -z "${6:-}" ] || awk -v c="$6" -v t="$tick" -v n="$4" 'BEGIN {printf "%.1f\n", c / t / n * 1e6}' >> "$work/rc.$1"
 }
-# proxy NAME PORT PID [COOKIES]: one wrk round.
+# proxy NAME PORT PID COOKIES: one wrk round. Every proxy, the bare
+# baseline included, gets the same requests (the same client script and
+# the same ~600-byte session cookie), so that the ratio measures the
+# proxies and not the requests: reading that header alone costs the bare
+# proxy ~30% of its throughput on this machine.
 proxy() {
-  local name=$1 port=$2 pid=$3 cookies=${4:-} before before_redis out
+  local name=$1 port=$2 pid=$3 cookies=$4 before before_redis out
   before=$(cpu "$pid"); before_redis=$(cpu "$redis_pid")
-  if [ -n "$cookies" ]; then
-    out=$(COOKIES=$cookies HOST="localhost:$port" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cookies.lua" "http://127.0.0.1:$port/")
-  else
-    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/")
-  fi
+  out=$(COOKIES=$cookies HOST="localhost:$port" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cookies.lua" "http://127.0.0.1:$port/")
   if grep -q "Non-2xx" <<<"$out"; then echo "$name: non-2xx answers:"; echo "$out"; exit 1; fi
   local p99
   p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub("us", "", v); v /= 1000} else if (v ~ /ms$/) {sub("ms", "", v)} else if (v ~ /s$/) {sub("s", "", v); v *= 1000}; print v}' <<<"$out")
@@ -194,7 +194,7 @@ for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
   mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
   mint_at redis -n 16 > "$work/fresh-redis.txt"
-  proxy bare "$bare_port" "$bare_pid"
+  proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt"
   proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
   cmds=$(redis_cmds)
   proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
