@@ -13,6 +13,8 @@ mapfile -t pkgs < <(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . |
   grep -v -e '/node_modules/' -e '^./examples/' | xargs -n1 dirname | sort -u)
 total=0
 failed=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for dir in "${pkgs[@]}"; do
   pkg="./${dir#./}"
   mapfile -t targets < <(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
@@ -20,9 +22,19 @@ for dir in "${pkgs[@]}"; do
     total=$((total + 1))
     echo "== fuzz $pkg $target ($fuzztime)"
     # -run '^$' skips unit tests; one worker keeps a shared machine usable.
-    if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel 1; then
-      failed+=("$pkg $target")
+    if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel 1 2>&1 | tee "$log"; then
+      continue
     fi
+    # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a
+    # failure (golang/go#75804, fixed in 1.27) on a loaded machine. A real
+    # finding always writes its input ("Failing input written to"), a
+    # panic or a test error: only a bare deadline with none of these is
+    # that race.
+    if grep -q 'context deadline exceeded' "$log" && ! grep -qE 'Failing input written to|panic:|_test\.go:[0-9]+:' "$log"; then
+      echo "fuzz: $pkg $target: the -fuzztime deadline race of golang/go#75804, not a finding"
+      continue
+    fi
+    failed+=("$pkg $target")
   done
 done
 if [ "$total" -eq 0 ]; then echo "fuzz: no targets found" >&2; exit 1; fi
