@@ -284,7 +284,14 @@ func (e *testEnv) beginLogin(c *http.Client, path string) (formURL, csrf string)
 // signIn signs c in through app demo and returns the final response.
 func (e *testEnv) signIn(c *http.Client, user, pw string) resp {
 	e.t.Helper()
-	formURL, csrf := e.beginLogin(c, "/apps/demo/")
+	return e.signInTo(c, "/apps/demo/", user, pw)
+}
+
+// signInTo signs c in at the local upstream, starting from path, and
+// returns the answer to the sign-in form.
+func (e *testEnv) signInTo(c *http.Client, path, user, pw string) resp {
+	e.t.Helper()
+	formURL, csrf := e.beginLogin(c, path)
 	return e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {user}, "password": {pw}})
 }
 

@@ -67,8 +67,7 @@ func TestDenyByDefaultAndAuditedRule(t *testing.T) {
 
 func TestStepUpWithoutMFAMethodIsDenied(t *testing.T) {
 	e := newEnv(t)
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	if r.code != http.StatusForbidden || !strings.Contains(r.body, "multi-factor") {
 		t.Fatalf("step-up = %d\n%s", r.code, r.body)
 	}

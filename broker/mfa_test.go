@@ -52,8 +52,7 @@ func formAction(t *testing.T, body string) string {
 // returns its secret, the recovery codes and the code it was confirmed with.
 func enrolTOTP(t *testing.T, e *testEnv) (secret string, codes []string, used string) {
 	t.Helper()
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
 		t.Fatalf("sign-in = %d %q, want the enrolment", r.code, r.location)
 	}
@@ -85,8 +84,7 @@ func enrolTOTP(t *testing.T, e *testEnv) (secret string, codes []string, used st
 func mfaStepUp(t *testing.T, e *testEnv) (*http.Client, resp) {
 	t.Helper()
 	c := e.newClient()
-	formURL, csrf := e.beginLogin(c, "/apps/mfa/")
-	r := e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(c, "/apps/mfa/", "alice", "alice-pw")
 	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa?l=") {
 		t.Fatalf("sign-in = %d %q, want the step-up", r.code, r.location)
 	}
@@ -219,8 +217,7 @@ func TestRecoveryCodeOnce(t *testing.T) {
 
 func TestEnrolNeedsFreshSignIn(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	enrol := e.get(e.client, r.location) // -> /mfa/enrol/otp
 	e.clock.Advance(11 * time.Minute)
 	page := e.get(e.client, enrol.location)
@@ -238,8 +235,7 @@ func TestEnrolNeedsFreshSignIn(t *testing.T) {
 
 func TestNoEnrolmentDeniedWithContact(t *testing.T) {
 	e := newEnvWith(t, testConfig+"mfa: { enrol: { allow: true, networks: [10.0.0.0/8] }, contact: { en: \"Call IT on 1234.\" } }\n", nil)
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	if r.code != http.StatusForbidden || !strings.Contains(r.body, "Call IT on 1234.") {
 		t.Fatalf("outside the enrolment network = %d\n%s", r.code, r.body)
 	}
@@ -331,8 +327,7 @@ func TestMFAAdminListAndReset(t *testing.T) {
 
 func TestMFAPagesJapaneseAndKeyboard(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	enrol := e.get(e.client, r.location)
 	req, _ := http.NewRequest("GET", enrol.location, nil)
 	req.Header.Set("Accept-Language", "ja,en;q=0.5")
@@ -457,8 +452,7 @@ func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
 // the user, is not offered: 404 with an audit event.
 func TestMFAMethodNotOffered(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	l := strings.TrimPrefix(r.location, "/mfa/enrol?l=")
 	for _, path := range []string{"/mfa/enrol/recovery?l=" + l, "/mfa/enrol/sms?l=" + l, "/mfa/sms?l=" + l} {
 		if r := e.get(e.client, path); r.code != http.StatusNotFound || !strings.Contains(r.body, `id="correlation-id"`) {
@@ -511,8 +505,7 @@ func TestUnopenableFactorFailsClosed(t *testing.T) {
 	if err := dropped.put(context.Background(), "otp", factorUser{Upstream: "local", Subject: "alice"}, totpRecord{Secret: "JBSWY3DPEHPK3PXP"}); err != nil {
 		t.Fatal(err)
 	}
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	if strings.HasPrefix(r.location, "/mfa/enrol") {
 		t.Fatalf("sign-in sent alice to enrolment over a factor that does not open: %d %q", r.code, r.location)
 	}

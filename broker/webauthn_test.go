@@ -38,8 +38,7 @@ func waChallenge(t *testing.T, page resp) string {
 // her first step-up.
 func enrolKey(t *testing.T, e *testEnv, k *fidotest.Key, name string) {
 	t.Helper()
-	formURL, csrf := e.beginLogin(e.client, "/apps/mfa/")
-	r := e.post(e.client, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	r := e.signInTo(e.client, "/apps/mfa/", "alice", "alice-pw")
 	chooser := e.followLocal(e.client, r)
 	m := regexp.MustCompile(`href="(/mfa/enrol/webauthn\?l=[^"]+)"`).FindStringSubmatch(chooser.body)
 	if m == nil {
@@ -152,8 +151,7 @@ func TestWebAuthnSecondKey(t *testing.T) {
 
 	// A fresh password sign-in alone cannot add a key.
 	c := e.newClient()
-	formURL, csrf := e.beginLogin(c, "/apps/demo/")
-	e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {"alice"}, "password": {"alice-pw"}})
+	e.signInTo(c, "/apps/demo/", "alice", "alice-pw")
 	if r := e.get(c, "/mfa/keys"); r.code != http.StatusForbidden || e.lastMFA(t).Reason != "mfa-enrol-has-factor" {
 		t.Fatalf("password only: %d %+v", r.code, e.lastMFA(t))
 	}
