@@ -56,13 +56,7 @@ func (c *Config) validateDevices(add addFunc) {
 	seen := map[string]bool{}
 	for i, d := range c.Devices {
 		p := fmt.Sprintf("$.devices[%d]", i)
-		switch {
-		case !idPattern.MatchString(d.Name):
-			add(p, "lowercase letters, digits, - and _", "device name %q is missing or invalid", d.Name)
-		case seen[d.Name]:
-			add(p+".name", "names must be unique", "duplicate device name %q", d.Name)
-		}
-		seen[d.Name] = true
+		checkID(add, seen, p, "name", "device name", d.Name)
 		if len(d.CAFiles) == 0 {
 			add(p, "name the PEM file(s) of the CA that issues these certificates", "device %q has no ca_files", d.Name)
 		}

@@ -78,6 +78,18 @@ var HeaderSources = []string{"username", "upn", "email", "name", "groups", "subj
 
 type addFunc func(path, hint, format string, args ...any)
 
+// checkID reports an identifier (field of the entry at path p, what it is
+// called in messages) that is missing, not id-shaped, or already in seen.
+func checkID(add addFunc, seen map[string]bool, p, field, what, id string) {
+	switch {
+	case !idPattern.MatchString(id):
+		add(p, "lowercase letters, digits, - and _", "%s %q is missing or invalid", what, id)
+	case seen[id]:
+		add(p+"."+field, field+"s must be unique", "duplicate %s %q", what, id)
+	}
+	seen[id] = true
+}
+
 func (c *Config) validateServer(add addFunc) {
 	s := c.Server
 	u, err := url.Parse(s.PublicURL)
@@ -128,16 +140,10 @@ func (c *Config) validateUpstreams(add addFunc) map[string]bool {
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		p := fmt.Sprintf("$.upstreams[%d]", i)
-		switch {
-		case !idPattern.MatchString(u.ID):
-			add(p, "lowercase letters, digits, - and _", "upstream id %q is missing or invalid", u.ID)
-		case seen[u.ID]:
-			add(p+".id", "ids must be unique", "duplicate upstream id %q", u.ID)
-		}
+		checkID(add, seen, p, "id", "upstream id", u.ID)
 		if u.Type == "" {
 			add(p, "e.g. type: local", "upstream %q has no type", u.ID)
 		}
-		seen[u.ID] = true
 	}
 	if len(c.Upstreams) == 0 {
 		add("$.upstreams", "add at least one entry under upstreams", "no upstreams configured: nobody could sign in")
@@ -189,13 +195,7 @@ func (c *Config) validateApps(upstreams map[string]bool, add addFunc) {
 	seen := map[string]bool{}
 	for i, a := range c.Apps {
 		p := fmt.Sprintf("$.apps[%d]", i)
-		switch {
-		case !idPattern.MatchString(a.ID):
-			add(p, "lowercase letters, digits, - and _", "app id %q is missing or invalid", a.ID)
-		case seen[a.ID]:
-			add(p+".id", "ids must be unique", "duplicate app id %q", a.ID)
-		}
-		seen[a.ID] = true
+		checkID(add, seen, p, "id", "app id", a.ID)
 		if !slices.Contains(AppTypes, a.Type) && !slices.Contains(ProtocolAppTypes, a.Type) {
 			add(p+".type", fmt.Sprintf("known types: %v %v", AppTypes, ProtocolAppTypes), "app %q has unknown type %q", a.ID, a.Type)
 		}
