@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,8 +29,8 @@ func TestRedisStoreAsDocumented(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("REDIS_PASSWORD", tc.password)
 			snippet := fileSnippet(t, "docs/config.md", "<!-- store.redis snippet", "redis.corp.example:6379", rs.Addr)
-			logs := &lockedBuffer{}
-			if got := readyWithStore(t, snippet, logs); got != tc.want {
+			got, logs := readyWithStore(t, snippet)
+			if got != tc.want {
 				t.Fatalf("readyz = %d, want %d", got, tc.want)
 			}
 			if strings.Contains(logs.String(), tc.password) {
@@ -59,7 +58,7 @@ func TestRedisStoreTLS(t *testing.T) {
 		{"untrusted", `store: { redis: { addr: "rediss://` + rs.Addr + `/0" } }`, 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := readyWithStore(t, tc.store, &lockedBuffer{}); got != tc.want {
+			if got, _ := readyWithStore(t, tc.store); got != tc.want {
 				t.Fatalf("readyz = %d, want %d", got, tc.want)
 			}
 		})
@@ -67,33 +66,20 @@ func TestRedisStoreTLS(t *testing.T) {
 }
 
 // readyWithStore runs the test server config with store (a store: block),
-// logging to logs, and returns its /readyz status.
-func readyWithStore(t *testing.T, store string, logs *lockedBuffer) int {
+// and returns its /readyz status and its logs.
+func readyWithStore(t *testing.T, store string) (int, *lockedBuffer) {
 	t.Helper()
 	dir := writeServerConfig(t, "127.0.0.1:0")
 	cfg := readFile(t, dir, "fedgate.yaml")
 	writeFile(t, dir, "fedgate.yaml", replaceAll(t, cfg, "store: { memory: true }\n", store+"\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
-	go func() {
-		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
-	}()
-	defer func() { cancel(); <-done }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("server did not start: %v\n%s", err, logs)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
-	r, err := http.Get(base + "/readyz")
+	addr, logs, stop := runConfig(t, dir)
+	defer stop()
+	r, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Body.Close()
-	return r.StatusCode
+	return r.StatusCode, logs
 }
 
 // TestRedisStoreSentinel: addrs + master_name find the master through a
@@ -133,7 +119,7 @@ func TestRedisStoreSentinel(t *testing.T) {
 	}
 	for name, want := range map[string]int{"fleet": 200, "unknown": 503} {
 		store := `store: { redis: { addrs: ["` + sentinel + `"], master_name: ` + name + ` } }`
-		if got := readyWithStore(t, store, &lockedBuffer{}); got != want {
+		if got, _ := readyWithStore(t, store); got != want {
 			t.Errorf("master_name %s: readyz = %d, want %d", name, got, want)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,21 +159,8 @@ func TestSPMetadataURLReload(t *testing.T) {
     type: saml
     policy: staff-only
     saml: { metadata_url: "`+md.URL+`/md", entity_id: "https://sp.example/saml", name_id_format: email }`, 1))
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, done := make(chan net.Addr, 1), make(chan error, 1)
-	go func() {
-		done <- runServer(ctx, filepath.Join(dir, "fedgate.yaml"), logs, func(a net.Addr) { addrc <- a })
-	}()
-	defer func() { cancel(); <-done }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		done <- err // for the deferred stop
-		t.Fatalf("server did not start: %v\n%s", err, logs)
-	}
+	addr, logs, _ := runConfig(t, dir)
+	base := "http://" + addr
 	caches, _ := filepath.Glob(filepath.Join(dir, "data", "sp-metadata", "sp-*.xml"))
 	if len(caches) != 1 || !strings.Contains(readFile(t, "", caches[0]), "acs1") {
 		t.Fatalf("first start cached %v", caches)
