@@ -289,10 +289,7 @@ func TestMFAAdminListAndReset(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
 	enrolTOTP(t, e)
 	out := &syncBuffer{}
-	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := e.mfaAdmin(t, out)
 	ctx := context.Background()
 	fs, err := admin.List(ctx, "local", "ALICE")
 	if err != nil || len(fs) != 2 || fs[0].Method != "otp" || fs[1].Method != "recovery" || fs[1].Detail[0] != "10 codes left" {
@@ -512,4 +509,16 @@ func TestUnopenableFactorFailsClosed(t *testing.T) {
 	if page := e.followLocal(e.client, r); page.code != http.StatusForbidden {
 		t.Fatalf("final answer = %d, want 403\n%s", page.code, page.body)
 	}
+}
+
+// mfaAdmin is `fedgate mfa` on the test server's store, auditing to out, on
+// the test's clock (its lock expiries are checked against the store's).
+func (e *testEnv) mfaAdmin(t *testing.T, out *syncBuffer) *MFAAdmin {
+	t.Helper()
+	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.now, admin.vault.now = e.clock.Now, e.clock.Now
+	return admin
 }

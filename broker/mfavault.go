@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ import (
 //	mfa:<method>:<user id>     one method's record for one user
 //	mfa-used:<what>:<user id>  single-use markers (a TOTP step, a recovery code)
 //	mfa-user:<name id>         upstream + user name → the user (for `fedgate mfa`)
+//	mfa-lock:<user id>         held while one of the user's records is rewritten
 type vault struct {
 	st    store.Store
 	aeads []cipher.AEAD
+	now   func() time.Time // the store's clock, for lock expiries
 }
 
 // factorUser is whom a factor belongs to: a subject of one upstream.
@@ -54,7 +57,7 @@ func nameKey(upstream, username string) string {
 }
 
 func newVault(st store.Store, ks []keys.CookieKey) (vault, error) {
-	v := vault{st: st}
+	v := vault{st: st, now: time.Now}
 	for _, k := range ks {
 		m := hmac.New(sha256.New, k.Block)
 		m.Write([]byte("fedgate mfa vault v1"))
@@ -108,6 +111,48 @@ func (v vault) has(ctx context.Context, method string, u factorUser) (bool, erro
 // expiry, across every replica sharing the store: true the first time.
 func (v vault) claim(ctx context.Context, what string, u factorUser, expiry time.Time) (bool, error) {
 	return v.st.Claim(ctx, "mfa-used:"+what+":"+u.id(), expiry)
+}
+
+// The store has no compare-and-swap: a record read, changed and written
+// back (a key added to the list, a sign counter, a code struck off) would
+// lose a concurrent writer's change, on another replica too. locked runs
+// such a change holding the user's lock, a Claim marker that expires by
+// itself should its holder die. Every section it guards is a few store
+// round trips and a signature check, far within vaultLockTTL.
+const (
+	vaultLockTTL   = 5 * time.Second
+	vaultLockTries = 12 // about 2s of backoff in all
+)
+
+// errVaultBusy: another request kept the user's lock through every retry.
+var errVaultBusy = errors.New("broker: MFA record busy (another change of this user's factors is in progress)")
+
+// locked runs change holding u's lock. One lock per user, not per record:
+// issuing recovery codes once and resetting every method span records.
+func (v vault) locked(ctx context.Context, u factorUser, change func() error) error {
+	key := "mfa-lock:" + u.id()
+	wait := 10 * time.Millisecond
+	for try := 1; ; try++ {
+		ok, err := v.st.Claim(ctx, key, v.now().Add(vaultLockTTL))
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if try == vaultLockTries {
+			return errVaultBusy
+		}
+		// Jittered, so waiters that collided do not retry in step.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait/2 + mrand.N(wait/2+1)):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+	defer func() { _ = v.st.Delete(context.WithoutCancel(ctx), key) }()
+	return change()
 }
 
 // remember lets `fedgate mfa` find u by upstream and user name.
