@@ -177,7 +177,7 @@ func TestTOTPGuessingThrottled(t *testing.T) {
 func TestRecoveryCodeOnce(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
 	_, codes, _ := enrolTOTP(t, e)
-	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	v := vault{st: e.srv.Store, keys: e.srv.Current().vaultKeys}
 	alice := factorUser{Upstream: "local", Subject: "alice"}
 	var all recoveryRecord
 	if err := v.get(context.Background(), "recovery", alice, &all); err != nil {
@@ -247,7 +247,7 @@ func TestNoEnrolmentDeniedWithContact(t *testing.T) {
 
 func TestVaultBindsRecordToUser(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
-	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	v := vault{st: e.srv.Store, keys: e.srv.Current().vaultKeys}
 	ctx := context.Background()
 	alice := factorUser{Upstream: "local", Subject: "alice"}
 	other := factorUser{Upstream: "partner", Subject: "alice"} // the same name at another upstream
