@@ -428,6 +428,29 @@ func TestEnrolRequiredAtSignIn(t *testing.T) {
 	}
 }
 
+// TestEnrolRequiredOnlyAtSignIn: required_for is a prompt at sign-in, not
+// a gate (who must use MFA is policy's): a reload that adds alice's group
+// leaves her open session alone, and her next sign-in asks; a reload whose
+// policy demands MFA reaches the same open session at its next request.
+func TestEnrolRequiredOnlyAtSignIn(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	if r := e.followLocal(e.client, e.signIn(e.client, "alice", "alice-pw")); r.code != http.StatusOK {
+		t.Fatalf("sign-in = %d %q", r.code, r.location)
+	}
+	required := testConfig + "mfa: { enrol: { allow: true, required_for: [staff] } }\n"
+	e.reconfigure(required, nil)
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusOK {
+		t.Fatalf("open session after required_for = %d %q", page.code, page.location)
+	}
+	if r := e.signIn(e.newClient(), "alice", "alice-pw"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
+		t.Fatalf("next sign-in = %d %q, want the enrolment", r.code, r.location)
+	}
+	e.reconfigure(required, map[string]string{"staff.yaml": "policy: staff\nrules:\n  - { name: staff, when: { groups: [staff] }, allow: { mfa: {} } }\n"})
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusSeeOther || !strings.HasPrefix(page.location, "/mfa/enrol?l=") {
+		t.Fatalf("open session after an MFA policy = %d %q, want the step-up (to enrolment)", page.code, page.location)
+	}
+}
+
 // Whoever knows only the password cannot enrol a factor of their own in
 // place of the user's: the enrolment pages need the existing one proved.
 func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
