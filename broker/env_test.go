@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -172,6 +173,12 @@ func newEnv(t *testing.T) *testEnv {
 // then extra (in the config's order).
 func newEnvWith(t testing.TB, cfgYAML string, extra []protocols.Upstream) *testEnv {
 	t.Helper()
+	return newEnvOn(t, cfgYAML, extra, func(now func() time.Time) store.Store { return store.NewMemory(now) })
+}
+
+// newEnvOn is newEnvWith on the store open makes (on the test's clock).
+func newEnvOn(t testing.TB, cfgYAML string, extra []protocols.Upstream, open func(now func() time.Time) store.Store) *testEnv {
+	t.Helper()
 	clock := storetest.NewClock()
 	cfg := loadTestConfig(t, cfgYAML, defaultPolicies)
 	corp, err := local.Open(local.Config{ID: "local", Users: []local.User{
@@ -202,7 +209,7 @@ func newEnvWith(t testing.TB, cfgYAML string, extra []protocols.Upstream) *testE
 	audit := &syncBuffer{}
 	srv, err := NewServer(Deps{
 		Logger: slog.New(slog.DiscardHandler), Audit: NewAuditor(audit), Metrics: NewMetrics(),
-		Store: store.NewMemory(clock.Now), Now: clock.Now,
+		Store: open(clock.Now), Now: clock.Now,
 	}, snap)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,13 @@ func (recoveryMethod) Challenge(c *mfaCall) {
 // code could be kept on paper.
 const recoveryMarkerTTL = 10 * 365 * 24 * time.Hour
 
+// Verify strikes the code off under the user's lock: two codes used at
+// once are both struck.
 func (m recoveryMethod) Verify(c *mfaCall) error {
+	return c.vault.locked(c.r.Context(), c.user, func() error { return m.verify(c) })
+}
+
+func (m recoveryMethod) verify(c *mfaCall) error {
 	ctx := c.r.Context()
 	var rec recoveryRecord
 	if err := c.vault.get(ctx, m.Name(), c.user, &rec); err != nil {
@@ -53,10 +59,10 @@ func (m recoveryMethod) Verify(c *mfaCall) error {
 	if !slices.Contains(rec.Hashes, h) {
 		return errFactorWrong
 	}
-	// The claim is what makes a code single-use: the record update below is
-	// a read-modify-write that a concurrent use of another code can undo,
-	// so the marker must outlive the code (codes are random: a new set
-	// never meets an old marker). A user has at most recoveryCount.
+	// The claim is what makes a code single-use, even should the record
+	// update below fail, so the marker must outlive the code (codes are
+	// random: a new set never meets an old marker). A user has at most
+	// recoveryCount.
 	first, err := c.vault.claim(ctx, "rc:"+h, c.user, c.now().Add(recoveryMarkerTTL))
 	if err != nil {
 		return err
@@ -72,8 +78,18 @@ func (m recoveryMethod) Verify(c *mfaCall) error {
 }
 
 // issueRecoveryCodes gives the user new codes if they have none; nil if
-// they have some (they were shown at the first enrolment).
-func issueRecoveryCodes(c *mfaCall) ([]string, error) {
+// they have some (they were shown at the first enrolment). Under the
+// user's lock: two first enrolments at once must not each show a set and
+// keep only one.
+func issueRecoveryCodes(c *mfaCall) (codes []string, err error) {
+	err = c.vault.locked(c.r.Context(), c.user, func() error {
+		codes, err = newRecoveryCodes(c)
+		return err
+	})
+	return codes, err
+}
+
+func newRecoveryCodes(c *mfaCall) ([]string, error) {
 	m := recoveryMethod{}
 	if has, err := m.Enrolled(c); has || err != nil {
 		return nil, err

@@ -177,7 +177,7 @@ func TestTOTPGuessingThrottled(t *testing.T) {
 func TestRecoveryCodeOnce(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
 	_, codes, _ := enrolTOTP(t, e)
-	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	v := vault{st: e.srv.Store, keys: e.srv.Current().vaultKeys}
 	alice := factorUser{Upstream: "local", Subject: "alice"}
 	var all recoveryRecord
 	if err := v.get(context.Background(), "recovery", alice, &all); err != nil {
@@ -247,7 +247,7 @@ func TestNoEnrolmentDeniedWithContact(t *testing.T) {
 
 func TestVaultBindsRecordToUser(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
-	v := vault{st: e.srv.Store, aeads: e.srv.Current().vaultKeys}
+	v := vault{st: e.srv.Store, keys: e.srv.Current().vaultKeys}
 	ctx := context.Background()
 	alice := factorUser{Upstream: "local", Subject: "alice"}
 	other := factorUser{Upstream: "partner", Subject: "alice"} // the same name at another upstream
@@ -289,10 +289,7 @@ func TestMFAAdminListAndReset(t *testing.T) {
 	e := newEnvWith(t, mfaTestConfig, nil)
 	enrolTOTP(t, e)
 	out := &syncBuffer{}
-	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := e.mfaAdmin(t, out)
 	ctx := context.Background()
 	fs, err := admin.List(ctx, "local", "ALICE")
 	if err != nil || len(fs) != 2 || fs[0].Method != "otp" || fs[1].Method != "recovery" || fs[1].Detail[0] != "10 codes left" {
@@ -431,6 +428,29 @@ func TestEnrolRequiredAtSignIn(t *testing.T) {
 	}
 }
 
+// TestEnrolRequiredOnlyAtSignIn: required_for is a prompt at sign-in, not
+// a gate (who must use MFA is policy's): a reload that adds alice's group
+// leaves her open session alone, and her next sign-in asks; a reload whose
+// policy demands MFA reaches the same open session at its next request.
+func TestEnrolRequiredOnlyAtSignIn(t *testing.T) {
+	e := newEnvWith(t, mfaTestConfig, nil)
+	if r := e.followLocal(e.client, e.signIn(e.client, "alice", "alice-pw")); r.code != http.StatusOK {
+		t.Fatalf("sign-in = %d %q", r.code, r.location)
+	}
+	required := testConfig + "mfa: { enrol: { allow: true, required_for: [staff] } }\n"
+	e.reconfigure(required, nil)
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusOK {
+		t.Fatalf("open session after required_for = %d %q", page.code, page.location)
+	}
+	if r := e.signIn(e.newClient(), "alice", "alice-pw"); r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, "/mfa/enrol?l=") {
+		t.Fatalf("next sign-in = %d %q, want the enrolment", r.code, r.location)
+	}
+	e.reconfigure(required, map[string]string{"staff.yaml": "policy: staff\nrules:\n  - { name: staff, when: { groups: [staff] }, allow: { mfa: {} } }\n"})
+	if page := e.get(e.client, "/apps/demo/"); page.code != http.StatusSeeOther || !strings.HasPrefix(page.location, "/mfa/enrol?l=") {
+		t.Fatalf("open session after an MFA policy = %d %q, want the step-up (to enrolment)", page.code, page.location)
+	}
+}
+
 // Whoever knows only the password cannot enrol a factor of their own in
 // place of the user's: the enrolment pages need the existing one proved.
 func TestEnrolRefusedWhileAFactorExists(t *testing.T) {
@@ -512,4 +532,16 @@ func TestUnopenableFactorFailsClosed(t *testing.T) {
 	if page := e.followLocal(e.client, r); page.code != http.StatusForbidden {
 		t.Fatalf("final answer = %d, want 403\n%s", page.code, page.body)
 	}
+}
+
+// mfaAdmin is `fedgate mfa` on the test server's store, auditing to out, on
+// the test's clock (its lock expiries are checked against the store's).
+func (e *testEnv) mfaAdmin(t *testing.T, out *syncBuffer) *MFAAdmin {
+	t.Helper()
+	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.now, admin.vault.now = e.clock.Now, e.clock.Now
+	return admin
 }

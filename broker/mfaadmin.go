@@ -91,17 +91,21 @@ func (a *MFAAdmin) Reset(ctx context.Context, upstream, username string, methods
 		if len(methods) > 0 && !slices.Contains(methods, m.Name()) {
 			continue
 		}
-		// Also a record that no longer opens (sealed under a dropped key).
-		_, err := a.vault.st.Get(ctx, recordKey(m.Name(), u))
+		// Under the user's lock: a key being registered meanwhile must not
+		// write the old list back after the reset.
+		err := a.vault.locked(ctx, u, func() error {
+			// Also a record that no longer opens (sealed under a dropped key).
+			if _, err := a.vault.st.Get(ctx, recordKey(m.Name(), u)); err != nil {
+				return err
+			}
+			// A method keeps everything in its one record (several keys
+			// too), so removing the record removes the factor.
+			return a.vault.remove(ctx, m.Name(), u)
+		})
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return removed, err
-		}
-		// A method keeps everything in its one record (several keys too), so
-		// removing the record removes the factor.
-		if err := a.vault.remove(ctx, m.Name(), u); err != nil {
 			return removed, err
 		}
 		removed = append(removed, m.Name())

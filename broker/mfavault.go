@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -27,10 +28,15 @@ import (
 //	mfa:<method>:<user id>     one method's record for one user
 //	mfa-used:<what>:<user id>  single-use markers (a TOTP step, a recovery code)
 //	mfa-user:<name id>         upstream + user name → the user (for `fedgate mfa`)
+//	mfa-lock:<user id>         held while one of the user's records is rewritten
 type vault struct {
-	st    store.Store
-	aeads []cipher.AEAD
+	st   store.Store
+	keys vaultKeys
+	now  func() time.Time // the store's clock, for lock expiries
 }
+
+// vaultKeys seal with the first and open with any.
+type vaultKeys []cipher.AEAD
 
 // factorUser is whom a factor belongs to: a subject of one upstream.
 // Username is for people (the admin command, the authenticator app's label).
@@ -54,24 +60,29 @@ func nameKey(upstream, username string) string {
 }
 
 func newVault(st store.Store, ks []keys.CookieKey) (vault, error) {
-	v := vault{st: st}
+	vk, err := deriveVaultKeys(ks)
+	return vault{st: st, keys: vk, now: time.Now}, err
+}
+
+func deriveVaultKeys(ks []keys.CookieKey) (vaultKeys, error) {
+	var vk vaultKeys
 	for _, k := range ks {
 		m := hmac.New(sha256.New, k.Block)
 		m.Write([]byte("fedgate mfa vault v1"))
 		blk, err := aes.NewCipher(m.Sum(nil))
 		if err != nil {
-			return vault{}, err
+			return nil, err
 		}
 		a, err := cipher.NewGCM(blk)
 		if err != nil {
-			return vault{}, err
+			return nil, err
 		}
-		v.aeads = append(v.aeads, a)
+		vk = append(vk, a)
 	}
-	if len(v.aeads) == 0 {
-		return vault{}, errors.New("broker: no cookie keys for the MFA vault")
+	if len(vk) == 0 {
+		return nil, errors.New("broker: no cookie keys for the MFA vault")
 	}
-	return v, nil
+	return vk, nil
 }
 
 func recordKey(method string, u factorUser) string { return "mfa:" + method + ":" + u.id() }
@@ -110,6 +121,48 @@ func (v vault) claim(ctx context.Context, what string, u factorUser, expiry time
 	return v.st.Claim(ctx, "mfa-used:"+what+":"+u.id(), expiry)
 }
 
+// The store has no compare-and-swap: a record read, changed and written
+// back (a key added to the list, a sign counter, a code struck off) would
+// lose a concurrent writer's change, on another replica too. locked runs
+// such a change holding the user's lock, a Claim marker that expires by
+// itself should its holder die. Every section it guards is a few store
+// round trips and a signature check, far within vaultLockTTL.
+const (
+	vaultLockTTL   = 5 * time.Second
+	vaultLockTries = 12 // about 2s of backoff in all
+)
+
+// errVaultBusy: another request kept the user's lock through every retry.
+var errVaultBusy = errors.New("broker: MFA record busy (another change of this user's factors is in progress)")
+
+// locked runs change holding u's lock. One lock per user, not per record:
+// issuing recovery codes once and resetting every method span records.
+func (v vault) locked(ctx context.Context, u factorUser, change func() error) error {
+	key := "mfa-lock:" + u.id()
+	wait := 10 * time.Millisecond
+	for try := 1; ; try++ {
+		ok, err := v.st.Claim(ctx, key, v.now().Add(vaultLockTTL))
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if try == vaultLockTries {
+			return errVaultBusy
+		}
+		// Jittered, so waiters that collided do not retry in step.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait/2 + mrand.N(wait/2+1)):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+	defer func() { _ = v.st.Delete(context.WithoutCancel(ctx), key) }()
+	return change()
+}
+
 // remember lets `fedgate mfa` find u by upstream and user name.
 func (v vault) remember(ctx context.Context, u factorUser) error {
 	return v.seal(ctx, nameKey(u.Upstream, u.Username), u)
@@ -127,31 +180,73 @@ func (v vault) seal(ctx context.Context, key string, val any) error {
 	if err != nil {
 		return err
 	}
-	a := v.aeads[0]
-	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plain)+a.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
+	sealed, err := v.keys.seal(plain, []byte(key))
+	if err != nil {
 		return err
 	}
-	return v.st.Put(ctx, key, a.Seal(nonce, nonce, plain, []byte(key)), time.Time{})
+	return v.st.Put(ctx, key, sealed, time.Time{})
 }
-
-// errVaultSeal: a record that no key opens (tampered, moved, or sealed
-// under keys since dropped).
-var errVaultSeal = errors.New("broker: MFA record does not open")
 
 func (v vault) open(ctx context.Context, key string, dst any) error {
 	sealed, err := v.st.Get(ctx, key)
 	if err != nil {
 		return err
 	}
-	for _, a := range v.aeads {
+	plain, err := v.keys.open(sealed, []byte(key))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, dst)
+}
+
+// errVaultSeal: a record that no key opens (tampered, moved, or sealed
+// under keys since dropped).
+var errVaultSeal = errors.New("broker: sealed record does not open")
+
+// seal encrypts plain bound to ad (the name it is stored under, so that a
+// value copied to another name no longer opens).
+func (vk vaultKeys) seal(plain, ad []byte) ([]byte, error) {
+	a := vk[0]
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plain)+a.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return a.Seal(nonce, nonce, plain, ad), nil
+}
+
+func (vk vaultKeys) open(sealed, ad []byte) ([]byte, error) {
+	for _, a := range vk {
 		if len(sealed) < a.NonceSize() {
 			break
 		}
-		plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(key))
+		plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], ad)
 		if err == nil {
-			return json.Unmarshal(plain, dst)
+			return plain, nil
 		}
 	}
-	return errVaultSeal
+	return nil, errVaultSeal
 }
+
+// StoreSealer seals what else fedgate keeps in the shared store that must not
+// be readable there (the ACME private keys, broker/certs) as the vault
+// seals factors: under keys derived from the cookie keys, with the value's
+// name as additional data.
+type StoreSealer struct{ keys func() vaultKeys }
+
+// NewStoreSealer seals under ks (the first seals, all open).
+func NewStoreSealer(ks []keys.CookieKey) (StoreSealer, error) {
+	vk, err := deriveVaultKeys(ks)
+	return StoreSealer{func() vaultKeys { return vk }}, err
+}
+
+// StoreSealer follows the cookie keys of the config in force, through reloads.
+func (b *Server) StoreSealer() StoreSealer {
+	return StoreSealer{func() vaultKeys { return b.Current().vaultKeys }}
+}
+
+// Seal encrypts plain for the value named name.
+func (s StoreSealer) Seal(plain, name []byte) ([]byte, error) { return s.keys().seal(plain, name) }
+
+// Open decrypts what Seal gave for name; an error when no listed key
+// opens it (sealed under a key since dropped, tampered with, or moved).
+func (s StoreSealer) Open(sealed, name []byte) ([]byte, error) { return s.keys().open(sealed, name) }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/cipher"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -53,7 +52,7 @@ type Snapshot struct {
 	owners    map[string]string // domain → the upstream owning its names (identity.go)
 	apps      map[string]*config.App
 	sealer    *sealer
-	vaultKeys []cipher.AEAD // the MFA vault's (mfavault.go)
+	vaultKeys vaultKeys // the MFA vault's (mfavault.go)
 	theme     []byte
 	logo      []byte
 	logoType  string
@@ -99,11 +98,9 @@ func NewSnapshot(cfg *config.Config, cookieKeys []keys.CookieKey, built []protoc
 	if s.sealer, err = newSealer(cookieKeys, pub.Scheme == "https", cfg.Session.Lifetime); err != nil {
 		return nil, err
 	}
-	v, err := newVault(nil, cookieKeys)
-	if err != nil {
+	if s.vaultKeys, err = deriveVaultKeys(cookieKeys); err != nil {
 		return nil, err
 	}
-	s.vaultKeys = v.aeads
 	if len(built) != len(cfg.Upstreams) {
 		return nil, fmt.Errorf("broker: %d upstreams built for %d configured", len(built), len(cfg.Upstreams))
 	}

@@ -150,12 +150,17 @@ func (m webauthnMethod) Challenge(c *mfaCall) {
 	m.ceremonyPage(c, "verify", (*fido.RP).BeginLogin)
 }
 
-// Verify checks an assertion and stores the key's new sign counter.
+// Verify checks an assertion and stores the key's new sign counter, under
+// the user's lock: a key registered meanwhile must not be written away.
 func (m webauthnMethod) Verify(c *mfaCall) error {
 	state, cred, err := m.answer(c)
 	if err != nil {
 		return err
 	}
+	return c.vault.locked(c.r.Context(), c.user, func() error { return m.verify(c, state, cred) })
+}
+
+func (m webauthnMethod) verify(c *mfaCall, state, cred []byte) error {
 	u, err := m.keys(c.r.Context(), c)
 	if err != nil {
 		return err
@@ -199,6 +204,11 @@ func (m webauthnMethod) Confirm(c *mfaCall) error {
 	if err != nil {
 		return err
 	}
+	// Under the user's lock: two keys registered at once both stay.
+	return c.vault.locked(c.r.Context(), c.user, func() error { return m.register(c, name, state, cred) })
+}
+
+func (m webauthnMethod) register(c *mfaCall, name string, state, cred []byte) error {
 	u, err := m.keys(c.r.Context(), c)
 	if err != nil {
 		return err

@@ -2,16 +2,23 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/fedgate/fedgate/broker/fido"
 	"github.com/fedgate/fedgate/broker/fido/fidotest"
+	"github.com/fedgate/fedgate/broker/store"
+	"github.com/fedgate/fedgate/broker/store/storetest"
 )
 
 // WebAuthn needs a host name as the RP ID: these tests serve as localhost.
@@ -130,10 +137,7 @@ func TestWebAuthnStepUpAndRefusals(t *testing.T) {
 	}
 
 	// fedgate mfa list names the key; another upstream's alice has none.
-	admin, err := NewMFAAdmin(e.srv.Store, e.keys[:1], NewAuditor(&syncBuffer{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := e.mfaAdmin(t, &syncBuffer{})
 	fs, err := admin.List(ctx, "local", "alice")
 	if err != nil || len(fs) < 1 || fs[0].Method != "webauthn" || !strings.Contains(fs[0].Detail[0], `key "YubiKey blue"`) {
 		t.Fatalf("list = %+v %v", fs, err)
@@ -172,5 +176,83 @@ func TestWebAuthnSecondKey(t *testing.T) {
 	}
 	if !strings.Contains(page.body, "<li>YubiKey blue</li><li>Spare</li>") {
 		t.Fatalf("keys page:\n%s", page.body)
+	}
+}
+
+// TestWebAuthnConcurrentRegistrations: keys registered at the same time
+// (several tabs, several replicas on one store) all stay, on a local and on
+// a shared store: each rewrite of the list holds the user's lock.
+func TestWebAuthnConcurrentRegistrations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) func(now func() time.Time) store.Store
+	}{
+		{"memory", func(*testing.T) func(now func() time.Time) store.Store {
+			return func(now func() time.Time) store.Store { return store.NewMemory(now) }
+		}},
+		{"redis", func(t *testing.T) func(now func() time.Time) store.Store {
+			srv := storetest.StartRedis(t)
+			return func(now func() time.Time) store.Store {
+				s := store.NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr}), "fedgate:", now)
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Every registration is an attempt in flight: room for all of them.
+			e := newEnvOn(t, webauthnTestConfig+"throttle: { max_failures: 20 }\n", nil, tc.open(t))
+			enrolKey(t, e, fidotest.New(t), "first")
+
+			// Each registration in its own tab: the session's cookies, its own ceremony.
+			const n = 8
+			base, _ := url.Parse(e.http.URL + "/")
+			tabs := make([]*http.Client, n)
+			forms := make([]url.Values, n)
+			for i := range tabs {
+				tabs[i] = e.newClient()
+				tabs[i].Jar.SetCookies(base, e.client.Jar.Cookies(base))
+				page := e.get(tabs[i], "/mfa/keys")
+				name := fmt.Sprintf("key %d", i)
+				forms[i] = url.Values{"csrf": {csrfOf(t, page.body)}, "name": {name},
+					"credential": {string(fidotest.New(t).Register(t, waChallenge(t, page), waRPID, waOrigin))}}
+			}
+			codes := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range tabs {
+				wg.Go(func() {
+					if r, err := tabs[i].PostForm(e.http.URL+"/mfa/keys", forms[i]); err == nil {
+						codes[i] = r.StatusCode
+						r.Body.Close()
+					}
+				})
+			}
+			wg.Wait()
+			page := e.get(e.client, "/mfa/keys")
+			for i, code := range codes {
+				if want := fmt.Sprintf("<li>key %d</li>", i); code != http.StatusSeeOther || !strings.Contains(page.body, want) {
+					t.Errorf("registration %d = %d; in the list: %v", i, code, strings.Contains(page.body, want))
+				}
+			}
+		})
+	}
+}
+
+// TestVaultLockBusy: a change waits for the user's lock a bounded time,
+// then fails with a clear error without running; a released lock is free.
+func TestVaultLockBusy(t *testing.T) {
+	clock := storetest.NewClock()
+	v := vault{st: store.NewMemory(clock.Now), now: clock.Now}
+	ctx := context.Background()
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	err := v.locked(ctx, alice, func() error {
+		return v.locked(ctx, alice, func() error { return errors.New("ran without the lock") })
+	})
+	if !errors.Is(err, errVaultBusy) {
+		t.Fatalf("second holder: %v, want errVaultBusy", err)
+	}
+	ran := false
+	if err := v.locked(ctx, alice, func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("after release: %v, ran %v", err, ran)
 	}
 }

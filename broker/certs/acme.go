@@ -30,6 +30,8 @@ type ACME struct {
 type ACMEOptions struct {
 	Store  store.Store
 	Logger *slog.Logger
+	// Sealer seals the private keys kept in Store.
+	Sealer Sealer
 	// HTTPPort and TLSPort are the ports fedgate listens on for HTTP-01
 	// (acme.http_listen) and TLS-ALPN-01 (server.listen). certmagic finds
 	// them taken and so answers challenges through our listeners.
@@ -44,7 +46,8 @@ type ACMEOptions struct {
 
 // NewACME prepares certificate management; Manage starts it.
 func NewACME(c *config.ACME, o ACMEOptions) (*ACME, error) {
-	zl := zapLogger(o.Logger.With("component", "acme"))
+	logger := o.Logger.With("component", "acme")
+	zl := zapLogger(logger)
 	a := &ACME{}
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
@@ -52,7 +55,7 @@ func NewACME(c *config.ACME, o ACMEOptions) (*ACME, error) {
 		Logger:             zl,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
-		Storage: NewStorage(o.Store), Logger: zl, RenewalWindowRatio: o.RenewalWindow,
+		Storage: NewStorage(o.Store, o.Sealer, logger), Logger: zl, RenewalWindowRatio: o.RenewalWindow,
 	})
 	tmpl := certmagic.ACMEIssuer{
 		CA: c.DirectoryURL, Email: c.Email, Agreed: true, Logger: zl,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"slices"
 	"strings"
@@ -29,8 +30,14 @@ import (
 // rewritten under an index lock. Locks are Claim markers that expire
 // (lockTTL) and are refreshed while held: a replica that dies mid-order
 // frees its names within lockTTL.
+//
+// Private keys (certmagic names them "….key": a certificate's and the ACME
+// account's) are sealed before they reach the store, so whoever reads the
+// store (a Redis shared by the fleet, a copied state file) gets no TLS key.
 type Storage struct {
 	st     store.Store
+	seal   Sealer
+	logger *slog.Logger
 	prefix string
 	// lockTTL bounds how long a dead holder blocks others; poll is how often
 	// a waiter retries.
@@ -47,13 +54,24 @@ type heldLock struct {
 	done  chan struct{}
 }
 
-// NewStorage stores under "acme:" keys in st.
-func NewStorage(st store.Store) *Storage {
+// Sealer encrypts a value bound to its name (broker.StoreSealer: the MFA
+// vault's AES-GCM under keys derived from the cookie keys).
+type Sealer interface {
+	Seal(plain, name []byte) ([]byte, error)
+	Open(sealed, name []byte) ([]byte, error)
+}
+
+// NewStorage stores under "acme:" keys in st, private keys sealed by seal;
+// logger says why a sealed key was not opened.
+func NewStorage(st store.Store, seal Sealer, logger *slog.Logger) *Storage {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &Storage{st: st, prefix: "acme:", lockTTL: 30 * time.Second, poll: 250 * time.Millisecond,
-		held: map[string]*heldLock{}, owner: hex.EncodeToString(b)}
+	return &Storage{st: st, seal: seal, logger: logger, prefix: "acme:", lockTTL: 30 * time.Second,
+		poll: 250 * time.Millisecond, held: map[string]*heldLock{}, owner: hex.EncodeToString(b)}
 }
+
+// private: certmagic's name for a private key (certificate or account).
+func private(key string) bool { return strings.HasSuffix(key, ".key") }
 
 var _ certmagic.Storage = (*Storage)(nil)
 
@@ -79,7 +97,14 @@ func decodeValue(b []byte) ([]byte, time.Time, error) {
 // Store implements certmagic.Storage.
 func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 	key = clean(key)
-	if err := s.st.Put(ctx, s.valueKey(key), encodeValue(value, time.Now()), time.Time{}); err != nil {
+	vk := s.valueKey(key)
+	if private(key) {
+		var err error
+		if value, err = s.seal.Seal(value, []byte(vk)); err != nil {
+			return err
+		}
+	}
+	if err := s.st.Put(ctx, vk, encodeValue(value, time.Now()), time.Time{}); err != nil {
 		return err
 	}
 	return s.updateIndex(ctx, func(keys []string) []string {
@@ -90,9 +115,13 @@ func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 	})
 }
 
-// Load implements certmagic.Storage; a missing key is fs.ErrNotExist.
+// Load implements certmagic.Storage; a missing key is fs.ErrNotExist, and
+// so is a private key that no cookie key opens: certmagic then orders a new
+// certificate (or account) instead of failing at every start.
 func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
-	b, err := s.st.Get(ctx, s.valueKey(clean(key)))
+	key = clean(key)
+	vk := s.valueKey(key)
+	b, err := s.st.Get(ctx, vk)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fs.ErrNotExist
 	}
@@ -100,7 +129,15 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	v, _, err := decodeValue(b)
-	return v, err
+	if err != nil || !private(key) {
+		return v, err
+	}
+	if v, err = s.seal.Open(v, []byte(vk)); err != nil {
+		s.logger.WarnContext(ctx, "ACME private key does not open (sealed under a cookie key no longer listed, or not sealed); treating it as absent, so a new one is obtained",
+			"key", key, "err", err)
+		return nil, fs.ErrNotExist
+	}
+	return v, nil
 }
 
 // Delete removes key and, as for a directory, every key under it.

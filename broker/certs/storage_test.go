@@ -1,21 +1,94 @@
 package certs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fedgate/fedgate/broker"
+	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
 )
 
+// newStorage is a Storage on st sealing under a new cookie key.
+func newStorage(t *testing.T, st store.Store) *Storage {
+	t.Helper()
+	return sealedStorage(t, st, &bytes.Buffer{}, cookieKey(t))
+}
+
+// sealedStorage is a Storage on st sealing under ks, logging to logs.
+func sealedStorage(t *testing.T, st store.Store, logs *bytes.Buffer, ks ...keys.CookieKey) *Storage {
+	t.Helper()
+	seal, err := broker.NewStoreSealer(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewStorage(st, seal, slog.New(slog.NewTextHandler(logs, nil)))
+}
+
+func cookieKey(t *testing.T) keys.CookieKey {
+	t.Helper()
+	k, err := keys.GenerateCookieKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestStoragePrivateKeysSealed: a private key reaches the store sealed (no
+// PEM in it), opens with any listed cookie key, and reads as absent when
+// none opens it (keys rotated out) or when it was moved to another name;
+// certificates stay as they are.
+func TestStoragePrivateKeysSealed(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(nil)
+	old, cur := cookieKey(t), cookieKey(t)
+	s := sealedStorage(t, st, &bytes.Buffer{}, old)
+	const keyName, certName = "certificates/ca/a.example/a.example.key", "certificates/ca/a.example/a.example.crt"
+	pemKey := []byte("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI...\n-----END EC PRIVATE KEY-----\n")
+	pemCert := []byte("-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n")
+	for name, v := range map[string][]byte{keyName: pemKey, certName: pemCert, "acme/ca/users/ops/ops.key": pemKey} {
+		if err := s.Store(ctx, name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{keyName, "acme/ca/users/ops/ops.key"} {
+		if raw, err := st.Get(ctx, "acme:v:"+name); err != nil || bytes.Contains(raw, []byte("PRIVATE KEY")) {
+			t.Fatalf("%s in the store: %q %v", name, raw, err)
+		}
+	}
+	if raw, _ := st.Get(ctx, "acme:v:"+certName); !bytes.HasSuffix(raw, pemCert) {
+		t.Fatalf("certificate in the store: %q", raw)
+	}
+
+	// Rotated: the old key is still listed, after the new one.
+	if v, err := sealedStorage(t, st, &bytes.Buffer{}, cur, old).Load(ctx, keyName); err != nil || !bytes.Equal(v, pemKey) {
+		t.Fatalf("round trip: %q %v", v, err)
+	}
+	// Dropped: absent (certmagic orders anew), and the log says why.
+	logs := &bytes.Buffer{}
+	if _, err := sealedStorage(t, st, logs, cur).Load(ctx, keyName); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(logs.String(), "does not open") {
+		t.Fatalf("unopenable key: %v; log %q", err, logs)
+	}
+	// Moved to another name: absent too.
+	raw, _ := st.Get(ctx, "acme:v:"+keyName)
+	_ = st.Put(ctx, "acme:v:certificates/ca/b.example/b.example.key", raw, time.Time{})
+	if _, err := s.Load(ctx, "certificates/ca/b.example/b.example.key"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("moved key: %v", err)
+	}
+}
+
 func TestStorageFiles(t *testing.T) {
 	ctx := context.Background()
-	s := NewStorage(store.NewMemory(nil))
+	s := newStorage(t, store.NewMemory(nil))
 	for _, k := range []string{"certificates/ca/a.example/a.example.crt", "certificates/ca/a.example/a.example.key", "certificates/ca/b.example/b.example.crt", "acme/ca/users/x.json"} {
 		if err := s.Store(ctx, k, []byte("v:"+k)); err != nil {
 			t.Fatal(err)
@@ -75,7 +148,7 @@ func TestStorageFiles(t *testing.T) {
 func TestStorageLockTwoReplicas(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(nil)
-	a, b := NewStorage(st), NewStorage(st)
+	a, b := newStorage(t, st), newStorage(t, st)
 	a.poll, b.poll = 10*time.Millisecond, 10*time.Millisecond
 	var inside, max atomic.Int32
 	var wg sync.WaitGroup
@@ -124,7 +197,7 @@ func TestStorageLockTwoReplicas(t *testing.T) {
 func TestStorageLockRefreshAndExpiry(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(nil)
-	a, b := NewStorage(st), NewStorage(st)
+	a, b := newStorage(t, st), newStorage(t, st)
 	for _, s := range []*Storage{a, b} {
 		s.lockTTL, s.poll = 150*time.Millisecond, 10*time.Millisecond
 	}
@@ -164,7 +237,7 @@ func TestStorageLockRefreshAndExpiry(t *testing.T) {
 func TestStorageIndexConcurrent(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(nil)
-	a, b := NewStorage(st), NewStorage(st)
+	a, b := newStorage(t, st), newStorage(t, st)
 	a.poll, b.poll = time.Millisecond, time.Millisecond
 	var wg sync.WaitGroup
 	for i := range 20 {

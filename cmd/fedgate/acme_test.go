@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedgate/fedgate/broker"
 	"github.com/fedgate/fedgate/broker/certs"
+	"github.com/fedgate/fedgate/broker/keys"
 	"github.com/fedgate/fedgate/broker/store"
 	"github.com/fedgate/fedgate/config"
 	"github.com/letsencrypt/pebble/v2/ca"
@@ -237,9 +239,17 @@ func TestACMEFleetOrdersOnce(t *testing.T) {
 	cfg := &config.ACME{DirectoryURL: p.URL, Email: "ops@fedgate.test", CAFile: filepath.Join(dir, "ca.pem"), Challenges: []string{"http-01"}}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
+	ck, err := keys.GenerateCookieKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := broker.NewStoreSealer([]keys.CookieKey{ck}) // the fleet's one set of cookie keys
+	if err != nil {
+		t.Fatal(err)
+	}
 	var replicas []*certs.ACME
 	for range 2 {
-		a, err := certs.NewACME(cfg, certs.ACMEOptions{Store: st, Logger: logger, HTTPPort: port(httpLn), TLSPort: 1})
+		a, err := certs.NewACME(cfg, certs.ACMEOptions{Store: st, Sealer: seal, Logger: logger, HTTPPort: port(httpLn), TLSPort: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,6 +299,25 @@ func TestACMEFleetOrdersOnce(t *testing.T) {
 	}
 	if n := p.orders.Load(); n != 1 {
 		t.Fatalf("Pebble saw %d orders, want 1", n)
+	}
+	// Whoever reads the store gets no private key: not the certificate's,
+	// not the ACME account's.
+	names, err := certs.NewStorage(st, seal, logger).List(ctx, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed int
+	for _, name := range names {
+		raw, err := st.Get(ctx, "acme:v:"+name)
+		if err != nil || strings.Contains(string(raw), "PRIVATE KEY") {
+			t.Errorf("%s in the store: %v, a PEM private key: %v", name, err, err == nil)
+		}
+		if strings.HasSuffix(name, ".key") {
+			sealed++
+		}
+	}
+	if sealed != 2 {
+		t.Errorf("private keys in %q: %d, want the certificate's and the account's", names, sealed)
 	}
 }
 

@@ -69,7 +69,7 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	var tlsSrv *tlsServing
 	if !cfg.Server.InsecureHTTP {
-		if tlsSrv, err = startTLS(ctx, cfg, st, logger, metrics, ln); err != nil {
+		if tlsSrv, err = startTLS(ctx, cfg, st, srv.StoreSealer(), logger, metrics, ln); err != nil {
 			ln.Close()
 			return err
 		}

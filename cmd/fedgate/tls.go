@@ -34,8 +34,9 @@ type tlsServing struct {
 var renewCheck time.Duration
 
 // startTLS builds the certificate source for cfg: files (watched and
-// reloaded) or ACME for public_url's host and every proxy app host.
-func startTLS(ctx context.Context, cfg *config.Config, st store.Store, logger *slog.Logger, m *broker.Metrics, ln net.Listener) (*tlsServing, error) {
+// reloaded) or ACME for public_url's host and every proxy app host, its
+// private keys sealed by seal.
+func startTLS(ctx context.Context, cfg *config.Config, st store.Store, seal certs.Sealer, logger *slog.Logger, m *broker.Metrics, ln net.Listener) (*tlsServing, error) {
 	t := cfg.Server.TLS
 	if t.ACME == nil {
 		f, err := certs.LoadFiles(t.CertFile, t.KeyFile, logger, m.TLSCertificate)
@@ -52,7 +53,7 @@ func startTLS(ctx context.Context, cfg *config.Config, st store.Store, logger *s
 		return nil, fmt.Errorf("acme http_listen: %w", err)
 	}
 	a, err := certs.NewACME(t.ACME, certs.ACMEOptions{
-		Store: st, Logger: logger, HTTPPort: port(httpLn), TLSPort: port(ln), RenewCheck: renewCheck,
+		Store: st, Sealer: seal, Logger: logger, HTTPPort: port(httpLn), TLSPort: port(ln), RenewCheck: renewCheck,
 	})
 	if err != nil {
 		httpLn.Close()
