@@ -104,8 +104,12 @@ func TestBoltSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	before := txID(t, s)
 	if n, err := s.Sweep(); n != 0 || err != nil {
 		t.Fatalf("Sweep before expiry = %d, %v; want 0", n, err)
+	}
+	if got := txID(t, s); got != before {
+		t.Errorf("a sweep that found nothing expired made %d commits", got-before)
 	}
 	clock.Advance(time.Minute)
 	if n, err := s.Sweep(); n != expiring || err != nil {

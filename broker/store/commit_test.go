@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,42 @@ func TestBoltNoWriteWhenNothingChanges(t *testing.T) {
 	}
 	if got := txID(t, s); got != before+1 {
 		t.Errorf("Delete of a present key: %d commits, want 1", got-before)
+	}
+}
+
+// Writes a request makes at once (a throttle's two counters, a code claim beside the
+// give-back) share one commit when the store is idle: the writer lets them reach it
+// before committing the first. One P, as on a quiet machine, so that the others are
+// runnable, not running; the scheduler may still pick the writer first now and then.
+func TestBoltWritesMadeAtOnceShareOneCommit(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	clock := storetest.NewClock()
+	s := openBolt(t, filepath.Join(t.TempDir(), "fedgate.db"), clock.Now)
+	exp := clock.Now().Add(time.Hour)
+	const trials = 20
+	shared := 0
+	for i := range trials {
+		before := txID(t, s)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if ok, err := s.Claim(context.Background(), "code:"+strconv.Itoa(i), exp); !ok || err != nil {
+				t.Errorf("Claim = %v, %v", ok, err)
+			}
+		})
+		for _, k := range []string{"fail:sp:c", "fail:ip:127.0.0.1"} {
+			wg.Go(func() {
+				if _, err := s.Incr(context.Background(), k, time.Hour); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if txID(t, s)-before == 1 {
+			shared++
+		}
+	}
+	if shared < trials*3/4 {
+		t.Errorf("three writes made at once shared one commit in %d of %d trials", shared, trials)
 	}
 }
 
