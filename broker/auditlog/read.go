@@ -127,6 +127,7 @@ func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (b
 	var r io.Reader = br
 	l := Line{File: path}
 	seeked := false
+	skipped := 0 // lines passed over before Since, in a gzipped file
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -134,6 +135,13 @@ func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (b
 		}
 		defer zr.Close()
 		r = zr
+		if !f.Since.IsZero() {
+			// No seeking in gzip: what comes before Since is still
+			// inflated, but passed over in blocks, not line by line.
+			if r, skipped, err = skipBefore(zr, f.Since.Add(-disorder)); err != nil {
+				return 0, fmt.Errorf("%s: %w", path, err)
+			}
+		}
 	} else if !f.Since.IsZero() {
 		// The log is in time order: start near Since, not at the top.
 		at, err := seekTime(fh, f.Since.Add(-disorder))
@@ -147,10 +155,12 @@ func scanFile(path string, f *Filter, needles [][]byte, fn func(*Line) error) (b
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		if !seeked {
-			l.No = n
+			l.No = skipped + n
 		}
 		raw := sc.Bytes()
-		if n%256 == 0 && f.pastUntil(raw) {
+		// The first line too: a rotated file that begins after Until is
+		// left after one line.
+		if n%256 == 1 && f.pastUntil(raw) {
 			break
 		}
 		if !hasAll(raw, needles) || !f.timeMayMatch(raw) {
@@ -221,6 +231,41 @@ func (f *Filter) pastUntil(line []byte) bool {
 	}
 	t, ok := lineTime(line)
 	return ok && !t.Before(f.Until.Add(disorder))
+}
+
+// skipBlock is how much of a gzipped log skipBefore inflates at a time (a
+// variable: a test makes it small to have many blocks).
+var skipBlock = 256 << 10
+
+// skipBefore passes over the lines of r that are before t, a block at a
+// time: when a block's last whole line is before t, so is every line before
+// it (give or take disorder, which the caller has taken off t). It returns
+// r from the start of the first block that may hold a line at or after t,
+// and how many lines it passed over. A line whose time cannot be read, or
+// longer than a block, stops the skipping there.
+func skipBefore(r io.Reader, t time.Time) (io.Reader, int, error) {
+	buf := make([]byte, skipBlock)
+	kept, lines := 0, 0 // kept: a partial line carried over from the last block
+	for {
+		n, err := io.ReadFull(r, buf[kept:])
+		data := buf[:kept+n]
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return bytes.NewReader(data), lines, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		end := bytes.LastIndexByte(data, '\n')
+		if end < 0 {
+			return io.MultiReader(bytes.NewReader(data), r), lines, nil
+		}
+		last, ok := lineTime(data[bytes.LastIndexByte(data[:end], '\n')+1 : end])
+		if !ok || !last.Before(t) {
+			return io.MultiReader(bytes.NewReader(data), r), lines, nil
+		}
+		lines += bytes.Count(data[:end+1], []byte{'\n'})
+		kept = copy(buf, data[end+1:])
+	}
 }
 
 // seekTime moves fh to the start of a line at or before the first line

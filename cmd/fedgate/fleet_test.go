@@ -26,12 +26,17 @@ import (
 )
 
 // TestMain lets a test run the fedgate CLI as a real child process (the
-// fleet test's replicas): the test binary re-executes itself.
+// fleet test's replicas): the test binary re-executes itself. Afterwards it
+// removes what BenchmarkAuditCommand made.
 func TestMain(m *testing.M) {
 	if os.Getenv("FEDGATE_TEST_CLI") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if auditBench.dir != "" {
+		os.RemoveAll(auditBench.dir)
+	}
+	os.Exit(code)
 }
 
 // replica is one `fedgate serve` process of the fleet.
