@@ -184,71 +184,8 @@ func write(decl string, el *etree.Element, s *etree.WriteSettings) []byte {
 	defer xmlBuffers.Put(b)
 	b.Reset()
 	b.WriteString(decl)
-	writeElement(b, el, s)
+	xmlsig.WriteElement(b, el, s)
 	return bytes.Clone(b.Bytes())
-}
-
-// writeElement writes el as etree's Element.WriteTo does, byte for byte,
-// but without building each prefixed name as a new string, and copying
-// text that needs no escaping as it is; any other text goes through
-// etree's own escaping.
-func writeElement(b *bytes.Buffer, el *etree.Element, s *etree.WriteSettings) {
-	b.WriteByte('<')
-	writeName(b, el.Space, el.Tag)
-	for i := range el.Attr {
-		a := &el.Attr[i]
-		b.WriteByte(' ')
-		if !plain(a.Value) {
-			a.WriteTo(b, s)
-			continue
-		}
-		writeName(b, a.Space, a.Key)
-		b.WriteString(`="`)
-		b.WriteString(a.Value)
-		b.WriteByte('"')
-	}
-	if len(el.Child) == 0 && !s.CanonicalEndTags {
-		b.WriteString("/>")
-		return
-	}
-	b.WriteByte('>')
-	for _, t := range el.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			writeElement(b, t, s)
-		case *etree.CharData:
-			if t.IsCData() || !plain(t.Data) {
-				t.WriteTo(b, s)
-			} else {
-				b.WriteString(t.Data)
-			}
-		default:
-			t.WriteTo(b, s)
-		}
-	}
-	b.WriteString("</")
-	writeName(b, el.Space, el.Tag)
-	b.WriteByte('>')
-}
-
-func writeName(b *bytes.Buffer, space, local string) {
-	if space != "" {
-		b.WriteString(space)
-		b.WriteByte(':')
-	}
-	b.WriteString(local)
-}
-
-// plain says whether etree would write v unchanged in any of its modes:
-// printable ASCII other than the characters XML escapes.
-func plain(v string) bool {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c < 0x20 || c > 0x7e, c == '&', c == '<', c == '>', c == '\'', c == '"':
-			return false
-		}
-	}
-	return true
 }
 
 // Core is what the SAML IdP and the WS-Fed STS keep alike: the signing

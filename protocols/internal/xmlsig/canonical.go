@@ -118,12 +118,11 @@ func (c *canonicalizer) element(el *etree.Element) error {
 			attrs.Swap(j, j-1)
 		}
 	}
-	tag := el.FullTag()
 	c.w.WriteByte('<')
-	c.w.WriteString(tag)
+	writeName(c.w, el.Space, el.Tag)
 	for i := range attrs {
 		c.w.WriteByte(' ')
-		attrs[i].WriteTo(c.w, &canonicalSettings)
+		writeAttr(c.w, &attrs[i], &canonicalSettings)
 	}
 	c.w.WriteByte('>')
 	for _, t := range el.Child {
@@ -133,14 +132,14 @@ func (c *canonicalizer) element(el *etree.Element) error {
 				return err
 			}
 		case *etree.CharData:
-			t.WriteTo(c.w, &canonicalSettings)
+			writeText(c.w, t, &canonicalSettings)
 		case *etree.Comment: // exc-c14n without comments
 		default:
-			return fmt.Errorf("xmlsig: cannot canonicalise %T in %s", t, tag)
+			return fmt.Errorf("xmlsig: cannot canonicalise %T in %s", t, el.Tag)
 		}
 	}
 	c.w.WriteString("</")
-	c.w.WriteString(tag)
+	writeName(c.w, el.Space, el.Tag)
 	c.w.WriteByte('>')
 	c.scope, c.out, c.attrs = c.scope[:scopeMark], c.out[:outMark], c.attrs[:attrMark]
 	return nil

@@ -38,6 +38,14 @@ func shapes() map[string]*etree.Element {
 	at.CreateElement("saml:AttributeValue").SetText("")
 	out["saml2 attributes, xsi:type"] = a
 
+	one := assertion("_a3", "plain")
+	for _, r := range awkward { // each escaped character alone in plain text
+		v := one.CreateElement("saml:One")
+		v.CreateAttr("V", "x"+string(r)+"y")
+		v.SetText("x" + string(r) + "y")
+	}
+	out["one awkward character at a time"] = one
+
 	a11 := etree.NewElement("saml:Assertion")
 	a11.CreateAttr("xmlns:saml", "urn:oasis:names:tc:SAML:1.0:assertion")
 	a11.CreateAttr("MajorVersion", "1")
