@@ -18,15 +18,16 @@ import (
 // The page around its fields. The fields go between the two halves
 // written by attrEscaper: html/template's escaping of a field value (a
 // SAML Response is some 10 KB of base64) cost more than the rest of the
-// page; the action URL and the nonce stay with html/template.
+// page; the action URL stays with html/template.
 var (
 	autoPostHead = template.Must(template.New("head").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Signing in…</title></head>
 <body><form method="post" action="{{.Action}}">`))
-	autoPostTail = template.Must(template.New("tail").Parse(`
+	// The nonce is base64url, which html/template would write unchanged.
+	autoPostTail = [2]string{`
 <noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
-</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
-`))
+</form><script nonce="`, `">document.forms[0].submit()</script></body></html>
+`}
 )
 
 // attrEscaper escapes a quoted attribute value as html/template does
@@ -55,8 +56,7 @@ func AutoPost(w http.ResponseWriter, action string, fields []Field) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+
 		u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
-	data := struct{ Action, Nonce string }{action, nonce}
-	_ = autoPostHead.Execute(w, data)
+	_ = autoPostHead.Execute(w, struct{ Action string }{action})
 	for _, f := range fields {
 		_, _ = io.WriteString(w, `<input type="hidden" name="`)
 		_, _ = attrEscaper.WriteString(w, f.Name)
@@ -64,7 +64,9 @@ func AutoPost(w http.ResponseWriter, action string, fields []Field) {
 		_, _ = attrEscaper.WriteString(w, f.Value)
 		_, _ = io.WriteString(w, `">`)
 	}
-	_ = autoPostTail.Execute(w, data)
+	_, _ = io.WriteString(w, autoPostTail[0])
+	_, _ = io.WriteString(w, nonce)
+	_, _ = io.WriteString(w, autoPostTail[1])
 }
 
 // Error is a plain error page with the correlation id the broker put on
