@@ -77,7 +77,7 @@ func (s *Signer) Cert() *x509.Certificate { return s.cert }
 // signature does not depend on where it is put.
 //
 // It makes what goxmldsig's SigningContext.ConstructSignature makes (the
-// same ds:Signature, byte for byte: sign_test.go compares them) without
+// same ds:Signature, byte for byte: canonical_test.go compares them) without
 // copying el or building a signing context per call.
 func (s *Signer) Sign(el *etree.Element, idAttr string, pos int) error {
 	id := el.SelectAttrValue(idAttr, "")
