@@ -52,7 +52,7 @@ func (p *IdP) errorResponse(s *sp, pend *pending, sub string) ([]byte, error) {
 	if err := p.Signer(s.SHA1).Sign(resp, "ID", 1); err != nil {
 		return nil, err
 	}
-	return assertion.Serialize(resp)
+	return assertion.Serialize(resp), nil
 }
 
 // response is a successful Response carrying one assertion about id.
@@ -80,7 +80,7 @@ func (p *IdP) response(s *sp, pend *pending, id protocols.Identity) ([]byte, err
 			return nil, err
 		}
 	}
-	return assertion.Serialize(resp)
+	return assertion.Serialize(resp), nil
 }
 
 // assertion builds the saml:Assertion (unsigned). It declares its own

@@ -102,12 +102,7 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request, spv protocols.SessionP
 		refuse(s.App, err)
 		return
 	}
-	body, err := assertion.Serialize(resp)
-	if err != nil {
-		refuse(s.App, err)
-		return
-	}
-	postForm(w, s.SLOURL, "SAMLResponse", body, strings.TrimSpace(in.relayState))
+	postForm(w, s.SLOURL, "SAMLResponse", assertion.Serialize(resp), strings.TrimSpace(in.relayState))
 }
 
 // sessionOf: the LogoutRequest names the browser's session as fedgate

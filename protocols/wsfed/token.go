@@ -65,9 +65,7 @@ func (s *STS) rstr(rp *rp, p *pending, id protocols.Identity) ([]byte, error) {
 	r.CreateElement("t:TokenType").SetText(tokenType)
 	r.CreateElement("t:RequestType").SetText(nsTrust + "/Issue")
 	r.CreateElement("t:KeyType").SetText("http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey")
-	doc := etree.NewDocument()
-	doc.AddChild(r)
-	return doc.WriteToBytes()
+	return assertion.Fragment(r), nil
 }
 
 // saml11 is a SAML 1.1 assertion as ADFS issues it for Microsoft 365:

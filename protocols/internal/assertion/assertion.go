@@ -4,6 +4,7 @@
 package assertion
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -159,13 +160,32 @@ func ID() string {
 	return "_" + hex.EncodeToString(b)
 }
 
-// Serialize writes el as a UTF-8 XML document.
-func Serialize(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	doc.AddChild(el)
-	doc.WriteSettings.CanonicalEndTags = true
-	return doc.WriteToBytes()
+// xmlBuffers are reused by Serialize and Fragment: a signed answer is
+// several KB, which a fresh buffer would grow to by doubling each time.
+var xmlBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var (
+	documentSettings = etree.WriteSettings{CanonicalEndTags: true}
+	fragmentSettings = etree.WriteSettings{}
+)
+
+// Serialize writes el as a UTF-8 XML document (a SAML message), empty
+// elements with end tags.
+func Serialize(el *etree.Element) []byte {
+	return write(`<?xml version="1.0" encoding="UTF-8"?>`, el, &documentSettings)
+}
+
+// Fragment writes el alone, without an XML declaration, as a WS-Fed
+// wresult carries its RSTR.
+func Fragment(el *etree.Element) []byte { return write("", el, &fragmentSettings) }
+
+func write(decl string, el *etree.Element, s *etree.WriteSettings) []byte {
+	b := xmlBuffers.Get().(*bytes.Buffer)
+	defer xmlBuffers.Put(b)
+	b.Reset()
+	b.WriteString(decl)
+	xmlsig.WriteElement(b, el, s)
+	return bytes.Clone(b.Bytes())
 }
 
 // Core is what the SAML IdP and the WS-Fed STS keep alike: the signing

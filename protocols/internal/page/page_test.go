@@ -1,11 +1,44 @@
 package page
 
 import (
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 )
+
+// reference is the page as one html/template, escaping every value by
+// context: AutoPost writes the fields itself and must write the same.
+var reference = template.Must(template.New("post").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form method="post" action="{{.Action}}">
+{{- range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<noscript><p>Your browser does not run scripts: press the button to continue.</p><button type="submit">Continue</button></noscript>
+</form><script nonce="{{.Nonce}}">document.forms[0].submit()</script></body></html>
+`))
+
+func TestAutoPostEscapesAsHTMLTemplate(t *testing.T) {
+	awkward := "a+b/c= \"q\" 'a' <x> & \x00 \t\r\n 日本語 \xff\xfe \u2028 \ufdd0 {{.}} </script>"
+	for _, fields := range [][]Field{nil, {{"SAMLResponse", "PD94bWw+Cjw/eG1s/Q=="}}, {{"wa", "wsignin1.0"}, {"wresult", awkward}, {awkward, "r"}}} {
+		action := "https://app.example/acs?x=1&y=<'\"+>#f"
+		w := httptest.NewRecorder()
+		AutoPost(w, action, fields)
+		csp := w.Header().Get("Content-Security-Policy")
+		nonce := csp[strings.Index(csp, "'nonce-")+7:]
+		nonce = nonce[:strings.IndexByte(nonce, '\'')]
+		var want strings.Builder
+		if err := reference.Execute(&want, struct {
+			Action, Nonce string
+			Fields        []Field
+		}{action, nonce, fields}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.Body.String(); got != want.String() {
+			t.Errorf("page differs from html/template's\n got: %s\nwant: %s", got, want.String())
+		}
+	}
+}
 
 func TestAutoPost(t *testing.T) {
 	w := httptest.NewRecorder()

@@ -17,6 +17,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -33,6 +34,9 @@ var (
 	ErrNoSignature  = errors.New("xmlsig: element is not signed")
 	ErrBadSignature = errors.New("xmlsig: signature invalid")
 )
+
+// roundTrips are the buffers Parse writes its tree back into.
+var roundTrips = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Parse reads an untrusted document: at most limit bytes (DefaultMaxSize
 // when limit <= 0), no DOCTYPE, no entity references other than XML's own,
@@ -59,11 +63,17 @@ func Parse(data []byte, limit int) (*etree.Document, error) {
 	}
 	// Round trip: what etree holds, written out and read again, must be the
 	// tree encoding/xml saw in the original.
-	out, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrRoundTrip, err)
+	b := roundTrips.Get().(*bytes.Buffer)
+	defer roundTrips.Put(b)
+	b.Reset()
+	for _, t := range doc.Child { // as doc.WriteTo, without its bufio.Writer
+		if el, ok := t.(*etree.Element); ok {
+			WriteElement(b, el, &doc.WriteSettings)
+		} else {
+			t.WriteTo(b, &doc.WriteSettings)
+		}
 	}
-	second, err := scan(out, false)
+	second, err := scan(b.Bytes(), false)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRoundTrip, err)
 	}
