@@ -51,13 +51,13 @@ type memoHeaders struct {
 	h   http.Header
 }
 
-// memoReseal is the Set-Cookie line that resealed this cookie, handed
-// again to requests that still carry the old one (writeCookieSession).
+// memoReseal records that this cookie was resealed, so that requests still
+// carrying it are not resealed (nor told) again within a touch interval
+// (writeCookieSession). Not the Set-Cookie line itself: ~700 bytes a memo.
 type memoReseal struct {
 	name    string    // the cookie it was written to
 	at      time.Time // the LastSeen it carries
 	expires time.Time
-	line    string
 }
 
 func newSessionCache(max int) *sessionCache {
