@@ -91,7 +91,7 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 		}
 		m = snap.sessions.put(k, opened)
 	}
-	s := m.session()
+	s := m.session(r.Context())
 	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
 		return nil, why
 	}

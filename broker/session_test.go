@@ -296,3 +296,22 @@ func TestStaleCookieResealedOncePerInterval(t *testing.T) {
 		t.Fatalf("slid cookie refused: status %d", r.code)
 	}
 }
+
+// A request's first session from the cache lives in the request's state
+// (no allocation); any further one is its own copy, and changing either
+// changes neither the other nor the cached session.
+func TestMemoSessionCopies(t *testing.T) {
+	st := &reqState{Context: t.Context()}
+	m := &sessionMemo{s: Session{ID: "s1", LastSeen: time.Unix(100, 0)}}
+	first, second := m.session(st), m.session(st)
+	if first != &st.session || second == first || second.memo != m || first.memo != m {
+		t.Fatal("the first session is not the request's slot, or the second shares it")
+	}
+	first.LastSeen, second.Expires = time.Unix(200, 0), time.Unix(300, 0)
+	if !second.LastSeen.Equal(time.Unix(100, 0)) || !first.Expires.IsZero() || !m.s.LastSeen.Equal(time.Unix(100, 0)) || !m.s.Expires.IsZero() {
+		t.Fatal("a change to one copy reached another")
+	}
+	if other := m.session(t.Context()); other == first || other == second {
+		t.Fatal("a session outside a request shares a copy")
+	}
+}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/sha256"
 	"net/http"
 	"sync"
@@ -97,11 +98,19 @@ func (c *sessionCache) put(k cacheKey, s Session) *sessionMemo {
 // Sliding the idle timeout and capping the lifetime are not such changes.
 func (s *Session) changed() { s.memo = nil }
 
-// session is the cached session, as a copy the caller may change.
-func (m *sessionMemo) session() *Session {
-	s := m.s
+// session is the cached session, as a copy the caller may change: the
+// request's own slot (reqState.session) the first time, so that a proxied
+// request does not allocate one.
+func (m *sessionMemo) session(ctx context.Context) *Session {
+	var s *Session
+	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok && st.sessionUsed.CompareAndSwap(false, true) {
+		s = &st.session
+	} else {
+		s = new(Session)
+	}
+	*s = m.s
 	s.memo = m
-	return &s
+	return s
 }
 
 // folded is the session's user and groups as the policy compares them,
