@@ -89,7 +89,7 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 		if err := snap.sealer.openValue(snap.sealer.name(name), value, &opened); err != nil {
 			return nil, ""
 		}
-		m = snap.sessions.put(k, opened)
+		m = snap.sessions.put(k, len(value), opened)
 	}
 	s := m.session(r.Context())
 	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {

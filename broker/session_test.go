@@ -3,6 +3,7 @@ package broker
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -313,5 +314,42 @@ func TestMemoSessionCopies(t *testing.T) {
 	}
 	if other := m.session(t.Context()); other == first || other == second {
 		t.Fatal("a session outside a request shares a copy")
+	}
+}
+
+// The session cache holds a few hundred typical sessions at once (a busy
+// app's active users all hit it) but no more bytes than its bound however
+// many sessions pass through it, and large sessions take more of it.
+func TestSessionCacheBoundedByBytes(t *testing.T) {
+	c := newSessionCache(sessionCacheSize)
+	typical := strings.Repeat("v", 716) // a sealed session of a few groups
+	key := func(i int) cacheKey { return keyOf(appSessionCookie, typical+strconv.Itoa(i)) }
+	for i := range 400 {
+		c.put(key(i), len(typical), Session{ID: strconv.Itoa(i)})
+	}
+	for i := range 400 {
+		if m, ok := c.get(key(i)); !ok || m.s.ID != strconv.Itoa(i) {
+			t.Fatalf("typical session %d of 400 not cached", i)
+		}
+	}
+	total := func() (n int) {
+		for _, m := range c.m {
+			n += m.cost
+		}
+		return n
+	}
+	for i := range 10_000 {
+		c.put(key(i), len(typical), Session{})
+		c.put(key(i%10), len(typical), Session{}) // the same cookie opened again
+	}
+	if c.bytes != total() || c.bytes > sessionCacheBytes || len(c.m) < 500 {
+		t.Fatalf("%d entries costing %d bytes (counted %d), bound %d", len(c.m), total(), c.bytes, sessionCacheBytes)
+	}
+	large := strings.Repeat("v", 8<<10)
+	for i := range 1000 {
+		c.put(keyOf(appSessionCookie, large+strconv.Itoa(i)), len(large), Session{})
+	}
+	if c.bytes != total() || c.bytes > sessionCacheBytes || len(c.m) > sessionCacheBytes/memoCost(len(large)) {
+		t.Fatalf("large sessions: %d entries costing %d bytes (counted %d)", len(c.m), total(), c.bytes)
 	}
 }
