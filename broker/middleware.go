@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 type ctxKey struct{}
@@ -28,6 +29,12 @@ type reqState struct {
 	// answers, but that need not hold up its other work (finishAlongside).
 	after sync.WaitGroup
 	rec   statusRecorder // here, not allocated on its own
+	// idBuf holds id's bytes, and session the request's session as read
+	// from the session cache (sessionMemo.session): no allocation of
+	// their own on every proxied request. The session slot is taken once.
+	idBuf       [24]byte
+	session     Session
+	sessionUsed atomic.Bool
 }
 
 // Value answers ctxKey{} with the request's state, anything else from the
@@ -78,8 +85,11 @@ func newIDPrefix() string {
 	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
 }
 
-func newRequestID() string {
-	return idPrefix + strconv.FormatUint(idCounter.Add(1), 36)
+// setRequestID gives st a new correlation id, spelled in st.idBuf (the
+// prefix's 8 characters and at most 13 of a base-36 uint64 fit).
+func (st *reqState) setRequestID() {
+	b := strconv.AppendUint(append(st.idBuf[:0], idPrefix...), idCounter.Add(1), 36)
+	st.id = unsafe.String(&b[0], len(b))
 }
 
 // statusRecorder remembers the status code for metrics.
@@ -124,9 +134,10 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 	metrics := b.Metrics.route(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
 		snap := b.snap.Load()
-		st := &reqState{Context: r.Context(), id: id, snap: snap}
+		st := &reqState{Context: r.Context(), snap: snap}
+		st.setRequestID()
+		id := st.id
 		r = r.WithContext(st)
 		rec := &st.rec
 		rec.ResponseWriter = w

@@ -24,6 +24,13 @@ const revocationFresh = 5 * time.Second
 // however many sessions there are; an evicted entry is read again.
 const revocationCacheMax = 100_000
 
+// revocationSweepMin is the size from which the cache, once it has doubled
+// since the last sweep, drops the "not signed out" answers too old to be
+// used (revocationFresh) and moves into a map its own size: a Go map never
+// shrinks, and 10,000 sessions seen once each would otherwise stay in it
+// until the bound above (issue 17: RSS with the Redis store).
+const revocationSweepMin = 1024
+
 // errStoreDown marks a revocation check the store could not answer.
 var errStoreDown = errors.New("broker: store unavailable")
 
@@ -40,6 +47,7 @@ type revocations struct {
 	cached  map[string]revocation      // nil: no cache (a local store)
 	reading map[string]*revocationRead // reads in flight, shared by concurrent requests
 	changes uint64                     // bumped by every change; a read begun before one is not cached
+	sweepAt int                        // cache size that triggers a sweep
 }
 
 // revocationRead is one store read that concurrent checks wait for.
@@ -60,7 +68,7 @@ type revocation struct {
 func newRevocations(ctx context.Context, st store.Store, now func() time.Time) *revocations {
 	rv := &revocations{st: st, now: now}
 	if w, ok := st.(store.Watcher); ok {
-		rv.cached = make(map[string]revocation, 64)
+		rv.cached, rv.sweepAt = make(map[string]revocation, 64), revocationSweepMin
 		rv.reading = make(map[string]*revocationRead)
 		go w.Watch(ctx, rv.changed, rv.reset)
 	}
@@ -100,6 +108,9 @@ func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
 		delete(rv.reading, id)
 	}
 	if r.err == nil && rv.changes == gen { // no change arrived while we read: the answer is current
+		if len(rv.cached) >= rv.sweepAt {
+			rv.sweep()
+		}
 		if len(rv.cached) >= revocationCacheMax {
 			for k := range rv.cached { // map order is random: evict an arbitrary entry
 				delete(rv.cached, k)
@@ -111,6 +122,20 @@ func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
 	rv.mu.Unlock()
 	close(r.done)
 	return r.revoked, r.err
+}
+
+// sweep keeps what the cache can still answer with, in a new map; the
+// next sweep waits until that has doubled, so sweeping costs O(1) a check.
+// rv.mu is held.
+func (rv *revocations) sweep() {
+	kept := make(map[string]revocation, len(rv.cached)/2)
+	now := rv.now()
+	for id, e := range rv.cached {
+		if e.revoked || now.Sub(e.at) < revocationFresh {
+			kept[id] = e
+		}
+	}
+	rv.cached, rv.sweepAt = kept, max(revocationSweepMin, 2*len(kept))
 }
 
 // read asks the store; a store that cannot answer means signed out.

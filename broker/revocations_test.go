@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,4 +219,35 @@ func mustParse(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestRevocationCacheSwept: sessions seen once each do not pile up in the
+// cache (only fresh answers are worth keeping), while a sign-out and the
+// fresh answers survive a sweep.
+func TestRevocationCacheSwept(t *testing.T) {
+	clock := storetest.NewClock()
+	w := &watchedStore{Memory: store.NewMemory(clock.Now), watched: make(chan struct{})}
+	rv := newRevocations(t.Context(), w, clock.Now)
+	<-w.watched
+	_ = w.Memory.Put(t.Context(), "revoked:gone", []byte{1}, time.Time{})
+	if revoked, _ := rv.check(t.Context(), "gone"); !revoked {
+		t.Fatal("signed-out session not revoked")
+	}
+	for i := range 10_000 {
+		if i%100 == 0 {
+			clock.Advance(time.Second)
+		}
+		_, _ = rv.check(t.Context(), "s"+strconv.Itoa(i))
+	}
+	if n := len(rv.cached); n > 2*revocationSweepMin {
+		t.Fatalf("%d entries cached after 10,000 sessions seen once", n)
+	}
+	w.down.Store(true)
+	before := w.gets.Load()
+	if revoked, err := rv.check(t.Context(), "gone"); !revoked || err != nil {
+		t.Fatalf("sign-out lost in a sweep: revoked=%v err=%v", revoked, err)
+	}
+	if revoked, err := rv.check(t.Context(), "s9999"); revoked || err != nil || w.gets.Load() != before {
+		t.Fatalf("fresh answer lost in a sweep: revoked=%v err=%v reads=%d", revoked, err, w.gets.Load()-before)
+	}
 }

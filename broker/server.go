@@ -69,10 +69,10 @@ type Snapshot struct {
 	devices     []*device.Profile
 }
 
-// sessionCacheSize bounds the opened-cookie cache (about 1.3 KiB an entry
-// with its identity headers, 2 KiB once it holds a reseal's Set-Cookie
-// line): what signed-in users cost in memory is this bound, however many
-// there are. Past it, a cookie is opened again (tens of microseconds).
+// sessionCacheSize bounds the opened-cookie cache's entries, as
+// sessionCacheBytes bounds its bytes (sessioncache.go): what signed-in
+// users cost in memory is this bound, however many there are. Past it, a
+// cookie is opened again (tens of microseconds).
 // Measured with 10,000 users cycling (issue 17): RSS grew 1.59x over one
 // user with 4,096 entries, 1.34x with 2,048, 1.15x with 1,024; a busy
 // proxied app's few hundred active cookies still all fit.

@@ -89,9 +89,9 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 		if err := snap.sealer.openValue(snap.sealer.name(name), value, &opened); err != nil {
 			return nil, ""
 		}
-		m = snap.sessions.put(k, opened)
+		m = snap.sessions.put(k, len(value), opened)
 	}
-	s := m.session()
+	s := m.session(r.Context())
 	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
 		return nil, why
 	}
@@ -121,16 +121,18 @@ func (b *Server) revoked(r *http.Request, id string) (bool, error) {
 
 // writeCookieSession writes s into cookie name. A session read from a
 // cookie that was resealed (its idle timeout slid) less than a touch
-// interval ago gets that same sealed cookie again: a client that keeps
-// sending the old cookie (it ignores Set-Cookie, or its requests were
-// already on the way) is still told, but costs no seal per request. The
-// idle timeout is measured in steps of touchInterval anyway.
+// interval ago gets no Set-Cookie at all: the session already slid, and a
+// client still sending the old cookie (its requests were on the way, or it
+// ignores Set-Cookie) would otherwise get the ~700-byte line on every
+// response. After a touch interval it is resealed and told again, so a
+// lost response costs at most one touch interval of sliding (the idle
+// timeout is measured in touch-interval steps anyway), and a client that
+// never takes the new cookie still idles out by its own cookie's LastSeen.
 func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Session, name string) {
 	now := b.now()
 	if m := s.memo; m != nil {
 		if r := m.reseal.Load(); r != nil && r.name == name && r.expires.Equal(s.Expires) &&
 			now.Sub(r.at) < touchInterval(snap.Config.Session.Idle) {
-			w.Header().Add("Set-Cookie", r.line)
 			return
 		}
 	}
@@ -140,10 +142,9 @@ func (b *Server) writeCookieSession(w http.ResponseWriter, snap *Snapshot, s *Se
 		b.Logger.Error("session cookie not written", "err", err, "user", s.Identity.Subject)
 		return
 	}
-	line := c.String()
-	w.Header().Add("Set-Cookie", line)
+	w.Header().Add("Set-Cookie", c.String())
 	if s.memo != nil {
-		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires, line: line})
+		s.memo.reseal.Store(&memoReseal{name: name, at: s.LastSeen, expires: s.Expires})
 	}
 }
 

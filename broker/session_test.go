@@ -3,6 +3,7 @@ package broker
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,10 +244,10 @@ func TestMessagesComplete(t *testing.T) {
 	}
 }
 
-// A client that ignores Set-Cookie keeps sending its stale cookie: it gets
-// the same resealed cookie for a touch interval (not a new seal per
-// request), its idle timeout still runs from its own cookie, and the
-// resealed one slides.
+// A client that ignores Set-Cookie keeps sending its stale cookie: it is
+// resealed and told once per touch interval (not on every response), its
+// idle timeout still runs from its own cookie however often it comes, and
+// the resealed one slides.
 func TestStaleCookieResealedOncePerInterval(t *testing.T) {
 	e := newEnv(t)
 	stale := sessionValue(t, e)
@@ -268,20 +269,87 @@ func TestStaleCookieResealedOncePerInterval(t *testing.T) {
 		t.Fatal("stale cookie not resealed")
 	}
 	e.clock.Advance(10 * time.Second)
-	if again := resealed(withCookie(e, stale)); again != first {
-		t.Fatal("stale cookie sealed anew (or not told) within the touch interval")
+	if again := resealed(withCookie(e, stale)); again != "" {
+		t.Fatal("stale cookie told again within the touch interval")
 	}
 	e.clock.Advance(time.Minute)
 	later := resealed(withCookie(e, stale))
 	if later == "" || later == first {
 		t.Fatal("stale cookie not resealed after the touch interval")
 	}
-	// Idle is two hours: the stale cookie's last use is its sign-in.
-	e.clock.Advance(2*time.Hour - time.Minute)
+	// Idle is two hours: the stale cookie's last use is its sign-in, and
+	// using it every half minute, resealed or not, does not slide it.
+	var told int
+	for range 230 { // to 1h58m10s after the sign-in
+		e.clock.Advance(30 * time.Second)
+		if resealed(withCookie(e, stale)) != "" {
+			told++
+		}
+	}
+	if told < 100 || told > 120 {
+		t.Fatalf("stale cookie told %d times in two hours, want about once a minute", told)
+	}
+	e.clock.Advance(2 * time.Minute)
 	if r := withCookie(e, stale); r.code != http.StatusSeeOther {
 		t.Fatalf("stale cookie past its idle timeout: status %d, want a redirect to sign in", r.code)
 	}
 	if r := withCookie(e, later); r.code != http.StatusOK {
 		t.Fatalf("slid cookie refused: status %d", r.code)
+	}
+}
+
+// A request's first session from the cache lives in the request's state
+// (no allocation); any further one is its own copy, and changing either
+// changes neither the other nor the cached session.
+func TestMemoSessionCopies(t *testing.T) {
+	st := &reqState{Context: t.Context()}
+	m := &sessionMemo{s: Session{ID: "s1", LastSeen: time.Unix(100, 0)}}
+	first, second := m.session(st), m.session(st)
+	if first != &st.session || second == first || second.memo != m || first.memo != m {
+		t.Fatal("the first session is not the request's slot, or the second shares it")
+	}
+	first.LastSeen, second.Expires = time.Unix(200, 0), time.Unix(300, 0)
+	if !second.LastSeen.Equal(time.Unix(100, 0)) || !first.Expires.IsZero() || !m.s.LastSeen.Equal(time.Unix(100, 0)) || !m.s.Expires.IsZero() {
+		t.Fatal("a change to one copy reached another")
+	}
+	if other := m.session(t.Context()); other == first || other == second {
+		t.Fatal("a session outside a request shares a copy")
+	}
+}
+
+// The session cache holds a few hundred typical sessions at once (a busy
+// app's active users all hit it) but no more bytes than its bound however
+// many sessions pass through it, and large sessions take more of it.
+func TestSessionCacheBoundedByBytes(t *testing.T) {
+	c := newSessionCache(sessionCacheSize)
+	typical := strings.Repeat("v", 716) // a sealed session of a few groups
+	key := func(i int) cacheKey { return keyOf(appSessionCookie, typical+strconv.Itoa(i)) }
+	for i := range 400 {
+		c.put(key(i), len(typical), Session{ID: strconv.Itoa(i)})
+	}
+	for i := range 400 {
+		if m, ok := c.get(key(i)); !ok || m.s.ID != strconv.Itoa(i) {
+			t.Fatalf("typical session %d of 400 not cached", i)
+		}
+	}
+	total := func() (n int) {
+		for _, m := range c.m {
+			n += m.cost
+		}
+		return n
+	}
+	for i := range 10_000 {
+		c.put(key(i), len(typical), Session{})
+		c.put(key(i%10), len(typical), Session{}) // the same cookie opened again
+	}
+	if c.bytes != total() || c.bytes > sessionCacheBytes || len(c.m) < 500 {
+		t.Fatalf("%d entries costing %d bytes (counted %d), bound %d", len(c.m), total(), c.bytes, sessionCacheBytes)
+	}
+	large := strings.Repeat("v", 8<<10)
+	for i := range 1000 {
+		c.put(keyOf(appSessionCookie, large+strconv.Itoa(i)), len(large), Session{})
+	}
+	if c.bytes != total() || c.bytes > sessionCacheBytes || len(c.m) > sessionCacheBytes/memoCost(len(large)) {
+		t.Fatalf("large sessions: %d entries costing %d bytes (counted %d)", len(c.m), total(), c.bytes)
 	}
 }

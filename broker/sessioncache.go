@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/sha256"
 	"net/http"
 	"sync"
@@ -14,17 +15,38 @@ import (
 
 // sessionCache remembers opened session cookies by their exact value, so a
 // busy proxied app does not pay for HMAC, AES and JSON on every request,
-// nor for what is derived from the session alone (identity headers, a
-// reseal). It lives in a Snapshot: a reload (which may drop a cookie key,
-// change an app's headers) starts empty. It is bounded: past max entries it
-// forgets at random, so memory stays flat however many sessions there are.
-// Validity (expiry, idle, revocation) is still checked on every request by
-// the caller.
+// nor for what is derived from the session alone (identity headers, folded
+// policy inputs). It lives in a Snapshot: a reload (which may drop a cookie
+// key, change an app's headers) starts empty. It is bounded by entries and
+// by bytes: past either it forgets at random, so memory stays flat however
+// many sessions there are. Validity (expiry, idle, revocation) is still
+// checked on every request by the caller.
+//
+// The byte bound is the trade between memory and hit rate. An entry costs
+// about 2.5 times its cookie's length (the opened session, its claims, its
+// identity headers and folded groups: ~1.8 KiB for a ~700-byte cookie),
+// and the Go heap grows to twice what it holds, so 1,024 such entries were
+// a ~4 MB step in RSS between one user and 10,000 (issue 17). Half that
+// still holds ~550 typical sessions, which covers the few hundred that
+// are active at once on a busy app; a miss costs one cookie open (tens of
+// microseconds), and sessions with large identities get fewer entries
+// rather than more memory.
 type sessionCache struct {
-	mu  sync.RWMutex
-	m   map[cacheKey]*sessionMemo
-	max int
+	mu      sync.RWMutex
+	m       map[cacheKey]*sessionMemo
+	max     int // entries
+	bytes   int // the estimated cost of the entries held
+	maxCost int // bound on bytes
 }
+
+// sessionCacheBytes bounds the estimated bytes a snapshot's session cache
+// holds (see sessionCache).
+const sessionCacheBytes = 1 << 20
+
+// memoCost estimates what an entry for a cookie value of n bytes holds:
+// the opened session and what is derived from it are about twice the
+// sealed value, and the entry, its key and map slot a fixed part.
+func memoCost(n int) int { return 2*n + 512 }
 
 // cacheKey is the cookie's name (a value opens only under the name it was
 // sealed for) and the SHA-256 of its whole value: no concatenation per
@@ -42,6 +64,7 @@ type sessionMemo struct {
 	headers atomic.Pointer[memoHeaders]
 	folded  atomic.Pointer[policy.Folded] // the policy's view of user and groups
 	reseal  atomic.Pointer[memoReseal]
+	cost    int // memoCost, counted in sessionCache.bytes
 }
 
 // memoHeaders are an app's identity headers for the session (read-only:
@@ -51,17 +74,17 @@ type memoHeaders struct {
 	h   http.Header
 }
 
-// memoReseal is the Set-Cookie line that resealed this cookie, handed
-// again to requests that still carry the old one (writeCookieSession).
+// memoReseal records that this cookie was resealed, so that requests still
+// carrying it are not resealed (nor told) again within a touch interval
+// (writeCookieSession). Not the Set-Cookie line itself: ~700 bytes a memo.
 type memoReseal struct {
 	name    string    // the cookie it was written to
 	at      time.Time // the LastSeen it carries
 	expires time.Time
-	line    string
 }
 
 func newSessionCache(max int) *sessionCache {
-	return &sessionCache{m: make(map[cacheKey]*sessionMemo, 64), max: max}
+	return &sessionCache{m: make(map[cacheKey]*sessionMemo, 64), max: max, maxCost: sessionCacheBytes}
 }
 
 func keyOf(name, value string) cacheKey {
@@ -77,17 +100,24 @@ func (c *sessionCache) get(k cacheKey) (*sessionMemo, bool) {
 	return m, ok
 }
 
-func (c *sessionCache) put(k cacheKey, s Session) *sessionMemo {
-	m := &sessionMemo{s: s}
+// put caches s, opened from a cookie value of n bytes.
+func (c *sessionCache) put(k cacheKey, n int, s Session) *sessionMemo {
+	m := &sessionMemo{s: s, cost: memoCost(n)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		for k := range c.m { // map order is random: evict an arbitrary entry
-			delete(c.m, k)
+	if old, ok := c.m[k]; ok { // opened by two requests at once
+		delete(c.m, k)
+		c.bytes -= old.cost
+	}
+	for ek, e := range c.m { // map order is random: evict arbitrary entries
+		if len(c.m) < c.max && c.bytes+m.cost <= c.maxCost {
 			break
 		}
+		delete(c.m, ek)
+		c.bytes -= e.cost
 	}
 	c.m[k] = m
+	c.bytes += m.cost
 	return m
 }
 
@@ -97,11 +127,19 @@ func (c *sessionCache) put(k cacheKey, s Session) *sessionMemo {
 // Sliding the idle timeout and capping the lifetime are not such changes.
 func (s *Session) changed() { s.memo = nil }
 
-// session is the cached session, as a copy the caller may change.
-func (m *sessionMemo) session() *Session {
-	s := m.s
+// session is the cached session, as a copy the caller may change: the
+// request's own slot (reqState.session) the first time, so that a proxied
+// request does not allocate one.
+func (m *sessionMemo) session(ctx context.Context) *Session {
+	var s *Session
+	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok && st.sessionUsed.CompareAndSwap(false, true) {
+		s = &st.session
+	} else {
+		s = new(Session)
+	}
+	*s = m.s
 	s.memo = m
-	return &s
+	return s
 }
 
 // folded is the session's user and groups as the policy compares them,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -252,10 +253,13 @@ func stripCookies(h http.Header, strip func(string) bool) {
 			}
 		}
 	}
-	h.Del("Cookie")
-	if kept.Len() > 0 {
-		h.Set("Cookie", kept.String())
+	if kept.Len() == 0 {
+		delete(h, "Cookie")
+		return
 	}
+	// The one value goes in the slice the lines were in: h is the request's
+	// own (callers pass a clone or a header of their own).
+	h["Cookie"] = append(lines[:0], kept.String())
 }
 
 func hasCookieToStrip(line string, strip func(string) bool) bool {
@@ -274,7 +278,7 @@ func hasCookieToStrip(line string, strip func(string) bool) bool {
 // without those strip reports. Forward-auth hands it to the reverse proxy in
 // front, which cannot take one cookie out of a header reliably itself.
 func KeptCookies(h http.Header, strip func(string) bool) string {
-	out := http.Header{"Cookie": h.Values("Cookie")}
+	out := http.Header{"Cookie": slices.Clone(h.Values("Cookie"))}
 	stripCookies(out, strip)
 	return out.Get("Cookie")
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,9 +29,14 @@ func TestKeptCookies(t *testing.T) {
 		{"empty pieces dropped", []string{";theme=dark;; fedgate_app=X; ;sid=abc;"}, "theme=dark; sid=abc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{"Cookie": tc.lines}
+			h := http.Header{"Cookie": slices.Clone(tc.lines)}
 			if got := KeptCookies(h, own); got != tc.want {
 				t.Errorf("KeptCookies(%q) = %q, want %q", tc.lines, got, tc.want)
+			}
+			// The request's own header is left as it was: forward-auth
+			// reads it, and only a proxied request's clone is rewritten.
+			if !slices.Equal(h["Cookie"], tc.lines) {
+				t.Errorf("KeptCookies changed the header: %q, was %q", h["Cookie"], tc.lines)
 			}
 		})
 	}
