@@ -45,6 +45,11 @@ func redisOptions(c *config.Redis) (*redis.UniversalOptions, error) {
 	o := &redis.UniversalOptions{
 		Addrs: c.Addrs, MasterName: c.MasterName, Username: c.Username, Password: c.Password.Value(), DB: c.DB,
 		DialTimeout: c.Timeout, ReadTimeout: c.Timeout, WriteTimeout: c.Timeout,
+		// fedgate's values are markers, counters and MFA records of a few
+		// hundred bytes: go-redis's 32 KiB buffers per pooled connection
+		// (up to 10 per core, kept while idle) were most of the memory a
+		// burst of sign-ins left behind. Larger replies are still read whole.
+		ReadBufferSize: 4 << 10, WriteBufferSize: 4 << 10,
 	}
 	if c.Addr != "" && strings.Contains(c.Addr, "://") {
 		u, err := redis.ParseURL(c.Addr)
