@@ -1,24 +1,17 @@
 package saml
 
 import (
-	"bytes"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/fedgate/fedgate/broker"
-	"github.com/fedgate/fedgate/broker/keys"
-	"github.com/fedgate/fedgate/broker/store"
-	"github.com/fedgate/fedgate/config"
+	"github.com/fedgate/fedgate/broker/brokertest"
 	"github.com/fedgate/fedgate/protocols"
 )
 
@@ -28,31 +21,14 @@ type brokerSP struct {
 	t     *testing.T
 	f     *upFixture
 	srv   *httptest.Server
-	audit *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+	audit *brokertest.Buffer
 }
 
 func newBrokerSP(t *testing.T, change func(*UpstreamConfig)) *brokerSP {
 	t.Helper()
 	f := newUpFixture(t, change)
-	dir := t.TempDir()
-	yaml := `server: { public_url: "` + base + `", insecure_http: true }
+	// https: the broker's cookies are Secure, and the jar sends them only so.
+	h, audit := brokertest.Broker(t, `server: { public_url: "`+base+`", insecure_http: true }
 keys: { cookie: [unused.key] }
 store: { memory: true }
 upstreams:
@@ -60,31 +36,8 @@ upstreams:
 apps:
   - { id: demo, type: whoami, policy: all, upstreams: [partner] }
 policies: [all.yaml]
-`
-	for name, body := range map[string]string{"fedgate.yaml": yaml, "all.yaml": "policy: all\nrules:\n  - { name: all, allow: {} }\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := config.Load(filepath.Join(dir, "fedgate.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := keys.GenerateCookieKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := broker.NewSnapshot(cfg, []keys.CookieKey{ck}, []protocols.Upstream{f.u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit := &lockedBuffer{}
-	srv, err := broker.NewServer(broker.Deps{Logger: slog.New(slog.DiscardHandler), Audit: broker.NewAuditor(audit),
-		Metrics: broker.NewMetrics(), Store: store.NewMemory(f.u.now)}, snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewTLSServer(srv.Handler())
+`, map[string]string{"all.yaml": "policy: all\nrules:\n  - { name: all, allow: {} }\n"}, []protocols.Upstream{f.u}, f.u.now)
+	hs := httptest.NewTLSServer(h)
 	t.Cleanup(hs.Close)
 	return &brokerSP{t: t, f: f, srv: hs, audit: audit}
 }
@@ -145,7 +98,7 @@ func (b *brokerSP) answer(c *http.Client, state, samlResponse string) (int, []st
 func (b *brokerSP) lastSignIn() (outcome, reason string) {
 	b.t.Helper()
 	var ev struct{ Event, Outcome, Reason string }
-	for _, l := range b.audit.lines() {
+	for _, l := range strings.Split(string(b.audit.Bytes()), "\n") {
 		var e struct{ Event, Outcome, Reason string }
 		if json.Unmarshal([]byte(l), &e) == nil && e.Event == "signin" {
 			ev = e
