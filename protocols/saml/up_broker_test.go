@@ -2,6 +2,7 @@ package saml
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -76,14 +77,19 @@ func (b *brokerSP) login(c *http.Client) (state, reqID string) {
 }
 
 // answer POSTs a SAMLResponse to the ACS and returns the status and the
-// session cookies set.
+// session cookies set; a refusal's page must not say which check failed.
 func (b *brokerSP) answer(c *http.Client, state, samlResponse string) (int, []string) {
 	b.t.Helper()
 	r, err := c.PostForm(b.srv.URL+"/callback/partner", url.Values{"RelayState": {state}, "SAMLResponse": {samlResponse}})
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	page, _ := io.ReadAll(r.Body)
 	r.Body.Close()
+	if _, reason := b.lastSignIn(); r.StatusCode == http.StatusBadRequest &&
+		(!strings.Contains(string(page), "could not be verified") || strings.Contains(string(page), strings.TrimPrefix(reason, "upstream-answer-rejected:"))) {
+		b.t.Errorf("the refusal page is not the generic one, or names the check (%s):\n%s", reason, page)
+	}
 	var sessions []string
 	for _, ck := range r.Cookies() {
 		// The broker's session cookie (broker/session.go), set, not cleared.
