@@ -216,6 +216,9 @@ func (l *Buffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// String is what was written so far.
+func (l *Buffer) String() string { return string(l.Bytes()) }
+
 // Bytes is a copy of what was written so far.
 func (l *Buffer) Bytes() []byte {
 	l.mu.Lock()

@@ -48,6 +48,21 @@ async function sp(fg, id) {
   });
 }
 
+// enrolForREFEDSMFA enrols the authenticator offered on the enrol page,
+// confirms it with a computed code, continues to the SP and checks that
+// node-saml validates a Response with the REFEDS MFA class.
+async function enrolForREFEDSMFA(c, enrol, crm) {
+  const field = (name) => unescape(enrol.text.match(new RegExp(`name="${name}" value="([^"]+)"`))[1]);
+  const secret = enrol.text.match(/id="totp-secret">([A-Z2-7 ]+)</)[1].replaceAll(' ', '');
+  const codes = await c.follow(enrol.url.href, { method: 'POST', form: { csrf: field('csrf'), secret: field('secret'), code: totp(secret) } });
+  const cont = unescape(codes.text.match(/href="(\/mfa\/continue[^"]+)"/)[1]);
+  const { fields } = autoPost(await c.follow(new URL(cont, codes.url).href));
+  const { profile } = await crm.validatePostResponseAsync(fields);
+  assert.ok(profile.nameID);
+  const xml = Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
+  assert.match(xml, /AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+}
+
 describe('SAML IdP with fedgate TOTP step-up', () => {
   it('node-saml receives the MFA AuthnContextClassRef after enrolment, and Microsoft multipleauthn at an app that asks for it', async (t) => {
     const fg = await startFedgate(t, app('crm') + app('o365', 'mfa_class: "http://schemas.microsoft.com/claims/multipleauthn"'), more);
@@ -55,15 +70,7 @@ describe('SAML IdP with fedgate TOTP step-up', () => {
     const c = new Client();
     const enrol = await c.signIn(await c.follow(await crm.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw');
     assert.equal(enrol.url.pathname, '/mfa/enrol/otp', `${enrol.status}\n${enrol.text.slice(0, 300)}`);
-    const field = (name) => unescape(enrol.text.match(new RegExp(`name="${name}" value="([^"]+)"`))[1]);
-    const secret = enrol.text.match(/id="totp-secret">([A-Z2-7 ]+)</)[1].replaceAll(' ', '');
-    const codes = await c.follow(enrol.url.href, { method: 'POST', form: { csrf: field('csrf'), secret: field('secret'), code: totp(secret) } });
-    const cont = unescape(codes.text.match(/href="(\/mfa\/continue[^"]+)"/)[1]);
-    const { fields } = autoPost(await c.follow(new URL(cont, codes.url).href));
-    const { profile } = await crm.validatePostResponseAsync(fields);
-    assert.ok(profile.nameID);
-    const xml = Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
-    assert.match(xml, /AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+    await enrolForREFEDSMFA(c, enrol, crm);
 
     // The same session at an app that wants Microsoft's class.
     const o365 = await sp(fg, 'o365');
@@ -87,15 +94,7 @@ describe('SAML IdP with fedgate TOTP step-up', () => {
     assert.equal(callback, undefined, 'no Response before the second factor');
     assert.equal(enrol.url.pathname, '/mfa/enrol/otp', `${enrol.status} ${enrol.url}\n${enrol.text.slice(0, 300)}`);
     await fg.audit({ event: 'signin', outcome: 'success', upstream: 'corp-adfs' });
-    const field = (name) => unescape(enrol.text.match(new RegExp(`name="${name}" value="([^"]+)"`))[1]);
-    const secret = enrol.text.match(/id="totp-secret">([A-Z2-7 ]+)</)[1].replaceAll(' ', '');
-    const codes = await c.follow(enrol.url.href, { method: 'POST', form: { csrf: field('csrf'), secret: field('secret'), code: totp(secret) } });
-    const cont = unescape(codes.text.match(/href="(\/mfa\/continue[^"]+)"/)[1]);
-    const { fields } = autoPost(await c.follow(new URL(cont, codes.url).href));
-    const { profile } = await crm.validatePostResponseAsync(fields);
-    assert.ok(profile.nameID);
-    const xml = Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
-    assert.match(xml, /AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+    await enrolForREFEDSMFA(c, enrol, crm);
     await fg.audit({ event: 'mfa', outcome: 'success', rule: 'otp', upstream: 'corp-adfs' });
   });
 
