@@ -124,6 +124,9 @@ func upstreamReason(err error) string {
 	case errors.Is(err, protocols.ErrDeclined):
 		return "upstream-declined"
 	case errors.Is(err, protocols.ErrRejected):
+		if c := protocols.RejectedCheck(err); c != "" {
+			return "upstream-answer-rejected:" + string(c)
+		}
 		return "upstream-answer-rejected"
 	}
 	return "upstream-unavailable"

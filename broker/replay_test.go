@@ -1,70 +1,31 @@
-package broker
+package broker_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/auditlog"
+	"github.com/fedgate/fedgate/broker/brokertest"
 	"github.com/fedgate/fedgate/policy"
-)
-
-const replayConfig = `
-server: { public_url: "http://127.0.0.1:8080", insecure_http: true, trusted_proxies: [127.0.0.1/32] }
-keys: { cookie: [unused.key] }
-store: { memory: true }
-upstreams:
-  - { id: local, type: local }
-  - { id: partner, type: local }
-apps:
-  - { id: portal, type: whoami, policy: portal, upstreams: [local] }
-policies: [policies/*.yaml]
-`
-
-// portalPolicy is the policy in force while the week is recorded; the
-// edits below are what an operator proposes next.
-const portalPolicy = `policy: portal
-timezone: Asia/Tokyo
-networks: { office: [10.0.0.0/8] }
-rules:
-  - name: office
-    when: { networks: [office] }
-    allow: {}
-  - name: staff anywhere
-    when: { groups: [staff] }
-    allow: {}
-`
-
-const (
-	home   = "203.0.113.5"
-	office = "10.1.2.3"
 )
 
 // TestPolicyReplayOverAWeek records a week of real sign-ins (alice is
 // staff, eve is not; each signs in from home and from the office every
-// day, Wednesday to Tuesday), then replays the audit log through edited
-// policies: exactly the decisions each edit changes are reported, and
-// nothing else.
+// day, Wednesday to Tuesday: brokertest.RecordWeek), then replays the
+// audit log through edited policies: exactly the decisions each edit
+// changes are reported, and nothing else.
 func TestPolicyReplayOverAWeek(t *testing.T) {
-	e := newEnv(t)
-	e.reconfigure(replayConfig, map[string]string{"portal.yaml": portalPolicy})
-	for day := range 7 {
-		for _, v := range [][2]string{{"alice", home}, {"alice", office}, {"eve", home}, {"eve", office}} {
-			user, from := v[0], v[1]
-			c := e.from(from)
-			formURL, csrf := e.beginLogin(c, "/apps/portal/")
-			r := e.post(c, formURL, url.Values{"csrf": {csrf}, "upstream": {"local"}, "username": {user}, "password": {user + "-pw"}})
-			if allowed := r.code == 303; allowed != (user == "alice" || from == office) {
-				t.Fatalf("day %d: %s from %s: sign-in answered %d", day, user, from, r.code)
-			}
-		}
-		e.clock.Advance(24 * time.Hour)
-	}
 	var events []auditlog.Event
-	for _, ev := range e.audit.events(t) {
+	for _, line := range bytes.Split(bytes.TrimSpace(brokertest.RecordWeek(t)), []byte("\n")) {
+		var ev auditlog.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
 		if ev.Event == "access" {
 			events = append(events, ev)
 		}
@@ -104,7 +65,7 @@ rules:
 			"eve 10.1.2.3 Sat: allow → deny", "eve 10.1.2.3 Sun: allow → deny", "eve 10.1.2.3 Mon: allow → deny",
 			"eve 10.1.2.3 Tue: allow → deny",
 		}},
-		{"everyone else with MFA", portalPolicy + `  - name: anyone with MFA
+		{"everyone else with MFA", brokertest.PortalPolicy + `  - name: anyone with MFA
     allow: { mfa: {} }
 `, []string{
 			"eve 203.0.113.5 Wed: deny → step-up", "eve 203.0.113.5 Thu: deny → step-up", "eve 203.0.113.5 Fri: deny → step-up",

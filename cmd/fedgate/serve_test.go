@@ -18,25 +18,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fedgate/fedgate/broker/brokertest"
 )
 
 // lockedBuffer collects the server's logs from another goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = brokertest.Buffer
 
 const staffPolicy = "policy: staff-only\nrules:\n  - name: staff\n    when: { groups: [staff] }\n    allow: {}\n"
 

@@ -33,7 +33,7 @@ var builtinACPs = map[string]func(groups []string) ([]PolicyRule, string){
 	},
 	"Permit everyone and require MFA from unauthenticated devices": func([]string) ([]PolicyRule, string) {
 		return []PolicyRule{{Name: "everyone, with MFA", MFA: true}},
-			"fedgate has no device authentication: everyone is asked for MFA"
+			"ADFS device registrations do not carry over: everyone is asked for MFA; to exempt company PCs, add a devices: entry for the CA that issues their certificates and a first rule with device: (docs/mfa.md)"
 	},
 	"Permit everyone and require MFA, allow automatic device registration": func([]string) ([]PolicyRule, string) {
 		return []PolicyRule{{Name: "everyone, with MFA", MFA: true}},

@@ -26,7 +26,7 @@ func (u *Upstream) identity(ctx context.Context, c claimSet, forced bool) (proto
 		}
 	}
 	if id.Subject == "" {
-		return protocols.Identity{}, u.rejected("token has no subject claim (%s)", strings.Join(u.m.subject, ", "))
+		return protocols.Identity{}, u.rejected(protocols.CheckSubject, "token has no subject claim (%s)", strings.Join(u.m.subject, ", "))
 	}
 	// An email the IdP does not vouch for is never passed on, neither as
 	// the email nor as a username taken from the email claim.
@@ -76,10 +76,10 @@ func (u *Upstream) identity(ctx context.Context, c claimSet, forced bool) (proto
 	if _, present := c["auth_time"]; present {
 		t, ok := c.time("auth_time")
 		if !ok {
-			return protocols.Identity{}, u.rejected("auth_time %v is not a time", c["auth_time"])
+			return protocols.Identity{}, u.rejected(protocols.CheckToken, "auth_time %v is not a time", c["auth_time"])
 		}
 		if t.After(u.now().Add(u.cfg.skew())) {
-			return protocols.Identity{}, u.rejected("auth_time %s is in the future", t.UTC().Format(time.RFC3339))
+			return protocols.Identity{}, u.rejected(protocols.CheckNotYetValid, "auth_time %s is in the future", t.UTC().Format(time.RFC3339))
 		}
 		id.AuthTime = t.UTC()
 	} else if t, ok := c.time("iat"); ok && forced {
@@ -158,7 +158,7 @@ func (u *Upstream) groups(ctx context.Context, c claimSet) ([]string, error) {
 					"subject", c.str("oid"))
 				return nil, nil
 			}
-			return nil, u.rejected("groups overage: the user is in too many groups for the token to list (hint: emit only groups assigned to the application, or set groups_overage: warn)")
+			return nil, u.rejected(protocols.CheckGroups, "groups overage: the user is in too many groups for the token to list (hint: emit only groups assigned to the application, or set groups_overage: warn)")
 		}
 	}
 	return nil, nil

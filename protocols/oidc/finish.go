@@ -34,17 +34,17 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 			return protocols.Identity{}, err
 		}
 	} else if d.ISSParameter {
-		return protocols.Identity{}, u.rejected("authorization response has no iss, which the IdP's metadata promises (RFC 9207)")
+		return protocols.Identity{}, u.rejected(protocols.CheckIssuer, "authorization response has no iss, which the IdP's metadata promises (RFC 9207)")
 	}
 	if e := q.Get("error"); e != "" {
 		return protocols.Identity{}, fmt.Errorf("oidc: %s: IdP answered error %q: %s: %w", u.cfg.ID, clip(e), clip(q.Get("error_description")), protocols.ErrDeclined)
 	}
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(a.State)) != 1 {
-		return protocols.Identity{}, u.rejected("state does not match the login")
+		return protocols.Identity{}, u.rejected(protocols.CheckState, "state does not match the login")
 	}
 	code := q.Get("code")
 	if code == "" {
-		return protocols.Identity{}, u.rejected("callback has no code")
+		return protocols.Identity{}, u.rejected(protocols.CheckCode, "callback has no code")
 	}
 	oc := oauth2.Config{ClientID: u.cfg.ClientID, ClientSecret: u.cfg.ClientSecret.Value(), RedirectURL: a.CallbackURL,
 		Endpoint: oauth2.Endpoint{AuthURL: d.AuthURL, TokenURL: d.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, Scopes: u.cfg.scopes()}
@@ -53,7 +53,7 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
 			if re.Response.StatusCode < 500 {
-				return protocols.Identity{}, u.rejected("token endpoint refused the code: %s %s", clip(re.ErrorCode), clip(re.ErrorDescription))
+				return protocols.Identity{}, u.rejected(protocols.CheckCode, "token endpoint refused the code: %s %s", clip(re.ErrorCode), clip(re.ErrorDescription))
 			}
 			// Never the body: an error page may echo the request, which
 			// holds the client secret, the code and the PKCE verifier.
@@ -63,18 +63,18 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return protocols.Identity{}, u.rejected("%v", errNoIDToken)
+		return protocols.Identity{}, u.rejected(protocols.CheckToken, "%v", errNoIDToken)
 	}
 	claims, idt, err := u.verifyIDToken(ctx, d, raw, a.Nonce)
 	if err != nil {
 		return protocols.Identity{}, err
 	}
 	if hasIss && issParam != d.Issuer && issParam != claims.str("iss") {
-		return protocols.Identity{}, u.rejected("authorization response iss %q differs from the ID token's %q", issParam, claims.str("iss"))
+		return protocols.Identity{}, u.rejected(protocols.CheckIssuer, "authorization response iss %q differs from the ID token's %q", issParam, claims.str("iss"))
 	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			return protocols.Identity{}, u.rejected("at_hash does not match the access token")
+			return protocols.Identity{}, u.rejected(protocols.CheckToken, "at_hash does not match the access token")
 		}
 	}
 	if u.cfg.AccessTokenClaims {
@@ -83,7 +83,7 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 			return protocols.Identity{}, err
 		}
 		if at.str("sub") != "" && claims.str("sub") != "" && at.str("sub") != claims.str("sub") {
-			return protocols.Identity{}, u.rejected("access token sub differs from the ID token's")
+			return protocols.Identity{}, u.rejected(protocols.CheckSubject, "access token sub differs from the ID token's")
 		}
 		for k, v := range at {
 			if _, ok := claims[k]; !ok {
@@ -106,10 +106,10 @@ func (u *Upstream) checkIssParam(d *discovery, iss string) error {
 			if u.tenantAllowed(m[1]) {
 				return nil
 			}
-			return u.rejected("tenant %s is not allowed (allowed_tenants)", m[1])
+			return u.rejected(protocols.CheckTenant, "tenant %s is not allowed (allowed_tenants)", m[1])
 		}
 	}
-	return u.rejected("authorization response iss %q is not this upstream's issuer %q (mix-up?)", iss, d.Issuer)
+	return u.rejected(protocols.CheckIssuer, "authorization response iss %q is not this upstream's issuer %q (mix-up?)", iss, d.Issuer)
 }
 
 func (u *Upstream) tenantAllowed(tid string) bool {
@@ -135,42 +135,42 @@ func (u *Upstream) verifyIDToken(ctx context.Context, d *discovery, raw, nonce s
 		if strings.Contains(err.Error(), "fetching keys") {
 			return nil, nil, u.unavailable("jwks", err)
 		}
-		return nil, nil, u.rejected("ID token signature: %v", err)
+		return nil, nil, u.rejected(protocols.CheckSignature, "ID token signature: %v", err)
 	}
 	var c claimSet
 	if err := idt.Claims(&c); err != nil {
-		return nil, nil, u.rejected("ID token claims: %v", err)
+		return nil, nil, u.rejected(protocols.CheckMalformed, "ID token claims: %v", err)
 	}
 	wantIss := d.Issuer
 	if strings.Contains(wantIss, "{tenantid}") || u.cfg.preset() == PresetEntra {
 		tid := c.str("tid")
 		if tid == "" {
-			return nil, nil, u.rejected("ID token has no tid")
+			return nil, nil, u.rejected(protocols.CheckTenant, "ID token has no tid")
 		}
 		if !u.tenantAllowed(tid) {
-			return nil, nil, u.rejected("tenant %s is not allowed (allowed_tenants)", tid)
+			return nil, nil, u.rejected(protocols.CheckTenant, "tenant %s is not allowed (allowed_tenants)", tid)
 		}
 		wantIss = strings.Replace(wantIss, "{tenantid}", tid, 1)
 	}
 	if iss := c.str("iss"); iss != wantIss {
-		return nil, nil, u.rejected("ID token issuer %q is not %q", iss, wantIss)
+		return nil, nil, u.rejected(protocols.CheckIssuer, "ID token issuer %q is not %q", iss, wantIss)
 	}
 	if err := u.checkTimes(c, "ID token"); err != nil {
 		return nil, nil, err
 	}
 	aud := c.strs("aud")
 	if !slices.Contains(aud, u.cfg.ClientID) {
-		return nil, nil, u.rejected("ID token audience %q does not include client_id %q", aud, u.cfg.ClientID)
+		return nil, nil, u.rejected(protocols.CheckAudience, "ID token audience %q does not include client_id %q", aud, u.cfg.ClientID)
 	}
 	azp := c.str("azp")
 	if len(aud) > 1 && azp == "" {
-		return nil, nil, u.rejected("ID token has several audiences and no azp")
+		return nil, nil, u.rejected(protocols.CheckAudience, "ID token has several audiences and no azp")
 	}
 	if azp != "" && azp != u.cfg.ClientID {
-		return nil, nil, u.rejected("ID token azp %q is not client_id %q", azp, u.cfg.ClientID)
+		return nil, nil, u.rejected(protocols.CheckAudience, "ID token azp %q is not client_id %q", azp, u.cfg.ClientID)
 	}
 	if subtle.ConstantTimeCompare([]byte(c.str("nonce")), []byte(nonce)) != 1 {
-		return nil, nil, u.rejected("ID token nonce does not match this login (replayed or injected token)")
+		return nil, nil, u.rejected(protocols.CheckNonce, "ID token nonce does not match this login (replayed or injected token)")
 	}
 	return c, idt, nil
 }
@@ -179,21 +179,21 @@ func (u *Upstream) verifyIDToken(ctx context.Context, d *discovery, raw, nonce s
 // are used: signature, the access-token issuer, audience = resource, times.
 func (u *Upstream) verifyAccessToken(ctx context.Context, d *discovery, raw string) (claimSet, error) {
 	if raw == "" {
-		return nil, u.rejected("no access token to read claims from")
+		return nil, u.rejected(protocols.CheckToken, "no access token to read claims from")
 	}
 	t, err := u.verifier(d).Verify(ctx, raw)
 	if err != nil {
-		return nil, u.rejected("access token signature: %v", err)
+		return nil, u.rejected(protocols.CheckSignature, "access token signature: %v", err)
 	}
 	var c claimSet
 	if err := t.Claims(&c); err != nil {
-		return nil, u.rejected("access token claims: %v", err)
+		return nil, u.rejected(protocols.CheckMalformed, "access token claims: %v", err)
 	}
 	if iss := c.str("iss"); iss != d.AccessTokenIssuer {
-		return nil, u.rejected("access token issuer %q is not %q", iss, d.AccessTokenIssuer)
+		return nil, u.rejected(protocols.CheckIssuer, "access token issuer %q is not %q", iss, d.AccessTokenIssuer)
 	}
 	if aud := c.strs("aud"); !slices.Contains(aud, u.cfg.Resource) {
-		return nil, u.rejected("access token audience %q does not include resource %q", aud, u.cfg.Resource)
+		return nil, u.rejected(protocols.CheckAudience, "access token audience %q does not include resource %q", aud, u.cfg.Resource)
 	}
 	if err := u.checkTimes(c, "access token"); err != nil {
 		return nil, err
@@ -205,20 +205,20 @@ func (u *Upstream) checkTimes(c claimSet, what string) error {
 	now, skew := u.now(), u.cfg.skew()
 	exp, ok := c.time("exp")
 	if !ok {
-		return u.rejected("%s has no exp", what)
+		return u.rejected(protocols.CheckToken, "%s has no exp", what)
 	}
 	if !now.Before(exp.Add(skew)) {
-		return u.rejected("%s expired at %s", what, exp.UTC().Format(time.RFC3339))
+		return u.rejected(protocols.CheckExpired, "%s expired at %s", what, exp.UTC().Format(time.RFC3339))
 	}
 	iat, ok := c.time("iat")
 	if !ok {
-		return u.rejected("%s has no iat", what)
+		return u.rejected(protocols.CheckToken, "%s has no iat", what)
 	}
 	if iat.After(now.Add(skew)) {
-		return u.rejected("%s issued in the future (iat %s)", what, iat.UTC().Format(time.RFC3339))
+		return u.rejected(protocols.CheckNotYetValid, "%s issued in the future (iat %s)", what, iat.UTC().Format(time.RFC3339))
 	}
 	if nbf, ok := c.time("nbf"); ok && nbf.After(now.Add(skew)) {
-		return u.rejected("%s not valid before %s", what, nbf.UTC().Format(time.RFC3339))
+		return u.rejected(protocols.CheckNotYetValid, "%s not valid before %s", what, nbf.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -232,8 +232,8 @@ func (u *Upstream) unavailable(what string, err error) error {
 }
 
 // rejected is a failed check on the answer.
-func (u *Upstream) rejected(format string, args ...any) error {
-	return fmt.Errorf("oidc: %s: %s: %w", u.cfg.ID, fmt.Sprintf(format, args...), protocols.ErrRejected)
+func (u *Upstream) rejected(check protocols.Check, format string, args ...any) error {
+	return fmt.Errorf("oidc: %s: %w", u.cfg.ID, protocols.Rejectf(check, format, args...))
 }
 
 var errNoIDToken = errors.New("token response has no id_token")

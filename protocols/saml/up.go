@@ -208,14 +208,22 @@ func (u *Upstream) AnswerState(r *http.Request) string {
 
 // Finish verifies the POSTed Response against this login and maps it.
 func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.AuthRequest) (protocols.Identity, error) {
+	id, err := u.finish(ctx, r, a)
+	if err != nil {
+		return protocols.Identity{}, fmt.Errorf("saml: %s: %w", u.cfg.ID, err)
+	}
+	return id, nil
+}
+
+func (u *Upstream) finish(ctx context.Context, r *http.Request, a protocols.AuthRequest) (protocols.Identity, error) {
 	if r.Method != http.MethodPost {
-		return protocols.Identity{}, u.rejected("the answer must come by HTTP-POST")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckBinding, "the answer must come by HTTP-POST")
 	}
 	if err := r.ParseForm(); err != nil {
-		return protocols.Identity{}, u.rejected("unreadable form: %v", err)
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckBinding, "unreadable form: %v", err)
 	}
 	if r.PostForm.Get("RelayState") != a.State {
-		return protocols.Identity{}, u.rejected("RelayState is not this login's")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckState, "RelayState is not this login's")
 	}
 	md := u.md.Load()
 	now := u.now()
@@ -230,23 +238,14 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 	}
 	ans, err := check.checkResponse(r.PostForm.Get("SAMLResponse"))
 	if se := (*errStatus)(nil); errors.As(err, &se) {
-		return protocols.Identity{}, fmt.Errorf("saml: %s: %w: %w", u.cfg.ID, protocols.ErrDeclined, err)
+		return protocols.Identity{}, fmt.Errorf("%w: %w", protocols.ErrDeclined, err)
 	}
 	if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
+		// Every check names itself; anything else is still a refusal.
+		return protocols.Identity{}, protocols.Reject(protocols.CheckMalformed, err)
 	}
-	if err := samltoken.Settle(ctx, ans, a, now, u.cfg.skew()); errors.Is(err, protocols.ErrUnavailable) {
-		return protocols.Identity{}, fmt.Errorf("saml: %s: %w", u.cfg.ID, err)
-	} else if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
+	if err := samltoken.Settle(ctx, ans, a, now, u.cfg.skew()); err != nil {
+		return protocols.Identity{}, err
 	}
-	id, err := u.cfg.mapping().Identity(u.cfg.ID, ans)
-	if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
-	}
-	return id, nil
-}
-
-func (u *Upstream) rejected(format string, args ...any) error {
-	return fmt.Errorf("saml: %s: %s: %w", u.cfg.ID, fmt.Sprintf(format, args...), protocols.ErrRejected)
+	return u.cfg.mapping().Identity(u.cfg.ID, ans)
 }

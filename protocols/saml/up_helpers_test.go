@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -33,8 +34,11 @@ type upFixture struct {
 	idp, sp, evil xmlsigtest.Key
 	u             *Upstream
 	login         protocols.AuthRequest
-	mu            sync.Mutex
-	used          map[string]bool
+	// reqID, when set, is the AuthnRequest ID answers are for (a login
+	// begun elsewhere, by the broker); else that of login.
+	reqID string
+	mu    sync.Mutex
+	used  map[string]bool
 }
 
 func idpMetadataXML(certs ...xmlsigtest.Key) string {
@@ -87,7 +91,7 @@ type minted struct {
 }
 
 func (f *upFixture) answer() *minted {
-	return &minted{f: f, now: fixedNow, respID: "_resp1", assertID: "_assert1", reqID: requestID(f.login.Nonce),
+	return &minted{f: f, now: fixedNow, respID: "_resp1", assertID: "_assert1", reqID: cmp.Or(f.reqID, requestID(f.login.Nonce)),
 		dest: upCallback, recipient: upCallback, audience: upSP, issuer: upIdP, nameID: "alice@corp.example",
 		nameIDFormat: preset.NameIDPersistent, class: ClassPasswordProtected,
 		notBefore: fixedNow.Add(-time.Minute), notOnOrAfter: fixedNow.Add(5 * time.Minute),

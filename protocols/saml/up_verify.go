@@ -2,12 +2,11 @@ package saml
 
 import (
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/beevik/etree"
 
+	"github.com/fedgate/fedgate/protocols"
 	"github.com/fedgate/fedgate/protocols/internal/samltoken"
 	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
@@ -43,43 +42,38 @@ func (e *errStatus) Error() string {
 func (c answerCheck) checkResponse(b64 string) (*samltoken.Answer, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(b64), ""))
 	if err != nil {
-		return nil, fmt.Errorf("SAMLResponse is not base64: %v", err)
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "SAMLResponse is not base64: %v", err)
 	}
-	doc, err := xmlsig.Parse(raw, maxResponse)
+	doc, err := samltoken.Parse(raw, maxResponse)
 	if err != nil {
 		return nil, err
-	}
-	if samltoken.HasComment(doc.Root()) {
-		// No IdP sends comments; they split text so that a careless reader
-		// takes "alice@corp" from a signed "alice@corp<!---->.evil".
-		return nil, errors.New("the answer contains XML comments")
 	}
 	return c.response(doc.Root())
 }
 
 func (c answerCheck) response(root *etree.Element) (*samltoken.Answer, error) {
 	if root.Tag != "Response" || root.NamespaceURI() != nsProtocol {
-		return nil, fmt.Errorf("root is %s, not samlp:Response", root.FullTag())
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "root is %s, not samlp:Response", root.FullTag())
 	}
 	resp, signed := root, false
 	if xmlsig.Signed(root) {
 		v, err := c.Verifier.Verify(root, "ID")
 		if err != nil {
-			return nil, fmt.Errorf("response signature: %w", err)
+			return nil, protocols.Rejectf(protocols.CheckSignature, "response signature: %w", err)
 		}
 		resp, signed = v, true
 	}
 	if v := resp.SelectAttrValue("Version", ""); v != "2.0" {
-		return nil, fmt.Errorf("response version %q", v)
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "response version %q", v)
 	}
 	if d := resp.SelectAttrValue("Destination", ""); d != c.Assertion.Recipient {
-		return nil, fmt.Errorf("response Destination %q is not %s", d, c.Assertion.Recipient)
+		return nil, protocols.Rejectf(protocols.CheckDestination, "response Destination %q is not %s", d, c.Assertion.Recipient)
 	}
 	if irt := resp.SelectAttrValue("InResponseTo", ""); irt != c.Assertion.RequestID {
-		return nil, fmt.Errorf("response InResponseTo %q is not this login's request", irt)
+		return nil, protocols.Rejectf(protocols.CheckInResponseTo, "response InResponseTo %q is not this login's request", irt)
 	}
 	if iss := childNS(resp, nsAssertion, "Issuer"); iss != nil && strings.TrimSpace(iss.Text()) != c.Assertion.Issuer {
-		return nil, fmt.Errorf("response Issuer %q is not %s", iss.Text(), c.Assertion.Issuer)
+		return nil, protocols.Rejectf(protocols.CheckIssuer, "response Issuer %q is not %s", iss.Text(), c.Assertion.Issuer)
 	}
 	if err := status(resp); err != nil {
 		return nil, err
@@ -91,29 +85,29 @@ func (c answerCheck) response(root *etree.Element) (*samltoken.Answer, error) {
 		}
 	}
 	if len(found) != 1 {
-		return nil, fmt.Errorf("want exactly one assertion, have %d", len(found))
+		return nil, protocols.Rejectf(protocols.CheckStructure, "want exactly one assertion, have %d", len(found))
 	}
 	a := found[0]
 	if a.Tag == "EncryptedAssertion" {
 		if c.Decrypt == nil {
-			return nil, errors.New("encrypted assertion, but no decryption key is configured")
+			return nil, protocols.Rejectf(protocols.CheckDecryption, "encrypted assertion, but no decryption key is configured")
 		}
 		plain, err := c.Decrypt(a)
 		if err != nil {
-			return nil, err
+			return nil, protocols.Reject(protocols.CheckDecryption, err)
 		}
 		a = plain
 	} else if c.Encrypted {
-		return nil, errors.New("the assertion is not encrypted")
+		return nil, protocols.Rejectf(protocols.CheckEncryption, "the assertion is not encrypted")
 	}
 	if xmlsig.Signed(a) {
 		v, err := c.Verifier.Verify(a, "ID")
 		if err != nil {
-			return nil, fmt.Errorf("assertion signature: %w", err)
+			return nil, protocols.Rejectf(protocols.CheckSignature, "assertion signature: %w", err)
 		}
 		a = v
 	} else if !signed || c.SignedAssertion {
-		return nil, errors.New("the assertion is not signed")
+		return nil, protocols.Rejectf(protocols.CheckSignature, "the assertion is not signed")
 	}
 	return c.Assertion.Assertion(a)
 }
@@ -126,7 +120,7 @@ func status(resp *etree.Element) error {
 		code = childNS(st, nsProtocol, "StatusCode")
 	}
 	if code == nil {
-		return errors.New("response has no StatusCode")
+		return protocols.Rejectf(protocols.CheckMalformed, "response has no StatusCode")
 	}
 	v := code.SelectAttrValue("Value", "")
 	if v == StatusSuccess {

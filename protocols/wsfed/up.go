@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -123,34 +122,37 @@ func (u *Upstream) AnswerState(r *http.Request) string {
 
 // Finish verifies the posted wresult against this login and maps it.
 func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.AuthRequest) (protocols.Identity, error) {
+	id, err := u.finish(ctx, r, a)
+	if err != nil {
+		return protocols.Identity{}, fmt.Errorf("wsfed: %s: %w", u.cfg.ID, err)
+	}
+	return id, nil
+}
+
+func (u *Upstream) finish(ctx context.Context, r *http.Request, a protocols.AuthRequest) (protocols.Identity, error) {
 	if r.Method != http.MethodPost {
-		return protocols.Identity{}, u.rejected("the answer must come by HTTP-POST")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckBinding, "the answer must come by HTTP-POST")
 	}
 	if err := r.ParseForm(); err != nil {
-		return protocols.Identity{}, u.rejected("unreadable form: %v", err)
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckBinding, "unreadable form: %v", err)
 	}
 	if r.PostForm.Get("wa") != "wsignin1.0" {
-		return protocols.Identity{}, u.rejected("wa is %q, not wsignin1.0", r.PostForm.Get("wa"))
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckBinding, "wa is %q, not wsignin1.0", r.PostForm.Get("wa"))
 	}
 	if r.PostForm.Get("wctx") != wctx(a) {
-		return protocols.Identity{}, u.rejected("wctx is not this login's")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckState, "wctx is not this login's")
 	}
 	now := u.now()
 	check := samltoken.Check{Issuer: u.cfg.EntityID, Audience: u.realm, Now: now, Skew: u.cfg.skew()}
 	ans, err := u.checkResult([]byte(r.PostForm.Get("wresult")), check)
 	if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
+		// Every check names itself; anything else is still a refusal.
+		return protocols.Identity{}, protocols.Reject(protocols.CheckMalformed, err)
 	}
-	if err := samltoken.Settle(ctx, ans, a, now, u.cfg.skew()); errors.Is(err, protocols.ErrUnavailable) {
-		return protocols.Identity{}, fmt.Errorf("wsfed: %s: %w", u.cfg.ID, err)
-	} else if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
+	if err := samltoken.Settle(ctx, ans, a, now, u.cfg.skew()); err != nil {
+		return protocols.Identity{}, err
 	}
-	id, err := u.cfg.Claims.Mapping(u.cfg.preset(), u.cfg.evidence()).Identity(u.cfg.ID, ans)
-	if err != nil {
-		return protocols.Identity{}, u.rejected("%v", err)
-	}
-	return id, nil
+	return u.cfg.Claims.Mapping(u.cfg.preset(), u.cfg.evidence()).Identity(u.cfg.ID, ans)
 }
 
 // checkResult reads the wresult: one RequestSecurityTokenResponse (WS-Trust
@@ -158,29 +160,26 @@ func (u *Upstream) Finish(ctx context.Context, r *http.Request, a protocols.Auth
 // is exactly one signed SAML 1.1 or 2.0 assertion; only its verified copy
 // is read.
 func (u *Upstream) checkResult(raw []byte, check samltoken.Check) (*samltoken.Answer, error) {
-	doc, err := xmlsig.Parse(raw, maxResult)
+	doc, err := samltoken.Parse(raw, maxResult)
 	if err != nil {
 		return nil, err
 	}
 	root := doc.Root()
-	if samltoken.HasComment(root) {
-		return nil, errors.New("the answer contains XML comments")
-	}
 	rstr := root
 	if root.Tag == "RequestSecurityTokenResponseCollection" && root.NamespaceURI() == nsTrust13 {
 		kids := root.ChildElements()
 		if len(kids) != 1 {
-			return nil, fmt.Errorf("want one RequestSecurityTokenResponse, have %d", len(kids))
+			return nil, protocols.Rejectf(protocols.CheckStructure, "want one RequestSecurityTokenResponse, have %d", len(kids))
 		}
 		rstr = kids[0]
 	}
 	ns := rstr.NamespaceURI()
 	if rstr.Tag != "RequestSecurityTokenResponse" || (ns != nsTrust && ns != nsTrust13) {
-		return nil, fmt.Errorf("wresult is %s, not a RequestSecurityTokenResponse", rstr.FullTag())
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "wresult is %s, not a RequestSecurityTokenResponse", rstr.FullTag())
 	}
 	rst := samltoken.ChildNS(rstr, ns, "RequestedSecurityToken")
 	if rst == nil || len(rst.ChildElements()) != 1 {
-		return nil, errors.New("want exactly one token in RequestedSecurityToken")
+		return nil, protocols.Rejectf(protocols.CheckStructure, "want exactly one token in RequestedSecurityToken")
 	}
 	tok := rst.ChildElements()[0]
 	v := xmlsig.Verifier{Certs: u.md.Certs, AllowSHA1: u.cfg.SHA1}
@@ -195,11 +194,7 @@ func (u *Upstream) checkResult(raw []byte, check samltoken.Check) (*samltoken.An
 			return check.Assertion(verified)
 		}
 	default:
-		return nil, fmt.Errorf("token %s is not a SAML assertion", tok.FullTag())
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "token %s is not a SAML assertion", tok.FullTag())
 	}
-	return nil, fmt.Errorf("token signature: %w", err)
-}
-
-func (u *Upstream) rejected(format string, args ...any) error {
-	return fmt.Errorf("wsfed: %s: %s: %w", u.cfg.ID, fmt.Sprintf(format, args...), protocols.ErrRejected)
+	return nil, protocols.Rejectf(protocols.CheckSignature, "token signature: %w", err)
 }

@@ -176,62 +176,63 @@ func TestUpstreamBeginWSFed(t *testing.T) {
 func TestUpstreamWSFedRefuses(t *testing.T) {
 	other := xmlsigtest.NewKey(t, "other-sts")
 	cases := []struct {
-		name string
-		make func(t *testing.T, f *rpFixture) (wctx, wresult string)
-		want string
-		cfg  func(*UpstreamConfig)
+		name  string
+		make  func(t *testing.T, f *rpFixture) (wctx, wresult string)
+		check protocols.Check // what the audit reason names
+		want  string
+		cfg   func(*UpstreamConfig)
 	}{
-		{name: "wctx of another login", want: "wctx", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "wctx of another login", check: protocols.CheckState, want: "wctx", make: func(t *testing.T, f *rpFixture) (string, string) {
 			o := f.login
 			o.Nonce = "another"
 			return wctx(o), rstrOf(signed11(t, f.sts, f.token(), false))
 		}},
-		{name: "wrong audience", want: "audience", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "wrong audience", check: protocols.CheckAudience, want: "audience", make: func(t *testing.T, f *rpFixture) (string, string) {
 			tok := f.token()
 			tok.audience = "urn:other"
 			return wctx(f.login), rstrOf(signed11(t, f.sts, tok, false))
 		}},
-		{name: "wrong issuer", want: "Issuer", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "wrong issuer", check: protocols.CheckIssuer, want: "Issuer", make: func(t *testing.T, f *rpFixture) (string, string) {
 			tok := f.token()
 			tok.issuer = "http://evil.example/adfs/services/trust"
 			return wctx(f.login), rstrOf(signed11(t, f.sts, tok, false))
 		}},
-		{name: "expired", want: "expired", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "expired", check: protocols.CheckExpired, want: "expired", make: func(t *testing.T, f *rpFixture) (string, string) {
 			tok := f.token()
 			tok.notBefore, tok.notOnOrAfter = fixedNow.Add(-2*time.Hour), fixedNow.Add(-time.Hour)
 			return wctx(f.login), rstrOf(signed11(t, f.sts, tok, false))
 		}},
-		{name: "not yet valid", want: "not yet valid", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "not yet valid", check: protocols.CheckNotYetValid, want: "not yet valid", make: func(t *testing.T, f *rpFixture) (string, string) {
 			tok := f.token()
 			tok.notBefore = fixedNow.Add(time.Hour)
 			return wctx(f.login), rstrOf(signed11(t, f.sts, tok, false))
 		}},
-		{name: "unsigned", want: "not signed", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "unsigned", check: protocols.CheckSignature, want: "not signed", make: func(t *testing.T, f *rpFixture) (string, string) {
 			return wctx(f.login), rstrOf(f.token().xml(""))
 		}},
-		{name: "signed by a key not in the metadata", want: "signature", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "signed by a key not in the metadata", check: protocols.CheckSignature, want: "signature", make: func(t *testing.T, f *rpFixture) (string, string) {
 			return wctx(f.login), rstrOf(signed11(t, other, f.token(), false))
 		}},
-		{name: "sha1 not allowed", want: "not allowed", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "sha1 not allowed", check: protocols.CheckSignature, want: "not allowed", make: func(t *testing.T, f *rpFixture) (string, string) {
 			return wctx(f.login), rstrOf(signed11(t, f.sts, f.token(), true))
 		}},
-		{name: "tampered upn", want: "signature", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "tampered upn", check: protocols.CheckSignature, want: "signature", make: func(t *testing.T, f *rpFixture) (string, string) {
 			s := signed11(t, f.sts, f.token(), false)
 			return wctx(f.login), rstrOf(strings.Replace(s, ">alice@corp.example<", ">admin@corp.example<", 1))
 		}},
-		{name: "comment in the NameIdentifier", want: "comments", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "comment in the NameIdentifier", check: protocols.CheckComment, want: "comments", make: func(t *testing.T, f *rpFixture) (string, string) {
 			tok := f.token()
 			tok.upn = "alice@corp.example.evil"
 			s := signed11(t, f.sts, tok, false)
 			return wctx(f.login), rstrOf(strings.Replace(s, "alice@corp.example.evil", "alice@corp.example<!---->.evil", 1))
 		}},
-		{name: "two tokens", want: "exactly one token", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "two tokens", check: protocols.CheckStructure, want: "exactly one token", make: func(t *testing.T, f *rpFixture) (string, string) {
 			s := signed11(t, f.sts, f.token(), false)
 			evil := f.token()
 			evil.id, evil.upn = "_evil", "admin@corp.example"
 			return wctx(f.login), rstrOf(evil.xml("") + s)
 		}},
-		{name: "DTD", want: "DTD", make: func(t *testing.T, f *rpFixture) (string, string) {
+		{name: "DTD", check: protocols.CheckDTD, want: "DTD", make: func(t *testing.T, f *rpFixture) (string, string) {
 			return wctx(f.login), `<!DOCTYPE x [<!ENTITY e "x">]>` + rstrOf(signed11(t, f.sts, f.token(), false))
 		}},
 	}
@@ -240,8 +241,8 @@ func TestUpstreamWSFedRefuses(t *testing.T) {
 			f := newRPFixture(t, c.cfg)
 			wc, wr := c.make(t, f)
 			id, err := f.post(wc, wr)
-			if !errors.Is(err, protocols.ErrRejected) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v, want rejected with %q", err, c.want)
+			if !errors.Is(err, protocols.ErrRejected) || !strings.Contains(err.Error(), c.want) || protocols.RejectedCheck(err) != c.check {
+				t.Fatalf("err = %v (check %q), want rejected with %q, check %q", err, protocols.RejectedCheck(err), c.want, c.check)
 			}
 			if id.Subject != "" {
 				t.Errorf("identity with the refusal: %+v", id)
@@ -256,7 +257,7 @@ func TestUpstreamWSFedReplay(t *testing.T) {
 	if _, err := f.post(wctx(f.login), wr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.post(wctx(f.login), wr); !errors.Is(err, protocols.ErrRejected) || !strings.Contains(err.Error(), "replay") {
+	if _, err := f.post(wctx(f.login), wr); !errors.Is(err, protocols.ErrRejected) || protocols.RejectedCheck(err) != protocols.CheckReplay {
 		t.Fatalf("replayed token: %v", err)
 	}
 }

@@ -35,7 +35,7 @@ describe('oidc upstream: refused sign-ins', () => {
     const r = await new Client().signIn(fg.base, 'wiki', 'someone@partner.example');
     assert.equal(r.status, 400);
     assert.match(text(r.text), /could not be verified/);
-    await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'entra-partners', reason: 'upstream-answer-rejected' });
+    await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'entra-partners', reason: 'upstream-answer-rejected:tenant' });
     assert.match(fg.stderr(), /tenant 7c1a2b3d-[0-9a-f-]+ is not allowed/);
   });
 
@@ -44,7 +44,7 @@ describe('oidc upstream: refused sign-ins', () => {
     const r = await new Client().signIn(fg.base, 'wiki', 'olga@example.co.jp');
     assert.equal(r.status, 400);
     assert.match(text(r.text), /could not be verified/);
-    await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'entra', reason: 'upstream-answer-rejected' });
+    await fg.audit({ event: 'signin', outcome: 'failure', upstream: 'entra', reason: 'upstream-answer-rejected:groups' });
     assert.match(fg.stderr(), /groups overage/);
   });
 

@@ -21,10 +21,23 @@ export const BYE = `${RP}/bye`;
 export const SECRET = 'portal-secret-0123456789abcdef';
 export const POST_SECRET = 'forms-secret-0123456789abcdef';
 
+// adfsUpstream is the upstream list item for the ADFS-shaped peer at issuer.
+export const adfsUpstream = (issuer) => `  - { id: corp-adfs, type: oidc, preset: adfs, name: Corp ADFS, domains: [corp.example], issuer: "${issuer}",
+      client_id: ${CLIENT_ID}, client_secret: ${CLIENT_SECRET}, scopes: [profile, email, allatclaims], group_dn: cn }
+`;
+
+// startADFS starts the ADFS-shaped oidc-provider peer for a fedgate at
+// base (until the test ends) and returns its issuer. Its alice signs in
+// without MFA unless asked for it.
+export async function startADFS(t, base) {
+  const adfs = await startOP('adfs', { redirectUris: [`${base}/callback/corp-adfs`] });
+  t.after(() => adfs.stop());
+  return adfs.issuer;
+}
+
 function config(port, upstream, mfa) {
   const up = upstream
-    ? `  - { id: corp-adfs, type: oidc, preset: adfs, name: Corp ADFS, domains: [corp.example], issuer: "${upstream}",
-      client_id: ${CLIENT_ID}, client_secret: ${CLIENT_SECRET}, scopes: [profile, email, allatclaims], group_dn: cn }`
+    ? adfsUpstream(upstream).trimEnd()
     : '  - { id: local, type: local, name: Demo users, users_file: users.yaml }';
   return `server: { public_url: "http://127.0.0.1:${port}", listen: "127.0.0.1:${port}", insecure_http: true }
 data_dir: ./data
@@ -74,12 +87,7 @@ rules:
 export async function startOPFedgate(t, { upstream, mfa } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  let issuer;
-  if (upstream === 'adfs') {
-    const adfs = await startOP('adfs', { redirectUris: [`${base}/callback/corp-adfs`] });
-    t.after(() => adfs.stop());
-    issuer = adfs.issuer;
-  }
+  const issuer = upstream === 'adfs' ? await startADFS(t, base) : undefined;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-op-'));
   await mkdir(path.join(dir, 'policies'));
   await writeFile(path.join(dir, 'policies', 'staff.yaml'), staff(mfa));

@@ -38,7 +38,7 @@ rules:
 
 // startFedgate serves `apps` (YAML list items, indented by 2) with the
 // quickstart's demo users (alice, bob: staff; carol: contractors). apps
-// may be a function of the port; `upstreams` adds upstream list items,
+// and `upstreams` may be (async) functions of the port; `upstreams` adds upstream list items,
 // `config` top-level config (YAML), and `files` writes files (name →
 // content, e.g. policies/x.yaml) into the config folder first.
 export async function startFedgate(t, apps, { upstreams = '', files = {}, config: more = '' } = {}) {
@@ -47,6 +47,7 @@ export async function startFedgate(t, apps, { upstreams = '', files = {}, config
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   if (typeof apps === 'function') apps = apps(port);
+  if (typeof upstreams === 'function') upstreams = await upstreams(port);
   await copyFile(path.join(repoRoot, 'examples', 'quickstart', 'users.yaml'), path.join(dir, 'users.yaml'));
   await mkdir(path.join(dir, 'policies'));
   await writeFile(path.join(dir, 'policies', 'staff.yaml'), staffPolicy);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { SAML } from '@node-saml/node-saml';
 import { Client, autoPost, idpCert, startFedgate } from './helpers.mjs';
+import { adfsUpstream, browse, startADFS } from '../peers/op-fedgate.mjs';
 
 const app = (id, extra = '') => `
   - id: ${id}
@@ -47,6 +48,21 @@ async function sp(fg, id) {
   });
 }
 
+// enrolForREFEDSMFA enrols the authenticator offered on the enrol page,
+// confirms it with a computed code, continues to the SP and checks that
+// node-saml validates a Response with the REFEDS MFA class.
+async function enrolForREFEDSMFA(c, enrol, crm) {
+  const field = (name) => unescape(enrol.text.match(new RegExp(`name="${name}" value="([^"]+)"`))[1]);
+  const secret = enrol.text.match(/id="totp-secret">([A-Z2-7 ]+)</)[1].replaceAll(' ', '');
+  const codes = await c.follow(enrol.url.href, { method: 'POST', form: { csrf: field('csrf'), secret: field('secret'), code: totp(secret) } });
+  const cont = unescape(codes.text.match(/href="(\/mfa\/continue[^"]+)"/)[1]);
+  const { fields } = autoPost(await c.follow(new URL(cont, codes.url).href));
+  const { profile } = await crm.validatePostResponseAsync(fields);
+  assert.ok(profile.nameID);
+  const xml = Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
+  assert.match(xml, /AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+}
+
 describe('SAML IdP with fedgate TOTP step-up', () => {
   it('node-saml receives the MFA AuthnContextClassRef after enrolment, and Microsoft multipleauthn at an app that asks for it', async (t) => {
     const fg = await startFedgate(t, app('crm') + app('o365', 'mfa_class: "http://schemas.microsoft.com/claims/multipleauthn"'), more);
@@ -54,15 +70,7 @@ describe('SAML IdP with fedgate TOTP step-up', () => {
     const c = new Client();
     const enrol = await c.signIn(await c.follow(await crm.getAuthorizeUrlAsync('', undefined, {})), 'alice', 'alice-demo-pw');
     assert.equal(enrol.url.pathname, '/mfa/enrol/otp', `${enrol.status}\n${enrol.text.slice(0, 300)}`);
-    const field = (name) => unescape(enrol.text.match(new RegExp(`name="${name}" value="([^"]+)"`))[1]);
-    const secret = enrol.text.match(/id="totp-secret">([A-Z2-7 ]+)</)[1].replaceAll(' ', '');
-    const codes = await c.follow(enrol.url.href, { method: 'POST', form: { csrf: field('csrf'), secret: field('secret'), code: totp(secret) } });
-    const cont = unescape(codes.text.match(/href="(\/mfa\/continue[^"]+)"/)[1]);
-    const { fields } = autoPost(await c.follow(new URL(cont, codes.url).href));
-    const { profile } = await crm.validatePostResponseAsync(fields);
-    assert.ok(profile.nameID);
-    const xml = Buffer.from(fields.SAMLResponse, 'base64').toString('utf8');
-    assert.match(xml, /AuthnContextClassRef>https:\/\/refeds\.org\/profile\/mfa</);
+    await enrolForREFEDSMFA(c, enrol, crm);
 
     // The same session at an app that wants Microsoft's class.
     const o365 = await sp(fg, 'o365');
@@ -71,6 +79,23 @@ describe('SAML IdP with fedgate TOTP step-up', () => {
     const xml2 = Buffer.from(second.fields.SAMLResponse, 'base64').toString('utf8');
     assert.match(xml2, /AuthnContextClassRef>http:\/\/schemas\.microsoft\.com\/claims\/multipleauthn</);
     await fg.audit({ event: 'mfa', outcome: 'success', rule: 'otp', user: 'alice' });
+  });
+
+  it('chain: ADFS-like sign-in without MFA, fedgate TOTP, node-saml receives the MFA AuthnContextClassRef', async (t) => {
+    const fg = await startFedgate(t, app('crm').replace('    policy: mfa-staff\n', '    policy: mfa-staff\n    upstreams: [corp-adfs]\n'), {
+      ...more,
+      upstreams: async (port) => adfsUpstream(await startADFS(t, `http://127.0.0.1:${port}`)),
+      // The ADFS peer names the group Staff.
+      files: { 'policies/mfa-staff.yaml': more.files['policies/mfa-staff.yaml'].replace('groups: [staff]', 'groups: [staff, Staff]') },
+    });
+    const crm = await sp(fg, 'crm');
+    const c = new Client();
+    const { callback, response: enrol } = await browse(c, new URL(await crm.getAuthorizeUrlAsync('', undefined, {})), 'alice@corp.example');
+    assert.equal(callback, undefined, 'no Response before the second factor');
+    assert.equal(enrol.url.pathname, '/mfa/enrol/otp', `${enrol.status} ${enrol.url}\n${enrol.text.slice(0, 300)}`);
+    await fg.audit({ event: 'signin', outcome: 'success', upstream: 'corp-adfs' });
+    await enrolForREFEDSMFA(c, enrol, crm);
+    await fg.audit({ event: 'mfa', outcome: 'success', rule: 'otp', upstream: 'corp-adfs' });
   });
 
   it('without the second factor there is no Response: a wrong code gets a page and an audit event', async (t) => {

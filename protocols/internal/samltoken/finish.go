@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/fedgate/fedgate/protocols"
+	"github.com/fedgate/fedgate/protocols/internal/xmlsig"
 )
 
 // ForcedMaxAge is how old a sign-in may be in the answer to a request for
@@ -21,11 +22,11 @@ const ForcedMaxAge = 10 * time.Minute
 // Settle does what every verified answer needs before it becomes an
 // identity: a forced login must be fresh, and the assertion is marked
 // used (a.Claim, the store every replica shares) until it expires. It
-// returns a plain error for a refusal, or one wrapping
+// returns a protocols.RejectedError for a refusal, or one wrapping
 // protocols.ErrUnavailable when the store cannot be asked.
 func Settle(ctx context.Context, ans *Answer, a protocols.AuthRequest, now time.Time, skew time.Duration) error {
 	if a.ForceLogin && ans.AuthnInstant.Before(now.Add(-ForcedMaxAge-skew)) {
-		return fmt.Errorf("fresh credentials were asked for, but the IdP answered with a sign-in from %s", ans.AuthnInstant.Format(time.RFC3339))
+		return protocols.Rejectf(protocols.CheckFresh, "fresh credentials were asked for, but the IdP answered with a sign-in from %s", ans.AuthnInstant.Format(time.RFC3339))
 	}
 	if a.Claim == nil {
 		return fmt.Errorf("no store to mark assertions used: %w", protocols.ErrUnavailable)
@@ -35,7 +36,7 @@ func Settle(ctx context.Context, ans *Answer, a protocols.AuthRequest, now time.
 		return fmt.Errorf("%w: %w", protocols.ErrUnavailable, err)
 	}
 	if !first {
-		return fmt.Errorf("assertion %s was already used (replay)", ans.AssertionID)
+		return protocols.Rejectf(protocols.CheckReplay, "assertion %s was already used (replay)", ans.AssertionID)
 	}
 	return nil
 }
@@ -58,4 +59,21 @@ func KeyInfoCerts(el *etree.Element) ([]*x509.Certificate, error) {
 		return nil, errors.New("KeyDescriptor without an X509Certificate")
 	}
 	return out, nil
+}
+
+// Parse reads an answer's XML with xmlsig.Parse's limits and refuses
+// comments: no IdP sends them, and they split text so that a careless
+// reader takes "alice@corp" from a signed "alice@corp<!---->.evil".
+func Parse(raw []byte, limit int) (*etree.Document, error) {
+	doc, err := xmlsig.Parse(raw, limit)
+	if errors.Is(err, xmlsig.ErrDTD) {
+		return nil, protocols.Reject(protocols.CheckDTD, err)
+	}
+	if err != nil {
+		return nil, protocols.Reject(protocols.CheckMalformed, err)
+	}
+	if HasComment(doc.Root()) {
+		return nil, protocols.Rejectf(protocols.CheckComment, "the answer contains XML comments")
+	}
+	return doc, nil
 }

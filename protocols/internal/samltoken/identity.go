@@ -1,7 +1,6 @@
 package samltoken
 
 import (
-	"errors"
 	"slices"
 	"strings"
 
@@ -60,10 +59,10 @@ func (m Mapping) Identity(upstream string, ans *Answer) (protocols.Identity, err
 	id := protocols.Identity{Upstream: upstream, AuthTime: ans.AuthnInstant}
 	var from string
 	if id.Subject, from = first(m.Subject); id.Subject == "" {
-		return protocols.Identity{}, errors.New("the assertion has no subject (" + strings.Join(m.Subject, ", ") + ")")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckSubject, "the assertion has no subject (%s)", strings.Join(m.Subject, ", "))
 	}
 	if from == "nameid" && ans.NameIDFormat == NameIDTransient {
-		return protocols.Identity{}, errors.New("a transient NameID changes on every sign-in: ask for persistent (name_id_format) or map claims.subject to an attribute")
+		return protocols.Identity{}, protocols.Rejectf(protocols.CheckSubject, "a transient NameID changes on every sign-in: ask for persistent (name_id_format) or map claims.subject to an attribute")
 	}
 	if id.Username, _ = first(m.Username); id.Username == "" {
 		id.Username = id.Subject

@@ -1,12 +1,12 @@
 package samltoken
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Assertion11 checks a verified SAML 1.1 assertion (the WS-Federation
@@ -16,13 +16,13 @@ import (
 func (c Check) Assertion11(a *etree.Element) (*Answer, error) {
 	out := &Answer{AssertionID: a.SelectAttrValue("AssertionID", ""), Attributes: map[string][]string{}}
 	if out.AssertionID == "" {
-		return nil, errors.New("assertion has no AssertionID")
+		return nil, protocols.Rejectf(protocols.CheckToken, "assertion has no AssertionID")
 	}
 	if a.SelectAttrValue("MajorVersion", "") != "1" || a.SelectAttrValue("MinorVersion", "") != "1" {
-		return nil, errors.New("not a SAML 1.1 assertion")
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "not a SAML 1.1 assertion")
 	}
 	if iss := a.SelectAttrValue("Issuer", ""); iss != c.Issuer {
-		return nil, fmt.Errorf("assertion Issuer %q is not %s", iss, c.Issuer)
+		return nil, protocols.Rejectf(protocols.CheckIssuer, "assertion Issuer %q is not %s", iss, c.Issuer)
 	}
 	if err := c.conditionsIn(a, NS11, "AudienceRestrictionCondition", out); err != nil {
 		return nil, err
@@ -37,10 +37,10 @@ func (c Check) Assertion11(a *etree.Element) (*Answer, error) {
 			authn++
 			t, err := time.Parse(time.RFC3339Nano, st.SelectAttrValue("AuthenticationInstant", ""))
 			if err != nil {
-				return nil, errors.New("AuthenticationStatement has no valid AuthenticationInstant")
+				return nil, protocols.Rejectf(protocols.CheckToken, "AuthenticationStatement has no valid AuthenticationInstant")
 			}
 			if t.After(c.Now.Add(c.Skew)) {
-				return nil, fmt.Errorf("AuthenticationInstant %s is in the future", t.UTC().Format(time.RFC3339))
+				return nil, protocols.Rejectf(protocols.CheckNotYetValid, "AuthenticationInstant %s is in the future", t.UTC().Format(time.RFC3339))
 			}
 			out.AuthnInstant = t.UTC()
 			out.Classes = append(out.Classes, st.SelectAttrValue("AuthenticationMethod", ""))
@@ -65,7 +65,7 @@ func (c Check) Assertion11(a *etree.Element) (*Answer, error) {
 		}
 	}
 	if authn != 1 {
-		return nil, fmt.Errorf("want one AuthenticationStatement, have %d", authn)
+		return nil, protocols.Rejectf(protocols.CheckStructure, "want one AuthenticationStatement, have %d", authn)
 	}
 	return out, nil
 }
@@ -75,7 +75,7 @@ func (c Check) Assertion11(a *etree.Element) (*Answer, error) {
 func subject11(st *etree.Element, out *Answer) error {
 	sub := ChildNS(st, NS11, "Subject")
 	if sub == nil {
-		return errors.New("AuthenticationStatement has no Subject")
+		return protocols.Rejectf(protocols.CheckSubject, "AuthenticationStatement has no Subject")
 	}
 	if n := ChildNS(sub, NS11, "NameIdentifier"); n != nil {
 		out.NameID, out.NameIDFormat = strings.TrimSpace(n.Text()), n.SelectAttrValue("Format", nameIDUnspecified)
@@ -87,5 +87,5 @@ func subject11(st *etree.Element, out *Answer) error {
 			}
 		}
 	}
-	return errors.New("no bearer SubjectConfirmation")
+	return protocols.Rejectf(protocols.CheckSubject, "no bearer SubjectConfirmation")
 }

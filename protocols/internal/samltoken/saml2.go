@@ -6,13 +6,14 @@
 package samltoken
 
 import (
-	"errors"
-	"fmt"
+	"cmp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/fedgate/fedgate/protocols"
 )
 
 // Namespaces and values of SAML 1.1 and 2.0 assertions.
@@ -53,13 +54,13 @@ type Answer struct {
 func (c Check) Assertion(a *etree.Element) (*Answer, error) {
 	out := &Answer{AssertionID: a.SelectAttrValue("ID", ""), Attributes: map[string][]string{}}
 	if out.AssertionID == "" {
-		return nil, errors.New("assertion has no ID")
+		return nil, protocols.Rejectf(protocols.CheckToken, "assertion has no ID")
 	}
 	if v := a.SelectAttrValue("Version", ""); v != "2.0" {
-		return nil, fmt.Errorf("assertion version %q", v)
+		return nil, protocols.Rejectf(protocols.CheckMalformed, "assertion version %q", v)
 	}
 	if iss := ChildNS(a, NS2, "Issuer"); iss == nil || strings.TrimSpace(iss.Text()) != c.Issuer {
-		return nil, fmt.Errorf("assertion Issuer is not %s", c.Issuer)
+		return nil, protocols.Rejectf(protocols.CheckIssuer, "assertion Issuer is not %s", c.Issuer)
 	}
 	if err := c.conditions(a, out); err != nil {
 		return nil, err
@@ -77,10 +78,10 @@ func (c Check) Assertion(a *etree.Element) (*Answer, error) {
 			authn++
 			t, err := time.Parse(time.RFC3339Nano, st.SelectAttrValue("AuthnInstant", ""))
 			if err != nil {
-				return nil, errors.New("AuthnStatement has no valid AuthnInstant")
+				return nil, protocols.Rejectf(protocols.CheckToken, "AuthnStatement has no valid AuthnInstant")
 			}
 			if t.After(c.Now.Add(c.Skew)) {
-				return nil, fmt.Errorf("AuthnInstant %s is in the future", t.UTC().Format(time.RFC3339))
+				return nil, protocols.Rejectf(protocols.CheckNotYetValid, "AuthnInstant %s is in the future", t.UTC().Format(time.RFC3339))
 			}
 			out.AuthnInstant = t.UTC()
 			if ctx := ChildNS(st, NS2, "AuthnContext"); ctx != nil {
@@ -103,7 +104,7 @@ func (c Check) Assertion(a *etree.Element) (*Answer, error) {
 		}
 	}
 	if authn != 1 {
-		return nil, fmt.Errorf("want one AuthnStatement, have %d", authn)
+		return nil, protocols.Rejectf(protocols.CheckStructure, "want one AuthnStatement, have %d", authn)
 	}
 	return out, nil
 }
@@ -119,20 +120,20 @@ func (c Check) conditions(a *etree.Element, out *Answer) error {
 func (c Check) conditionsIn(a *etree.Element, ns, restriction string, out *Answer) error {
 	cond := ChildNS(a, ns, "Conditions")
 	if cond == nil {
-		return errors.New("assertion has no Conditions")
+		return protocols.Rejectf(protocols.CheckToken, "assertion has no Conditions")
 	}
 	nb, nooa, err := window(cond)
 	if err != nil {
 		return err
 	}
 	if nooa.IsZero() {
-		return errors.New("assertion Conditions have no NotOnOrAfter")
+		return protocols.Rejectf(protocols.CheckToken, "assertion Conditions have no NotOnOrAfter")
 	}
 	if !nb.IsZero() && c.Now.Add(c.Skew).Before(nb) {
-		return fmt.Errorf("assertion not yet valid (NotBefore %s)", nb.UTC().Format(time.RFC3339))
+		return protocols.Rejectf(protocols.CheckNotYetValid, "assertion not yet valid (NotBefore %s)", nb.UTC().Format(time.RFC3339))
 	}
 	if !c.Now.Add(-c.Skew).Before(nooa) {
-		return fmt.Errorf("assertion expired (NotOnOrAfter %s)", nooa.UTC().Format(time.RFC3339))
+		return protocols.Rejectf(protocols.CheckExpired, "assertion expired (NotOnOrAfter %s)", nooa.UTC().Format(time.RFC3339))
 	}
 	out.NotOnOrAfter = nooa
 	restrictions := 0
@@ -148,11 +149,11 @@ func (c Check) conditionsIn(a *etree.Element, ns, restriction string, out *Answe
 			}
 		}
 		if !ok {
-			return fmt.Errorf("assertion audience is not %s", c.Audience)
+			return protocols.Rejectf(protocols.CheckAudience, "assertion audience is not %s", c.Audience)
 		}
 	}
 	if restrictions == 0 {
-		return errors.New("assertion has no " + restriction)
+		return protocols.Rejectf(protocols.CheckAudience, "assertion has no %s", restriction)
 	}
 	return nil
 }
@@ -165,7 +166,7 @@ func window(el *etree.Element) (nb, nooa time.Time, err error) {
 	}{{"NotBefore", &nb}, {"NotOnOrAfter", &nooa}} {
 		if v := el.SelectAttrValue(f.name, ""); v != "" {
 			if *f.dst, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return nb, nooa, fmt.Errorf("%s %q is not a time", f.name, v)
+				return nb, nooa, protocols.Rejectf(protocols.CheckMalformed, "%s %q is not a time", f.name, v)
 			}
 		}
 	}
@@ -177,12 +178,13 @@ func window(el *etree.Element) (nb, nooa time.Time, err error) {
 func (c Check) subject(a *etree.Element, out *Answer) error {
 	sub := ChildNS(a, NS2, "Subject")
 	if sub == nil {
-		return errors.New("assertion has no Subject")
+		return protocols.Rejectf(protocols.CheckSubject, "assertion has no Subject")
 	}
 	if id := ChildNS(sub, NS2, "NameID"); id != nil {
 		out.NameID, out.NameIDFormat = strings.TrimSpace(id.Text()), id.SelectAttrValue("Format", nameIDUnspecified)
 	}
 	var why []string
+	var failed protocols.Check // of the first confirmation refused
 	for _, sc := range sub.ChildElements() {
 		if sc.Tag != "SubjectConfirmation" || sc.NamespaceURI() != NS2 || sc.SelectAttrValue("Method", "") != bearer2 {
 			continue
@@ -190,36 +192,38 @@ func (c Check) subject(a *etree.Element, out *Answer) error {
 		d := ChildNS(sc, NS2, "SubjectConfirmationData")
 		if d == nil {
 			why = append(why, "no SubjectConfirmationData")
+			failed = cmp.Or(failed, protocols.CheckToken)
 			continue
 		}
 		if err := c.confirmation(d); err != nil {
 			why = append(why, err.Error())
+			failed = cmp.Or(failed, protocols.RejectedCheck(err))
 			continue
 		}
 		return nil
 	}
 	if len(why) == 0 {
-		return errors.New("no bearer SubjectConfirmation")
+		return protocols.Rejectf(protocols.CheckSubject, "no bearer SubjectConfirmation")
 	}
-	return errors.New("bearer SubjectConfirmation: " + strings.Join(why, "; "))
+	return protocols.Rejectf(failed, "bearer SubjectConfirmation: %s", strings.Join(why, "; "))
 }
 
 func (c Check) confirmation(d *etree.Element) error {
 	if r := d.SelectAttrValue("Recipient", ""); c.Recipient != "" && r != c.Recipient {
-		return fmt.Errorf("recipient %q is not %s", r, c.Recipient)
+		return protocols.Rejectf(protocols.CheckRecipient, "recipient %q is not %s", r, c.Recipient)
 	}
 	if irt := d.SelectAttrValue("InResponseTo", ""); irt != c.RequestID {
-		return fmt.Errorf("InResponseTo %q is not this login's request", irt)
+		return protocols.Rejectf(protocols.CheckInResponseTo, "InResponseTo %q is not this login's request", irt)
 	}
 	nb, nooa, err := window(d)
 	if err != nil {
 		return err
 	}
 	if nooa.IsZero() || !c.Now.Add(-c.Skew).Before(nooa) {
-		return errors.New("expired or without NotOnOrAfter")
+		return protocols.Rejectf(protocols.CheckExpired, "expired or without NotOnOrAfter")
 	}
 	if !nb.IsZero() && c.Now.Add(c.Skew).Before(nb) {
-		return errors.New("not yet valid")
+		return protocols.Rejectf(protocols.CheckNotYetValid, "not yet valid")
 	}
 	return nil
 }
