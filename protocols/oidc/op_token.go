@@ -62,18 +62,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, sp protocols.Se
 		return
 	}
 	var g *grant
+	var use spend
 	grantType := form.Get("grant_type")
 	switch grantType {
 	case "authorization_code":
-		g, err = p.redeemCode(ctx, r, c, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"), sp)
+		g, use, err = p.redeemCode(c, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"), sp)
 	case "refresh_token":
-		g, err = p.redeemRefresh(ctx, r, c, form.Get("refresh_token"), form.Get("scope"), sp)
+		g, use, err = p.redeemRefresh(ctx, r, c, form.Get("refresh_token"), form.Get("scope"), sp)
 	default:
 		err = &oauthError{Code: "unsupported_grant_type", status: http.StatusBadRequest}
 	}
 	var res *tokenResponse
 	if err == nil {
-		res, err = p.issue(c, g, grantType == "authorization_code", sp.Seal)
+		res, err = p.spendAndIssue(ctx, r, c, g, use, grantType == "authorization_code", sp)
 	}
 	if err != nil {
 		var oe *oauthError
@@ -110,35 +111,63 @@ func (p *Provider) revokeFamily(ctx context.Context, r *http.Request, c *opClien
 		Reason: what + " used twice: tokens issued from it are revoked"})
 }
 
-func (p *Provider) redeemCode(ctx context.Context, r *http.Request, c *opClient, code, redirect, verifier string, sp protocols.SessionProvider) (*grant, error) {
-	if code == "" || len(code) > maxTokenParam {
-		return nil, errInvalidRequest("code is missing")
+// spend is the single-use marker a redeemed code or refresh token must
+// claim before its tokens may leave.
+type spend struct {
+	marker string    // the store key
+	until  time.Time // when no token of the family can be valid any more
+	what   string    // for the audit event: "code" or "refresh"
+	told   string    // for the client: "code" or "refresh token"
+}
+
+// spendAndIssue claims use's marker and signs g's tokens at the same time:
+// the claim waits on the store (a bolt commit, a Redis round trip), the
+// signature on the CPU, and neither needs the other. The tokens leave only
+// if this was the marker's first claim; otherwise they are dropped unseen
+// and the family is revoked.
+func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClient, g *grant, use spend, withNonce bool, sp protocols.SessionProvider) (*tokenResponse, error) {
+	type issued struct {
+		res *tokenResponse
+		err error
 	}
-	var g grant
-	if sp.Open(purposeCode, code, &g) != nil {
-		return nil, errInvalidGrant("the code is invalid or expired")
-	}
-	switch {
-	case g.ClientID != c.ClientID:
-		return nil, errInvalidGrant("the code was issued to another client")
-	case redirect != g.Redirect:
-		return nil, errInvalidGrant("redirect_uri does not match the authorization request")
-	case g.Challenge == "" && verifier != "":
-		return nil, errInvalidGrant("code_verifier without a code_challenge in the authorization request")
-	case g.Challenge != "" && !pkceValue.MatchString(verifier):
-		return nil, errInvalidGrant("code_verifier is missing or malformed")
-	case g.Challenge != "" && !s256Matches(verifier, g.Challenge):
-		return nil, errInvalidGrant("code_verifier does not match the code_challenge")
-	}
-	first, err := sp.Claim(ctx, "code:"+g.ID, time.Unix(g.Start, 0).Add(codeTTL+time.Hour))
+	out := make(chan issued, 1)
+	go func() {
+		res, err := p.issue(c, g, withNonce, sp.Seal)
+		out <- issued{res, err}
+	}()
+	first, err := sp.Claim(ctx, use.marker, use.until)
+	tokens := <-out
 	if err != nil {
 		return nil, err
 	}
 	if !first {
-		p.revokeFamily(ctx, r, c, &g, "code", sp)
-		return nil, errInvalidGrant("the code was already used")
+		p.revokeFamily(ctx, r, c, g, use.what, sp)
+		return nil, errInvalidGrant("the " + use.told + " was already used")
 	}
-	return &g, nil
+	return tokens.res, tokens.err
+}
+
+func (p *Provider) redeemCode(c *opClient, code, redirect, verifier string, sp protocols.SessionProvider) (*grant, spend, error) {
+	if code == "" || len(code) > maxTokenParam {
+		return nil, spend{}, errInvalidRequest("code is missing")
+	}
+	var g grant
+	if sp.Open(purposeCode, code, &g) != nil {
+		return nil, spend{}, errInvalidGrant("the code is invalid or expired")
+	}
+	switch {
+	case g.ClientID != c.ClientID:
+		return nil, spend{}, errInvalidGrant("the code was issued to another client")
+	case redirect != g.Redirect:
+		return nil, spend{}, errInvalidGrant("redirect_uri does not match the authorization request")
+	case g.Challenge == "" && verifier != "":
+		return nil, spend{}, errInvalidGrant("code_verifier without a code_challenge in the authorization request")
+	case g.Challenge != "" && !pkceValue.MatchString(verifier):
+		return nil, spend{}, errInvalidGrant("code_verifier is missing or malformed")
+	case g.Challenge != "" && !s256Matches(verifier, g.Challenge):
+		return nil, spend{}, errInvalidGrant("code_verifier does not match the code_challenge")
+	}
+	return &g, spend{marker: "code:" + g.ID, until: time.Unix(g.Start, 0).Add(codeTTL + time.Hour), what: "code", told: "code"}, nil
 }
 
 func s256Matches(verifier, challenge string) bool {
@@ -146,50 +175,42 @@ func s256Matches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
 }
 
-func (p *Provider) redeemRefresh(ctx context.Context, r *http.Request, c *opClient, token, scope string, sp protocols.SessionProvider) (*grant, error) {
+func (p *Provider) redeemRefresh(ctx context.Context, r *http.Request, c *opClient, token, scope string, sp protocols.SessionProvider) (*grant, spend, error) {
 	if token == "" || len(token) > maxTokenParam {
-		return nil, errInvalidRequest("refresh_token is missing")
+		return nil, spend{}, errInvalidRequest("refresh_token is missing")
 	}
 	if !c.RefreshTokens {
-		return nil, &oauthError{Code: "unauthorized_client", Description: "the client may not use refresh tokens", status: http.StatusBadRequest}
+		return nil, spend{}, &oauthError{Code: "unauthorized_client", Description: "the client may not use refresh tokens", status: http.StatusBadRequest}
 	}
 	var g grant
 	if sp.Open(purposeRefresh, token, &g) != nil || g.RID == "" {
-		return nil, errInvalidGrant("the refresh token is invalid or expired")
+		return nil, spend{}, errInvalidGrant("the refresh token is invalid or expired")
 	}
 	if g.ClientID != c.ClientID {
-		return nil, errInvalidGrant("the refresh token was issued to another client")
+		return nil, spend{}, errInvalidGrant("the refresh token was issued to another client")
 	}
 	granted := strings.Fields(g.Scope)
 	for _, s := range strings.Fields(scope) {
 		if !slices.Contains(granted, s) {
-			return nil, &oauthError{Code: "invalid_scope", Description: "scope exceeds what was granted", status: http.StatusBadRequest}
+			return nil, spend{}, &oauthError{Code: "invalid_scope", Description: "scope exceeds what was granted", status: http.StatusBadRequest}
 		}
 	}
 	revoked, err := sp.Claimed(ctx, "family-revoked:"+g.ID)
 	if err != nil {
-		return nil, err
+		return nil, spend{}, err
 	}
 	if revoked {
-		return nil, errInvalidGrant("the refresh token was revoked")
+		return nil, spend{}, errInvalidGrant("the refresh token was revoked")
 	}
 	// A refresh is a use of the session like any other: the broker decides
 	// again (signed out, policy, upstream), before the token is spent.
 	switch err := sp.Recheck(r, c.app, g.Identity); {
 	case errors.Is(err, protocols.ErrLoginRequired):
-		return nil, errInvalidGrant("the session ended; sign in again")
+		return nil, spend{}, errInvalidGrant("the session ended; sign in again")
 	case errors.Is(err, protocols.ErrAccessDenied):
-		return nil, errInvalidGrant("the access policy no longer allows this user")
+		return nil, spend{}, errInvalidGrant("the access policy no longer allows this user")
 	case err != nil:
-		return nil, err
+		return nil, spend{}, err
 	}
-	first, err := sp.Claim(ctx, "refresh:"+g.RID, c.familyEnd(&g))
-	if err != nil {
-		return nil, err
-	}
-	if !first {
-		p.revokeFamily(ctx, r, c, &g, "refresh", sp)
-		return nil, errInvalidGrant("the refresh token was already used")
-	}
-	return &g, nil
+	return &g, spend{marker: "refresh:" + g.RID, until: c.familyEnd(&g), what: "refresh", told: "refresh token"}, nil
 }
