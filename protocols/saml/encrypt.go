@@ -77,7 +77,7 @@ func (c SPConfig) encryption(recipient string, fromMetadata []*x509.Certificate)
 func (e *encryption) encrypt(a *etree.Element, random io.Reader) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	doc.SetRoot(a)
-	doc.WriteSettings.CanonicalEndTags = true
+	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalAttrVal: true, CanonicalText: true} // as assertion.Serialize
 	plain, err := doc.WriteToBytes()
 	if err != nil {
 		return nil, err

@@ -164,9 +164,14 @@ func ID() string {
 // several KB, which a fresh buffer would grow to by doubling each time.
 var xmlBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// Answers are written with canonical escaping: a tab, newline or carriage
+// return in an attribute value, or a carriage return in text (a display
+// name from an upstream), written raw would be normalised by the parser
+// that verifies the signature, so its canonical form would no longer be
+// what was signed. As character references they survive parsing.
 var (
-	documentSettings = etree.WriteSettings{CanonicalEndTags: true}
-	fragmentSettings = etree.WriteSettings{}
+	documentSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalAttrVal: true, CanonicalText: true}
+	fragmentSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalText: true}
 )
 
 // Serialize writes el as a UTF-8 XML document (a SAML message), empty

@@ -42,10 +42,14 @@ func TestSerializeAsEtree(t *testing.T) {
 			d := etree.NewDocument()
 			d.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 			d.AddChild(el.Copy())
-			d.WriteSettings.CanonicalEndTags = true
+			d.WriteSettings = documentSettings
 			return d
 		}},
-		{"fragment", Fragment(el), func() *etree.Document { return etree.NewDocumentWithRoot(el.Copy()) }},
+		{"fragment", Fragment(el), func() *etree.Document {
+			d := etree.NewDocumentWithRoot(el.Copy())
+			d.WriteSettings = fragmentSettings
+			return d
+		}},
 	} {
 		want, err := c.doc().WriteToBytes()
 		if err != nil {
