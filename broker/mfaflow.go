@@ -67,7 +67,7 @@ type mfaCall struct {
 
 func (b *Server) newMFACall(w http.ResponseWriter, r *http.Request, snap *Snapshot, s *Session, p *Pending) *mfaCall {
 	id := s.Identity
-	return &mfaCall{b: b, w: w, r: r, snap: snap, s: s, p: p, vault: vault{st: b.Store, keys: snap.vaultKeys, now: b.now},
+	return &mfaCall{b: b, w: w, r: r, snap: snap, s: s, p: p, vault: vault{st: b.Store, keys: snap.vaultKeys, now: b.now, log: b.Logger},
 		user: factorUser{Upstream: id.Upstream, Subject: id.Subject, Username: id.Username}}
 }
 

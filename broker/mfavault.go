@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	mrand "math/rand/v2"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type vault struct {
 	st   store.Store
 	keys vaultKeys
 	now  func() time.Time // the store's clock, for lock expiries
+	log  *slog.Logger
 }
 
 // vaultKeys seal with the first and open with any.
@@ -61,7 +63,7 @@ func nameKey(upstream, username string) string {
 
 func newVault(st store.Store, ks []keys.CookieKey) (vault, error) {
 	vk, err := deriveVaultKeys(ks)
-	return vault{st: st, keys: vk, now: time.Now}, err
+	return vault{st: st, keys: vk, now: time.Now, log: slog.Default()}, err // the admin command's stderr
 }
 
 func deriveVaultKeys(ks []keys.CookieKey) (vaultKeys, error) {
@@ -126,11 +128,13 @@ func (v vault) claim(ctx context.Context, what string, u factorUser, expiry time
 // lose a concurrent writer's change, on another replica too. locked runs
 // such a change holding the user's lock, a Claim marker that expires by
 // itself should its holder die. Every section it guards is a few store
-// round trips and a signature check, far within vaultLockTTL.
-const (
-	vaultLockTTL   = 5 * time.Second
-	vaultLockTries = 12 // about 2s of backoff in all
-)
+// round trips (each bounded by the store's timeout) and a signature check,
+// far within vaultLockTTL; a section that still outlives it may have
+// raced, which is logged, and must not release a lock that another
+// request has taken since.
+var vaultLockTTL = 30 * time.Second // a var for the test of an overrun
+
+const vaultLockTries = 12 // about 2s of backoff in all
 
 // errVaultBusy: another request kept the user's lock through every retry.
 var errVaultBusy = errors.New("broker: MFA record busy (another change of this user's factors is in progress)")
@@ -159,8 +163,14 @@ func (v vault) locked(ctx context.Context, u factorUser, change func() error) er
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
-	defer func() { _ = v.st.Delete(context.WithoutCancel(ctx), key) }()
-	return change()
+	taken := time.Now() // monotonic: how long the lock was held, whatever the wall clock does
+	err := change()
+	if held := time.Since(taken); held >= vaultLockTTL {
+		v.log.WarnContext(ctx, "MFA record change outlived its lock; a concurrent change may have been lost", "held", held)
+		return err
+	}
+	_ = v.st.Delete(context.WithoutCancel(ctx), key)
+	return err
 }
 
 // remember lets `fedgate mfa` find u by upstream and user name.

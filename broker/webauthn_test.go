@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -254,5 +255,43 @@ func TestVaultLockBusy(t *testing.T) {
 	ran := false
 	if err := v.locked(ctx, alice, func() error { ran = true; return nil }); err != nil || !ran {
 		t.Fatalf("after release: %v, ran %v", err, ran)
+	}
+}
+
+// TestVaultLockOverrun: a change that outlives its lock (a store that
+// stalled) must not release the lock another request took meanwhile, and
+// says so in the log.
+func TestVaultLockOverrun(t *testing.T) {
+	defer func(d time.Duration) { vaultLockTTL = d }(vaultLockTTL)
+	vaultLockTTL = 50 * time.Millisecond
+	var logs strings.Builder
+	v := vault{st: store.NewMemory(time.Now), now: time.Now, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx := context.Background()
+	alice := factorUser{Upstream: "local", Subject: "alice"}
+	bTook, aDone, bDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = v.locked(ctx, alice, func() error {
+			time.Sleep(2 * vaultLockTTL) // A stalls past its lock's expiry
+			return nil
+		})
+		close(aDone)
+	}()
+	time.Sleep(vaultLockTTL + 20*time.Millisecond)
+	go func() {
+		_ = v.locked(ctx, alice, func() error { // B takes the expired lock
+			close(bTook)
+			<-aDone // and still holds it when A finishes
+			held, err := v.st.Claim(ctx, "mfa-lock:"+alice.id(), time.Now().Add(time.Minute))
+			if err != nil || held {
+				t.Errorf("while B holds the lock, another Claim got it (%v, %v): A released B's lock", held, err)
+			}
+			return nil
+		})
+		close(bDone)
+	}()
+	<-bTook
+	<-bDone
+	if !strings.Contains(logs.String(), "outlived its lock") {
+		t.Errorf("no warning logged for the overrun: %q", logs.String())
 	}
 }

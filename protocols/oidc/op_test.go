@@ -45,6 +45,8 @@ type fakeSP struct {
 	maxTries int
 	tries    map[string]int
 	outcomes []error
+	// panicSealing: Seal panics for this purpose (a bug while issuing).
+	panicSealing string
 }
 
 type sealedValue struct {
@@ -97,6 +99,12 @@ func (f *fakeSP) Session(w http.ResponseWriter, r *http.Request, req protocols.S
 }
 
 func (f *fakeSP) Seal(purpose string, v any, ttl time.Duration) (string, error) {
+	f.mu.Lock()
+	bug := f.panicSealing == purpose
+	f.mu.Unlock()
+	if bug {
+		panic("sealing " + purpose)
+	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return "", err

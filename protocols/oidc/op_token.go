@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -132,6 +133,13 @@ func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClie
 	}
 	out := make(chan issued, 1)
 	go func() {
+		// Off the request's goroutine net/http's recovery does not apply:
+		// a panic here would end the process, so it ends this request.
+		defer func() {
+			if v := recover(); v != nil {
+				out <- issued{err: fmt.Errorf("oidc provider: issuing tokens panicked: %v", v)}
+			}
+		}()
 		res, err := p.issue(c, g, withNonce, sp.Seal)
 		out <- issued{res, err}
 	}()

@@ -465,3 +465,24 @@ func TestAccessTokenFormatChecked(t *testing.T) {
 		t.Fatalf("bad access_token_format: %v", err)
 	}
 }
+
+// TestIssuePanicEndsOnlyTheRequest: tokens are signed off the request's
+// goroutine (beside the single-use claim), where net/http's recovery does
+// not reach; a bug there must end that request with an error, not the
+// process.
+func TestIssuePanicEndsOnlyTheRequest(t *testing.T) {
+	e := newOPEnv(t)
+	code := e.code(authorizeQuery(nil))
+	e.sp.mu.Lock()
+	e.sp.panicSealing = purposeRefresh
+	e.sp.mu.Unlock()
+	if r, _ := e.token("conf", confSecret, codeForm(code)); r.code != http.StatusInternalServerError {
+		t.Fatalf("token while issuing panics: %d %s, want 500", r.code, r.body)
+	}
+	e.sp.mu.Lock()
+	e.sp.panicSealing = ""
+	e.sp.mu.Unlock()
+	if r, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil)))); r.code != http.StatusOK || m["id_token"] == nil {
+		t.Fatalf("next token request: %d %s", r.code, r.body)
+	}
+}
