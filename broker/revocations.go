@@ -43,7 +43,7 @@ type revocations struct {
 	st  store.Store
 	now func() time.Time
 
-	mu      sync.Mutex
+	mu      sync.RWMutex               // read-locked on the hit path every proxied request takes
 	cached  map[string]revocation      // nil: no cache (a local store)
 	reading map[string]*revocationRead // reads in flight, shared by concurrent requests
 	changes uint64                     // bumped by every change; a read begun before one is not cached
@@ -80,8 +80,15 @@ func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
 	if rv.cached == nil {
 		return rv.read(ctx, id)
 	}
+	now := rv.now()
+	rv.mu.RLock()
+	e, ok := rv.cached[id]
+	rv.mu.RUnlock()
+	if ok && (e.revoked || now.Sub(e.at) < revocationFresh) {
+		return e.revoked, nil
+	}
 	rv.mu.Lock()
-	if e, ok := rv.cached[id]; ok && (e.revoked || rv.now().Sub(e.at) < revocationFresh) {
+	if e, ok := rv.cached[id]; ok && (e.revoked || now.Sub(e.at) < revocationFresh) {
 		rv.mu.Unlock()
 		return e.revoked, nil
 	}
