@@ -235,16 +235,18 @@ redis_cmds() { redis-cli -p "$redis_port" info stats | awk -F: '/^total_commands
 echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $flowc workers)"
 for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
+  now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
   mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
   mint_at redis -n 16 > "$work/fresh-redis.txt"
   proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt"
+  # Stale right after fresh, on the same instance: the pair compares the
+  # two cookies, not two moments of the round.
   proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
+  proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
   cmds=$(redis_cmds)
   proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
   echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
   proxy o2p "$o2p_port" "$o2p_pid" "$work/o2p-cookies.txt"
-  now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
-  proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
   flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
   flows code-mem "$pid_mem" -mode code -base "$(fg mem)"
   flows code-bolt "$pid_bolt" -mode code -base "$(fg bolt)"
