@@ -62,15 +62,17 @@ func Parse(data []byte, limit int) (*etree.Document, error) {
 		return nil, fmt.Errorf("%w: no root element", ErrMalformed)
 	}
 	// Round trip: what etree holds, written out and read again, must be the
-	// tree encoding/xml saw in the original.
+	// tree encoding/xml saw in the original. Written with canonical escaping:
+	// a CR (sent as &#xD;) written raw would be read back as a line feed,
+	// and a document that is fine refused.
 	b := roundTrips.Get().(*bytes.Buffer)
 	defer roundTrips.Put(b)
 	b.Reset()
 	for _, t := range doc.Child { // as doc.WriteTo, without its bufio.Writer
 		if el, ok := t.(*etree.Element); ok {
-			WriteElement(b, el, &doc.WriteSettings)
+			WriteElement(b, el, &canonicalSettings)
 		} else {
-			t.WriteTo(b, &doc.WriteSettings)
+			t.WriteTo(b, &canonicalSettings)
 		}
 	}
 	second, err := scan(b.Bytes(), false)

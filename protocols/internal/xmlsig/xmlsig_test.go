@@ -208,6 +208,53 @@ func TestCommentInNameID(t *testing.T) {
 	}
 }
 
+// TestParseKeepsEscapedWhitespace: a CR, LF or TAB sent as a character
+// reference (as canonical XML writes them, and other IdPs and SPs do) is
+// kept, in text and attribute values, signed or not.
+func TestParseKeepsEscapedWhitespace(t *testing.T) {
+	for name, c := range map[string]struct{ doc, text, attr string }{
+		"CR":           {`<x a="1&#xD;2">t&#xD;u</x>`, "t\ru", "1\r2"},
+		"CR LF":        {`<x a="1&#xD;&#xA;2">t&#xD;&#xA;u</x>`, "t\r\nu", "1\r\n2"},
+		"TAB LF":       {`<x a="1&#x9;&#xA;2">t&#x9;&#xA;u</x>`, "t\t\nu", "1\t\n2"},
+		"raw CR LF":    {"<x a=\"1\r\n2\">t\r\nu</x>", "t\nu", "1\n2"}, // encoding/xml and etree agree: no attribute normalisation
+		"decimal refs": {`<x a="1&#13;2">t&#13;u</x>`, "t\ru", "1\r2"},
+		"CR in CDATA":  {"<x a=\"\"><![CDATA[t&#xD;u]]></x>", "t&#xD;u", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc, err := xmlsig.Parse([]byte(c.doc), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Root().Text(); got != c.text {
+				t.Errorf("text %q, want %q", got, c.text)
+			}
+			if got := doc.Root().SelectAttrValue("a", ""); got != c.attr {
+				t.Errorf("attribute %q, want %q", got, c.attr)
+			}
+		})
+	}
+	// Signed, and written as xmlsec1 and exc-c14n write a CR.
+	k := xmlsigtest.NewKey(t, "idp")
+	el := assertion("_a1", "line one\r\nline two")
+	signed(t, k, el, false)
+	doc := etree.NewDocumentWithRoot(el)
+	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
+	data, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "line one&#xD;") {
+		t.Fatalf("the signed test document carries no &#xD;: %s", data)
+	}
+	out, err := verify(t, k, data, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.FindElement("./Subject/NameID").Text(); got != "line one\r\nline two" {
+		t.Fatalf("NameID read as %q", got)
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for name, c := range map[string]struct {
 		doc  string
