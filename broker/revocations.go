@@ -34,11 +34,12 @@ const revocationSweepMin = 1024
 // errStoreDown marks a revocation check the store could not answer.
 var errStoreDown = errors.New("broker: store unavailable")
 
-// revocations answers "was this session signed out?". A store shared over
-// the network (store.Watcher) gets a local cache, so a proxied request does
-// not cost a round trip; a local store is asked every time, which is cheap.
-// Either way, a store that cannot answer, with no fresh cached answer,
-// counts as signed out: fail closed.
+// revocations answers "was this session signed out?". A store that tells
+// of changes (store.Watcher: all of fedgate's) gets a local cache, so a
+// proxied request costs no store read: for Redis no round trip, for bolt
+// no read transaction (two global locks), for memory no store lock. A
+// store that cannot answer, with no fresh cached answer, counts as signed
+// out: fail closed.
 type revocations struct {
 	st  store.Store
 	now func() time.Time

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,16 +131,51 @@ func TestRevocationResetForgets(t *testing.T) {
 	}
 }
 
-// TestRevocationLocalStoreNoCache: a local store is asked every time.
-func TestRevocationLocalStoreNoCache(t *testing.T) {
-	m := store.NewMemory(nil)
-	rv := newRevocations(t.Context(), m, time.Now)
-	if rv.cached != nil {
-		t.Fatal("a memory store got a cache")
+// TestRevocationLocalStoreCached: memory and bolt feed the cache too (their
+// reads take a store lock, bolt's a read transaction, on every proxied
+// request otherwise), and a sign-out through the store is seen by the very
+// next check: the local store tells the cache before the write returns.
+func TestRevocationLocalStoreCached(t *testing.T) {
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = m.Put(t.Context(), "revoked:s3", []byte{1}, time.Time{})
-	if revoked, err := rv.check(t.Context(), "s3"); !revoked || err != nil {
-		t.Fatalf("check = %v, %v; want revoked", revoked, err)
+	for name, st := range map[string]store.Store{"memory": store.NewMemory(nil), "bolt": bolt} {
+		t.Run(name, func(t *testing.T) {
+			rv := newRevocations(t.Context(), st, time.Now)
+			if rv.cached == nil {
+				t.Fatal("no cache")
+			}
+			for i := 0; ; i++ { // until the watcher is registered (its reset bumps changes)
+				rv.mu.RLock()
+				n := rv.changes
+				rv.mu.RUnlock()
+				if n > 0 {
+					break
+				}
+				if i == 500 {
+					t.Fatal("the store never registered the cache")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			check := func(id string, want bool) {
+				t.Helper()
+				if revoked, err := rv.check(t.Context(), id); revoked != want || err != nil {
+					t.Fatalf("check(%s) = %v, %v; want %v", id, revoked, err, want)
+				}
+			}
+			check("s3", false)
+			if err := st.Put(t.Context(), "revoked:s3", []byte{1}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			check("s3", true)
+			check("s4", false)
+			_ = st.Close()
+			check("s4", false) // from the cache: no store read
+			if revoked, err := rv.check(t.Context(), "s5"); !revoked || err == nil {
+				t.Fatalf("uncached check with the store closed = %v, %v; want fail closed", revoked, err)
+			}
+		})
 	}
 }
 

@@ -45,9 +45,14 @@ type Bolt struct {
 	done   chan struct{} // the sweep has stopped
 	wdone  chan struct{} // the writer has stopped
 	once   sync.Once
+
+	localWatch // Put and Delete tell it their key
 }
 
-var _ Store = (*Bolt)(nil)
+var (
+	_ Store   = (*Bolt)(nil)
+	_ Watcher = (*Bolt)(nil)
+)
 
 // OpenBolt opens (creating if needed) the bbolt file at path and starts a sweep that
 // deletes expired entries every minute until Close. now nil means time.Now.
@@ -77,6 +82,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	b := &Bolt{
 		db: db, now: orNow(now), writes: make(chan *write),
 		stop: make(chan struct{}), done: make(chan struct{}), wdone: make(chan struct{}),
+		localWatch: newLocalWatch(),
 	}
 	go b.sweepLoop()
 	go b.writeLoop()
@@ -287,13 +293,17 @@ func (b *Bolt) Decr(ctx context.Context, key string) (int64, error) {
 }
 
 func (b *Bolt) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
-	return b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
+	err := b.update(ctx, "put", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
 		enc := encode(expiry, value)
 		if bytes.Equal(bk.Get([]byte(key)), enc) {
 			return false, nil
 		}
 		return true, bk.Put([]byte(key), enc)
 	})
+	if err == nil {
+		b.localWatch.changed(key)
+	}
+	return err
 }
 
 func (b *Bolt) Get(ctx context.Context, key string) ([]byte, error) {
@@ -344,12 +354,16 @@ func (b *Bolt) Delete(ctx context.Context, key string) error {
 	if !present {
 		return nil
 	}
-	return b.update(ctx, "delete", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
+	err = b.update(ctx, "delete", key, func(bk *bolt.Bucket, _ time.Time) (bool, error) {
 		if bk.Get([]byte(key)) == nil {
 			return false, nil
 		}
 		return true, bk.Delete([]byte(key))
 	})
+	if err == nil {
+		b.localWatch.changed(key)
+	}
+	return err
 }
 
 func (b *Bolt) Ping(ctx context.Context) error {
@@ -373,6 +387,7 @@ func (b *Bolt) Ping(ctx context.Context) error {
 func (b *Bolt) Close() error {
 	var err error
 	b.once.Do(func() {
+		b.localWatch.close()
 		close(b.stop)
 		<-b.done
 		<-b.wdone

@@ -2,7 +2,10 @@ package store
 
 import (
 	"bytes"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,5 +61,51 @@ func TestMemorySweepsOnWrites(t *testing.T) {
 	}
 	if got := len(s.m); got != sweepEvery/2 {
 		t.Fatalf("after %d writes, %d entries remain; want only the %d live ones", sweepEvery, got, sweepEvery/2)
+	}
+}
+
+// TestLocalWatchBeforeWriteReturns: memory and bolt tell their watchers of a
+// Put or Delete before it returns, so a cache fed by them (the revocation
+// cache) is never behind a sign-out that has been acknowledged.
+func TestLocalWatchBeforeWriteReturns(t *testing.T) {
+	bolt, err := OpenBolt(filepath.Join(t.TempDir(), "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]interface {
+		Store
+		Watcher
+	}{"memory": NewMemory(nil), "bolt": bolt} {
+		t.Run(name, func(t *testing.T) {
+			defer s.Close()
+			var mu sync.Mutex
+			var heard []string
+			registered := make(chan struct{})
+			go s.Watch(t.Context(), func(k string) {
+				mu.Lock()
+				heard = append(heard, k)
+				mu.Unlock()
+			}, func() { close(registered) })
+			<-registered
+			ctx := t.Context()
+			if err := s.Put(ctx, "revoked:a", []byte{1}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			got := slices.Clone(heard)
+			mu.Unlock()
+			if !slices.Equal(got, []string{"revoked:a"}) {
+				t.Fatalf("after Put returned, heard %q", got)
+			}
+			if err := s.Delete(ctx, "revoked:a"); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			got = slices.Clone(heard)
+			mu.Unlock()
+			if !slices.Equal(got, []string{"revoked:a", "revoked:a"}) {
+				t.Fatalf("after Delete returned, heard %q", got)
+			}
+		})
 	}
 }

@@ -27,13 +27,18 @@ type Memory struct {
 	m      map[string]entry
 	writes int
 	closed bool
+
+	localWatch // Put and Delete tell it their key
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store   = (*Memory)(nil)
+	_ Watcher = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store. now nil means time.Now.
 func NewMemory(now func() time.Time) *Memory {
-	return &Memory{now: orNow(now), m: make(map[string]entry)}
+	return &Memory{now: orNow(now), m: make(map[string]entry), localWatch: newLocalWatch()}
 }
 
 // lookup returns the live entry at key, dropping it if it has expired. Callers hold mu.
@@ -143,8 +148,9 @@ func (s *Memory) Put(ctx context.Context, key string, value []byte, expiry time.
 	if err := s.begin(ctx, "put", key); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
 	s.set(key, entry{value: clone(value), expiry: expiry}, s.now())
+	s.mu.Unlock()
+	s.localWatch.changed(key)
 	return nil
 }
 
@@ -164,8 +170,12 @@ func (s *Memory) Delete(ctx context.Context, key string) error {
 	if err := s.begin(ctx, "delete", key); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	_, ok := s.m[key]
 	delete(s.m, key)
+	s.mu.Unlock()
+	if ok {
+		s.localWatch.changed(key)
+	}
 	return nil
 }
 
@@ -187,6 +197,7 @@ func (s *Memory) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.m = nil
+	s.localWatch.close()
 	return nil
 }
 

@@ -107,10 +107,10 @@ func orNow(now func() time.Time) func() time.Time {
 	return now
 }
 
-// Watcher is an optional capability of a store shared by several processes:
-// it tells each of them about every Put and Delete any of them makes, so a
-// process may cache what it reads. Local stores (memory, bolt) do not need it:
-// their reads cost no round trip.
+// Watcher is an optional capability: the store tells every process using it
+// about every Put and Delete any of them makes, so a process may cache what
+// it reads. Redis does it for a fleet (a subscription); the local stores
+// (memory, bolt) for their one process, before the write returns.
 type Watcher interface {
 	// Watch runs until ctx ends or the store is closed, calling changed
 	// with the key of each Put or Delete, and reset whenever changes may

@@ -8,7 +8,8 @@
 #
 # Rows: the proxied request (tuned bare httputil.ReverseProxy with a
 # BufferPool vs fedgate with a fresh cookie vs a client that ignores
-# Set-Cookie and keeps a stale one); OIDC code flows with an existing session
+# Set-Cookie and keeps a stale one, on the memory store, and fresh on the
+# bolt store, the embedded default); OIDC code flows with an existing session
 # (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
 # the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
 # to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
@@ -117,6 +118,10 @@ YAML
 config mem "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
 config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
+for n in one many; do
+  config "mem_$n" "{ memory: true }"
+  config "redis_$n" "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
+done
 
 start() { "$@" & pids+=($!); }
 start "$work/backend" -listen "127.0.0.1:$backend_port"
@@ -238,11 +243,13 @@ for round in $(seq "$rounds"); do
   now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
   mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
   mint_at redis -n 16 > "$work/fresh-redis.txt"
+  mint_at bolt -n 16 > "$work/fresh-bolt.txt"
   proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt"
   # Stale right after fresh, on the same instance: the pair compares the
   # two cookies, not two moments of the round.
   proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
   proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
+  proxy bolt "$port_bolt" "$pid_bolt" "$work/fresh-bolt.txt"
   cmds=$(redis_cmds)
   proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
   echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
@@ -265,23 +272,40 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.2f", a - b}'; }
 sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
 
-# rss_at NAME: a fresh fedgate NAME, its RSS (KiB) with one signed-in user,
-# then with USERS, each cookie used; sets rss_one_NAME and rss_many_NAME.
-rss_at() {
-  local name=$1 pid="pid_$1" port="port_$1" p
-  kill -TERM "${!pid}"; wait "${!pid}" 2>/dev/null || true
-  start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log2"
-  p=$!
-  wait_up "$(fg "$name")/healthz"
-  mint_at "$name" -n 1 > "$work/one.txt"
-  COOKIES="$work/one.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d5s -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
-  eval "rss_one_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
-  mint_at "$name" -n "$users" -p 8 > "$work/many.txt"
-  COOKIES="$work/many.txt" HOST="localhost:${!port}" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null
-  eval "rss_many_$name=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")"
+# RSS, sampled (VmRSS every 0.2 s) while wrk loads the process, median of
+# the samples: a single reading after a load measures when the Go
+# runtime last returned freed pages (readings of one process 36-54 MB
+# apart), not what the process holds. Two fresh processes per store, one
+# with 1 signed-in user and one with USERS, loaded in alternation.
+# rss_load NAME PID COOKIES: one sampled load round, samples to rss.NAME.
+rss_load() {
+  local name=$1 pid=$2 cookies=$3 port="port_$1" w
+  COOKIES=$cookies HOST="localhost:${!port}" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/cookies.lua" "$(fg "$name")/" >/dev/null &
+  w=$!
+  sleep 1 # past the ramp-up
+  while kill -0 "$w" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status" >> "$work/rss.$name"; sleep 0.2; done
+  wait "$w"
 }
-rss_at mem
-rss_at redis
+# rss_pair STORE-NAME: sets rss_one_NAME and rss_many_NAME (KiB, medians)
+# and their peaks.
+rss_pair() {
+  local name=$1 n p_one p_many
+  for n in one many; do
+    start "$work/fedgate" serve --config "$work/${name}_$n/fedgate.yaml" 2>"$work/${name}_$n/log"
+    eval "p_$n=$!"
+    wait_up "$(fg "${name}_$n")/healthz"
+  done
+  mint_at "${name}_one" -n 1 > "$work/${name}_one.txt"
+  mint_at "${name}_many" -n "$users" -p 8 > "$work/${name}_many.txt"
+  for _ in $(seq "$rounds"); do
+    rss_load "${name}_one" "$p_one" "$work/${name}_one.txt"
+    rss_load "${name}_many" "$p_many" "$work/${name}_many.txt"
+  done
+  eval "rss_one_$name=$(median "$work/rss.${name}_one") rss_many_$name=$(median "$work/rss.${name}_many")"
+  eval "peak_one_$name=$(sort -g "$work/rss.${name}_one" | tail -1) peak_many_$name=$(sort -g "$work/rss.${name}_many" | tail -1)"
+}
+rss_pair mem
+rss_pair redis
 
 echo
 echo "| path | fedgate | baseline in the same run | ratio | target |"
@@ -289,6 +313,7 @@ echo "|---|---|---|---|---|"
 echo "| proxied request, req/s | $(r fresh) | bare proxy $(r bare) | $(ratio "$(r fresh)" "$(r bare)") | ≥ 0.90 |"
 echo "| proxied request, CPU µs/request | $(c fresh) | bare proxy $(c bare) | $(ratio "$(c fresh)" "$(c bare)") | ≤ 1.15 |"
 echo "| proxied request, p99 ms | $(p fresh) | bare proxy $(p bare) | $(delta "$(p fresh)" "$(p bare)") ms | ≤ +2 ms |"
+echo "| proxied request, bolt store (the embedded default), req/s | $(r bolt) (CPU $(c bolt) µs, p99 $(p bolt) ms) | bare proxy $(r bare) | $(ratio "$(r bolt)" "$(r bare)") | ≥ 0.90 |"
 echo "| proxied request, Redis store, req/s | $(r redis) | bare proxy $(r bare) | $(ratio "$(r redis)" "$(r bare)") | ≥ 0.90 |"
 echo "| proxied request, Redis store, CPU µs/request | $(c redis) | bare proxy $(c bare) | $(ratio "$(c redis)" "$(c bare)") | (beside the bare proxy) |"
 echo "| proxied request, Redis store, p99 ms | $(p redis) | bare proxy $(p bare) | $(delta "$(p redis)" "$(p bare)") ms | (beside the bare proxy) |"
@@ -302,8 +327,8 @@ echo "| OIDC code flow, fresh sign-in, bolt store, flows/s | $(r signin-bolt) | 
 echo "| SAML Response to a signed-in browser, /s | $(r saml) (CPU $(c saml) µs) | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(r saml)" "$(r rsa)") | ≥ 0.75 |"
 echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {printf "%.0f", 1e6 / c}') | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(awk -v c="$(c saml)" 'BEGIN {print 1e6 / c}')" "$(r rsa)") | (load-proof view) |"
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(ratio "$(c code-mem)" "$(c minop)") | (≤ 1.25 ⇔ 0.80×) |"
-echo "| RSS, KiB | $rss_many_mem with $users users | $rss_one_mem with 1 user | $(ratio "$rss_many_mem" "$rss_one_mem") | flat |"
-echo "| RSS, Redis store, KiB | $rss_many_redis with $users users | $rss_one_redis with 1 user | $(ratio "$rss_many_redis" "$rss_one_redis") | flat |"
+echo "| RSS under load, KiB (median; peak) | $rss_many_mem; $peak_many_mem with $users users | $rss_one_mem; $peak_one_mem with 1 user | $(ratio "$rss_many_mem" "$rss_one_mem"); $(ratio "$peak_many_mem" "$peak_one_mem") | flat |"
+echo "| RSS under load, Redis store, KiB (median; peak) | $rss_many_redis; $peak_many_redis with $users users | $rss_one_redis; $peak_one_redis with 1 user | $(ratio "$rss_many_redis" "$rss_one_redis"); $(ratio "$peak_many_redis" "$peak_one_redis") | flat |"
 echo
 echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
 echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"

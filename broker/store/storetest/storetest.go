@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) store.Store
 		{"InvalidKey", testInvalidKey},
 		{"CancelledContext", testCancelled},
 		{"Close", testClose},
+		{"Watch", testWatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,5 +423,62 @@ func testClose(t *testing.T, s store.Store, c *Clock) {
 	}
 	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Ping after Close: %v, want ErrClosed", err)
+	}
+}
+
+// testWatch: a store that is a Watcher (all of fedgate's are) calls reset
+// once the watcher is registered, tells it the key of every Put and Delete
+// in order (not of Claim or Incr, which the revocation cache never reads),
+// and ends Watch at Close.
+func testWatch(t *testing.T, s store.Store, c *Clock) {
+	w, ok := s.(store.Watcher)
+	if !ok {
+		t.Fatalf("%T is not a store.Watcher", s)
+	}
+	heard := make(chan string, 16)
+	var resets atomic.Int64
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		w.Watch(context.Background(), func(k string) { heard <- k }, func() { resets.Add(1) })
+	}()
+	for i := 0; resets.Load() == 0; i++ {
+		if i == 500 {
+			t.Fatal("reset never called: the watcher was not registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, exp := t.Context(), c.Now().Add(time.Minute)
+	must(t, s.Put(ctx, "revoked:a", []byte{1}, exp))
+	if _, err := s.Claim(ctx, "code:x", exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Incr(ctx, "fail:y", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Delete(ctx, "revoked:a"))
+	must(t, s.Put(ctx, "revoked:b", []byte{1}, exp))
+	for _, want := range []string{"revoked:a", "revoked:a", "revoked:b"} {
+		select {
+		case got := <-heard:
+			if got != want {
+				t.Fatalf("heard %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s never heard", want)
+		}
+	}
+	must(t, s.Close())
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch still running after Close")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
