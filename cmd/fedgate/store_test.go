@@ -49,4 +49,12 @@ func TestRedisOptions(t *testing.T) {
 	if o.Password != "pw" {
 		t.Error("password not passed on")
 	}
+	// Every pool's buffers are small (go-redis's defaults, 32 KiB and
+	// 128 KiB for pipelines, are kept per idle connection).
+	for name, n := range map[string]int{"read": o.ReadBufferSize, "write": o.WriteBufferSize,
+		"pipeline read": o.PipelineReadBufferSize, "pipeline write": o.PipelineWriteBufferSize} {
+		if n <= 0 || n > 4<<10 {
+			t.Errorf("%s buffer %d bytes, want 1..4096", name, n)
+		}
+	}
 }
