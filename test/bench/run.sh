@@ -244,16 +244,27 @@ for round in $(seq "$rounds"); do
   mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
   mint_at redis -n 16 > "$work/fresh-redis.txt"
   mint_at bolt -n 16 > "$work/fresh-bolt.txt"
-  proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt"
+  # The proxied rows start one later each round (rotated), so that no row
+  # is always measured first or last (a machine slows down over a round).
   # Stale right after fresh, on the same instance: the pair compares the
   # two cookies, not two moments of the round.
-  proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
-  proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
-  proxy bolt "$port_bolt" "$pid_bolt" "$work/fresh-bolt.txt"
-  cmds=$(redis_cmds)
-  proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
-  echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
-  proxy o2p "$o2p_port" "$o2p_pid" "$work/o2p-cookies.txt"
+  rows=(bare mem bolt redis o2p)
+  for i in "${!rows[@]}"; do
+    case ${rows[(i + round) % ${#rows[@]}]} in
+    bare) proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt" ;;
+    mem)
+      proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
+      proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
+      ;;
+    bolt) proxy bolt "$port_bolt" "$pid_bolt" "$work/fresh-bolt.txt" ;;
+    redis)
+      cmds=$(redis_cmds)
+      proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
+      echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
+      ;;
+    o2p) proxy o2p "$o2p_port" "$o2p_pid" "$work/o2p-cookies.txt" ;;
+    esac
+  done
   flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
   flows code-mem "$pid_mem" -mode code -base "$(fg mem)"
   flows code-bolt "$pid_bolt" -mode code -base "$(fg bolt)"
