@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store"
@@ -44,11 +45,14 @@ type revocations struct {
 	st  store.Store
 	now func() time.Time
 
-	mu      sync.RWMutex               // read-locked on the hit path every proxied request takes
-	cached  map[string]revocation      // nil: no cache (a local store)
-	reading map[string]*revocationRead // reads in flight, shared by concurrent requests
-	changes uint64                     // bumped by every change; a read begun before one is not cached
-	sweepAt int                        // cache size that triggers a sweep
+	// watching: the store has registered the cache (its first reset), so
+	// no sign-out can be missed; until then checks read the store.
+	watching atomic.Bool
+	mu       sync.RWMutex               // read-locked on the hit path every proxied request takes
+	cached   map[string]revocation      // nil: no cache (a store that is not a Watcher)
+	reading  map[string]*revocationRead // reads in flight, shared by concurrent requests
+	changes  uint64                     // bumped by every change; a read begun before one is not cached
+	sweepAt  int                        // cache size that triggers a sweep
 }
 
 // revocationRead is one store read that concurrent checks wait for.
@@ -78,7 +82,7 @@ func newRevocations(ctx context.Context, st store.Store, now func() time.Time) *
 
 // check reports whether session id was signed out, or errStoreDown.
 func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
-	if rv.cached == nil {
+	if rv.cached == nil || !rv.watching.Load() {
 		return rv.read(ctx, id)
 	}
 	now := rv.now()
@@ -182,4 +186,5 @@ func (rv *revocations) reset() {
 	clear(rv.reading)
 	rv.changes++
 	rv.mu.Unlock()
+	rv.watching.Store(true)
 }

@@ -28,6 +28,7 @@ type watchedStore struct {
 	reset   func()
 	watched chan struct{}
 	gate    chan struct{} // when set, Get waits for it to close
+	hold    chan struct{} // when set, Watch registers once it is closed
 }
 
 func (w *watchedStore) Get(ctx context.Context, key string) ([]byte, error) {
@@ -42,7 +43,11 @@ func (w *watchedStore) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (w *watchedStore) Watch(_ context.Context, changed func(string), reset func()) {
+	if w.hold != nil {
+		<-w.hold
+	}
 	w.changed, w.reset = changed, reset
+	reset() // registered, as the real stores tell
 	close(w.watched)
 }
 
@@ -136,23 +141,18 @@ func TestRevocationResetForgets(t *testing.T) {
 // request otherwise), and a sign-out through the store is seen by the very
 // next check: the local store tells the cache before the write returns.
 func TestRevocationLocalStoreCached(t *testing.T) {
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"), nil)
+	clock := storetest.NewClock() // the cache's 5 s never pass by themselves
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"), clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, st := range map[string]store.Store{"memory": store.NewMemory(nil), "bolt": bolt} {
+	for name, st := range map[string]store.Store{"memory": store.NewMemory(clock.Now), "bolt": bolt} {
 		t.Run(name, func(t *testing.T) {
-			rv := newRevocations(t.Context(), st, time.Now)
+			rv := newRevocations(t.Context(), st, clock.Now)
 			if rv.cached == nil {
 				t.Fatal("no cache")
 			}
-			for i := 0; ; i++ { // until the watcher is registered (its reset bumps changes)
-				rv.mu.RLock()
-				n := rv.changes
-				rv.mu.RUnlock()
-				if n > 0 {
-					break
-				}
+			for i := 0; !rv.watching.Load(); i++ {
 				if i == 500 {
 					t.Fatal("the store never registered the cache")
 				}
@@ -176,6 +176,32 @@ func TestRevocationLocalStoreCached(t *testing.T) {
 				t.Fatalf("uncached check with the store closed = %v, %v; want fail closed", revoked, err)
 			}
 		})
+	}
+}
+
+// TestRevocationNotCachedBeforeWatching: until the store has registered
+// the cache, a sign-out would not be told to it, so nothing is cached: a
+// sign-out made in that window is seen by the next check.
+func TestRevocationNotCachedBeforeWatching(t *testing.T) {
+	clock := storetest.NewClock()
+	w := &watchedStore{Memory: store.NewMemory(clock.Now), watched: make(chan struct{}), hold: make(chan struct{})}
+	rv := newRevocations(t.Context(), w, clock.Now)
+	if revoked, err := rv.check(t.Context(), "s6"); revoked || err != nil {
+		t.Fatalf("check = %v, %v", revoked, err)
+	}
+	_ = w.Memory.Put(t.Context(), "revoked:s6", []byte{1}, time.Time{}) // not told: not watching yet
+	if revoked, err := rv.check(t.Context(), "s6"); !revoked || err != nil {
+		t.Fatalf("sign-out before the watch began: check = %v, %v; want revoked", revoked, err)
+	}
+	if w.gets.Load() != 2 {
+		t.Fatalf("%d store reads, want 2 (no cache before watching)", w.gets.Load())
+	}
+	close(w.hold)
+	<-w.watched
+	_, _ = rv.check(t.Context(), "s7")
+	_, _ = rv.check(t.Context(), "s7")
+	if w.gets.Load() != 3 {
+		t.Fatalf("%d store reads, want 3 (cached once watching)", w.gets.Load())
 	}
 }
 

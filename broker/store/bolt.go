@@ -300,9 +300,10 @@ func (b *Bolt) Put(ctx context.Context, key string, value []byte, expiry time.Ti
 		}
 		return true, bk.Put([]byte(key), enc)
 	})
-	if err == nil {
-		b.localWatch.changed(key)
-	}
+	// Told even when the commit failed: a commit that failed at its fsync
+	// may still be what reads see, and a needless notice only drops a
+	// cache entry.
+	b.localWatch.changed(key)
 	return err
 }
 
@@ -360,9 +361,7 @@ func (b *Bolt) Delete(ctx context.Context, key string) error {
 		}
 		return true, bk.Delete([]byte(key))
 	})
-	if err == nil {
-		b.localWatch.changed(key)
-	}
+	b.localWatch.changed(key) // as in Put
 	return err
 }
 

@@ -38,7 +38,9 @@ func (w *localWatch) Watch(ctx context.Context, changed func(key string), reset 
 	w.mu.Unlock()
 }
 
-// changed tells every watcher that key was written.
+// changed tells every watcher that key was written. The callbacks run with
+// w.mu held: they must not write to the store (the revocation cache only
+// drops an entry).
 func (w *localWatch) changed(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -241,9 +241,10 @@ echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $f
 for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
   now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
-  mint -n 16 > "$work/fresh.txt" # younger than a minute for this round's fresh rows
-  mint_at redis -n 16 > "$work/fresh-redis.txt"
-  mint_at bolt -n 16 > "$work/fresh-bolt.txt"
+  # Fresh cookies are minted right before the row that uses them: younger
+  # than the one-minute touch interval however the rows are ordered. The
+  # bare proxy gets the same kind of cookie.
+  mint -n 16 > "$work/fresh.txt"
   # The proxied rows start one later each round (rotated), so that no row
   # is always measured first or last (a machine slows down over a round).
   # Stale right after fresh, on the same instance: the pair compares the
@@ -253,11 +254,16 @@ for round in $(seq "$rounds"); do
     case ${rows[(i + round) % ${#rows[@]}]} in
     bare) proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt" ;;
     mem)
+      mint -n 16 > "$work/fresh.txt"
       proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
       proxy stale "$port_mem" "$pid_mem" "$work/stale.txt"
       ;;
-    bolt) proxy bolt "$port_bolt" "$pid_bolt" "$work/fresh-bolt.txt" ;;
+    bolt)
+      mint_at bolt -n 16 > "$work/fresh-bolt.txt"
+      proxy bolt "$port_bolt" "$pid_bolt" "$work/fresh-bolt.txt"
+      ;;
     redis)
+      mint_at redis -n 16 > "$work/fresh-redis.txt"
       cmds=$(redis_cmds)
       proxy redis "$port_redis" "$pid_redis" "$work/fresh-redis.txt"
       echo $(( $(redis_cmds) - cmds - 1 )) >> "$work/cmds.redis"
