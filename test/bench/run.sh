@@ -241,18 +241,20 @@ echo "== $rounds alternating rounds of ${secs}s (wrk -t2 -c$conns; flows with $f
 for round in $(seq "$rounds"); do
   echo "   round $round: $(cut -d' ' -f1-3 /proc/loadavg) load average"
   now=$(date +%s); [ "$now" -ge "$stale_ready" ] || sleep $(( stale_ready - now ))
+  # The proxied rows start one later each round (rotated), so that no row
+  # is always measured first or last (a machine slows down over a round).
   # Fresh cookies are minted right before the row that uses them: younger
   # than the one-minute touch interval however the rows are ordered. The
   # bare proxy gets the same kind of cookie.
-  mint -n 16 > "$work/fresh.txt"
-  # The proxied rows start one later each round (rotated), so that no row
-  # is always measured first or last (a machine slows down over a round).
   # Stale right after fresh, on the same instance: the pair compares the
   # two cookies, not two moments of the round.
   rows=(bare mem bolt redis o2p)
   for i in "${!rows[@]}"; do
     case ${rows[(i + round) % ${#rows[@]}]} in
-    bare) proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt" ;;
+    bare)
+      mint -n 16 > "$work/fresh.txt"
+      proxy bare "$bare_port" "$bare_pid" "$work/fresh.txt"
+      ;;
     mem)
       mint -n 16 > "$work/fresh.txt"
       proxy fresh "$port_mem" "$pid_mem" "$work/fresh.txt"
@@ -286,7 +288,6 @@ r() { median "$work/r.$1"; }
 p() { median "$work/p.$1"; }
 c() { median "$work/c.$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.2f", a - b}'; }
 # per KIND A B [-]: A ÷ B (with -, A − B) in each round, as "median (min–max)".
 # Rows of one round ran a few seconds apart; rounds minutes apart on a
 # machine whose speed drifts (the bare proxy alone read 6,200-7,900 req/s
