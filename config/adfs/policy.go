@@ -82,6 +82,10 @@ func authRule(r Rule) (PolicyRule, string, string) {
 		return pr, "", "the condition is not one claim type with one == or =~ value"
 	}
 	v := values[0]
+	if v.Op == "==" && v.Value == "" {
+		// A policy test needs a value (a group, a user, a claim value).
+		return pr, "", "a test for an empty value: fedgate's policy cannot test that a claim is empty"
+	}
 	switch incoming[typ] {
 	case "groups":
 		if v.Op != "==" {
