@@ -3,9 +3,9 @@ package broker
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fedgate/fedgate/broker/store"
@@ -14,144 +14,69 @@ import (
 // revokedPrefix namespaces sign-out records in the store (logout.go).
 const revokedPrefix = "revoked:"
 
-// revocationFresh bounds how stale a cached "not signed out" may be. The
-// store's change feed normally drops an entry within milliseconds of a
-// sign-out on any replica; this bound also covers a change the feed lost
-// (a dropped connection), at the cost of one store read per session per
-// replica per period. docs/operations.md documents it.
-const revocationFresh = 5 * time.Second
-
-// revocationCacheMax bounds the cache, like sessionCache: memory stays flat
-// however many sessions there are; an evicted entry is read again.
-const revocationCacheMax = 100_000
-
-// revocationSweepMin is the size from which the cache, once it has doubled
-// since the last sweep, drops the "not signed out" answers too old to be
-// used (revocationFresh) and moves into a map its own size: a Go map never
-// shrinks, and 10,000 sessions seen once each would otherwise stay in it
-// until the bound above (issue 17: RSS with the Redis store).
-const revocationSweepMin = 1024
+const (
+	// revocationResync is how often the replica of sign-outs is reloaded
+	// whole. That drops the sign-outs of sessions that have since expired
+	// (the store forgets them without telling), so the replica holds the
+	// sign-outs of one session lifetime plus this period; it would also
+	// repair a change lost without the feed noticing.
+	revocationResync = 10 * time.Minute
+	// revocationRetryMax bounds the wait between failed reloads.
+	revocationRetryMax = 5 * time.Second
+	// revocationListTimeout bounds one reload.
+	revocationListTimeout = 30 * time.Second
+)
 
 // errStoreDown marks a revocation check the store could not answer.
 var errStoreDown = errors.New("broker: store unavailable")
 
-// revocations answers "was this session signed out?". A store that tells
-// of changes (store.Watcher: all of fedgate's) gets a local cache, so a
-// proxied request costs no store read: for Redis no round trip, for bolt
-// no read transaction (two global locks), for memory no store lock. A
-// store that cannot answer, with no fresh cached answer, counts as signed
-// out: fail closed.
+// revocations answers "was this session signed out?". For a store that
+// lists keys and tells of changes (store.Lister and store.Watcher: all of
+// fedgate's) it keeps a replica of the set of sign-outs, loaded whole and
+// kept current by the change feed, so a proxied request costs no store
+// read (for Redis no round trip, for bolt no read transaction) and memory
+// grows with sign-outs, not with signed-in users. While the replica is not
+// in step with the store (before the first load, after the feed broke or
+// fell silent) every check reads the store, and a store that cannot answer
+// counts as signed out: fail closed.
 type revocations struct {
-	st  store.Store
-	now func() time.Time
+	st store.Store
 
-	// watching: the store has registered the cache (its first reset), so
-	// no sign-out can be missed; until then checks read the store.
-	watching atomic.Bool
-	mu       sync.RWMutex               // read-locked on the hit path every proxied request takes
-	cached   map[string]revocation      // nil: no cache (a store that is not a Watcher)
-	reading  map[string]*revocationRead // reads in flight, shared by concurrent requests
-	changes  uint64                     // bumped by every change; a read begun before one is not cached
-	sweepAt  int                        // cache size that triggers a sweep
+	mu      sync.RWMutex        // read-locked by every proxied request
+	revoked map[string]struct{} // the replica; nil while not in step
+	heard   map[string]struct{} // sign-outs heard since a reset or a reload began; nil when neither runs
+	resets  uint64              // a reload begun before a reset is not used
+	kick    chan struct{}       // a reset asks for a reload
 }
 
-// revocationRead is one store read that concurrent checks wait for.
-type revocationRead struct {
-	done    chan struct{}
-	revoked bool
-	err     error
-}
-
-type revocation struct {
-	revoked bool // once signed out, always signed out: never stale
-	at      time.Time
-}
-
-// newRevocations asks the store, in this one place, whether it can tell us
-// about changes; if so it starts following them until the store is closed
-// (ctx ends).
-func newRevocations(ctx context.Context, st store.Store, now func() time.Time) *revocations {
-	rv := &revocations{st: st, now: now}
-	if w, ok := st.(store.Watcher); ok {
-		rv.cached, rv.sweepAt = make(map[string]revocation, 64), revocationSweepMin
-		rv.reading = make(map[string]*revocationRead)
-		go w.Watch(ctx, rv.changed, rv.reset)
+// newRevocations asks the store, in this one place, whether it can list
+// and tell; if so the replica follows it until the store is closed or ctx
+// ends.
+func newRevocations(ctx context.Context, st store.Store) *revocations {
+	rv := &revocations{st: st, kick: make(chan struct{}, 1)}
+	w, watches := st.(store.Watcher)
+	l, lists := st.(store.Lister)
+	if watches && lists {
+		ctx, stop := context.WithCancel(ctx)
+		go func() {
+			w.Watch(ctx, rv.changed, rv.reset)
+			rv.reset() // no longer told of changes: checks read the store (closed: fail closed)
+			stop()
+		}()
+		go rv.follow(ctx, l)
 	}
 	return rv
 }
 
 // check reports whether session id was signed out, or errStoreDown.
 func (rv *revocations) check(ctx context.Context, id string) (bool, error) {
-	if rv.cached == nil || !rv.watching.Load() {
-		return rv.read(ctx, id)
-	}
-	now := rv.now()
 	rv.mu.RLock()
-	e, ok := rv.cached[id]
+	_, revoked := rv.revoked[id]
+	inStep := rv.revoked != nil
 	rv.mu.RUnlock()
-	if ok && (e.revoked || now.Sub(e.at) < revocationFresh) {
-		return e.revoked, nil
+	if inStep {
+		return revoked, nil
 	}
-	rv.mu.Lock()
-	if e, ok := rv.cached[id]; ok && (e.revoked || now.Sub(e.at) < revocationFresh) {
-		rv.mu.Unlock()
-		return e.revoked, nil
-	}
-	if r, ok := rv.reading[id]; ok {
-		// Another request is reading this session's record: share its
-		// answer, so a busy session costs one read, not one per request.
-		rv.mu.Unlock()
-		select {
-		case <-r.done:
-			return r.revoked, r.err
-		case <-ctx.Done():
-			return true, errors.Join(errStoreDown, ctx.Err())
-		}
-	}
-	r := &revocationRead{done: make(chan struct{})}
-	rv.reading[id] = r
-	gen, start := rv.changes, rv.now()
-	rv.mu.Unlock()
-
-	// Others wait for this read: it must not end with this request.
-	r.revoked, r.err = rv.read(context.WithoutCancel(ctx), id)
-	rv.mu.Lock()
-	if rv.reading[id] == r {
-		delete(rv.reading, id)
-	}
-	if r.err == nil && rv.changes == gen { // no change arrived while we read: the answer is current
-		if len(rv.cached) >= rv.sweepAt {
-			rv.sweep()
-		}
-		if len(rv.cached) >= revocationCacheMax {
-			for k := range rv.cached { // map order is random: evict an arbitrary entry
-				delete(rv.cached, k)
-				break
-			}
-		}
-		rv.cached[id] = revocation{revoked: r.revoked, at: start}
-	}
-	rv.mu.Unlock()
-	close(r.done)
-	return r.revoked, r.err
-}
-
-// sweep keeps what the cache can still answer with, in a new map; the
-// next sweep waits until that has doubled, so sweeping costs O(1) a check.
-// rv.mu is held.
-func (rv *revocations) sweep() {
-	kept := make(map[string]revocation, len(rv.cached)/2)
-	now := rv.now()
-	for id, e := range rv.cached {
-		if e.revoked || now.Sub(e.at) < revocationFresh {
-			kept[id] = e
-		}
-	}
-	rv.cached, rv.sweepAt = kept, max(revocationSweepMin, 2*len(kept))
-}
-
-// read asks the store; a store that cannot answer means signed out.
-func (rv *revocations) read(ctx context.Context, id string) (bool, error) {
 	_, err := rv.st.Get(ctx, revokedPrefix+id)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -162,29 +87,97 @@ func (rv *revocations) read(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// changed drops what the cache knows of a key some replica wrote.
+// changed adds the session whose sign-out key some replica wrote. A
+// Delete is told too; fedgate deletes a sign-out only when it writes one
+// already expired, whose session can no longer be used, so counting it
+// as signed out until the next reload is harmless.
 func (rv *revocations) changed(key string) {
 	id, ok := strings.CutPrefix(key, revokedPrefix)
 	if !ok {
 		return
 	}
 	rv.mu.Lock()
-	delete(rv.cached, id)
-	delete(rv.reading, id) // a read begun before the change: later checks read again
-	rv.changes++
+	if rv.revoked != nil {
+		rv.revoked[id] = struct{}{}
+	}
+	if rv.heard != nil {
+		rv.heard[id] = struct{}{}
+	}
 	rv.mu.Unlock()
 }
 
-// reset forgets everything not yet signed out: changes may have been missed.
+// reset: changes may have been missed. The replica stops answering until
+// a reload; what is heard from now on is kept for it.
 func (rv *revocations) reset() {
 	rv.mu.Lock()
-	for id, e := range rv.cached {
-		if !e.revoked {
-			delete(rv.cached, id)
+	rv.revoked, rv.heard = nil, map[string]struct{}{}
+	rv.resets++
+	rv.mu.Unlock()
+	select {
+	case rv.kick <- struct{}{}:
+	default: // a reload is already asked for
+	}
+}
+
+// follow reloads the replica after each reset and every revocationResync,
+// retrying a failed reload, until ctx ends.
+func (rv *revocations) follow(ctx context.Context, l store.Lister) {
+	tick := time.NewTicker(revocationResync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rv.kick:
+		case <-tick.C:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		for wait := 50 * time.Millisecond; !rv.reload(ctx, l); wait = min(2*wait, revocationRetryMax) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	}
-	clear(rv.reading)
-	rv.changes++
+}
+
+// reload lists the store's sign-outs and makes them, with those heard
+// meanwhile, the replica; false if the store could not answer. Nothing is
+// loaded before the store's first reset: until the watcher is registered a
+// sign-out would not be heard.
+func (rv *revocations) reload(ctx context.Context, l store.Lister) bool {
+	rv.mu.Lock()
+	gen := rv.resets
+	if gen > 0 && rv.heard == nil {
+		rv.heard = map[string]struct{}{}
+	}
 	rv.mu.Unlock()
-	rv.watching.Store(true)
+	if gen == 0 {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, revocationListTimeout)
+	defer cancel()
+	keys, err := l.Keys(ctx, revokedPrefix)
+
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if rv.resets != gen {
+		return true // a reset came meanwhile: its own reload follows
+	}
+	if err != nil {
+		if rv.revoked != nil {
+			rv.heard = nil // still in step through the feed
+		}
+		return false
+	}
+	set := make(map[string]struct{}, len(keys)+len(rv.heard))
+	for _, k := range keys {
+		set[strings.TrimPrefix(k, revokedPrefix)] = struct{}{}
+	}
+	maps.Copy(set, rv.heard)
+	rv.revoked, rv.heard = set, nil
+	return true
 }

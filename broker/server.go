@@ -159,7 +159,7 @@ func NewServer(d Deps, snap *Snapshot) (*Server, error) {
 		srv.Now = time.Now
 	}
 	// The cache follows the store's changes until the store is closed.
-	srv.revocations = newRevocations(context.Background(), d.Store, srv.Now)
+	srv.revocations = newRevocations(context.Background(), d.Store)
 	if err := srv.Swap(snap); err != nil {
 		return nil, err
 	}

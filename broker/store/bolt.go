@@ -52,6 +52,7 @@ type Bolt struct {
 var (
 	_ Store   = (*Bolt)(nil)
 	_ Watcher = (*Bolt)(nil)
+	_ Lister  = (*Bolt)(nil)
 )
 
 // OpenBolt opens (creating if needed) the bbolt file at path and starts a sweep that
@@ -333,6 +334,36 @@ func (b *Bolt) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, b.wrap("get", err)
 	}
 	return out, nil
+}
+
+// Keys walks the keys under prefix in one read transaction (bbolt keeps
+// them sorted).
+func (b *Bolt) Keys(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctxErr(ctx, "keys"); err != nil {
+		return nil, err
+	}
+	if err := checkKey("keys", prefix); err != nil {
+		return nil, err
+	}
+	var keys []string
+	now, p := b.now(), []byte(prefix)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketName).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			exp, _, err := decode(v)
+			if err != nil {
+				return err
+			}
+			if live(exp, now) {
+				keys = append(keys, string(k))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, b.wrap("keys", err)
+	}
+	return keys, nil
 }
 
 // Delete checks in a read transaction first: the usual caller clears a failure counter

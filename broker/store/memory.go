@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,6 +35,7 @@ type Memory struct {
 var (
 	_ Store   = (*Memory)(nil)
 	_ Watcher = (*Memory)(nil)
+	_ Lister  = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory store. now nil means time.Now.
@@ -164,6 +166,21 @@ func (s *Memory) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, ErrNotFound
 	}
 	return clone(e.value), nil
+}
+
+func (s *Memory) Keys(ctx context.Context, prefix string) ([]string, error) {
+	if err := s.begin(ctx, "keys", prefix); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var keys []string
+	now := s.now()
+	for k, e := range s.m {
+		if strings.HasPrefix(k, prefix) && live(e.expiry, now) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 func (s *Memory) Delete(ctx context.Context, key string) error {

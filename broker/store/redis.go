@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +32,11 @@ type Redis struct {
 	end  context.CancelFunc
 }
 
-var _ Store = (*Redis)(nil)
-var _ Watcher = (*Redis)(nil)
+var (
+	_ Store   = (*Redis)(nil)
+	_ Watcher = (*Redis)(nil)
+	_ Lister  = (*Redis)(nil)
+)
 
 // expiryLen is the width of the expiry header: enough for any int64 nanosecond.
 const expiryLen = 20
@@ -252,6 +257,13 @@ func (s *Redis) Close() error {
 // channel carries the (unprefixed) key of every Put and Delete.
 func (s *Redis) channel() string { return s.prefix + "changed" }
 
+// feedBeat is how long the change feed may be silent before Watch pings
+// it. A feed still silent a beat after its ping (Redis frozen, a half-open
+// connection) may be missing changes, so the watcher hears reset, and
+// again each beat until Redis answers: a cache is never trusted for more
+// than two beats on a feed that has stopped.
+const feedBeat = time.Second
+
 // Watch implements Watcher with a Redis subscription. go-redis resubscribes
 // by itself after a lost connection; messages sent meanwhile are lost, so
 // the caller hears reset on the error and again once subscribed.
@@ -262,8 +274,9 @@ func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func(
 	defer context.AfterFunc(ctx, unsub)()
 	defer context.AfterFunc(s.life, unsub)()
 	defer unsub()
+	pinged := false
 	for {
-		msg, err := sub.Receive(ctx)
+		msg, err := sub.ReceiveTimeout(ctx, feedBeat)
 		if ctx.Err() != nil || s.closed.Load() {
 			return
 		}
@@ -272,11 +285,105 @@ func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func(
 			reset()
 		case *redis.Message:
 			changed(m.Payload)
+		case *redis.Pong:
 		default:
-			if err != nil {
+			if !isTimeout(err) {
 				reset()
 				time.Sleep(100 * time.Millisecond) // the next Receive reconnects
+				continue
+			}
+			if pinged {
+				reset()
+			}
+			_ = sub.Ping(ctx) // a failure shows as the next Receive's error
+			pinged = true
+			continue
+		}
+		pinged = false
+	}
+}
+
+// isTimeout: a read that waited its time out (the connection stays).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Keys implements Lister: SCAN on every primary (a Cluster spreads keys
+// over its nodes), and the entries' expiry headers are read, so an entry is
+// live exactly when Get would find it.
+func (s *Redis) Keys(ctx context.Context, prefix string) ([]string, error) {
+	if err := s.begin(ctx, "keys", prefix); err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		pattern := globEscape(s.prefix+prefix) + "*"
+		for cursor := uint64(0); ; {
+			batch, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return err
+			}
+			live, err := s.liveKeys(ctx, c, batch)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			keys = append(keys, live...)
+			mu.Unlock()
+			if cursor = next; cursor == 0 {
+				return nil
 			}
 		}
 	}
+	var err error
+	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, s.c)
+	}
+	if err != nil {
+		return nil, fail("keys", err)
+	}
+	return keys, nil
+}
+
+// liveKeys reads the headers of prefixed keys in one round trip and returns
+// the live ones, unprefixed.
+func (s *Redis) liveKeys(ctx context.Context, c redis.Cmdable, prefixed []string) ([]string, error) {
+	if len(prefixed) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(prefixed))
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range prefixed {
+			cmds[i] = p.GetRange(ctx, k, 0, expiryLen-1)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	never, now := header(time.Time{}), header(s.now())
+	var live []string
+	for i, cmd := range cmds {
+		e := cmd.Val() // "" for a key gone since the SCAN
+		if len(e) == expiryLen && (e == never || now < e) {
+			live = append(live, strings.TrimPrefix(prefixed[i], s.prefix))
+		}
+	}
+	return live, nil
+}
+
+// globEscape quotes the characters SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

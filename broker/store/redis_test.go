@@ -124,6 +124,49 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Fatalf("timed out waiting: %s", what)
 }
 
+// TestRedisWatchSilentFeed: a Redis that stops answering (frozen, its
+// connections open: nothing to tell the watcher it broke) makes the
+// watcher hear reset within two beats and again while it stays silent, so
+// no cache is trusted on a feed that may be missing changes; once Redis
+// answers, changes are heard again.
+func TestRedisWatchSilentFeed(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
+	changed := make(chan string, 10)
+	var resets atomic.Int64
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { resets.Add(1) }) })
+	defer wg.Wait()
+	defer cancel()
+	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
+	time.Sleep(2500 * time.Millisecond) // an idle feed that answers its pings is not reset
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("%d resets on an idle, healthy feed; want 1", n)
+	}
+	start := time.Now()
+	srv.Pause(5 * time.Second)
+	waitUntil(t, "reset while frozen", func() bool { return resets.Load() >= 2 })
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("first reset %v after the freeze; want within two beats (2 s)", d)
+	}
+	waitUntil(t, "reset again while frozen", func() bool { return resets.Load() >= 3 })
+	waitUntil(t, "Redis answers again", func() bool { return a.Ping(ctx) == nil })
+	if err := a.Put(ctx, "revoked:after", []byte{1}, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case k := <-changed:
+			if k == "revoked:after" {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no change heard after Redis came back")
+		}
+	}
+}
+
 // TestRedisSlow: a Redis that stops answering for 1s costs a caller at most
 // the client's timeout (then an error, which the broker turns into a 503
 // page: fail closed), and the store answers again when Redis does.

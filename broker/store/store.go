@@ -118,3 +118,12 @@ type Watcher interface {
 	// read before.
 	Watch(ctx context.Context, changed func(key string), reset func())
 }
+
+// Lister is an optional capability: the store lists its live keys under a
+// prefix. With Watcher it lets a process hold a replica of a small set the
+// hot path reads (the sign-outs) and keep it current.
+type Lister interface {
+	// Keys returns every live key that begins with prefix, in no order.
+	// The prefix must be a valid key.
+	Keys(ctx context.Context, prefix string) ([]string, error)
+}

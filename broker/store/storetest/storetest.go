@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) store.Store
 		{"CancelledContext", testCancelled},
 		{"Close", testClose},
 		{"Watch", testWatch},
+		{"Keys", testKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,6 +475,49 @@ func testWatch(t *testing.T, s store.Store, c *Clock) {
 	case <-ended:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch still running after Close")
+	}
+}
+
+// testKeys: a store that is a Lister (all of fedgate's are) lists exactly
+// the live keys under a prefix, whatever they hold, taking the prefix
+// literally (no pattern characters), and refuses an empty prefix.
+func testKeys(t *testing.T, s store.Store, c *Clock) {
+	l, ok := s.(store.Lister)
+	if !ok {
+		t.Fatalf("%T is not a store.Lister", s)
+	}
+	ctx, now := t.Context(), c.Now()
+	put(t, s, "revoked:a", []byte{1}, now.Add(time.Minute))
+	put(t, s, "revoked:b", []byte{1}, now.Add(time.Hour))
+	put(t, s, "revoked:forever", nil, time.Time{})
+	put(t, s, "revoked*[x]\\?", []byte{1}, now.Add(time.Hour))
+	put(t, s, "revokedX", []byte{1}, now.Add(time.Hour))
+	put(t, s, "mfa:revoked:c", []byte{1}, now.Add(time.Hour))
+	claim(t, s, "revoked:claimed", now.Add(time.Hour))
+	incr(t, s, "revoked:counted", time.Hour)
+	keys := func(prefix string, want ...string) {
+		t.Helper()
+		got, err := l.Keys(ctx, prefix)
+		if err != nil {
+			t.Fatalf("Keys(%q): %v", prefix, err)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Keys(%q) = %q, want %q", prefix, got, want)
+		}
+	}
+	keys("revoked:", "revoked:a", "revoked:b", "revoked:forever", "revoked:claimed", "revoked:counted")
+	keys("revoked*[", "revoked*[x]\\?")
+	keys("nothing:")
+	c.Advance(time.Minute)
+	keys("revoked:", "revoked:b", "revoked:forever", "revoked:claimed", "revoked:counted")
+	if _, err := l.Keys(ctx, ""); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Fatalf("Keys with an empty prefix: %v, want ErrInvalidArgument", err)
+	}
+	must(t, s.Close())
+	if _, err := l.Keys(ctx, "revoked:"); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Keys after Close: %v, want ErrClosed", err)
 	}
 }
 
