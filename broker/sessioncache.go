@@ -2,12 +2,11 @@ package broker
 
 import (
 	"context"
-	"crypto/sha256"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/fedgate/fedgate/config"
 	"github.com/fedgate/fedgate/policy"
@@ -23,14 +22,14 @@ import (
 // checked on every request by the caller.
 //
 // The byte bound is the trade between memory and hit rate. An entry costs
-// about 2.5 times its cookie's length (the opened session, its claims, its
-// identity headers and folded groups: ~1.8 KiB for a ~700-byte cookie),
-// and the Go heap grows to twice what it holds, so 1,024 such entries were
-// a ~4 MB step in RSS between one user and 10,000 (issue 17). Half that
-// still holds ~550 typical sessions, which covers the few hundred that
-// are active at once on a busy app; a miss costs one cookie open (tens of
-// microseconds), and sessions with large identities get fewer entries
-// rather than more memory.
+// about 3.5 times its cookie's length (the value itself, the opened
+// session, its claims, its identity headers and folded groups: ~2.6 KiB
+// for a ~700-byte cookie), and the Go heap grows to twice what it holds,
+// so the bound is a fixed step of ~2 MB in RSS between one user and
+// 10,000 (issue 17). It holds ~400 typical sessions, which covers the few
+// hundred that are active at once on a busy app; a miss costs one cookie
+// open (tens of microseconds), and sessions with large identities get
+// fewer entries rather than more memory.
 type sessionCache struct {
 	mu      sync.RWMutex
 	m       map[cacheKey]*sessionMemo
@@ -44,18 +43,17 @@ type sessionCache struct {
 const sessionCacheBytes = 1 << 20
 
 // memoCost estimates what an entry for a cookie value of n bytes holds:
-// the opened session and what is derived from it are about twice the
-// sealed value, and the entry, its key and map slot a fixed part.
-func memoCost(n int) int { return 2*n + 512 }
+// the value (its key), the opened session and what is derived from it,
+// about twice the value, and the entry and its map slot a fixed part.
+func memoCost(n int) int { return 3*n + 512 }
 
 // cacheKey is the cookie's name (a value opens only under the name it was
-// sealed for) and the SHA-256 of its whole value: no concatenation per
-// request, and 32 bytes kept per entry instead of the ~600-byte value (the
-// cache's memory is what signed-in users cost). Collision resistance
-// means no other value finds the entry.
+// sealed for) and its whole value, compared exactly: only the very cookie
+// that was opened finds the entry. A digest of the value would keep 32
+// bytes instead of ~700, but hashing it cost more than anything else
+// fedgate does on a cached request (3% of its CPU).
 type cacheKey struct {
-	name string
-	sum  [sha256.Size]byte
+	name, value string
 }
 
 // sessionMemo is one opened cookie and the work done once for it.
@@ -87,11 +85,8 @@ func newSessionCache(max int) *sessionCache {
 	return &sessionCache{m: make(map[cacheKey]*sessionMemo, 64), max: max, maxCost: sessionCacheBytes}
 }
 
-func keyOf(name, value string) cacheKey {
-	// The value's bytes, read in place: sha256.Sum256([]byte(value)) would
-	// copy ~600 bytes on every request. Sum256 only reads them.
-	return cacheKey{name, sha256.Sum256(unsafe.Slice(unsafe.StringData(value), len(value)))}
-}
+// keyOf is the key for a lookup: the request's own strings, not copied.
+func keyOf(name, value string) cacheKey { return cacheKey{name, value} }
 
 func (c *sessionCache) get(k cacheKey) (*sessionMemo, bool) {
 	c.mu.RLock()
@@ -103,6 +98,9 @@ func (c *sessionCache) get(k cacheKey) (*sessionMemo, bool) {
 // put caches s, opened from a cookie value of n bytes.
 func (c *sessionCache) put(k cacheKey, n int, s Session) *sessionMemo {
 	m := &sessionMemo{s: s, cost: memoCost(n)}
+	// A copy: the value is a piece of the request's Cookie header, which
+	// holds every other cookie of the site too.
+	k.value = strings.Clone(k.value)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[k]; ok { // opened by two requests at once

@@ -126,21 +126,21 @@ func hostKey(hostport string) string {
 }
 
 // forwardingHeaders are the proxy's own: the client's copies never pass.
-var forwardingHeaders = newHeaderNames([]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"})
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
 
 // rewriteHeaders name another path or method than the request line's, and
 // IIS, Symfony, Laravel and others route on them: the route and policy were
 // chosen by the request line, so no sender, trusted proxy or not, may
 // change what the backend serves.
-var rewriteHeaders = newHeaderNames([]string{
+var rewriteHeaders = []string{
 	"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Uri", "X-Forwarded-Path",
 	"X-Envoy-Original-Path", "X-Original-Method", "X-Forwarded-Method",
-})
+}
 
 // spoofableHeaders tell a backend the client's address, TLS state, scheme,
 // host, port or mount prefix, and some backends believe them. Only a
 // trusted proxy's copies pass; the backend gets X-Forwarded-* from us.
-var spoofableHeaders = newHeaderNames([]string{
+var spoofableHeaders = []string{
 	// client address
 	"Client-Ip", "X-Client-Ip", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Cf-Connecting-Ipv6",
 	"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr",
@@ -154,7 +154,14 @@ var spoofableHeaders = newHeaderNames([]string{
 	// host, port, prefix
 	"X-Host", "X-Forwarded-Hostname", "X-Forwarded-Server", "X-Original-Host", "X-Http-Host-Override",
 	"X-Forwarded-Port", "X-Forwarded-Prefix",
-})
+}
+
+// What setForwarded removes from a request, as one set per kind of sender:
+// each header name is folded and looked up once, not once per list.
+var (
+	notFromTrusted   = newHeaderNames(forwardingHeaders, rewriteHeaders)
+	notFromUntrusted = newHeaderNames(forwardingHeaders, rewriteHeaders, spoofableHeaders)
+)
 
 // EncodeValue makes an identity value safe and unambiguous in a header:
 // printable ASCII goes as is; anything else goes as RFC 2047 encoded words

@@ -157,10 +157,9 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	peer := parseAddr(pr.In.RemoteAddr)
 	trusted := isTrusted(peer, p.opts.Trust.Proxies)
-	forwardingHeaders.strip(h) // ours, in every spelling, set below
-	rewriteHeaders.strip(h)
 	chain := ""
 	if trusted {
+		notFromTrusted.strip(h) // X-Forwarded-* are set below, in every spelling
 		hops := forwardedHops(pr.In.Header, p.opts.Trust.Header)
 		for i, hop := range hops {
 			if a := parseAddr(hop); a.IsValid() {
@@ -169,7 +168,7 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 		}
 		chain = strings.Join(hops, ", ")
 	} else {
-		spoofableHeaders.strip(h)
+		notFromUntrusted.strip(h)
 	}
 	if chain != "" {
 		chain += ", "
