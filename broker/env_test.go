@@ -207,9 +207,11 @@ func newEnvOn(t testing.TB, cfgYAML string, extra []protocols.Upstream, open fun
 		t.Fatal(err)
 	}
 	audit := &syncBuffer{}
+	st := open(clock.Now)
+	t.Cleanup(func() { _ = st.Close() }) // ends the sign-out replica's goroutines
 	srv, err := NewServer(Deps{
 		Logger: slog.New(slog.DiscardHandler), Audit: NewAuditor(audit), Metrics: NewMetrics(),
-		Store: open(clock.Now), Now: clock.Now,
+		Store: st, Now: clock.Now,
 	}, snap)
 	if err != nil {
 		t.Fatal(err)

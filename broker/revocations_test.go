@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +30,10 @@ type sharedStore struct {
 	gets    atomic.Int64
 	down    atomic.Bool
 	changed func(string)
+	lost    func()
 	reset   func()
+	hidden  sync.Map      // ids Keys leaves out, as a listing that misses a key
+
 	watched chan struct{} // closed once Watch has registered
 	hold    chan struct{} // when set, Watch registers once it is closed
 	listed  chan struct{} // when set, Keys sends on it once it has listed…
@@ -58,6 +63,10 @@ func (w *sharedStore) Ping(ctx context.Context) error {
 
 func (w *sharedStore) Keys(ctx context.Context, prefix string) ([]string, error) {
 	keys, err := w.Memory.Keys(ctx, prefix)
+	keys = slices.DeleteFunc(keys, func(k string) bool {
+		_, hide := w.hidden.Load(strings.TrimPrefix(k, revokedPrefix))
+		return hide
+	})
 	if w.listed != nil {
 		w.listed <- struct{}{}
 		<-w.release
@@ -70,22 +79,26 @@ func (w *sharedStore) Keys(ctx context.Context, prefix string) ([]string, error)
 
 // Watch registers, says so (reset), and runs until ctx ends or the store
 // is closed, as the real ones do.
-func (w *sharedStore) Watch(ctx context.Context, changed func(string), reset func()) {
+func (w *sharedStore) Watch(ctx context.Context, changed func(string), lost, reset func()) {
 	if w.hold != nil {
 		<-w.hold
 	}
-	w.changed, w.reset = changed, reset
+	w.changed, w.lost, w.reset = changed, lost, reset
 	reset()
 	close(w.watched)
-	w.Memory.Watch(ctx, func(string) {}, func() {})
+	w.Memory.Watch(ctx, func(string) {}, func() {}, func() {})
 }
 
-// setDown breaks the feed (down) or restores it: either way the watcher
-// hears reset, as from Redis's Watch.
+// setDown breaks the feed (down: lost) or restores it (reset), as Redis's
+// Watch tells a lost connection and a new subscription.
 func (w *sharedStore) setDown(down bool) {
 	<-w.watched
 	w.down.Store(down)
-	w.reset()
+	if down {
+		w.lost()
+	} else {
+		w.reset()
+	}
 }
 
 // signOutElsewhere writes a sign-out as another replica would: to the
@@ -98,10 +111,10 @@ func (w *sharedStore) signOutElsewhere(t *testing.T, id string) {
 	w.changed(revokedPrefix + id)
 }
 
-func (rv *revocations) inStep() bool {
+func (rv *revocations) answering() bool {
 	rv.mu.RLock()
 	defer rv.mu.RUnlock()
-	return rv.revoked != nil
+	return rv.inStep
 }
 
 // waitFor polls ok for up to 5 s.
@@ -117,7 +130,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 
 func waitInStep(t *testing.T, rv *revocations) {
 	t.Helper()
-	waitFor(t, "the replica of sign-outs in step with the store", rv.inStep)
+	waitFor(t, "the replica of sign-outs in step with the store", rv.answering)
 }
 
 // wantCheck asserts one check's answer and how many store reads it made.
@@ -223,6 +236,52 @@ func TestRevocationNotInStepBeforeWatching(t *testing.T) {
 	wantCheck(t, rv, w, "s7", false, false, 0)
 }
 
+// TestRevocationLostWaitsForListening: once the feed is lost the replica
+// is not reloaded, even though the store answers, until the feed listens
+// again: a listing made meanwhile could lack a sign-out that then goes
+// unheard. Checks read the store until then.
+func TestRevocationLostWaitsForListening(t *testing.T) {
+	w := newSharedStore(storetest.NewClock())
+	rv := newRevocations(t.Context(), w)
+	waitInStep(t, rv)
+	w.lost()
+	time.Sleep(200 * time.Millisecond) // a reload would have run by now
+	wantCheck(t, rv, w, "s8", false, false, 1)
+	if err := w.Memory.Put(t.Context(), revokedPrefix+"s8", []byte{1}, time.Time{}); err != nil {
+		t.Fatal(err) // not told: the feed is lost
+	}
+	wantCheck(t, rv, w, "s8", true, false, 1)
+	w.reset()
+	waitInStep(t, rv)
+	wantCheck(t, rv, w, "s8", true, false, 0)
+}
+
+// TestRevocationResync: the periodic reload keeps a sign-out the listing
+// lacks while the store still has it (a Cluster moving slots can hide a
+// key from SCAN), drops one the store has forgotten (expired), and does
+// nothing before the feed first listens.
+func TestRevocationResync(t *testing.T) {
+	w := newSharedStore(storetest.NewClock())
+	w.hold = make(chan struct{})
+	rv := newRevocations(t.Context(), w)
+	if !rv.reload(t.Context(), w) || rv.answering() {
+		t.Fatal("a reload before the feed listens put the replica in step")
+	}
+	close(w.hold)
+	waitInStep(t, rv)
+	w.signOutElsewhere(t, "kept")
+	w.signOutElsewhere(t, "gone")
+	w.hidden.Store("kept", true)
+	if err := w.Memory.Delete(t.Context(), revokedPrefix+"gone"); err != nil {
+		t.Fatal(err)
+	}
+	if !rv.reload(t.Context(), w) {
+		t.Fatal("resync failed")
+	}
+	wantCheck(t, rv, w, "kept", true, false, 0)
+	wantCheck(t, rv, w, "gone", false, false, 0)
+}
+
 // TestRevocationLocalStores: memory and bolt feed the replica too (their
 // reads take a store lock, bolt's a read transaction, on every proxied
 // request otherwise); a sign-out through the store is refused by the very
@@ -250,7 +309,7 @@ func TestRevocationLocalStores(t *testing.T) {
 			}
 			check("s3", true)
 			_ = st.Close()
-			waitFor(t, "the replica out of step after the store closed", func() bool { return !rv.inStep() })
+			waitFor(t, "the replica out of step after the store closed", func() bool { return !rv.answering() })
 			if revoked, err := rv.check(t.Context(), "s4"); !revoked || err == nil {
 				t.Fatalf("check with the store closed = %v, %v; want fail closed", revoked, err)
 			}
@@ -282,16 +341,39 @@ func TestRevocationRedisReplica(t *testing.T) {
 		revoked, err := rv.check(t.Context(), "r1")
 		return revoked && err == nil
 	})
+	// The subscription's connection killed (an output-buffer limit, a
+	// proxy's idle kill): from the moment the replica knows, no check says
+	// "not signed out" for a sign-out it cannot have heard, until it has
+	// resubscribed and reloaded.
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	if err := raw.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica out of step once its subscription is killed", func() bool { return !rv.answering() })
+	if err := a.Put(t.Context(), revokedPrefix+"k1", []byte{1}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		if revoked, err := rv.check(t.Context(), "k1"); !revoked {
+			t.Fatalf("a sign-out made while the feed was down answered not revoked (err %v)", err)
+		}
+	}
+	waitInStep(t, rv)
+	if revoked, err := rv.check(t.Context(), "k1"); !revoked || err != nil {
+		t.Fatalf("after resubscribing: check(k1) = %v, %v", revoked, err)
+	}
+
 	srv.Pause(4 * time.Second)
 	frozen := time.Now()
-	waitFor(t, "the replica out of step while Redis is frozen", func() bool { return !rv.inStep() })
+	waitFor(t, "the replica out of step while Redis is frozen", func() bool { return !rv.answering() })
 	if d := time.Since(frozen); d > 3*time.Second {
 		t.Errorf("replica trusted for %v into a Redis freeze; want at most two feed beats", d)
 	}
 	if revoked, err := rv.check(t.Context(), "r2"); !revoked || err == nil {
 		t.Fatalf("check with Redis frozen = %v, %v; want fail closed", revoked, err)
 	}
-	for i := 0; !rv.inStep(); i++ {
+	for i := 0; !rv.answering(); i++ {
 		if i == 1000 {
 			t.Fatal("replica not back in step 10 s after the freeze")
 		}

@@ -85,7 +85,7 @@ func TestLocalWatchBeforeWriteReturns(t *testing.T) {
 				mu.Lock()
 				heard = append(heard, k)
 				mu.Unlock()
-			}, func() { close(registered) })
+			}, func() {}, func() { close(registered) })
 			<-registered
 			ctx := t.Context()
 			if err := s.Put(ctx, "revoked:a", []byte{1}, time.Time{}); err != nil {

@@ -172,9 +172,7 @@ func (s *Redis) Decr(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
-// Put writes and announces the change in one round trip (a pipeline, not
-// MULTI: in a Cluster the key and the channel may live on different nodes;
-// one connection keeps them in order). An expiry already past deletes the
+// Put writes and announces the change. An expiry already past deletes the
 // key: that value could never be read.
 func (s *Redis) Put(ctx context.Context, key string, value []byte, expiry time.Time) error {
 	if err := s.begin(ctx, "put", key); err != nil {
@@ -182,7 +180,7 @@ func (s *Redis) Put(ctx context.Context, key string, value []byte, expiry time.T
 	}
 	now := s.now()
 	k := s.prefix + key
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := s.announce(ctx, key, func(p redis.Pipeliner) {
 		switch {
 		case expiry.IsZero():
 			p.Set(ctx, k, header(expiry)+string(value), 0)
@@ -191,13 +189,32 @@ func (s *Redis) Put(ctx context.Context, key string, value []byte, expiry time.T
 		default:
 			p.Del(ctx, k)
 		}
-		p.Publish(ctx, s.channel(), key)
-		return nil
 	})
 	if err != nil {
 		return fail("put", err)
 	}
 	return nil
+}
+
+// announce runs write, then publishes key on the change channel, so that a
+// replica that hears the key finds the write done. On one connection (a
+// single node, Sentinel) one pipeline keeps them in order, in one round
+// trip. A Cluster runs a pipeline's commands on each node at once, and the
+// PUBLISH (no key) may go to another node than the write: there it waits
+// for the write's reply.
+func (s *Redis) announce(ctx context.Context, key string, write func(redis.Pipeliner)) error {
+	if _, ok := s.c.(*redis.ClusterClient); ok {
+		if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error { write(p); return nil }); err != nil {
+			return err
+		}
+		return s.c.Publish(ctx, s.channel(), key).Err()
+	}
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		write(p)
+		p.Publish(ctx, s.channel(), key)
+		return nil
+	})
+	return err
 }
 
 func (s *Redis) Get(ctx context.Context, key string) ([]byte, error) {
@@ -224,12 +241,7 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 	if err := s.begin(ctx, "delete", key); err != nil {
 		return err
 	}
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.prefix+key)
-		p.Publish(ctx, s.channel(), key)
-		return nil
-	})
-	if err != nil {
+	if err := s.announce(ctx, key, func(p redis.Pipeliner) { p.Del(ctx, s.prefix+key) }); err != nil {
 		return fail("delete", err)
 	}
 	return nil
@@ -259,22 +271,29 @@ func (s *Redis) channel() string { return s.prefix + "changed" }
 
 // feedBeat is how long the change feed may be silent before Watch pings
 // it. A feed still silent a beat after its ping (Redis frozen, a half-open
-// connection) may be missing changes, so the watcher hears reset, and
-// again each beat until Redis answers: a cache is never trusted for more
-// than two beats on a feed that has stopped.
+// connection) may be missing changes: the watcher hears lost, so no cache
+// is trusted for more than two beats on a feed that has stopped.
 const feedBeat = time.Second
 
 // Watch implements Watcher with a Redis subscription. go-redis resubscribes
 // by itself after a lost connection; messages sent meanwhile are lost, so
-// the caller hears reset on the error and again once subscribed.
-func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func()) {
+// the caller hears lost on the error (or the unanswered ping), and reset
+// once the subscription is back (or the silent feed speaks again).
+func (s *Redis) Watch(ctx context.Context, changed func(key string), lost, reset func()) {
 	sub := s.c.Subscribe(ctx, s.channel())
 	// A blocked Receive does not watch ctx: closing the subscription ends it.
 	unsub := func() { _ = sub.Close() }
 	defer context.AfterFunc(ctx, unsub)()
 	defer context.AfterFunc(s.life, unsub)()
 	defer unsub()
-	pinged := false
+	pinged, deaf := false, false
+	heard := func() { // Redis spoke on the subscription's connection
+		pinged = false
+		if deaf {
+			deaf = false
+			reset()
+		}
+	}
 	for {
 		msg, err := sub.ReceiveTimeout(ctx, feedBeat)
 		if ctx.Err() != nil || s.closed.Load() {
@@ -282,24 +301,30 @@ func (s *Redis) Watch(ctx context.Context, changed func(key string), reset func(
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			pinged, deaf = false, false
 			reset()
 		case *redis.Message:
+			heard()
 			changed(m.Payload)
 		case *redis.Pong:
+			heard()
 		default:
-			if !isTimeout(err) {
-				reset()
-				time.Sleep(100 * time.Millisecond) // the next Receive reconnects
+			timeout := isTimeout(err)
+			if timeout && !pinged {
+				_ = sub.Ping(ctx) // a failure shows as the next Receive's error
+				pinged = true
 				continue
 			}
-			if pinged {
-				reset()
+			if !deaf {
+				deaf = true
+				lost()
 			}
-			_ = sub.Ping(ctx) // a failure shows as the next Receive's error
-			pinged = true
-			continue
+			if timeout {
+				_ = sub.Ping(ctx) // still silent: ask again
+				continue
+			}
+			time.Sleep(100 * time.Millisecond) // the next Receive reconnects and resubscribes
 		}
-		pinged = false
 	}
 }
 
@@ -356,18 +381,22 @@ func (s *Redis) liveKeys(ctx context.Context, c redis.Cmdable, prefixed []string
 		return nil, nil
 	}
 	cmds := make([]*redis.StringCmd, len(prefixed))
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// The pipeline's error is its first command's; each is looked at below.
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range prefixed {
 			cmds[i] = p.GetRange(ctx, k, 0, expiryLen-1)
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
 	never, now := header(time.Time{}), header(s.now())
 	var live []string
 	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			if strings.HasPrefix(err.Error(), "WRONGTYPE") {
+				continue // not a string: no entry of ours
+			}
+			return nil, err
+		}
 		e := cmd.Val() // "" for a key gone since the SCAN
 		if len(e) == expiryLen && (e == never || now < e) {
 			live = append(live, strings.TrimPrefix(prefixed[i], s.prefix))
@@ -379,11 +408,11 @@ func (s *Redis) liveKeys(ctx context.Context, c redis.Cmdable, prefixed []string
 // globEscape quotes the characters SCAN's MATCH treats as a pattern.
 func globEscape(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
+	for i := range len(s) {
+		if strings.IndexByte(`*?[]\`, s[i]) >= 0 {
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteByte(s[i])
 	}
 	return b.String()
 }

@@ -71,15 +71,16 @@ func TestRedisTTL(t *testing.T) {
 }
 
 // TestRedisWatch: a Put or Delete through one client reaches the watcher of
-// another, and a restarted server resets the watcher (changes were missed).
+// another; a stopped server is reported lost at once, and reset only once
+// the subscription is back (changes were missed in between).
 func TestRedisWatch(t *testing.T) {
 	srv := storetest.StartRedis(t)
 	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
 	changed := make(chan string, 10)
-	var resets atomic.Int64
+	var resets, losts atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { resets.Add(1) }) })
+	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) }) })
 	defer wg.Wait()
 	defer cancel()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
@@ -106,8 +107,12 @@ func TestRedisWatch(t *testing.T) {
 	if err := a.Ping(ctx); err == nil {
 		t.Fatal("Ping with the server stopped = nil")
 	}
+	waitUntil(t, "lost", func() bool { return losts.Load() == 1 })
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("%d resets with the server down; want 1 (the first subscription)", n)
+	}
 	srv.Start()
-	waitUntil(t, "resubscribed", func() bool { return resets.Load() >= 3 })
+	waitUntil(t, "resubscribed", func() bool { return resets.Load() == 2 })
 	if err := a.Ping(ctx); err != nil {
 		t.Fatalf("Ping after the server came back: %v", err)
 	}
@@ -125,33 +130,34 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 }
 
 // TestRedisWatchSilentFeed: a Redis that stops answering (frozen, its
-// connections open: nothing to tell the watcher it broke) makes the
-// watcher hear reset within two beats and again while it stays silent, so
-// no cache is trusted on a feed that may be missing changes; once Redis
-// answers, changes are heard again.
+// connections open: nothing tells the watcher it broke) is reported lost
+// within two beats; an idle healthy feed never is; once Redis answers the
+// watcher hears reset, and changes again.
 func TestRedisWatchSilentFeed(t *testing.T) {
 	srv := storetest.StartRedis(t)
 	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
 	changed := make(chan string, 10)
-	var resets atomic.Int64
+	var resets, losts atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { resets.Add(1) }) })
+	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) }) })
 	defer wg.Wait()
 	defer cancel()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
-	time.Sleep(2500 * time.Millisecond) // an idle feed that answers its pings is not reset
-	if n := resets.Load(); n != 1 {
-		t.Fatalf("%d resets on an idle, healthy feed; want 1", n)
+	time.Sleep(2500 * time.Millisecond) // an idle feed that answers its pings is not lost
+	if n := losts.Load(); n != 0 {
+		t.Fatalf("%d losts on an idle, healthy feed; want 0", n)
 	}
 	start := time.Now()
-	srv.Pause(5 * time.Second)
-	waitUntil(t, "reset while frozen", func() bool { return resets.Load() >= 2 })
+	srv.Pause(4 * time.Second)
+	waitUntil(t, "lost while frozen", func() bool { return losts.Load() == 1 })
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("first reset %v after the freeze; want within two beats (2 s)", d)
+		t.Errorf("lost %v after the freeze; want within two beats (2 s)", d)
 	}
-	waitUntil(t, "reset again while frozen", func() bool { return resets.Load() >= 3 })
-	waitUntil(t, "Redis answers again", func() bool { return a.Ping(ctx) == nil })
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("reset while Redis is still frozen (%d)", n)
+	}
+	waitUntil(t, "reset once Redis answers", func() bool { return resets.Load() == 2 })
 	if err := a.Put(ctx, "revoked:after", []byte{1}, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +232,7 @@ func TestRedisCluster(t *testing.T) {
 	var resets atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { resets.Add(1) }) })
+	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() {}, func() { resets.Add(1) }) })
 	defer wg.Wait()
 	defer cancel()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() >= 1 })
@@ -278,7 +284,7 @@ func TestRedisCloseEndsWatch(t *testing.T) {
 	var resets atomic.Int64
 	done := make(chan struct{})
 	go func() {
-		s.Watch(context.Background(), func(string) {}, func() { resets.Add(1) })
+		s.Watch(context.Background(), func(string) {}, func() {}, func() { resets.Add(1) })
 		close(done)
 	}()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() >= 1 })

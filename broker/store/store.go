@@ -112,11 +112,13 @@ func orNow(now func() time.Time) func() time.Time {
 // it reads. Redis does it for a fleet (a subscription); the local stores
 // (memory, bolt) for their one process, before the write returns.
 type Watcher interface {
-	// Watch runs until ctx ends or the store is closed, calling changed
-	// with the key of each Put or Delete, and reset whenever changes may
-	// have been missed (a lost connection): a cache then forgets what it
+	// Watch runs until ctx ends or the store is closed. It calls changed
+	// with the key of each Put and Delete; lost as soon as changes may be
+	// going unheard (a broken connection, a feed silent past its ping);
+	// and reset each time it is listening, at the start and after lost:
+	// every change from then on is heard, and a cache reloads what it
 	// read before.
-	Watch(ctx context.Context, changed func(key string), reset func())
+	Watch(ctx context.Context, changed func(key string), lost, reset func())
 }
 
 // Lister is an optional capability: the store lists its live keys under a

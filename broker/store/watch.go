@@ -23,8 +23,9 @@ func newLocalWatch() localWatch {
 }
 
 // Watch implements Watcher. reset is called once the watcher is
-// registered: writes made before then were not told to it.
-func (w *localWatch) Watch(ctx context.Context, changed func(key string), reset func()) {
+// registered: writes made before then were not told to it. Nothing is
+// ever lost in between.
+func (w *localWatch) Watch(ctx context.Context, changed func(key string), _, reset func()) {
 	w.mu.Lock()
 	w.watchers[&changed] = struct{}{}
 	w.mu.Unlock()
@@ -39,8 +40,8 @@ func (w *localWatch) Watch(ctx context.Context, changed func(key string), reset 
 }
 
 // changed tells every watcher that key was written. The callbacks run with
-// w.mu held: they must not write to the store (the revocation cache only
-// drops an entry).
+// w.mu held: they must not write to the store (the replica of sign-outs only
+// adds an id).
 func (w *localWatch) changed(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

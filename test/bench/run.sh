@@ -118,7 +118,7 @@ YAML
 config mem "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
 config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
-for n in one many; do
+for n in one some many; do
   config "mem_$n" "{ memory: true }"
   config "redis_$n" "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 done
@@ -302,8 +302,10 @@ sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
 # RSS, sampled (VmRSS every 0.2 s) while wrk loads the process, median of
 # the samples: a single reading after a load measures when the Go
 # runtime last returned freed pages (readings of one process 36-54 MB
-# apart), not what the process holds. Two fresh processes per store, one
-# with 1 signed-in user and one with USERS, loaded in alternation.
+# apart), not what the process holds. Three fresh processes per store,
+# with 1 signed-in user, USERS/10 and USERS, loaded in alternation: the
+# bounded caches (opened cookies, connection pools) fill by USERS/10, so
+# USERS against USERS/10 shows whether anything still grows with users.
 # rss_load NAME PID COOKIES: one sampled load round, samples to rss.NAME.
 rss_load() {
   local name=$1 pid=$2 cookies=$3 port="port_$1" w
@@ -313,26 +315,30 @@ rss_load() {
   while kill -0 "$w" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status" >> "$work/rss.$name"; sleep 0.2; done
   wait "$w"
 }
-# rss_pair STORE-NAME: sets rss_one_NAME and rss_many_NAME (KiB, medians)
-# and their peaks.
-rss_pair() {
-  local name=$1 n p_one p_many
-  for n in one many; do
+# rss_set STORE-NAME: sets rss_N_NAME and peak_N_NAME (KiB, median and
+# highest sample) for N in one, some, many.
+rss_set() {
+  local name=$1 n
+  for n in one some many; do
     start "$work/fedgate" serve --config "$work/${name}_$n/fedgate.yaml" 2>"$work/${name}_$n/log"
     eval "p_$n=$!"
     wait_up "$(fg "${name}_$n")/healthz"
   done
   mint_at "${name}_one" -n 1 > "$work/${name}_one.txt"
+  mint_at "${name}_some" -n "$((users / 10))" -p 8 > "$work/${name}_some.txt"
   mint_at "${name}_many" -n "$users" -p 8 > "$work/${name}_many.txt"
   for _ in $(seq "$rounds"); do
-    rss_load "${name}_one" "$p_one" "$work/${name}_one.txt"
-    rss_load "${name}_many" "$p_many" "$work/${name}_many.txt"
+    for n in one some many; do
+      local p="p_$n"
+      rss_load "${name}_$n" "${!p}" "$work/${name}_$n.txt"
+    done
   done
-  eval "rss_one_$name=$(median "$work/rss.${name}_one") rss_many_$name=$(median "$work/rss.${name}_many")"
-  eval "peak_one_$name=$(sort -g "$work/rss.${name}_one" | tail -1) peak_many_$name=$(sort -g "$work/rss.${name}_many" | tail -1)"
+  for n in one some many; do
+    eval "rss_${n}_$name=$(median "$work/rss.${name}_$n") peak_${n}_$name=$(sort -g "$work/rss.${name}_$n" | tail -1)"
+  done
 }
-rss_pair mem
-rss_pair redis
+rss_set mem
+rss_set redis
 
 echo
 echo "Values: medians of the rounds. Ratio: the median of the rounds' own ratios (lowest-highest)."
@@ -356,8 +362,12 @@ echo "| OIDC code flow, fresh sign-in, bolt store, flows/s | $(r signin-bolt) | 
 echo "| SAML Response to a signed-in browser, /s | $(r saml) (CPU $(c saml) µs) | raw RSA-2048 signatures/s, one core $(r rsa) | $(per r saml rsa) | ≥ 0.75 |"
 echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {printf "%.0f", 1e6 / c}') | raw RSA-2048 signatures/s, one core $(r rsa) | $(ratio "$(awk -v c="$(c saml)" 'BEGIN {print 1e6 / c}')" "$(r rsa)") | (load-proof view) |"
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(per c code-mem minop) | (≤ 1.25 ⇔ 0.80×) |"
-echo "| RSS under load, KiB (median; peak) | $rss_many_mem; $peak_many_mem with $users users | $rss_one_mem; $peak_one_mem with 1 user | $(ratio "$rss_many_mem" "$rss_one_mem"); $(ratio "$peak_many_mem" "$peak_one_mem") | flat |"
-echo "| RSS under load, Redis store, KiB (median; peak) | $rss_many_redis; $peak_many_redis with $users users | $rss_one_redis; $peak_one_redis with 1 user | $(ratio "$rss_many_redis" "$rss_one_redis"); $(ratio "$peak_many_redis" "$peak_one_redis") | flat |"
+for st in mem redis; do
+  label=$([ "$st" = mem ] && echo "memory store (test-only: holds the sign-in markers)" || echo "Redis store")
+  eval "one=\$rss_one_$st some=\$rss_some_$st many=\$rss_many_$st pone=\$peak_one_$st psome=\$peak_some_$st pmany=\$peak_many_$st"
+  echo "| RSS under load, $label, KiB (median; peak) | $many; $pmany with $users users | $one; $pone with 1 user | $(ratio "$many" "$one"); $(ratio "$pmany" "$pone") | flat |"
+  echo "| same, past the caches' bounds | $many; $pmany with $users users | $some; $psome with $((users / 10)) users | $(ratio "$many" "$some"); $(ratio "$pmany" "$psome") | flat |"
+done
 echo
 echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
 echo "p99 (ms, medians): code-mem $(p code-mem), minop $(p minop), signin-mem $(p signin-mem), signin-bolt $(p signin-bolt), saml $(p saml)"

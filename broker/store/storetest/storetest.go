@@ -442,7 +442,7 @@ func testWatch(t *testing.T, s store.Store, c *Clock) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		w.Watch(context.Background(), func(k string) { heard <- k }, func() { resets.Add(1) })
+		w.Watch(context.Background(), func(k string) { heard <- k }, func() { t.Error("lost called by a store that misses nothing") }, func() { resets.Add(1) })
 	}()
 	for i := 0; resets.Load() == 0; i++ {
 		if i == 500 {
