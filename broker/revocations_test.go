@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +33,6 @@ type sharedStore struct {
 	lost    func()
 	reset   func()
 	hidden  sync.Map      // ids Keys leaves out, as a listing that misses a key
-
 	watched chan struct{} // closed once Watch has registered
 	hold    chan struct{} // when set, Watch registers once it is closed
 	listed  chan struct{} // when set, Keys sends on it once it has listed…

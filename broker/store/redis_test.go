@@ -80,7 +80,9 @@ func TestRedisWatch(t *testing.T) {
 	var resets, losts atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) }) })
+	wg.Go(func() {
+		b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) })
+	})
 	defer wg.Wait()
 	defer cancel()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
@@ -140,7 +142,9 @@ func TestRedisWatchSilentFeed(t *testing.T) {
 	var resets, losts atomic.Int64
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) }) })
+	wg.Go(func() {
+		b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) })
+	})
 	defer wg.Wait()
 	defer cancel()
 	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
