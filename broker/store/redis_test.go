@@ -75,17 +75,8 @@ func TestRedisTTL(t *testing.T) {
 // the subscription is back (changes were missed in between).
 func TestRedisWatch(t *testing.T) {
 	srv := storetest.StartRedis(t)
-	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
-	changed := make(chan string, 10)
-	var resets, losts atomic.Int64
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) })
-	})
-	defer wg.Wait()
-	defer cancel()
-	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
+	a, w := watchOther(t, srv)
+	changed, resets, losts, ctx := w.changed, &w.resets, &w.losts, t.Context()
 	if err := a.Put(ctx, "revoked:s1", []byte{1}, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +111,28 @@ func TestRedisWatch(t *testing.T) {
 	}
 }
 
+// watched is what a watcher heard.
+type watched struct {
+	changed       chan string
+	resets, losts atomic.Int64
+}
+
+// watchOther opens two stores on srv and watches the second until the test
+// ends; it returns the first once the watcher has subscribed.
+func watchOther(t *testing.T, srv *storetest.RedisServer) (*store.Redis, *watched) {
+	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
+	w := &watched{changed: make(chan string, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Watch(ctx, func(k string) { w.changed <- k }, func() { w.losts.Add(1) }, func() { w.resets.Add(1) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitUntil(t, "subscribed", func() bool { return w.resets.Load() == 1 })
+	return a, w
+}
+
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for range 500 {
@@ -137,17 +150,8 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 // watcher hears reset, and changes again.
 func TestRedisWatchSilentFeed(t *testing.T) {
 	srv := storetest.StartRedis(t)
-	a, b := openRedis(t, srv, nil), openRedis(t, srv, nil)
-	changed := make(chan string, 10)
-	var resets, losts atomic.Int64
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		b.Watch(ctx, func(k string) { changed <- k }, func() { losts.Add(1) }, func() { resets.Add(1) })
-	})
-	defer wg.Wait()
-	defer cancel()
-	waitUntil(t, "subscribed", func() bool { return resets.Load() == 1 })
+	a, w := watchOther(t, srv)
+	changed, resets, losts, ctx := w.changed, &w.resets, &w.losts, t.Context()
 	time.Sleep(2500 * time.Millisecond) // an idle feed that answers its pings is not lost
 	if n := losts.Load(); n != 0 {
 		t.Fatalf("%d losts on an idle, healthy feed; want 0", n)
