@@ -21,6 +21,7 @@ func (b *pool) Put(x []byte) { b.p.Put(&x) }
 func main() {
 	addr := flag.String("listen", "127.0.0.1:18082", "address")
 	to := flag.String("to", "http://127.0.0.1:18081", "backend")
+	timeouts := flag.Bool("timeouts", false, "serve with fedgate's default server timeouts and header limit")
 	flag.Parse()
 	target, err := url.Parse(*to)
 	if err != nil {
@@ -34,5 +35,12 @@ func main() {
 		},
 		BufferPool: bp,
 	}
-	log.Fatal(http.ListenAndServe(*addr, rp))
+	srv := &http.Server{Addr: *addr, Handler: rp}
+	if *timeouts {
+		// What any server facing the internet needs against slow clients:
+		// each costs a deadline on the connection per request.
+		srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 10*time.Second, 30*time.Second, 60*time.Second, 120*time.Second
+		srv.MaxHeaderBytes = 64 << 10
+	}
+	log.Fatal(srv.ListenAndServe())
 }
