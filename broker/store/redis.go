@@ -98,6 +98,14 @@ func header(t time.Time) string {
 	return fmt.Sprintf("%020d", t.UnixNano())
 }
 
+// liveHeader reports whether an entry with expiry header e is live at the
+// header now (fixed width: the strings compare as the times do), as the
+// Lua scripts judge it too.
+func liveHeader(e, now string) bool { return e == neverHeader || now < e }
+
+// neverHeader is the header of an entry that never expires.
+var neverHeader = header(time.Time{})
+
 // ttl is how long Redis keeps an entry expiring at exp: rounded up, so Redis
 // never drops an entry the store still calls live.
 func ttl(exp, now time.Time) int64 {
@@ -231,7 +239,7 @@ func (s *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	if len(raw) < expiryLen {
 		return nil, fail("get", errors.New("entry without an expiry header"))
 	}
-	if e := string(raw[:expiryLen]); e != header(time.Time{}) && e <= header(s.now()) {
+	if !liveHeader(string(raw[:expiryLen]), header(s.now())) {
 		return nil, ErrNotFound
 	}
 	return raw[expiryLen:], nil
@@ -388,7 +396,7 @@ func (s *Redis) liveKeys(ctx context.Context, c redis.Cmdable, prefixed []string
 		}
 		return nil
 	})
-	never, now := header(time.Time{}), header(s.now())
+	now := header(s.now())
 	var live []string
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil {
@@ -398,7 +406,7 @@ func (s *Redis) liveKeys(ctx context.Context, c redis.Cmdable, prefixed []string
 			return nil, err
 		}
 		e := cmd.Val() // "" for a key gone since the SCAN
-		if len(e) == expiryLen && (e == never || now < e) {
+		if len(e) == expiryLen && liveHeader(e, now) {
 			live = append(live, strings.TrimPrefix(prefixed[i], s.prefix))
 		}
 	}
