@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/fedgate/fedgate/protocols"
 )
@@ -351,5 +352,35 @@ func TestSessionCacheBoundedByBytes(t *testing.T) {
 	}
 	if c.bytes != total() || c.bytes > sessionCacheBytes || len(c.m) > sessionCacheBytes/memoCost(len(large)) {
 		t.Fatalf("large sessions: %d entries costing %d bytes (counted %d)", len(c.m), total(), c.bytes)
+	}
+}
+
+// The session cache answers only the very cookie that was opened, under
+// the name it was opened for: a value one byte longer or shorter, or the
+// same value sent as another cookie (fedgate's own vs an app host's), is
+// opened afresh. The entry keeps its own copy of the value, not a piece of
+// the request's Cookie header.
+func TestSessionCacheKeyExact(t *testing.T) {
+	c := newSessionCache(sessionCacheSize)
+	header := "other=1; " + appSessionCookie + "=sealed-value-0123456789"
+	value := header[len("other=1; ")+len(appSessionCookie)+1:]
+	c.put(keyOf(appSessionCookie, value), len(value), Session{ID: "s1"})
+	if m, ok := c.get(keyOf(appSessionCookie, "sealed-value-0123456789")); !ok || m.s.ID != "s1" {
+		t.Fatal("the cookie that was opened is not found")
+	}
+	for _, k := range []cacheKey{
+		keyOf(sessionCookie, value),
+		keyOf(appSessionCookie, value+"0"),
+		keyOf(appSessionCookie, value[:len(value)-1]),
+		keyOf(appSessionCookie, ""),
+	} {
+		if _, ok := c.get(k); ok {
+			t.Errorf("%q under %q found the entry of another cookie", k.value, k.name)
+		}
+	}
+	for k := range c.m {
+		if unsafe.StringData(k.value) == unsafe.StringData(value) {
+			t.Error("the cache key points into the request's Cookie header")
+		}
 	}
 }
