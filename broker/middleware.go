@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/fedgate/fedgate/config"
 )
 
 type ctxKey struct{}
@@ -143,6 +145,9 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		rec.ResponseWriter = w
 		st.idHeader[0] = id
 		w.Header()["X-Request-Id"] = st.idHeader[:]
+		if own || r.ContentLength != 0 {
+			setDeadlines(w, r, start, snap.Config.Server.Timeouts, own)
+		}
 		if own {
 			setPageHeaders(w.Header(), snap, "")
 			if snap.sealer.secure {
@@ -167,6 +172,23 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		}()
 		h(rec, r)
 	})
+}
+
+// setDeadlines bounds the request: its body by timeouts.read on every route,
+// proxied uploads too, and fedgate's own answer by timeouts.write. The server
+// itself bounds only headers and idle connections, because an absolute write
+// deadline on a proxied response would cut a long download, a stream or a
+// WebSocket (nginx, Caddy, Traefik and Pomerium set none there by default;
+// the transport's response header timeout bounds a backend that never
+// answers), and a deadline costs a timer on every request.
+func setDeadlines(w http.ResponseWriter, r *http.Request, start time.Time, t config.Timeouts, own bool) {
+	rc := http.NewResponseController(w)
+	if r.ContentLength != 0 {
+		_ = rc.SetReadDeadline(start.Add(t.Read))
+	}
+	if own {
+		_ = rc.SetWriteDeadline(start.Add(t.Write))
+	}
 }
 
 // setPageHeaders are the headers of every page fedgate renders; asset is the

@@ -59,8 +59,9 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	t := cfg.Server.Timeouts
 	hs := &http.Server{
-		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
-		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
+		// Read and write deadlines are per request, set by the broker
+		// (none on a proxied response: see broker.setDeadlines).
+		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
