@@ -66,7 +66,8 @@ func snapOf(r *http.Request) *Snapshot {
 }
 
 // requestID is the correlation id of the request: in logs, audit events,
-// error pages and the X-Request-Id response header.
+// error pages and the X-Request-Id header of every response fedgate writes
+// itself (a proxied app's responses are its own: untag).
 func requestID(ctx context.Context) string {
 	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok {
 		return st.id
@@ -93,6 +94,19 @@ func (st *reqState) setRequestID() {
 	b := strconv.AppendUint(append(st.idBuf[:0], idPrefix...), idCounter.Add(1), 36)
 	st.id = unsafe.String(&b[0], len(b))
 }
+
+// tag puts the correlation id on the response fedgate writes (no
+// allocation: st.idHeader backs the value).
+func (st *reqState) tag(h http.Header) {
+	st.idHeader[0] = st.id
+	h["X-Request-Id"] = st.idHeader[:]
+}
+
+// untag takes the id off a response that becomes the backend's own: it
+// names nothing the app logged, and it costs bytes on every proxied
+// response. An error page fedgate writes instead (proxyErrorPage) tags
+// again.
+func untag(w http.ResponseWriter) { delete(w.Header(), "X-Request-Id") }
 
 // statusRecorder remembers the status code for metrics.
 type statusRecorder struct {
@@ -143,8 +157,7 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		r = r.WithContext(st)
 		rec := &st.rec
 		rec.ResponseWriter = w
-		st.idHeader[0] = id
-		w.Header()["X-Request-Id"] = st.idHeader[:]
+		st.tag(w.Header())
 		if own || r.ContentLength != 0 {
 			setDeadlines(w, r, start, snap.Config.Server.Timeouts, own)
 		}

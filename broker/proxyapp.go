@@ -99,15 +99,20 @@ func (b *Server) attachProxy(snap *Snapshot) error {
 	snap.proxy, err = proxy.New(routes, proxy.Options{
 		Authorizer: proxyAuthorizer{b}, Trust: snap.trust,
 		StripCookie: ownCookie, Logger: b.Logger, Transport: t,
-		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
-			key := map[int]string{400: "err.badrequest", 404: "err.notfound"}[status]
-			if key == "" {
-				key = "err.backend"
-			}
-			b.fail(w, r, snapOf(r), status, key, nil)
-		},
+		ErrorPage: b.proxyErrorPage,
 	})
 	return err
+}
+
+// proxyErrorPage is fedgate's answer on an app host when the proxy cannot
+// pass a request on: a bad or unknown path, or the backend down.
+func (b *Server) proxyErrorPage(w http.ResponseWriter, r *http.Request, status int) {
+	r.Context().Value(ctxKey{}).(*reqState).tag(w.Header())
+	key := map[int]string{400: "err.badrequest", 404: "err.notfound"}[status]
+	if key == "" {
+		key = "err.backend"
+	}
+	b.fail(w, r, snapOf(r), status, key, nil)
 }
 
 // proxyAuthorizer is the broker as the proxy's Authorizer.
@@ -134,6 +139,7 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		h = h.Clone() // the cached headers are shared
 		h.Set(app.JWTAssertion, jwt)
 	}
+	untag(w)
 	return h, true
 }
 

@@ -101,3 +101,39 @@ func TestIdentityHeaderValues(t *testing.T) {
 		t.Errorf("X-User = %q", u)
 	}
 }
+
+// TestProxyCorrelationID: what fedgate writes on an app host carries its
+// correlation id (the sign-in redirect, the page for a backend that is
+// down, with the id as its reference); what the app answers does not get
+// fedgate's id added.
+func TestProxyCorrelationID(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "app page") }))
+	t.Cleanup(be.Close)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	cfg := strings.Replace(testConfig, "apps:\n", fmt.Sprintf(`apps:
+  - { id: wiki, type: proxy, host: app.example, to: ["%s"], policy: staff }
+  - { id: gone, type: proxy, host: gone.example, to: ["%s"], policy: staff }
+`, be.URL, down.URL), 1)
+	e := newEnvWith(t, cfg, nil)
+	s := e.srv.newSession(e.srv.Current(), protoIdentity("alice", []string{"staff"}))
+	get := func(host string, signedIn bool) resp {
+		req, _ := http.NewRequest("GET", e.http.URL+"/page", nil)
+		req.Host = host
+		req.Header.Set("Accept", "text/html")
+		if signedIn {
+			req.AddCookie(&http.Cookie{Name: appSessionCookie, Value: e.mint("proxy", strings.TrimSuffix(host, ".example"), s)})
+		}
+		return e.do(e.newClient(), req)
+	}
+	if r := get("app.example", false); r.code != http.StatusSeeOther || r.header.Get("X-Request-Id") == "" {
+		t.Fatalf("sign-in redirect: %d, X-Request-Id %q", r.code, r.header.Get("X-Request-Id"))
+	}
+	if r := get("app.example", true); r.code != http.StatusOK || r.body != "app page" || r.header.Values("X-Request-Id") != nil {
+		t.Fatalf("the app's answer: %d %q, X-Request-Id %q", r.code, r.body, r.header.Values("X-Request-Id"))
+	}
+	r := get("gone.example", true)
+	if id := r.header.Get("X-Request-Id"); r.code != http.StatusBadGateway || id == "" || !strings.Contains(r.body, id) {
+		t.Fatalf("backend down: %d, X-Request-Id %q, page:\n%s", r.code, id, r.body)
+	}
+}
