@@ -87,7 +87,7 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 	s := u.Session
 	if s == nil {
 		var why string
-		s, why = b.readSession(r, snap, u.Cookie)
+		s, why = b.readSession(r, snap, u.Cookie, now)
 		if s == nil {
 			v := verdict{Outcome: signIn, Reason: why}
 			if why == "store-unavailable" {
@@ -110,7 +110,7 @@ func (b *Server) enforce(r *http.Request, snap *Snapshot, u use) verdict {
 		// The app asked for fresh credentials: not an access event.
 		return verdict{Outcome: signIn, Session: s, Force: true}
 	default:
-		d = b.decideFor(r, snap, app, s, u.ClientIP)
+		d = b.decideFor(r, snap, app, s, u.ClientIP, now)
 		demand := d
 		if u.AppMFA && d.Effect == policy.Allow && !s.identity().HasAMR("mfa") {
 			// The app asks for MFA itself: the same as a policy step-up
@@ -205,13 +205,13 @@ func (b *Server) stepUpWay(r *http.Request, snap *Snapshot, s *Session, m *polic
 }
 
 // decideFor evaluates app's policy for the session and this request.
-func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *Session, ip string) policy.Decision {
+func (b *Server) decideFor(r *http.Request, snap *Snapshot, app *config.App, s *Session, ip string, now time.Time) policy.Decision {
 	id := s.Identity
 	p, _ := snap.Config.PolicySet.Policy(app.Policy) // nil => deny
 	return policy.Decide(p, policy.Input{
 		App: app.ID, User: id.Username, Upstream: id.Upstream, Groups: id.Groups, Claims: id.Claims,
 		AMR: id.AMR, AuthTime: id.AuthTime, LocalAMR: s.Factors, MFATime: s.MFATime,
-		ClientIP: snap.clientAddr(r, ip), Now: b.now(), Devices: s.Devices, Folded: s.folded(),
+		ClientIP: snap.clientAddr(r, ip), Now: now, Devices: s.Devices, Folded: s.folded(),
 	})
 }
 

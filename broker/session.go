@@ -69,7 +69,7 @@ func (s *Session) invalid(now time.Time, idle time.Duration) string {
 
 // loadSession returns the request's valid session on fedgate's host, or nil.
 func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
-	s, _ := b.readSession(r, snap, sessionCookie)
+	s, _ := b.readSession(r, snap, sessionCookie, b.now())
 	return s
 }
 
@@ -77,7 +77,7 @@ func (b *Server) loadSession(r *http.Request, snap *Snapshot) *Session {
 // host's). Without a usable one it returns nil and why ("" when none was
 // presented). An app host's cookie is good only on the host it was
 // minted for: a copy carried to another app host is refused.
-func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Session, string) {
+func (b *Server) readSession(r *http.Request, snap *Snapshot, name string, now time.Time) (*Session, string) {
 	value := cookieValue(r, snap.sealer.name(name))
 	if value == "" {
 		return nil, ""
@@ -92,7 +92,7 @@ func (b *Server) readSession(r *http.Request, snap *Snapshot, name string) (*Ses
 		m = snap.sessions.put(k, len(value), opened)
 	}
 	s := m.session(r.Context())
-	if why := s.invalid(b.now(), snap.Config.Session.Idle); why != "" {
+	if why := s.invalid(now, snap.Config.Session.Idle); why != "" {
 		return nil, why
 	}
 	if name == appSessionCookie && !strings.EqualFold(s.Host, r.Host) {
