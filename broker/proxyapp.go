@@ -105,10 +105,11 @@ func (b *Server) attachProxy(snap *Snapshot) error {
 }
 
 // proxyErrorPage is fedgate's answer on an app host when the proxy cannot
-// pass a request on: a bad or unknown path, or the backend down.
+// pass a request on: a bad or unknown path, a body that did not arrive in
+// time, or the backend down.
 func (b *Server) proxyErrorPage(w http.ResponseWriter, r *http.Request, status int) {
 	r.Context().Value(ctxKey{}).(*reqState).tag(w.Header())
-	key := map[int]string{400: "err.badrequest", 404: "err.notfound"}[status]
+	key := map[int]string{400: "err.badrequest", 404: "err.notfound", 408: "err.timeout"}[status]
 	if key == "" {
 		key = "err.backend"
 	}

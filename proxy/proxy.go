@@ -196,8 +196,16 @@ func addrText(remote string, a netip.Addr) string {
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away; nobody to answer
+	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
+		// The server cancels a request when reading from its client fails.
+		// Without a body the client went away: nobody to answer. With one,
+		// the body stalled past its read deadline (or was cut): the request
+		// is incomplete, not the backend's fault, and the client may still
+		// be there to be told so (no answer would be an empty 200).
+		if r.ContentLength != 0 {
+			p.opts.ErrorPage(w, r, http.StatusRequestTimeout)
+		}
+		return
 	}
 	p.opts.Logger.ErrorContext(r.Context(), "backend unavailable", "app", rt.App, "err", err)
 	status := http.StatusBadGateway

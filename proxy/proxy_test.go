@@ -430,3 +430,57 @@ func TestHostHeaderToBackend(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledBody: a body that stalls past the server's read deadline is
+// answered 408 with fedgate's page, not an empty 200 (the server cancels
+// the request, and the transport reports either the timeout or the
+// cancellation); a request without a body whose client went away gets no
+// page.
+func TestStalledBody(t *testing.T) {
+	slow := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			<-slow
+			return
+		}
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, "short body", http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(be.Close)
+	t.Cleanup(func() { close(slow) })
+	target, _ := url.Parse(be.URL)
+	var pages atomic.Int32
+	p, err := New([]*Route{{App: "app", Host: "app.example", PathPrefix: "/", Targets: []*url.URL{target}}}, Options{
+		Authorizer: &allowAll{},
+		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
+			pages.Add(1)
+			http.Error(w, "fedgate error page", status)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for range 5 {
+		code, body := raw(t, srv, "POST /upload HTTP/1.1\r\nHost: app.example\r\nContent-Length: 100\r\n\r\nonly ten b")
+		if code != http.StatusRequestTimeout || !strings.Contains(body, "fedgate error page") {
+			t.Fatalf("stalled body: %d %q", code, body)
+		}
+	}
+	pages.Store(0)
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: app.example\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close() // the client goes away while the backend works
+	time.Sleep(300 * time.Millisecond)
+	if n := pages.Load(); n != 0 {
+		t.Fatalf("%d error pages for a client that went away", n)
+	}
+}

@@ -116,6 +116,11 @@ policies: [$work/policy.yaml]
 YAML
 }
 config mem "{ memory: true }"
+# The memory store keeps every single-use marker (codes, SAML request IDs)
+# in the process's heap, so the flows and oauth2-proxy's sign-ins get an
+# instance of their own: mem serves only the proxied-request rows, as the
+# Redis and bolt instances hold theirs outside the heap.
+config flow "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
 config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 for n in one some many; do
@@ -137,7 +142,7 @@ bare_pid=${pids[2]}; minop_pid=${pids[3]}
 # as fedgate's code; the targets stay against the plain one.
 start env GOGC=off GOMEMLIMIT=32MiB "$work/bareproxy" -timeouts -listen "127.0.0.1:$baret_port" -to "http://127.0.0.1:$backend_port" 2>"$work/bareproxy-timeouts.log"
 baret_pid=$!
-for name in mem bolt redis; do
+for name in mem flow bolt redis; do
   start "$work/fedgate" serve --config "$work/$name/fedgate.yaml" 2>"$work/$name/log"
   eval "pid_$name=$!"
 done
@@ -148,15 +153,15 @@ wait_up() {
   for _ in $(seq 100); do curl -fs "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "not up: $1"; [ -z "${log:-}" ] || cat "$log"; exit 1
 }
-wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
+wait_up "http://127.0.0.1:$port_mem/healthz"; wait_up "http://127.0.0.1:$port_flow/healthz"; wait_up "http://127.0.0.1:$port_bolt/healthz"
 wait_up "http://127.0.0.1:$port_redis/healthz"; wait_up "http://127.0.0.1:$bare_port/"; wait_up "http://127.0.0.1:$baret_port/"
-# oauth2-proxy reads fedgate's discovery document at start, so after mem is
+# oauth2-proxy reads fedgate's discovery document at start, so after flow is
 # up. Every flag set, and why; everything else is oauth2-proxy's default,
 # request logging included: a deployment pays for it, so it is on, written
 # to a file as a deployment's would be.
 #   --http-address          a free loopback port
 #   --provider=oidc         fedgate is a generic OpenID Provider
-#   --oidc-issuer-url       fedgate mem's issuer (its public URL)
+#   --oidc-issuer-url       fedgate flow's issuer (its public URL)
 #   --client-id/-secret     the oauth2-proxy app in the config above
 #   --redirect-url          the app's registered redirect URI, exactly
 #   --upstream              the same backend as every other proxy
@@ -168,7 +173,7 @@ wait_up "http://127.0.0.1:$port_redis/healthz"; wait_up "http://127.0.0.1:$bare_
 #   --email-domain=*        any signed-in user: fedgate's policy decides
 #   --logging-filename      the request log to a file in $work, not a tty
 start "$o2p_bin" --http-address="127.0.0.1:$o2p_port" --provider=oidc \
-  --oidc-issuer-url="http://127.0.0.1:$port_mem" --client-id=oauth2-proxy --client-secret=o2p-secret-0123456789 \
+  --oidc-issuer-url="http://127.0.0.1:$port_flow" --client-id=oauth2-proxy --client-secret=o2p-secret-0123456789 \
   --redirect-url="http://127.0.0.1:$o2p_port/oauth2/callback" --upstream="http://127.0.0.1:$backend_port/" \
   --session-store-type=redis --redis-connection-url="redis://127.0.0.1:$redis_port" \
   --cookie-secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_')" --cookie-secure=false \
@@ -190,7 +195,7 @@ stale_ready=$(( $(date +%s) + 65 ))
 # oauth2-proxy sessions from real sign-ins through it (they last its default
 # 168h, so once is enough), each one Cookie header value. Checked: with one
 # the backend answers, without one oauth2-proxy does not let the request by.
-"$work/mint" -fedgate "$(fg mem)" -o2p "http://127.0.0.1:$o2p_port" -user bench -password bench-pw -n 16 > "$work/o2p-cookies.txt"
+"$work/mint" -fedgate "$(fg flow)" -o2p "http://127.0.0.1:$o2p_port" -user bench -password bench-pw -n 16 > "$work/o2p-cookies.txt"
 curl -fs -H "Cookie: $(head -1 "$work/o2p-cookies.txt")" "http://127.0.0.1:$o2p_port/" | grep -q "hello from the backend" \
   || { echo "oauth2-proxy: no backend answer with a session cookie"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$o2p_port/")
@@ -285,12 +290,12 @@ for round in $(seq "$rounds"); do
     esac
   done
   flows minop "$minop_pid" -mode code -base "http://127.0.0.1:$minop_port" -cookie sid=bench-session
-  flows code-mem "$pid_mem" -mode code -base "$(fg mem)"
+  flows code-mem "$pid_flow" -mode code -base "$(fg flow)"
   flows code-bolt "$pid_bolt" -mode code -base "$(fg bolt)"
-  flows code-es256 "$pid_mem" -mode code -base "$(fg mem)" -client bench-es
-  flows signin-mem "$pid_mem" -mode signin -base "$(fg mem)"
+  flows code-es256 "$pid_flow" -mode code -base "$(fg flow)" -client bench-es
+  flows signin-mem "$pid_flow" -mode signin -base "$(fg flow)"
   flows signin-bolt "$pid_bolt" -mode signin -base "$(fg bolt)"
-  flows saml "$pid_mem" -mode saml -base "$(fg mem)"
+  flows saml "$pid_flow" -mode saml -base "$(fg flow)"
   "$work/minop" -sign-rate 3s >> "$work/r.rsa"
 done
 
