@@ -34,6 +34,9 @@ type reqState struct {
 	// idBuf holds id's bytes, and session the request's session as read
 	// from the session cache (sessionMemo.session): no allocation of
 	// their own on every proxied request. The session slot is taken once.
+	// appBound is timeouts.write on an app host (fedgate's own answers
+	// there), 0 on fedgate's host, whose answers setDeadlines bounded.
+	appBound    time.Duration
 	idBuf       [24]byte
 	session     Session
 	sessionUsed atomic.Bool
@@ -67,7 +70,7 @@ func snapOf(r *http.Request) *Snapshot {
 
 // requestID is the correlation id of the request: in logs, audit events,
 // error pages and the X-Request-Id header of every response fedgate writes
-// itself (a proxied app's responses are its own: untag).
+// itself (a proxied app's responses are its own: forwarding).
 func requestID(ctx context.Context) string {
 	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok {
 		return st.id
@@ -102,21 +105,34 @@ func (st *reqState) tag(h http.Header) {
 	h["X-Request-Id"] = st.idHeader[:]
 }
 
-// untag takes the id off a response that becomes the backend's own: it
-// names nothing the app logged, and it costs bytes on every proxied
-// response. An error page fedgate writes instead (proxyErrorPage) tags
-// again.
-func untag(w http.ResponseWriter) { delete(w.Header(), "X-Request-Id") }
+// forwarding marks a response on an app host as the backend's own: it
+// takes fedgate's id off (it names nothing the app logged, and costs bytes
+// on every proxied response), and no write deadline is put on it (see
+// setDeadlines). An answer fedgate writes instead calls ownAnswer.
+func (st *reqState) forwarding(w http.ResponseWriter) {
+	delete(w.Header(), "X-Request-Id")
+	st.rec.bound = 0
+}
 
-// statusRecorder remembers the status code for metrics.
+// ownAnswer undoes forwarding: what is written next is fedgate's page in
+// place of the backend's answer (the backend down, a panic).
+func (st *reqState) ownAnswer(w http.ResponseWriter) {
+	st.tag(w.Header())
+	st.rec.bound = st.appBound
+}
+
+// statusRecorder remembers the status code for metrics, and puts the
+// write deadline bound (if any) on the response when it starts.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bound time.Duration
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.code == 0 {
 		s.code = code
+		s.startWrite()
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -124,8 +140,15 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
+		s.startWrite()
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) startWrite() {
+	if s.bound > 0 {
+		_ = http.NewResponseController(s.ResponseWriter).SetWriteDeadline(time.Now().Add(s.bound))
+	}
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -158,8 +181,9 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		rec := &st.rec
 		rec.ResponseWriter = w
 		st.tag(w.Header())
-		if own || r.ContentLength != 0 {
-			setDeadlines(w, r, start, snap.Config.Server.Timeouts, own)
+		if !own {
+			st.appBound = snap.Config.Server.Timeouts.Write
+			rec.bound = st.appBound
 		}
 		if own {
 			setPageHeaders(w.Header(), snap, "")
@@ -178,6 +202,7 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 				}
 				b.Logger.ErrorContext(r.Context(), "panic", "route", route, "panic", p, "stack", string(debug.Stack()), "request_id", id)
 				if rec.code == 0 {
+					st.ownAnswer(rec)
 					b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
 				}
 			}
@@ -187,20 +212,26 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 	})
 }
 
-// setDeadlines bounds the request: its body by timeouts.read on every route,
-// proxied uploads too, and fedgate's own answer by timeouts.write. The server
-// itself bounds only headers and idle connections, because an absolute write
-// deadline on a proxied response would cut a long download, a stream or a
-// WebSocket (nginx, Caddy, Traefik and Pomerium set none there by default;
-// the transport's response header timeout bounds a backend that never
-// answers), and a deadline costs a timer on every request.
-func setDeadlines(w http.ResponseWriter, r *http.Request, start time.Time, t config.Timeouts, own bool) {
-	rc := http.NewResponseController(w)
-	if r.ContentLength != 0 {
-		_ = rc.SetReadDeadline(start.Add(t.Read))
+// setDeadlines bounds a request before anything answers it (the mux's
+// own redirects and 400s too): its body by timeouts.read on every host,
+// and the answer by timeouts.write except on an app host. There only what
+// fedgate writes itself gets one, when it starts writing (statusRecorder):
+// an absolute deadline on the backend's response would cut a long
+// download, a stream or a WebSocket (Pomerium and Traefik set none by
+// default; nginx bounds only the time between two writes), and the
+// transport's response header timeout bounds a backend that never answers.
+// The server itself bounds only headers and idle connections: its
+// deadlines would cost two timers on every proxied GET.
+func setDeadlines(w http.ResponseWriter, r *http.Request, t config.Timeouts, appHost bool) {
+	if r.ContentLength == 0 && appHost {
+		return
 	}
-	if own {
-		_ = rc.SetWriteDeadline(start.Add(t.Write))
+	rc, now := http.NewResponseController(w), time.Now()
+	if r.ContentLength != 0 {
+		_ = rc.SetReadDeadline(now.Add(t.Read))
+	}
+	if !appHost {
+		_ = rc.SetWriteDeadline(now.Add(t.Write))
 	}
 }
 

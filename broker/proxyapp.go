@@ -108,7 +108,9 @@ func (b *Server) attachProxy(snap *Snapshot) error {
 // pass a request on: a bad or unknown path, a body that did not arrive in
 // time, or the backend down.
 func (b *Server) proxyErrorPage(w http.ResponseWriter, r *http.Request, status int) {
-	r.Context().Value(ctxKey{}).(*reqState).tag(w.Header())
+	if st, ok := r.Context().Value(ctxKey{}).(*reqState); ok {
+		st.ownAnswer(w)
+	}
 	key := map[int]string{400: "err.badrequest", 404: "err.notfound", 408: "err.timeout"}[status]
 	if key == "" {
 		key = "err.backend"
@@ -140,7 +142,7 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		h = h.Clone() // the cached headers are shared
 		h.Set(app.JWTAssertion, jwt)
 	}
-	untag(w)
+	r.Context().Value(ctxKey{}).(*reqState).forwarding(w)
 	return h, true
 }
 

@@ -137,3 +137,31 @@ func TestProxyCorrelationID(t *testing.T) {
 		t.Fatalf("backend down: %d, X-Request-Id %q, page:\n%s", r.code, id, r.body)
 	}
 }
+
+// panicTransport fails the way a bug would, after the request was passed on.
+type panicTransport struct{}
+
+func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("transport bug") }
+
+// TestProxyPanicAfterForwarding: a panic once the request is the
+// backend's is answered with fedgate's 500 page, which carries the
+// correlation id in its header as in its body.
+func TestProxyPanicAfterForwarding(t *testing.T) {
+	cfg := strings.Replace(testConfig, "apps:\n", `apps:
+  - { id: wiki, type: proxy, host: wiki.example, to: ["http://backend.invalid"], policy: staff }
+`, 1)
+	e := newEnvWith(t, cfg, nil)
+	e.srv.transports[""] = panicTransport{}
+	if err := e.srv.Swap(e.srv.Current()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.srv.newSession(e.srv.Current(), protoIdentity("alice", []string{"staff"}))
+	req, _ := http.NewRequest("GET", e.http.URL+"/page", nil)
+	req.Host = "wiki.example"
+	req.Header.Set("Accept", "text/html")
+	req.AddCookie(&http.Cookie{Name: appSessionCookie, Value: e.mint("proxy", "wiki", s)})
+	r := e.do(e.newClient(), req)
+	if id := r.header.Get("X-Request-Id"); r.code != http.StatusInternalServerError || id == "" || !strings.Contains(r.body, id) {
+		t.Fatalf("panic after forwarding: %d, X-Request-Id %q, page:\n%s", r.code, id, r.body)
+	}
+}

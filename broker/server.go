@@ -200,15 +200,18 @@ func (b *Server) Handler() http.Handler {
 	})
 	certHost := b.wrap("device", b.certHost)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isCertHost(b.snap.Load(), r) {
+		snap := b.snap.Load()
+		cert := isCertHost(snap, r)
+		app := !cert && snap.proxy != nil && snap.proxy.HasHost(r.Host)
+		setDeadlines(w, r, snap.Config.Server.Timeouts, app)
+		switch {
+		case cert:
 			certHost.ServeHTTP(w, r)
-			return
-		}
-		if p := b.snap.Load().proxy; p != nil && p.HasHost(r.Host) {
+		case app:
 			appHost.ServeHTTP(w, r)
-			return
+		default:
+			own.ServeHTTP(w, r)
 		}
-		own.ServeHTTP(w, r)
 	})
 }
 

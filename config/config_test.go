@@ -173,3 +173,14 @@ func TestWarnsAAGUIDListIsSelfAsserted(t *testing.T) {
 		t.Fatalf("warnings = %v", c.Warnings)
 	}
 }
+
+// TestNegativeTimeoutRefused: a negative timeout once meant "none" to the
+// server; as a deadline it would fail every request, so it is refused.
+func TestNegativeTimeoutRefused(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "f.yaml", "server: { public_url: 'http://sso.example', insecure_http: true, timeouts: { write: -1s, read: 5s } }\ndata_dir: d\nupstreams: [{id: a, type: local}]\n")
+	_, err := Load(filepath.Join(dir, "f.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "server.timeouts.write is negative") || strings.Contains(err.Error(), "timeouts.read") {
+		t.Fatalf("err = %v", err)
+	}
+}

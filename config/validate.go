@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -113,6 +114,15 @@ func (c *Config) validateServer(add addFunc) {
 	case !files && s.TLS.ACME == nil && !s.InsecureHTTP:
 		add("$.server", "set server.tls.cert_file and key_file, or server.tls.acme, or insecure_http: true behind a TLS terminator",
 			"TLS is required but no certificate is configured")
+	}
+	t := s.Timeouts
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read_header", t.ReadHeader}, {"read", t.Read}, {"write", t.Write}, {"idle", t.Idle}, {"shutdown", t.Shutdown}, {"upstream", t.Upstream}} {
+		if d.v < 0 {
+			add("$.server.timeouts."+d.name, "a positive duration such as 30s (0 or unset: the default)", "server.timeouts.%s is negative (%s)", d.name, d.v)
+		}
 	}
 	if a := s.TLS.ACME; a != nil {
 		if s.InsecureHTTP {

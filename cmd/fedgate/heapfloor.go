@@ -10,18 +10,20 @@ import (
 
 // heapFloor is the heap size below which fedgate's server does not
 // collect garbage. Its live heap is a few MiB and does not grow with users
-// (the session cache is bounded), so with Go's default target of twice the
-// live heap the collector ran every ~700 proxied requests and cost about a
-// tenth of a request's CPU. Above the floor the default holds.
+// (the session cache is bounded), so with Go's default target of about
+// twice the live heap the collector ran every ~700 proxied requests and
+// cost about a tenth of a request's CPU. Above the floor the default holds.
 const heapFloor = 32 << 20
 
-// gcPercentFor is the GC percent that makes the heap target
-// max(2 × live, heapFloor) for a live heap of live bytes.
-func gcPercentFor(live uint64) int {
-	if live == 0 || live >= heapFloor/2 {
+// gcPercentFor is the GC percent that puts the heap target at heapFloor
+// for a live heap of live bytes and roots bytes of goroutine stacks and
+// globals (Go's target is live + (live + roots) × percent / 100), and
+// never below Go's default of 100.
+func gcPercentFor(live, roots uint64) int {
+	if live == 0 || live >= heapFloor {
 		return 100
 	}
-	return int(heapFloor*100/live) - 100
+	return max(100, int((heapFloor-live)*100/(live+roots)))
 }
 
 var heapFloorOnce sync.Once
@@ -40,6 +42,7 @@ func keepHeapFloor() (on bool) {
 // gcSentinel is garbage on purpose: its finalizer runs after the
 // collection that finds it, and arms the next one. (Big enough, and with a
 // pointer, to stay out of the tiny allocator, whose blocks are freed late.)
+// The percent applies from the collection after the one it was read in.
 type gcSentinel struct {
 	last int
 	_    *[16]byte
@@ -47,15 +50,28 @@ type gcSentinel struct {
 
 func armHeapFloor(last int) {
 	runtime.SetFinalizer(&gcSentinel{last: last}, func(s *gcSentinel) {
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(sample)
-		p := s.last
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			p = gcPercentFor(sample[0].Value.Uint64())
-		}
+		p := gcPercentFor(readHeapSizes())
 		if p != s.last {
 			debug.SetGCPercent(p)
 		}
 		armHeapFloor(p)
 	})
+}
+
+// readHeapSizes is the live heap and the stacks and globals the collector
+// scans, as of the last collection.
+func readHeapSizes() (live, roots uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
+	metrics.Read(s)
+	for i, v := range s {
+		if v.Value.Kind() != metrics.KindUint64 {
+			return 0, 0 // unknown: gcPercentFor keeps Go's default
+		}
+		if i == 0 {
+			live = v.Value.Uint64()
+		} else {
+			roots += v.Value.Uint64()
+		}
+	}
+	return live, roots
 }

@@ -8,25 +8,27 @@ import (
 )
 
 func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
 	for _, c := range []struct {
-		live uint64
-		want int
+		live, roots uint64
+		want        int
 	}{
-		{0, 100},               // before the first collection: Go's default
-		{6 << 20, 433},         // 6 MiB live: target 32 MiB
-		{8 << 20, 300},         // 8 MiB: target 32 MiB
-		{heapFloor / 2, 100},   // from here twice the live heap is above the floor
-		{heapFloor * 4, 100},   // large: Go's default
-		{heapFloor/2 - 1, 100}, // just below: rounds to the default, never under it
+		{0, 0, 100},             // before the first collection: Go's default
+		{6 * mib, 0, 433},       // 6 MiB live: target 32 MiB
+		{6 * mib, 2 * mib, 325}, // stacks and globals count towards the target too
+		{8 * mib, 0, 300},
+		{7 * mib, 26 * mib, 100}, // many goroutines: Go's default, never below it
+		{16 * mib, 0, 100},       // from here twice the live heap reaches the floor
+		{heapFloor * 4, 0, 100},  // large: Go's default
 	} {
-		if got := gcPercentFor(c.live); got != c.want {
-			t.Errorf("gcPercentFor(%d) = %d, want %d", c.live, got, c.want)
+		if got := gcPercentFor(c.live, c.roots); got != c.want {
+			t.Errorf("gcPercentFor(%d, %d) = %d, want %d", c.live, c.roots, got, c.want)
 		}
 	}
 }
 
-// TestKeepHeapFloor: after a collection the GC percent follows the live
-// heap (the test binary's, a few MiB: well above 100), and GOGC in the
+// TestKeepHeapFloor: after each collection the GC percent follows the live
+// heap, down when it grows and up again when it shrinks, and GOGC in the
 // environment leaves Go's setting alone.
 func TestKeepHeapFloor(t *testing.T) {
 	t.Setenv("GOGC", "150")
@@ -37,18 +39,29 @@ func TestKeepHeapFloor(t *testing.T) {
 	if !keepHeapFloor() {
 		t.Fatal("not on without GOGC")
 	}
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		runtime.GC()
-		time.Sleep(20 * time.Millisecond) // the finalizer runs after the collection
-		metrics.Read(s)
-		live, percent := s[0].Value.Uint64(), int(s[1].Value.Uint64())
-		if want := gcPercentFor(live); percent == want && want > 100 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GC percent %d with %d bytes live, want %d (> 100)", percent, live, gcPercentFor(live))
+	// settled collects until the percent is what the live heap asks for
+	// and ok says it is the one expected.
+	settled := func(what string, ok func(int) bool) int {
+		t.Helper()
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond) // the finalizer runs after the collection
+			metrics.Read(s)
+			percent, want := int(s[0].Value.Uint64()), gcPercentFor(readHeapSizes())
+			if percent == want && ok(percent) {
+				return percent
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GC percent %d, the live heap asks for %d", what, percent, want)
+			}
 		}
 	}
+	small := settled("test binary's heap", func(p int) bool { return p > 150 })
+	hold := make([]byte, 12<<20)
+	hold[len(hold)-1] = 1
+	grown := settled("12 MiB more live", func(p int) bool { return p < small })
+	runtime.KeepAlive(hold)
+	settled("released again", func(p int) bool { return p > grown })
 }

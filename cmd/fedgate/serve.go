@@ -62,8 +62,10 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	hs := &http.Server{
 		// Read and write deadlines are per request, set by the broker
 		// (none on a proxied response: see broker.setDeadlines).
+		// OPTIONS * reaches the handler too, and with it setDeadlines.
 		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
