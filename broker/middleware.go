@@ -130,7 +130,9 @@ type statusRecorder struct {
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
+	// An informational answer (a backend's 100 Continue or 103) is not the
+	// response's status; 101 (a WebSocket) is its last one.
+	if s.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.code = code
 		s.startWrite()
 	}

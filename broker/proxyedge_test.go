@@ -165,3 +165,21 @@ func TestProxyPanicAfterForwarding(t *testing.T) {
 		t.Fatalf("panic after forwarding: %d, X-Request-Id %q, page:\n%s", r.code, id, r.body)
 	}
 }
+
+// TestStatusRecorderSkipsInformational: a backend's 100 Continue or 103 is
+// not the response's status (metrics, and whether fedgate may still answer
+// with a page); 101 is.
+func TestStatusRecorderSkipsInformational(t *testing.T) {
+	for _, c := range []struct {
+		codes []int
+		want  int
+	}{{[]int{100, 413}, 413}, {[]int{103, 200}, 200}, {[]int{101}, 101}, {[]int{204}, 204}} {
+		rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+		for _, code := range c.codes {
+			rec.WriteHeader(code)
+		}
+		if rec.code != c.want {
+			t.Errorf("%v: recorded %d, want %d", c.codes, rec.code, c.want)
+		}
+	}
+}

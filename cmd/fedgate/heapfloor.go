@@ -17,14 +17,18 @@ const heapFloor = 32 << 20
 
 // gcPercentFor is the GC percent that puts the heap target at heapFloor
 // for a live heap of live bytes and roots bytes of goroutine stacks and
-// globals (Go's target is live + (live + roots) × percent / 100), and
-// never below Go's default of 100.
+// globals (Go's target is live + (live + roots) × percent / 100), never
+// below Go's default of 100, and never above maxGCPercent.
 func gcPercentFor(live, roots uint64) int {
 	if live == 0 || live >= heapFloor {
 		return 100
 	}
-	return max(100, int((heapFloor-live)*100/(live+roots)))
+	return min(maxGCPercent, max(100, int((heapFloor-live)*100/(live+roots))))
 }
+
+// maxGCPercent keeps the target at the floor for a tiny live heap too: Go
+// never targets less than its 4 MiB minimum heap × percent / 100.
+const maxGCPercent = heapFloor * 100 / (4 << 20)
 
 var heapFloorOnce sync.Once
 

@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+func heapGoal() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 func TestGCPercentFor(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct {
@@ -14,6 +20,7 @@ func TestGCPercentFor(t *testing.T) {
 		want        int
 	}{
 		{0, 0, 100},             // before the first collection: Go's default
+		{mib / 2, 0, 800},       // idle: Go's 4 MiB minimum heap × 800% is the floor
 		{6 * mib, 0, 433},       // 6 MiB live: target 32 MiB
 		{6 * mib, 2 * mib, 325}, // stacks and globals count towards the target too
 		{8 * mib, 0, 300},
@@ -51,6 +58,13 @@ func TestKeepHeapFloor(t *testing.T) {
 			metrics.Read(s)
 			percent, want := int(s[0].Value.Uint64()), gcPercentFor(readHeapSizes())
 			if percent == want && ok(percent) {
+				// What the percent is for: the collector's target at the
+				// floor while the live heap is small (a little over it
+				// from rounding), about twice the live heap beyond.
+				live, roots := readHeapSizes()
+				if goal := heapGoal(); goal > max(heapFloor*11/10, 2*(live+roots)+(4<<20)) {
+					t.Fatalf("%s: heap target %d with %d bytes live and %d of stacks and globals", what, goal, live, roots)
+				}
 				return percent
 			}
 			if time.Now().After(deadline) {

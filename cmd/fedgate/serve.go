@@ -65,7 +65,12 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 		// OPTIONS * reaches the handler too, and with it setDeadlines.
 		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
 		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// HTTP/2 writes a stream's deadline as a reset that a client which
+		// stops reading never lets out: a connection that makes no write
+		// progress for timeouts.write is closed (progress, so long
+		// downloads pass).
+		HTTP2:    &http.HTTP2Config{WriteByteTimeout: t.Write},
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
