@@ -31,12 +31,12 @@ type reqState struct {
 	// answers, but that need not hold up its other work (finishAlongside).
 	after sync.WaitGroup
 	rec   statusRecorder // here, not allocated on its own
+	// appBound is timeouts.write on an app host (fedgate's own answers
+	// there), 0 on fedgate's host, whose answers setDeadlines bounded.
+	appBound time.Duration
 	// idBuf holds id's bytes, and session the request's session as read
 	// from the session cache (sessionMemo.session): no allocation of
 	// their own on every proxied request. The session slot is taken once.
-	// appBound is timeouts.write on an app host (fedgate's own answers
-	// there), 0 on fedgate's host, whose answers setDeadlines bounded.
-	appBound    time.Duration
 	idBuf       [24]byte
 	session     Session
 	sessionUsed atomic.Bool
@@ -183,10 +183,6 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 		rec := &st.rec
 		rec.ResponseWriter = w
 		st.tag(w.Header())
-		if !own {
-			st.appBound = snap.Config.Server.Timeouts.Write
-			rec.bound = st.appBound
-		}
 		if own {
 			setPageHeaders(w.Header(), snap, "")
 			if snap.sealer.secure {
@@ -195,6 +191,9 @@ func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handl
 			if r.Body != nil {
 				r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 			}
+		} else {
+			st.appBound = snap.Config.Server.Timeouts.Write
+			rec.bound = st.appBound
 		}
 		defer func() {
 			st.after.Wait()
