@@ -111,9 +111,14 @@ func (b *Server) proxyErrorPage(w http.ResponseWriter, r *http.Request, status i
 	if st, ok := r.Context().Value(ctxKey{}).(*reqState); ok {
 		st.ownAnswer(w)
 	}
-	key := map[int]string{400: "err.badrequest", 404: "err.notfound", 408: "err.timeout"}[status]
-	if key == "" {
-		key = "err.backend"
+	key := "err.backend"
+	switch status {
+	case http.StatusBadRequest:
+		key = "err.badrequest"
+	case http.StatusNotFound:
+		key = "err.notfound"
+	case http.StatusRequestTimeout:
+		key = "err.timeout"
 	}
 	b.fail(w, r, snapOf(r), status, key, nil)
 }

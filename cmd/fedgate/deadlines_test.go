@@ -61,7 +61,9 @@ func TestServerDeadlines(t *testing.T) {
 
 	// stalled sends a request whose body stops after 10 of 100 bytes: the
 	// connection must be answered or closed well before the client's 3 s.
-	stalled := func(name, start, host, cookie string) {
+	// page408 (when set) is the answer the request must get: fedgate's
+	// 408 page with its correlation id.
+	stalled := func(name, start, host, cookie string, page408 bool) {
 		t.Helper()
 		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
@@ -73,11 +75,18 @@ func TestServerDeadlines(t *testing.T) {
 		_ = conn.SetReadDeadline(begin.Add(3 * time.Second))
 		br := bufio.NewReader(conn)
 		r, err := http.ReadResponse(br, nil)
+		if page408 && err != nil {
+			t.Fatalf("%s: no answer (%v) after %v", name, err, time.Since(begin))
+		}
 		if err == nil {
 			if r.StatusCode < 400 {
 				t.Fatalf("%s: a stalled body was answered %d", name, r.StatusCode)
 			}
-			_, err = io.Copy(io.Discard, r.Body)
+			var body []byte
+			body, err = io.ReadAll(r.Body)
+			if id := r.Header.Get("X-Request-Id"); page408 && (r.StatusCode != http.StatusRequestTimeout || id == "" || !strings.Contains(string(body), id)) {
+				t.Fatalf("%s: %d, X-Request-Id %q, page:\n%s", name, r.StatusCode, id, body)
+			}
 			if err == nil {
 				_, err = br.ReadByte() // then the connection closes
 			}
@@ -87,13 +96,13 @@ func TestServerDeadlines(t *testing.T) {
 		}
 	}
 	own := fmt.Sprintf("127.0.0.1:%d", port)
-	stalled("own page", "POST /login", own, "")
-	stalled("proxied upload", "POST /upload", app, strings.TrimSuffix(session, "; "))
-	stalled("unauthenticated upload to an app host", "POST /upload", app, "")
+	stalled("own page", "POST /login", own, "", false)
+	stalled("proxied upload", "POST /upload", app, strings.TrimSuffix(session, "; "), true)
+	stalled("unauthenticated upload to an app host", "POST /upload", app, "", false)
 	// What the server or the mux answer before any route does.
-	stalled("OPTIONS *", "OPTIONS *", own, "")
-	stalled("a path the mux redirects", "POST /a/../login", own, "")
-	stalled("a * target", "POST *", own, "")
+	stalled("OPTIONS *", "OPTIONS *", own, "", false)
+	stalled("a path the mux redirects", "POST /a/../login", own, "", false)
+	stalled("a * target", "POST *", own, "", false)
 
 	// unread pipelines requests and never reads an answer: once fedgate's
 	// writes block, timeouts.write must end the connection (a reset here)
