@@ -161,56 +161,65 @@ const maxFormBytes = 64 << 10
 // wrap adds, around every route of fedgate's own: a correlation id, security
 // headers, a body limit, panic recovery (a generic page, the stack only in
 // the log) and metrics.
-func (b *Server) wrap(route string, h http.HandlerFunc) http.Handler {
-	return b.wrapWith(route, h, true)
+func (b *Server) wrap(route string, h http.HandlerFunc) *wrapped {
+	return &wrapped{b: b, route: route, h: h, own: true, metrics: b.Metrics.route(route)}
 }
 
 // wrapProxied is wrap for app hosts: bodies stream to the backend unlimited,
 // and the backend's responses keep their own headers.
-func (b *Server) wrapProxied(h http.HandlerFunc) http.Handler {
-	return b.wrapWith("proxy", h, false)
+func (b *Server) wrapProxied(h http.HandlerFunc) *wrapped {
+	return &wrapped{b: b, route: "proxy", h: h, metrics: b.Metrics.route("proxy")}
 }
 
-func (b *Server) wrapWith(route string, h http.HandlerFunc, own bool) http.Handler {
-	metrics := b.Metrics.route(route)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		snap := b.snap.Load()
-		st := &reqState{Context: r.Context(), snap: snap}
-		st.setRequestID()
-		id := st.id
-		r = r.WithContext(st)
-		rec := &st.rec
-		rec.ResponseWriter = w
-		st.tag(w.Header())
-		if own {
-			setPageHeaders(w.Header(), snap, "")
-			if snap.sealer.secure {
-				w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-			}
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
-			}
-		} else {
-			st.appBound = snap.Config.Server.Timeouts.Write
-			rec.bound = st.appBound
+// wrapped is a route inside the middleware. Its ServeHTTP answers with the
+// snapshot in force; serve with the one a caller already routed by, so that
+// a reload in between cannot hand a request to a route the new snapshot
+// lacks (an app host whose app was just removed).
+type wrapped struct {
+	b       *Server
+	route   string
+	h       http.HandlerFunc
+	own     bool // fedgate's own pages, not an app host
+	metrics *routeMetrics
+}
+
+func (x *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) { x.serve(w, r, x.b.snap.Load()) }
+
+func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) {
+	start := time.Now()
+	st := &reqState{Context: r.Context(), snap: snap}
+	st.setRequestID()
+	r = r.WithContext(st)
+	rec := &st.rec
+	rec.ResponseWriter = w
+	st.tag(w.Header())
+	if x.own {
+		setPageHeaders(w.Header(), snap, "")
+		if snap.sealer.secure {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		defer func() {
-			st.after.Wait()
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				b.Logger.ErrorContext(r.Context(), "panic", "route", route, "panic", p, "stack", string(debug.Stack()), "request_id", id)
-				if rec.code == 0 {
-					st.ownAnswer(rec)
-					b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
-				}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
+		}
+	} else {
+		st.appBound = snap.Config.Server.Timeouts.Write
+		rec.bound = st.appBound
+	}
+	defer func() {
+		st.after.Wait()
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
 			}
-			metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
-		}()
-		h(rec, r)
-	})
+			x.b.Logger.ErrorContext(r.Context(), "panic", "route", x.route, "panic", p, "stack", string(debug.Stack()), "request_id", st.id)
+			if rec.code == 0 {
+				st.ownAnswer(rec)
+				x.b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
+			}
+		}
+		x.metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
+	}()
+	x.h(rec, r)
 }
 
 // setDeadlines bounds a request before anything answers it (the mux's

@@ -5,7 +5,10 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fedgate/fedgate/config"
@@ -182,4 +185,65 @@ func TestStatusRecorderSkipsInformational(t *testing.T) {
 			t.Errorf("%v: recorded %d, want %d", c.codes, rec.code, c.want)
 		}
 	}
+}
+
+// TestReloadMidRequest: a request is answered with the snapshot it was
+// routed by. Reloads that remove and restore an app while its host is
+// being requested must never hand a request routed to the app to a
+// snapshot without it (which has no proxy: a panic and a 500 page).
+func TestReloadMidRequest(t *testing.T) {
+	withApp := strings.Replace(testConfig, "apps:\n", `apps:
+  - { id: wiki, type: proxy, host: wiki.example, to: ["http://backend.invalid"], policy: staff }
+`, 1)
+	e := newEnvWith(t, withApp, nil)
+	var ups []protocols.Upstream
+	for _, u := range e.srv.Current().upstreams {
+		ups = append(ups, u.Upstream)
+	}
+	cfgs := []*config.Config{loadTestConfig(t, withApp, defaultPolicies), loadTestConfig(t, testConfig, defaultPolicies)}
+	// Fresh snapshots for every swap: Swap attaches the proxy to the one it
+	// is given, which must not be in use.
+	snaps := make([]*Snapshot, 400)
+	for i := range snaps {
+		s, err := NewSnapshot(cfgs[i%2], e.keys[:1], ups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps[i] = s
+	}
+	h := e.srv.Handler()
+	var served atomic.Int64
+	done := make(chan struct{})
+	go func() { // a reload every few requests
+		defer close(done)
+		for _, s := range snaps {
+			for n := served.Load(); served.Load() < n+8; {
+				runtime.Gosched()
+			}
+			if err := e.srv.Swap(s); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "http://wiki.example/page", nil))
+				served.Add(1)
+				if rec.Code >= 500 {
+					t.Errorf("a request during reloads: %d\n%s", rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -183,7 +183,10 @@ func (b *Server) Current() *Snapshot { return b.snap.Load() }
 func (b *Server) now() time.Time { return b.Now() }
 
 // Handler is the broker's HTTP interface: proxied app hosts first, then
-// fedgate's own pages.
+// fedgate's own pages. An app host or the certificate host is answered
+// with the snapshot it was recognised by (wrapped.serve); fedgate's own
+// pages answer on every other host, so a reload in between changes
+// nothing they were routed by.
 func (b *Server) Handler() http.Handler {
 	own := b.ownHandler()
 	appHost := b.wrapProxied(func(w http.ResponseWriter, r *http.Request) {
@@ -206,9 +209,9 @@ func (b *Server) Handler() http.Handler {
 		setDeadlines(w, r, snap.Config.Server.Timeouts, app)
 		switch {
 		case cert:
-			certHost.ServeHTTP(w, r)
+			certHost.serve(w, r, snap)
 		case app:
-			appHost.ServeHTTP(w, r)
+			appHost.serve(w, r, snap)
 		default:
 			own.ServeHTTP(w, r)
 		}
