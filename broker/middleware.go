@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -107,26 +108,62 @@ func (st *reqState) tag(h http.Header) {
 
 // forwarding marks a response on an app host as the backend's own: it
 // takes fedgate's id off (it names nothing the app logged, and costs bytes
-// on every proxied response), and no write deadline is put on it (see
-// setDeadlines). An answer fedgate writes instead calls ownAnswer.
+// on every proxied response), and its write deadline is one of progress,
+// not of the whole response (see setDeadlines). An answer fedgate writes
+// instead calls ownAnswer.
 func (st *reqState) forwarding(w http.ResponseWriter) {
 	delete(w.Header(), "X-Request-Id")
-	st.rec.bound = 0
+	st.rec.bound, st.rec.progress = 0, st.appBound
 }
 
 // ownAnswer undoes forwarding: what is written next is fedgate's page in
 // place of the backend's answer (the backend down, a panic).
 func (st *reqState) ownAnswer(w http.ResponseWriter) {
 	st.tag(w.Header())
-	st.rec.bound = st.appBound
+	st.rec.bound, st.rec.progress = st.appBound, 0
 }
 
-// statusRecorder remembers the status code for metrics, and puts the
-// write deadline bound (if any) on the response when it starts.
+// connState is what fedgate keeps of one HTTP/1 client connection across
+// its requests: the write deadline last put on it, so that a forwarded
+// response moves it only now and then rather than on every write.
+type connState struct{ writeDeadline time.Time }
+
+type connKey struct{}
+
+// ConnContext gives each client connection its connState (wired as
+// http.Server.ConnContext). Without it a forwarded response keeps its
+// own, from its first write.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{})
+}
+
+// connOf is r's connection state: nil over HTTP/2, whose streams share a
+// connection at once (its WriteByteTimeout bounds progress there).
+func connOf(r *http.Request) *connState {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	c, _ := r.Context().Value(connKey{}).(*connState)
+	return c
+}
+
+// setWriteDeadline puts d on w's connection and records it in c (if any).
+func (c *connState) setWriteDeadline(w http.ResponseWriter, d time.Time) {
+	if http.NewResponseController(w).SetWriteDeadline(d) == nil && c != nil {
+		c.writeDeadline = d
+	}
+}
+
+// statusRecorder remembers the status code for metrics, and bounds the
+// response's writes: fedgate's own answers as a whole (bound), a
+// forwarded HTTP/1 response write by write (progress).
 type statusRecorder struct {
 	http.ResponseWriter
-	code  int
-	bound time.Duration
+	code     int
+	bound    time.Duration
+	progress time.Duration
+	conn     *connState // this request's connection, or alone
+	alone    connState
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -143,13 +180,29 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 		s.startWrite()
+	} else if s.progress > 0 {
+		s.keepProgress()
 	}
 	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) startWrite() {
-	if s.bound > 0 {
-		_ = http.NewResponseController(s.ResponseWriter).SetWriteDeadline(time.Now().Add(s.bound))
+	switch {
+	case s.bound > 0:
+		s.conn.setWriteDeadline(s.ResponseWriter, time.Now().Add(s.bound))
+	case s.progress > 0:
+		s.keepProgress()
+	}
+}
+
+// keepProgress gives the write about to start at least 3/4 of progress
+// and at most all of it (nginx's send_timeout): a client that stops
+// reading is let go, one that reads slowly is not, and a stream may wait
+// any time between two writes. Moving a deadline costs a timer, so it is
+// moved only once a quarter of it is spent (monotonic clock: cheap).
+func (s *statusRecorder) keepProgress() {
+	if time.Until(s.conn.writeDeadline) < s.progress*3/4 {
+		s.conn.setWriteDeadline(s.ResponseWriter, time.Now().Add(s.progress))
 	}
 }
 
@@ -192,6 +245,9 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 	r = r.WithContext(st)
 	rec := &st.rec
 	rec.ResponseWriter = w
+	if rec.conn = connOf(r); rec.conn == nil {
+		rec.conn = &rec.alone
+	}
 	st.tag(w.Header())
 	if x.own {
 		setPageHeaders(w.Header(), snap, "")
@@ -224,24 +280,27 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 
 // setDeadlines bounds a request before anything answers it (the mux's
 // own redirects and 400s too): its body by timeouts.read on every host,
-// and the answer by timeouts.write except on an app host. There only what
-// fedgate writes itself gets one, when it starts writing (statusRecorder):
-// an absolute deadline on the backend's response would cut a long
-// download, a stream or a WebSocket (Pomerium and Traefik set none by
-// default; nginx bounds only the time between two writes), and the
-// transport's response header timeout bounds a backend that never answers.
-// The server itself bounds only headers and idle connections: its
-// deadlines would cost two timers on every proxied GET.
+// and the answer by timeouts.write except on an app host. There what
+// fedgate writes itself gets it when it starts writing, and the backend's
+// response gets it write by write (statusRecorder): an absolute deadline
+// would cut a long download, a stream or a WebSocket, none would let a
+// client that stops reading hold the connection, its goroutine and a
+// backend connection for ever (nginx's send_timeout; Envoy's stream idle
+// timeout). The deadline a forwarded response leaves also bounds what Go
+// writes itself on that connection next (a 400 for a malformed request).
+// The transport's response header timeout bounds a backend that never
+// answers. The server itself bounds only headers and idle connections:
+// its deadlines would cost two timers on every proxied GET.
 func setDeadlines(w http.ResponseWriter, r *http.Request, t config.Timeouts, appHost bool) {
 	if r.ContentLength == 0 && appHost {
 		return
 	}
-	rc, now := http.NewResponseController(w), time.Now()
+	now := time.Now()
 	if r.ContentLength != 0 {
-		_ = rc.SetReadDeadline(now.Add(t.Read))
+		_ = http.NewResponseController(w).SetReadDeadline(now.Add(t.Read))
 	}
 	if !appHost {
-		_ = rc.SetWriteDeadline(now.Add(t.Write))
+		connOf(r).setWriteDeadline(w, now.Add(t.Write))
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -16,10 +17,11 @@ import (
 )
 
 // TestServerDeadlines: with timeouts.read and write at 300 ms, a proxied
-// download that takes twice that arrives whole (an absolute write deadline
-// would cut it), while a request body that stalls is cut after timeouts.read
-// on fedgate's own pages and on a proxied upload alike, and the connection
-// is not held.
+// stream that takes five times that, pausing longer than write between
+// parts, arrives whole (an absolute write deadline would cut it), while a
+// request body that stalls is cut after timeouts.read on fedgate's own
+// pages and on a proxied upload alike, a client that stops reading is let
+// go, and no connection is held.
 func TestServerDeadlines(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -30,10 +32,19 @@ func TestServerDeadlines(t *testing.T) {
 			}
 			return
 		}
+		if r.URL.Path == "/huge" { // far more than loopback's buffers hold
+			chunk := bytes.Repeat([]byte("x"), 1<<20)
+			for range hugeMiB {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		}
 		for i := 1; i <= 4; i++ {
 			fmt.Fprintf(w, "part %d\n", i)
 			w.(http.Flusher).Flush()
-			time.Sleep(150 * time.Millisecond)
+			time.Sleep(400 * time.Millisecond) // longer than write: a stream's pause
 		}
 	}))
 	t.Cleanup(backend.Close)
@@ -129,4 +140,24 @@ func TestServerDeadlines(t *testing.T) {
 	}
 	unread("fedgate's sign-in page", own, "/login")
 	unread("the sign-in redirect on an app host", app, "/page")
+
+	// A proxied download the client stops reading: once no write has made
+	// progress for timeouts.write, fedgate lets the connection go (and the
+	// backend's). Read after 2 s, it must end short of the whole body;
+	// before, the download resumed and all hugeMiB arrived.
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /huge HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", app, strings.TrimSuffix(session, "; "))
+	time.Sleep(2 * time.Second)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	if ne, ok := err.(net.Error); (ok && ne.Timeout()) || n >= hugeMiB<<20 {
+		t.Fatalf("a proxied download nobody reads: %d of %d MiB arrived after a 2 s stall (%v)", n>>20, hugeMiB, err)
+	}
 }
+
+// hugeMiB is the size of the backend's /huge answer.
+const hugeMiB = 256
