@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +123,38 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range hdr {
 		r.Header[k] = vs
 	}
+	if r.Body != nil && r.ContentLength != 0 {
+		b := &clientBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, b))
+		r.Body = b
+	}
 	p.proxies[rt].ServeHTTP(w, r)
+}
+
+// clientBody is the inbound request's body as the transport reads it: it
+// records whether reading from the client failed, so that an upload that
+// stalled or was cut is not taken for a backend's failure (over HTTP/2 a
+// stream's read deadline cancels nothing: the transport sees only an
+// error while sending the body on). The error handler finds it in the
+// request's context (ReverseProxy hands it the outbound request, whose
+// body wraps this one).
+type clientBody struct {
+	io.ReadCloser
+	failed atomic.Int32 // 0, or the status it earns: 408 stalled, 400 cut
+}
+
+type clientBodyKey struct{}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		status := int32(http.StatusBadRequest)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			status = http.StatusRequestTimeout
+		}
+		b.failed.CompareAndSwap(0, status)
+	}
+	return n, err
 }
 
 // rewrite builds the outbound request, cloned from the inbound one after
@@ -196,12 +229,19 @@ func addrText(remote string, a netip.Addr) string {
 }
 
 func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
+	// The request is incomplete, not the backend's fault, when its body
+	// stalled past timeouts.read or was cut. The client may still be there
+	// to be told so (no answer would be an empty 200).
+	if b, ok := r.Context().Value(clientBodyKey{}).(*clientBody); ok {
+		if status := b.failed.Load(); status != 0 {
+			p.opts.ErrorPage(w, r, int(status))
+			return
+		}
+	}
 	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
-		// The server cancels a request when reading from its client fails.
-		// Without a body the client went away: nobody to answer. With one,
-		// the body stalled past its read deadline (or was cut): the request
-		// is incomplete, not the backend's fault, and the client may still
-		// be there to be told so (no answer would be an empty 200).
+		// HTTP/1 cancels a request when reading from its client fails,
+		// which may come before the body reports it: with a body, that
+		// is the body stalling; without, the client went away.
 		if r.ContentLength != 0 {
 			p.opts.ErrorPage(w, r, http.StatusRequestTimeout)
 		}

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -431,10 +433,25 @@ func TestHostHeaderToBackend(t *testing.T) {
 	}
 }
 
+// blameCheck fails the test on a log line that blames the backend.
+type blameCheck struct {
+	slog.Handler
+	t *testing.T
+}
+
+func (blameCheck) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h blameCheck) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "backend unavailable" {
+		h.t.Errorf("a client's fault blamed on the backend: %s", r.Message)
+	}
+	return nil
+}
+
 // TestStalledBody: a body that stalls past the server's read deadline is
-// answered 408 with fedgate's page, not an empty 200 (the server cancels
-// the request, and the transport reports either the timeout or the
-// cancellation); a request without a body whose client went away gets no
+// answered 408 with fedgate's page, over HTTP/1 and HTTP/2 alike, and one
+// cut short 400, never an empty 200 nor a 502 that blames the backend (no
+// such log line); a request without a body whose client went away gets no
 // page.
 func TestStalledBody(t *testing.T) {
 	slow := make(chan struct{})
@@ -457,6 +474,7 @@ func TestStalledBody(t *testing.T) {
 			pages.Add(1)
 			http.Error(w, "fedgate error page", status)
 		},
+		Logger: slog.New(blameCheck{slog.DiscardHandler, t}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -471,8 +489,46 @@ func TestStalledBody(t *testing.T) {
 			t.Fatalf("stalled body: %d %q", code, body)
 		}
 	}
-	pages.Store(0)
+
+	// Cut: the client sends 10 of 100 bytes and shuts its side.
 	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: app.example\r\nContent-Length: 100\r\n\r\nonly ten b")
+	_ = c.(*net.TCPConn).CloseWrite()
+	// 400, or 408 when HTTP/1's cancellation outruns the body's error.
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusRequestTimeout) {
+		t.Fatalf("a body cut short: %v %v", resp, err)
+	}
+	c.Close()
+
+	// HTTP/2, where a stream's read deadline cancels nothing.
+	h2 := httptest.NewUnstartedServer(p)
+	h2.Config.ReadTimeout = 200 * time.Millisecond
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	for range 3 {
+		pr, pw := io.Pipe()
+		go func() { _, _ = io.WriteString(pw, "only ten b") }() // and no more
+		req, _ := http.NewRequest("POST", h2.URL+"/upload", pr)
+		req.Host, req.ContentLength = "app.example", 100
+		resp, err := h2.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pw.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "fedgate error page") {
+			t.Fatalf("stalled body over HTTP/%d: %d %q", resp.ProtoMajor, resp.StatusCode, body)
+		}
+	}
+	pages.Store(0)
+	c, err = net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
