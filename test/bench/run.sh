@@ -13,7 +13,7 @@
 # (a minimal OP signing once with RS256 vs fedgate RS256 on the memory and
 # the bolt store, and ES256); fresh sign-ins (memory vs bolt); SAML answers
 # to a signed-in browser vs raw RSA-2048 signatures/s on one core; RSS with
-# 1 and USERS signed-in users (memory and Redis stores). Issue 14's fleet rows: the proxied request
+# 1 and USERS signed-in users, and USERS sign-ins serving 1 (memory and Redis stores). Issue 14's fleet rows: the proxied request
 # through fedgate on the Redis store (a redis-server of its own, nothing on
 # disk) vs the same bare proxy, and vs the real oauth2-proxy (the version
 # pinned below, built once with go install) with its Redis session store on
@@ -123,7 +123,7 @@ config mem "{ memory: true }"
 config flow "{ memory: true }"
 config bolt "{ bolt: $work/bolt/state.db }"
 config redis "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
-for n in one some many; do
+for n in one hist many; do
   config "mem_$n" "{ memory: true }"
   config "redis_$n" "{ redis: { addr: \"127.0.0.1:$redis_port\" } }"
 done
@@ -319,9 +319,12 @@ sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
 # the samples: a single reading after a load measures when the Go
 # runtime last returned freed pages (readings of one process 36-54 MB
 # apart), not what the process holds. Three fresh processes per store,
-# with 1 signed-in user, USERS/10 and USERS, loaded in alternation: the
-# bounded caches (opened cookies, connection pools) fill by USERS/10, so
-# USERS against USERS/10 shows whether anything still grows with users.
+# loaded in alternation: one with 1 sign-in serving that user; many with
+# USERS sign-ins serving all of them; hist with the same USERS sign-ins
+# serving one of them. many against one is the whole difference; many
+# against hist, with the same history, is what grows with the users a
+# process serves (its caches) apart from what a burst of USERS sign-ins
+# a minute before left in the heap (2-3 MB the runtime returns slowly).
 # rss_load NAME PID COOKIES: one sampled load round, samples to rss.NAME.
 rss_load() {
   local name=$1 pid=$2 cookies=$3 port="port_$1" w
@@ -332,24 +335,25 @@ rss_load() {
   wait "$w"
 }
 # rss_set STORE-NAME: sets rss_N_NAME and peak_N_NAME (KiB, median and
-# highest sample) for N in one, some, many.
+# highest sample) for N in one, hist, many.
 rss_set() {
   local name=$1 n
-  for n in one some many; do
+  for n in one hist many; do
     start "$work/fedgate" serve --config "$work/${name}_$n/fedgate.yaml" 2>"$work/${name}_$n/log"
     eval "p_$n=$!"
     wait_up "$(fg "${name}_$n")/healthz"
   done
   mint_at "${name}_one" -n 1 > "$work/${name}_one.txt"
-  mint_at "${name}_some" -n "$((users / 10))" -p 8 > "$work/${name}_some.txt"
+  mint_at "${name}_hist" -n "$users" -p 8 > "$work/${name}_hist.all"
+  head -1 "$work/${name}_hist.all" > "$work/${name}_hist.txt"
   mint_at "${name}_many" -n "$users" -p 8 > "$work/${name}_many.txt"
   for _ in $(seq "$rounds"); do
-    for n in one some many; do
+    for n in one hist many; do
       local p="p_$n"
       rss_load "${name}_$n" "${!p}" "$work/${name}_$n.txt"
     done
   done
-  for n in one some many; do
+  for n in one hist many; do
     eval "rss_${n}_$name=$(median "$work/rss.${name}_$n") peak_${n}_$name=$(sort -g "$work/rss.${name}_$n" | tail -1)"
   done
 }
@@ -381,9 +385,9 @@ echo "| SAML answers per CPU-second of fedgate | $(awk -v c="$(c saml)" 'BEGIN {
 echo "| code flow CPU µs per flow, RS256 | $(c code-mem) | minimal OP $(c minop) | $(per c code-mem minop) | (≤ 1.25 ⇔ 0.80×) |"
 for st in mem redis; do
   label=$([ "$st" = mem ] && echo "memory store (test-only: holds the sign-in markers)" || echo "Redis store")
-  eval "one=\$rss_one_$st some=\$rss_some_$st many=\$rss_many_$st pone=\$peak_one_$st psome=\$peak_some_$st pmany=\$peak_many_$st"
+  eval "one=\$rss_one_$st hist=\$rss_hist_$st many=\$rss_many_$st pone=\$peak_one_$st phist=\$peak_hist_$st pmany=\$peak_many_$st"
   echo "| RSS under load, $label, KiB (median; peak) | $many; $pmany with $users users | $one; $pone with 1 user | $(ratio "$many" "$one"); $(ratio "$pmany" "$pone") | flat |"
-  echo "| same, past the caches' bounds | $many; $pmany with $users users | $some; $psome with $((users / 10)) users | $(ratio "$many" "$some"); $(ratio "$pmany" "$psome") | flat |"
+  echo "| same, both after $users sign-ins | $many; $pmany serving $users users | $hist; $phist serving 1 | $(ratio "$many" "$hist"); $(ratio "$pmany" "$phist") | flat |"
 done
 echo
 echo "Redis commands during a fedgate+Redis proxy round (median): $(median "$work/cmds.redis")"
