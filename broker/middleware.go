@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -108,12 +107,15 @@ func (st *reqState) tag(h http.Header) {
 
 // forwarding marks a response on an app host as the backend's own: it
 // takes fedgate's id off (it names nothing the app logged, and costs bytes
-// on every proxied response), and its write deadline is one of progress,
-// not of the whole response (see setDeadlines). An answer fedgate writes
-// instead calls ownAnswer.
-func (st *reqState) forwarding(w http.ResponseWriter) {
+// on every proxied response), and over HTTP/1 its write deadline is one of
+// progress, not of the whole response (see setDeadlines). An answer
+// fedgate writes instead calls ownAnswer.
+func (st *reqState) forwarding(w http.ResponseWriter, r *http.Request) {
 	delete(w.Header(), "X-Request-Id")
-	st.rec.bound, st.rec.progress = 0, st.appBound
+	st.rec.bound, st.rec.progress = 0, 0
+	if r.ProtoMajor == 1 {
+		st.rec.progress = st.appBound
+	}
 }
 
 // ownAnswer undoes forwarding: what is written next is fedgate's page in
@@ -121,37 +123,6 @@ func (st *reqState) forwarding(w http.ResponseWriter) {
 func (st *reqState) ownAnswer(w http.ResponseWriter) {
 	st.tag(w.Header())
 	st.rec.bound, st.rec.progress = st.appBound, 0
-}
-
-// connState is what fedgate keeps of one HTTP/1 client connection across
-// its requests: the write deadline last put on it, so that a forwarded
-// response moves it only now and then rather than on every write.
-type connState struct{ writeDeadline time.Time }
-
-type connKey struct{}
-
-// ConnContext gives each client connection its connState (wired as
-// http.Server.ConnContext). Without it a forwarded response keeps its
-// own, from its first write.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connState{})
-}
-
-// connOf is r's connection state: nil over HTTP/2, whose streams share a
-// connection at once (its WriteByteTimeout bounds progress there).
-func connOf(r *http.Request) *connState {
-	if r.ProtoMajor != 1 {
-		return nil
-	}
-	c, _ := r.Context().Value(connKey{}).(*connState)
-	return c
-}
-
-// setWriteDeadline puts d on w's connection and records it in c (if any).
-func (c *connState) setWriteDeadline(w http.ResponseWriter, d time.Time) {
-	if http.NewResponseController(w).SetWriteDeadline(d) == nil && c != nil {
-		c.writeDeadline = d
-	}
 }
 
 // statusRecorder remembers the status code for metrics, and bounds the
@@ -162,8 +133,7 @@ type statusRecorder struct {
 	code     int
 	bound    time.Duration
 	progress time.Duration
-	conn     *connState // this request's connection, or alone
-	alone    connState
+	deadline time.Time // the write deadline progress last set
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -189,20 +159,25 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) startWrite() {
 	switch {
 	case s.bound > 0:
-		s.conn.setWriteDeadline(s.ResponseWriter, time.Now().Add(s.bound))
+		_ = http.NewResponseController(s.ResponseWriter).SetWriteDeadline(time.Now().Add(s.bound))
 	case s.progress > 0:
 		s.keepProgress()
 	}
 }
 
-// keepProgress gives the write about to start at least 3/4 of progress
-// and at most all of it (nginx's send_timeout): a client that stops
-// reading is let go, one that reads slowly is not, and a stream may wait
-// any time between two writes. Moving a deadline costs a timer, so it is
-// moved only once a quarter of it is spent (monotonic clock: cheap).
+// keepProgress gives the write about to start (or the server's last flush
+// once the handler returns) at least 3/4 of progress and at most all of
+// it, as nginx's send_timeout does: a client that stops reading is let
+// go, one that reads slowly is not, and a stream may wait any time between
+// two writes. Moving the deadline costs a timer, so it moves only once a
+// quarter of it is spent (time.Until reads the cheap monotonic clock).
+// The server clears it after every request.
 func (s *statusRecorder) keepProgress() {
-	if time.Until(s.conn.writeDeadline) < s.progress*3/4 {
-		s.conn.setWriteDeadline(s.ResponseWriter, time.Now().Add(s.progress))
+	if s.deadline.IsZero() || time.Until(s.deadline) < s.progress*3/4 {
+		d := time.Now().Add(s.progress)
+		if http.NewResponseController(s.ResponseWriter).SetWriteDeadline(d) == nil {
+			s.deadline = d
+		}
 	}
 }
 
@@ -245,9 +220,6 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 	r = r.WithContext(st)
 	rec := &st.rec
 	rec.ResponseWriter = w
-	if rec.conn = connOf(r); rec.conn == nil {
-		rec.conn = &rec.alone
-	}
 	st.tag(w.Header())
 	if x.own {
 		setPageHeaders(w.Header(), snap, "")
@@ -273,6 +245,9 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 				x.b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
 			}
 		}
+		if rec.progress > 0 && rec.code != 0 {
+			rec.keepProgress() // for the server's final flush
+		}
 		x.metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
 	}()
 	x.h(rec, r)
@@ -286,21 +261,21 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 // would cut a long download, a stream or a WebSocket, none would let a
 // client that stops reading hold the connection, its goroutine and a
 // backend connection for ever (nginx's send_timeout; Envoy's stream idle
-// timeout). The deadline a forwarded response leaves also bounds what Go
-// writes itself on that connection next (a 400 for a malformed request).
-// The transport's response header timeout bounds a backend that never
-// answers. The server itself bounds only headers and idle connections:
-// its deadlines would cost two timers on every proxied GET.
+// timeout). Over HTTP/2 the server's WriteByteTimeout bounds progress per
+// connection instead. The transport's response header timeout bounds a
+// backend that never answers. The server itself bounds only headers and
+// idle connections: its deadlines would cost two timers on every proxied
+// GET, and Go clears the write deadline after every request.
 func setDeadlines(w http.ResponseWriter, r *http.Request, t config.Timeouts, appHost bool) {
 	if r.ContentLength == 0 && appHost {
 		return
 	}
-	now := time.Now()
+	rc, now := http.NewResponseController(w), time.Now()
 	if r.ContentLength != 0 {
-		_ = http.NewResponseController(w).SetReadDeadline(now.Add(t.Read))
+		_ = rc.SetReadDeadline(now.Add(t.Read))
 	}
 	if !appHost {
-		connOf(r).setWriteDeadline(w, now.Add(t.Write))
+		_ = rc.SetWriteDeadline(now.Add(t.Write))
 	}
 }
 

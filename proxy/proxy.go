@@ -147,7 +147,9 @@ type clientBodyKey struct{}
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
+	// A read after close is the transport's doing (it closes the body when
+	// the round trip fails, while its writer may read once more).
+	if err != nil && err != io.EOF && !errors.Is(err, http.ErrBodyReadAfterClose) {
 		status := int32(http.StatusBadRequest)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			status = http.StatusRequestTimeout

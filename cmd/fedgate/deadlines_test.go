@@ -41,6 +41,10 @@ func TestServerDeadlines(t *testing.T) {
 			}
 			return
 		}
+		if r.URL.Path == "/small" {
+			fmt.Fprint(w, "small")
+			return
+		}
 		for i := 1; i <= 4; i++ {
 			fmt.Fprintf(w, "part %d\n", i)
 			w.(http.Flusher).Flush()
@@ -61,9 +65,19 @@ func TestServerDeadlines(t *testing.T) {
 	runConfig(t, dir)
 
 	c := browser()
-	code, body := signIn(t, c, "http://"+app+"/big", "bob", "bob-demo-pw")
-	if code != http.StatusOK || body != "part 1\npart 2\npart 3\npart 4\n" {
-		t.Fatalf("a proxied download longer than timeouts.write: %d %q", code, body)
+	if code, body := signIn(t, c, "http://"+app+"/small", "bob", "bob-demo-pw"); code != http.StatusOK || body != "small" {
+		t.Fatalf("sign-in: %d %q", code, body)
+	}
+	// The stream, read to its end: the server's last flush (the chunked
+	// body's end) comes a pause after the last write too.
+	resp, err := c.Get("http://" + app + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || string(body) != "part 1\npart 2\npart 3\npart 4\n" {
+		t.Fatalf("a proxied stream longer than timeouts.write: %d %q (%v)", resp.StatusCode, body, err)
 	}
 	var session string
 	for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: app}) {
@@ -144,18 +158,35 @@ func TestServerDeadlines(t *testing.T) {
 	// A proxied download the client stops reading: once no write has made
 	// progress for timeouts.write, fedgate lets the connection go (and the
 	// backend's). Read after 2 s, it must end short of the whole body;
-	// before, the download resumed and all hugeMiB arrived.
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /huge HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", app, strings.TrimSuffix(session, "; "))
-	time.Sleep(2 * time.Second)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := io.Copy(io.Discard, conn)
-	if ne, ok := err.(net.Error); (ok && ne.Timeout()) || n >= hugeMiB<<20 {
-		t.Fatalf("a proxied download nobody reads: %d of %d MiB arrived after a 2 s stall (%v)", n>>20, hugeMiB, err)
+	// before, the download resumed and all hugeMiB arrived. On a fresh
+	// connection and on one that a forwarded response used just before.
+	for _, reused := range []bool{false, true} {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		get := func(path string) string {
+			return fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", path, app, strings.TrimSuffix(session, "; "))
+		}
+		br := bufio.NewReader(conn)
+		if reused {
+			io.WriteString(conn, get("/small"))
+			r, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := io.ReadAll(r.Body); err != nil || string(b) != "small" {
+				t.Fatalf("first response on the connection: %q %v", b, err)
+			}
+		}
+		io.WriteString(conn, get("/huge"))
+		time.Sleep(2 * time.Second)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, br)
+		if ne, ok := err.(net.Error); (ok && ne.Timeout()) || n >= hugeMiB<<20 {
+			t.Fatalf("a proxied download nobody reads (connection reused: %v): %d of %d MiB arrived after a 2 s stall (%v)", reused, n>>20, hugeMiB, err)
+		}
 	}
 }
 

@@ -61,11 +61,10 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	t := cfg.Server.Timeouts
 	hs := &http.Server{
 		// Read and write deadlines are per request, set by the broker
-		// (one of progress on a proxied response: see
-		// broker.setDeadlines), which keeps per connection what it set.
-		// OPTIONS * reaches the handler too, and with it setDeadlines.
-		Handler: srv.Handler(), ConnContext: broker.ConnContext,
-		ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
+		// (one of progress on a proxied HTTP/1 response: see
+		// broker.setDeadlines). OPTIONS * reaches the handler too, and
+		// with it setDeadlines.
+		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
 		DisableGeneralOptionsHandler: true,
 		// HTTP/2 writes a stream's deadline as a reset that a client which
 		// stops reading never lets out: a connection that makes no write
