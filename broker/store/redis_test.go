@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -274,15 +273,8 @@ func TestRedisCluster(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort: see storetest.FreePort (a port no outgoing connection takes).
+var freePort = storetest.FreePort
 
 // TestRedisCloseEndsWatch: the broker watches with a context that never
 // ends; closing the store must end the watch (no goroutine left behind).

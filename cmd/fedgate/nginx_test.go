@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/fedgate/fedgate/broker/store/storetest"
 )
 
 // requirePeer finds a real peer's binary. Missing peers fail under the
@@ -31,15 +32,8 @@ func requirePeer(t *testing.T, name string) string {
 	return p
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort: see storetest.FreePort (a port no outgoing connection takes).
+var freePort = storetest.FreePort
 
 // startNginx runs Debian's nginx with docs/proxy.md's snippet in front of
 // fedgate's forward_auth app and returns the app's URL.

@@ -3,13 +3,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { freePort } from '../ports.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const outDir = path.join(repoRoot, 'test', 'out');
@@ -23,17 +23,7 @@ export function ensureBinary() {
   if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);
 }
 
-// A port the kernel just handed out; released right away for fedgate to take.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 // Starts the quickstart on a free loopback port in a temp copy (the copy gets
 // its own data/ dir, so no keys or state leak between tests or into the repo).

@@ -4,12 +4,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
+import { freePort } from '../ports.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const binary = path.join(repoRoot, 'test', 'out', 'fedgate');
@@ -20,16 +20,7 @@ function ensureBinary() {
   if (r.status !== 0) throw new Error(`go build failed (status ${r.status})`);
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 const staffPolicy = `policy: staff-only
 rules:

@@ -38,12 +38,7 @@ func StartRedis(t *testing.T, args ...string) *RedisServer {
 		}
 		t.Skipf("redis-server not installed (./test/all.sh installs it): %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	r := &RedisServer{Addr: addr, t: t, bin: bin, dir: t.TempDir(), args: args}
 	r.Start()
 	t.Cleanup(r.Stop)
