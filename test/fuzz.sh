@@ -22,7 +22,10 @@ for dir in "${pkgs[@]}"; do
     total=$((total + 1))
     echo "== fuzz $pkg $target ($fuzztime)"
     # -run '^$' skips unit tests; one worker keeps a shared machine usable.
-    if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel 1 2>&1 | tee "$log"; then
+    # Minimizing each new interesting input may take 60 s by default: in a
+    # window of seconds the first one took it all (FuzzAuthnRequest ran 7
+    # inputs; with 10 tries per minimization it runs ~1,000).
+    if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 10x -parallel 1 2>&1 | tee "$log"; then
       continue
     fi
     # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a
