@@ -112,7 +112,7 @@ func (st *reqState) tag(h http.Header) {
 // fedgate writes instead calls ownAnswer.
 func (st *reqState) forwarding(w http.ResponseWriter, r *http.Request) {
 	delete(w.Header(), "X-Request-Id")
-	st.rec.bound, st.rec.progress = 0, 0
+	st.rec.bound = 0
 	if r.ProtoMajor == 1 {
 		st.rec.progress = st.appBound
 	}
