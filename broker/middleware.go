@@ -31,9 +31,6 @@ type reqState struct {
 	// answers, but that need not hold up its other work (finishAlongside).
 	after sync.WaitGroup
 	rec   statusRecorder // here, not allocated on its own
-	// appBound is timeouts.write on an app host (fedgate's own answers
-	// there), 0 on fedgate's host, whose answers setDeadlines bounded.
-	appBound time.Duration
 	// idBuf holds id's bytes, and session the request's session as read
 	// from the session cache (sessionMemo.session): no allocation of
 	// their own on every proxied request. The session slot is taken once.
@@ -107,33 +104,20 @@ func (st *reqState) tag(h http.Header) {
 
 // forwarding marks a response on an app host as the backend's own: it
 // takes fedgate's id off (it names nothing the app logged, and costs bytes
-// on every proxied response), and over HTTP/1 its write deadline is one of
-// progress, not of the whole response (see setDeadlines). An answer
-// fedgate writes instead calls ownAnswer.
-func (st *reqState) forwarding(w http.ResponseWriter, r *http.Request) {
+// on every proxied response). An answer fedgate writes instead calls
+// ownAnswer.
+func (st *reqState) forwarding(w http.ResponseWriter) {
 	delete(w.Header(), "X-Request-Id")
-	st.rec.bound = 0
-	if r.ProtoMajor == 1 {
-		st.rec.progress = st.appBound
-	}
 }
 
 // ownAnswer undoes forwarding: what is written next is fedgate's page in
 // place of the backend's answer (the backend down, a panic).
-func (st *reqState) ownAnswer(w http.ResponseWriter) {
-	st.tag(w.Header())
-	st.rec.bound, st.rec.progress = st.appBound, 0
-}
+func (st *reqState) ownAnswer(w http.ResponseWriter) { st.tag(w.Header()) }
 
-// statusRecorder remembers the status code for metrics, and bounds the
-// response's writes: fedgate's own answers as a whole (bound), a
-// forwarded HTTP/1 response write by write (progress).
+// statusRecorder remembers the status code for metrics.
 type statusRecorder struct {
 	http.ResponseWriter
-	code     int
-	bound    time.Duration
-	progress time.Duration
-	deadline time.Time // the write deadline progress last set
+	code int
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -141,7 +125,6 @@ func (s *statusRecorder) WriteHeader(code int) {
 	// response's status; 101 (a WebSocket) is its last one.
 	if s.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.code = code
-		s.startWrite()
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -149,36 +132,8 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
-		s.startWrite()
-	} else if s.progress > 0 {
-		s.keepProgress()
 	}
 	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) startWrite() {
-	switch {
-	case s.bound > 0:
-		_ = http.NewResponseController(s.ResponseWriter).SetWriteDeadline(time.Now().Add(s.bound))
-	case s.progress > 0:
-		s.keepProgress()
-	}
-}
-
-// keepProgress gives the write about to start (or the server's last flush
-// once the handler returns) at least 3/4 of progress and at most all of
-// it, as nginx's send_timeout does: a client that stops reading is let
-// go, one that reads slowly is not, and a stream may wait any time between
-// two writes. Moving the deadline costs a timer, so it moves only once a
-// quarter of it is spent (time.Until reads the cheap monotonic clock).
-// The server clears it after every request.
-func (s *statusRecorder) keepProgress() {
-	if s.deadline.IsZero() || time.Until(s.deadline) < s.progress*3/4 {
-		d := time.Now().Add(s.progress)
-		if http.NewResponseController(s.ResponseWriter).SetWriteDeadline(d) == nil {
-			s.deadline = d
-		}
-	}
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -229,9 +184,6 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 		}
-	} else {
-		st.appBound = snap.Config.Server.Timeouts.Write
-		rec.bound = st.appBound
 	}
 	defer func() {
 		st.after.Wait()
@@ -245,37 +197,21 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 				x.b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
 			}
 		}
-		if rec.progress > 0 && rec.code != 0 {
-			rec.keepProgress() // for the server's final flush
-		}
 		x.metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
 	}()
 	x.h(rec, r)
 }
 
-// setDeadlines bounds a request before anything answers it (the mux's
-// own redirects and 400s too): its body by timeouts.read on every host,
-// and the answer by timeouts.write except on an app host. There what
-// fedgate writes itself gets it when it starts writing, and the backend's
-// response gets it write by write (statusRecorder): an absolute deadline
-// would cut a long download, a stream or a WebSocket, none would let a
-// client that stops reading hold the connection, its goroutine and a
-// backend connection for ever (nginx's send_timeout; Envoy's stream idle
-// timeout). Over HTTP/2 the server's WriteByteTimeout bounds progress per
-// connection instead. The transport's response header timeout bounds a
-// backend that never answers. The server itself bounds only headers and
-// idle connections: its deadlines would cost two timers on every proxied
-// GET, and Go clears the write deadline after every request.
-func setDeadlines(w http.ResponseWriter, r *http.Request, t config.Timeouts, appHost bool) {
-	if r.ContentLength == 0 && appHost {
-		return
-	}
-	rc, now := http.NewResponseController(w), time.Now()
+// setReadDeadline bounds a request's body by timeouts.read before anything
+// reads it (the mux's own redirects and 400s too), on every host. Writes
+// are bounded by progress on every connection (stalls.go), not by a
+// deadline: an absolute one would cut a long download, a stream or a
+// WebSocket. The transport's response header timeout bounds a backend
+// that never answers. The server itself bounds only headers and idle
+// connections: its deadlines would cost timers on every proxied GET.
+func setReadDeadline(w http.ResponseWriter, r *http.Request, t config.Timeouts) {
 	if r.ContentLength != 0 {
-		_ = rc.SetReadDeadline(now.Add(t.Read))
-	}
-	if !appHost {
-		_ = rc.SetWriteDeadline(now.Add(t.Write))
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.Read))
 	}
 }
 

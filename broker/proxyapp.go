@@ -147,7 +147,7 @@ func (pa proxyAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, rt *
 		h = h.Clone() // the cached headers are shared
 		h.Set(app.JWTAssertion, jwt)
 	}
-	r.Context().Value(ctxKey{}).(*reqState).forwarding(w, r)
+	r.Context().Value(ctxKey{}).(*reqState).forwarding(w)
 	return h, true
 }
 

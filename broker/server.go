@@ -206,7 +206,7 @@ func (b *Server) Handler() http.Handler {
 		snap := b.snap.Load()
 		cert := isCertHost(snap, r)
 		app := !cert && snap.proxy != nil && snap.proxy.HasHost(r.Host)
-		setDeadlines(w, r, snap.Config.Server.Timeouts, app)
+		setReadDeadline(w, r, snap.Config.Server.Timeouts)
 		switch {
 		case cert:
 			certHost.serve(w, r, snap)

@@ -60,23 +60,18 @@ func runServer(ctx context.Context, path string, stderr io.Writer, onListen func
 	}
 	t := cfg.Server.Timeouts
 	hs := &http.Server{
-		// Read and write deadlines are per request, set by the broker
-		// (one of progress on a proxied HTTP/1 response: see
-		// broker.setDeadlines). OPTIONS * reaches the handler too, and
-		// with it setDeadlines.
+		// A body's read deadline is per request, set by the broker; writes
+		// are bounded by progress on the listener's connections
+		// (srv.Listener). OPTIONS * reaches the handler too.
 		Handler: srv.Handler(), ReadHeaderTimeout: t.ReadHeader, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10,
 		DisableGeneralOptionsHandler: true,
-		// HTTP/2 writes a stream's deadline as a reset that a client which
-		// stops reading never lets out: a connection that makes no write
-		// progress for timeouts.write is closed (progress, so long
-		// downloads pass).
-		HTTP2:    &http.HTTP2Config{WriteByteTimeout: t.Write},
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	tcp, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
+	ln := srv.Listener(tcp)
 	var tlsSrv *tlsServing
 	if !cfg.Server.InsecureHTTP {
 		if tlsSrv, err = startTLS(ctx, cfg, st, srv.StoreSealer(), logger, metrics, ln); err != nil {
