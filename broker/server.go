@@ -30,6 +30,7 @@ type Server struct {
 	pages       pages
 	snap        atomic.Pointer[Snapshot]
 	revocations *revocations
+	guard       atomic.Pointer[stallGuard] // the listener's (stalls.go), if any
 
 	transportMu sync.Mutex
 	transports  map[string]http.RoundTripper // by CA file, kept across reloads

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,33 +19,58 @@ import (
 // connections a few times per timeouts.write. This covers HTTP/1
 // responses (the server's last flush included), HTTP/2 connections
 // beneath TLS, upgraded WebSockets and the server's own error replies.
+// HTTP/2 streams are watched one by one as well (watchedStream): a stream
+// waits for flow control that a client may never grant while the
+// connection beneath makes progress.
 
 // Listener watches the connections ln accepts for writes that stall (see
 // above). Closing it stops the watch once its last connection is closed.
 func (b *Server) Listener(ln net.Listener) net.Listener {
-	g := &stallGuard{Listener: ln, conns: map[*watchedConn]struct{}{}, b: b}
+	g := &stallGuard{Listener: ln, b: b, conns: map[*watchedConn]struct{}{}, streams: map[*watchedStream]struct{}{}}
+	b.guard.Store(g)
 	go g.watch()
 	return g
 }
 
 type stallGuard struct {
 	net.Listener
-	b      *Server
-	mu     sync.Mutex
-	conns  map[*watchedConn]struct{}
-	closed bool
+	b       *Server
+	mu      sync.Mutex
+	conns   map[*watchedConn]struct{}
+	streams map[*watchedStream]struct{}
+	closed  bool
 }
 
-// watchedConn counts its writes: odd while one is in progress. Writes on
-// one connection are serialized (net/http's and tls.Conn's are), so the
-// count is a clock of its write progress.
-type watchedConn struct {
-	net.Conn
-	g      *stallGuard
+// progress is a count of writes, odd while one is in progress, and what
+// the watch last saw of it. Writes on one connection or stream are
+// serialized (net/http's and tls.Conn's are), so the count is a clock of
+// its progress.
+type progress struct {
 	writes atomic.Uint64
 	// The watch's own: the write it last saw in progress, and when.
 	seen   uint64
 	seenAt time.Time
+}
+
+// stalled tells the watch, looking at now, whether a write has been in
+// progress since a round at least limit ago.
+func (p *progress) stalled(now time.Time, limit time.Duration) bool {
+	switch w := p.writes.Load(); {
+	case w%2 == 0:
+		p.seen = 0
+	case w != p.seen:
+		p.seen, p.seenAt = w, now
+	default:
+		return limit > 0 && now.Sub(p.seenAt) >= limit
+	}
+	return false
+}
+
+// watchedConn is a connection under the watch.
+type watchedConn struct {
+	net.Conn
+	g *stallGuard
+	progress
 }
 
 func (c *watchedConn) Write(p []byte) (int, error) {
@@ -106,26 +132,80 @@ func (g *stallGuard) watch() {
 // round looks at every connection once, closing those stalled past limit;
 // false once the listener is closed and its connections are gone.
 func (g *stallGuard) round(now time.Time, limit time.Duration) bool {
-	var stalled []*watchedConn
+	var conns []*watchedConn
+	var streams []*watchedStream
 	g.mu.Lock()
 	for c := range g.conns {
-		switch w := c.writes.Load(); {
-		case w%2 == 0:
-			c.seen = 0
-		case w != c.seen:
-			c.seen, c.seenAt = w, now
-		case limit > 0 && now.Sub(c.seenAt) >= limit:
-			stalled = append(stalled, c)
+		if c.stalled(now, limit) {
+			conns = append(conns, c)
 			delete(g.conns, c)
+		}
+	}
+	for s := range g.streams {
+		if s.stalled(now, limit) {
+			streams = append(streams, s)
+			delete(g.streams, s)
 		}
 	}
 	more := !g.closed || len(g.conns) > 0
 	g.mu.Unlock()
-	for _, c := range stalled {
+	for _, c := range conns {
 		// Closing the connection ends the blocked write, and with it the
 		// request and its backend's.
 		_ = c.Conn.Close()
 		g.b.Logger.Info("connection closed: the client read nothing for timeouts.write", "remote", c.RemoteAddr().String(), "timeout", limit)
 	}
+	for _, s := range streams {
+		if s.reset() {
+			g.b.Logger.Info("HTTP/2 stream reset: the client read nothing for timeouts.write", "remote", s.remote, "timeout", limit)
+		}
+	}
 	return more
+}
+
+// watchedStream is an HTTP/2 response under the watch, from the
+// middleware's start to its end (watchStream).
+type watchedStream struct {
+	progress
+	g      *stallGuard
+	w      http.ResponseWriter // the server's own
+	remote string
+	mu     sync.Mutex
+	ended  bool // the middleware is done: w may not be used any more
+}
+
+// watchStream puts r's response under the watch if it is an HTTP/2
+// stream on a watched listener; nil otherwise. The caller ends it.
+func (b *Server) watchStream(w http.ResponseWriter, r *http.Request) *watchedStream {
+	g := b.guard.Load()
+	if r.ProtoMajor != 2 || g == nil {
+		return nil
+	}
+	s := &watchedStream{g: g, w: w, remote: r.RemoteAddr}
+	g.mu.Lock()
+	g.streams[s] = struct{}{}
+	g.mu.Unlock()
+	return s
+}
+
+// end takes the stream off the watch: after it, the server may reuse w.
+func (s *watchedStream) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	s.g.mu.Lock()
+	delete(s.g.streams, s)
+	s.g.mu.Unlock()
+}
+
+// reset ends the stream with an error (a deadline in the past), which
+// fails its blocked write; false if the response had ended already.
+func (s *watchedStream) reset() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	_ = http.NewResponseController(s.w).SetWriteDeadline(time.Unix(1, 0))
+	return true
 }

@@ -177,31 +177,11 @@ func TestStalledHTTP2Closed(t *testing.T) {
 	ts.StartTLS()
 	defer ts.Close()
 
-	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	if err != nil {
+	fr := dialH2(t, ln.Addr().String(), 1<<31-1)
+	if err := fr.WriteWindowUpdate(0, 1<<31-1-65535); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
-		t.Fatalf("negotiated %q", p)
-	}
-	io.WriteString(conn, http2.ClientPreface)
-	fr := http2.NewFramer(conn, conn)
-	const window = 1<<31 - 1
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "stall.example"}, {":path", "/"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window}); err != nil {
-		t.Fatal(err)
-	}
-	if err := fr.WriteWindowUpdate(0, window-65535); err != nil {
-		t.Fatal(err)
-	}
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
-		t.Fatal(err)
-	}
+	h2Get(t, fr, "stall.example", "/", "")
 	// Read nothing from here on.
 	select {
 	case err := <-handlerDone:
@@ -210,5 +190,134 @@ func TestStalledHTTP2Closed(t *testing.T) {
 		}
 	case <-time.After(10 * stallLimit):
 		t.Fatalf("an HTTP/2 client that reads nothing held its stream for %v", 10*stallLimit)
+	}
+}
+
+// TestStalledHTTP2StreamReset: an HTTP/2 client that reads its socket but
+// grants a proxied response no flow control has the stream reset once a
+// write has waited timeouts.write, and the backend's connection is let go;
+// a stream that pauses between events passes.
+func TestStalledHTTP2StreamReset(t *testing.T) {
+	backendDone := make(chan error, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/events" { // a stream pausing longer than timeouts.write
+			for _, ev := range []string{"one\n", "two\n"} {
+				io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
+				time.Sleep(2 * stallLimit)
+			}
+			return
+		}
+		chunk := bytes.Repeat([]byte("b"), 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				backendDone <- err
+				return
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  timeouts: { write: 200ms }\n", 1)
+	cfg = strings.Replace(cfg, "apps:\n", `apps:
+  - { id: wiki, type: proxy, host: wiki.example, to: ["`+backend.URL+`"], policy: staff }
+`, 1)
+	e := newEnvWith(t, cfg, nil)
+	s := e.srv.newSession(e.srv.Current(), protoIdentity("alice", []string{"staff"}))
+	cookie := appSessionCookie + "=" + e.mint("proxy", "wiki", s)
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(e.srv.Handler())
+	ts.Listener.Close()
+	ts.Listener = e.srv.Listener(tcp)
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close) // after the client's connection closes (dialH2)
+
+	// A live client's stream that pauses passes, and leaves nothing watched.
+	req, _ := http.NewRequest("GET", ts.URL+"/events", nil)
+	req.Host = "wiki.example"
+	req.Header.Set("Cookie", cookie)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.ProtoMajor != 2 || string(body) != "one\ntwo\n" {
+		t.Fatalf("HTTP/%d stream: %q (%v)", resp.ProtoMajor, body, err)
+	}
+	g := e.srv.guard.Load()
+	g.mu.Lock()
+	n := len(g.streams)
+	g.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d streams still watched after their responses", n)
+	}
+
+	fr := dialH2(t, tcp.Addr().String(), 0) // no stream may receive data
+	h2Get(t, fr, "wiki.example", "/big", cookie)
+	reset := make(chan http2.ErrCode, 1)
+	go func() { // reads the socket, as a live client does
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					_ = fr.WriteSettingsAck()
+				}
+			case *http2.RSTStreamFrame:
+				reset <- f.ErrCode
+			}
+		}
+	}()
+	select {
+	case <-reset:
+	case <-time.After(10 * stallLimit):
+		t.Fatalf("a stream granted no flow control was held for %v", 10*stallLimit)
+	}
+	select {
+	case <-backendDone:
+	case <-time.After(10 * stallLimit):
+		t.Fatal("the backend's connection was held after the stream's reset")
+	}
+}
+
+// dialH2 opens an HTTP/2 connection as a client that grants each stream
+// window bytes of flow control.
+func dialH2(t *testing.T, addr string, window uint32) *http2.Framer {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q", p)
+	}
+	io.WriteString(conn, http2.ClientPreface)
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window}); err != nil {
+		t.Fatal(err)
+	}
+	return fr
+}
+
+// h2Get sends a GET as stream 1.
+func h2Get(t *testing.T, fr *http2.Framer, authority, path, cookie string) {
+	t.Helper()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", authority}, {":path", path}, {"cookie", cookie}} {
+		if f[1] != "" {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
 	}
 }
