@@ -238,9 +238,10 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 // reads it (the mux's own redirects and 400s too), on every host. Writes
 // are bounded by progress on every connection (stalls.go), not by a
 // deadline: an absolute one would cut a long download, a stream or a
-// WebSocket. The transport's response header timeout bounds a backend
-// that never answers. The server itself bounds only headers and idle
-// connections: its deadlines would cost timers on every proxied GET.
+// WebSocket. A backend that never answers is bounded by the proxy's
+// transport (proxy.NewTransport). The server itself bounds only headers
+// and idle connections: its deadlines would cost timers on every proxied
+// GET.
 func setReadDeadline(w http.ResponseWriter, r *http.Request, t config.Timeouts) {
 	if r.ContentLength != 0 {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.Read))

@@ -18,10 +18,9 @@ func TestIdentityHeadersStrippedPerHostAndBackend(t *testing.T) {
 	t.Cleanup(be.Close)
 	// Every backend host name dials the one dump server, so the routes can
 	// name distinct backends.
-	tr := NewTransport(nil)
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return new(net.Dialer).DialContext(ctx, network, be.Listener.Addr().String())
-	}
+	}}
 	u := func(s string) []*url.URL { x, _ := url.Parse(s); return []*url.URL{x} }
 	routes := []*Route{
 		{App: "wiki", Host: "a.example", PathPrefix: "/", Targets: u("http://wiki.internal:8080"), IdentityHeaders: []string{"X-Wiki-User"}},

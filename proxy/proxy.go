@@ -258,22 +258,53 @@ func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, 
 	p.opts.ErrorPage(w, r, status)
 }
 
-// NewTransport is a transport tuned for a reverse proxy: large idle pools
-// (the default of 2 idle connections per host throttles a busy proxy),
-// bounded dials and handshakes, HTTP/2 where the backend offers it, and
-// rootCAs (nil: the system's) for TLS backends.
-func NewTransport(rootCAs *x509.CertPool) *http.Transport {
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2048,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		TLSClientConfig:       &tls.Config{RootCAs: rootCAs, MinVersion: tls.VersionTLS12},
+// NewTransport is the proxy's way to its backends, tuned for a reverse
+// proxy: large idle pools (the default of 2 idle connections per host
+// throttles a busy proxy), bounded dials and handshakes, HTTP/2 where a
+// TLS backend offers it, and rootCAs (nil: the system's) for TLS backends.
+// A backend that takes a request and sends no answer for 60 s fails it
+// with 504. Plain HTTP/1 requests are watched for that on their
+// connections (backendwatch.go); TLS backends (whose connections may carry
+// HTTP/2, where a client writes flow-control updates while it waits) and
+// upgrades (a WebSocket's backend may stay silent) get the transport's own
+// response header timeout, a timer per request.
+func NewTransport(rootCAs *x509.CertPool) *Transport { return newTransport(rootCAs, backends) }
+
+func newTransport(rootCAs *x509.CertPool, watch *backendWatch) *Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	tuned := func() *http.Transport {
+		return &http.Transport{
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          2048,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			TLSClientConfig:       &tls.Config{RootCAs: rootCAs, MinVersion: tls.VersionTLS12},
+		}
 	}
+	plain, timed := tuned(), tuned()
+	plain.DialContext = watch.dial(dialer.DialContext)
+	timed.ResponseHeaderTimeout = watch.limit
+	return &Transport{plain: plain, timed: timed}
+}
+
+// Transport sends plain HTTP/1 requests on watched connections, the rest
+// with a response header timeout (NewTransport).
+type Transport struct{ plain, timed *http.Transport }
+
+func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, upgrade := r.Header["Upgrade"]; upgrade || r.URL.Scheme != "http" {
+		return t.timed.RoundTrip(r)
+	}
+	return t.plain.RoundTrip(r)
+}
+
+// CloseIdleConnections closes both pools' idle connections.
+func (t *Transport) CloseIdleConnections() {
+	t.plain.CloseIdleConnections()
+	t.timed.CloseIdleConnections()
 }
 
 // bufferPool reuses 32 KiB copy buffers across requests.

@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+const answerLimit = 200 * time.Millisecond
+
+// watchedProxy is a proxy to backend whose transport gives a backend
+// answerLimit to start answering.
+func watchedProxy(t *testing.T, backend string) *httptest.Server {
+	t.Helper()
+	target, _ := url.Parse(backend)
+	p, err := New([]*Route{{App: "app", Host: "app.example", PathPrefix: "/", Targets: []*url.URL{target}}}, Options{
+		Authorizer: &allowAll{},
+		ErrorPage:  func(w http.ResponseWriter, r *http.Request, status int) { http.Error(w, "fedgate error page", status) },
+		Transport:  newTransport(nil, newBackendWatch(answerLimit)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, srv *httptest.Server, path string, body io.Reader) (int, string) {
+	t.Helper()
+	method := "GET"
+	if body != nil {
+		method = "POST"
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*answerLimit)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, srv.URL+path, body)
+	req.Host = "app.example"
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: reading the answer: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestBackendNoAnswer: a backend that takes a request and never answers
+// fails it with 504 once answerLimit has passed, and its connection is
+// let go.
+func TestBackendNoAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	closed := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, c) // reads the request, answers nothing, until fedgate hangs up
+		close(closed)
+	}()
+	srv := watchedProxy(t, "http://"+ln.Addr().String())
+	begin := time.Now()
+	code, body := get(t, srv, "/", nil)
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "fedgate error page") {
+		t.Fatalf("a backend that never answers: %d %q", code, body)
+	}
+	if d := time.Since(begin); d < answerLimit || d > 10*answerLimit {
+		t.Fatalf("504 after %v, want after %v and soon after", d, answerLimit)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * answerLimit):
+		t.Fatal("the backend's connection was kept")
+	}
+}
+
+// TestBackendSlowAnswersPass: a backend that thinks for half the limit, a
+// stream that pauses three times the limit once its answer has begun, an
+// upload that takes four times the limit in steady parts, and many
+// requests on one kept-alive connection spanning the limit all pass.
+func TestBackendSlowAnswersPass(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/think":
+			time.Sleep(answerLimit / 2)
+			io.WriteString(w, "thought")
+		case "/stream":
+			for _, ev := range []string{"one\n", "two\n"} {
+				io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
+				time.Sleep(3 * answerLimit)
+			}
+		case "/upload":
+			n, _ := io.Copy(io.Discard, r.Body)
+			io.WriteString(w, strings.Repeat("u", int(n)))
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	t.Cleanup(be.Close)
+	srv := watchedProxy(t, be.URL)
+	if code, body := get(t, srv, "/think", nil); code != 200 || body != "thought" {
+		t.Fatalf("a backend thinking: %d %q", code, body)
+	}
+	if code, body := get(t, srv, "/stream", nil); code != 200 || body != "one\ntwo\n" {
+		t.Fatalf("a pausing stream: %d %q", code, body)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for range 4 {
+			io.WriteString(pw, "part")
+			time.Sleep(answerLimit)
+		}
+		pw.Close()
+	}()
+	if code, body := get(t, srv, "/upload", pr); code != 200 || body != strings.Repeat("u", 16) {
+		t.Fatalf("a slow upload: %d %q", code, body)
+	}
+	end := time.Now().Add(2 * answerLimit)
+	for time.Now().Before(end) {
+		if code, body := get(t, srv, "/", nil); code != 200 || body != "ok" {
+			t.Fatalf("kept-alive requests: %d %q", code, body)
+		}
+		time.Sleep(answerLimit / 10)
+	}
+}
+
+// TestQuietWebSocketPasses: once upgraded, a backend may stay silent after
+// a client's message for longer than the limit (it is not awaiting an
+// answer to a request).
+func TestQuietWebSocketPasses(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		msg := make([]byte, 5)
+		if _, err := io.ReadFull(rw, msg); err != nil {
+			return
+		}
+		time.Sleep(3 * answerLimit)
+		c.Write(msg)
+	}))
+	t.Cleanup(be.Close)
+	srv := watchedProxy(t, be.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * answerLimit))
+	fmt.Fprint(c, "GET /ws HTTP/1.1\r\nHost: app.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", err, resp)
+	}
+	fmt.Fprint(c, "hello")
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != "hello" {
+		t.Fatalf("a quiet backend's echo: %q %v", got, err)
+	}
+}
