@@ -114,12 +114,10 @@ func (st *reqState) forwarding(w http.ResponseWriter) {
 // place of the backend's answer (the backend down, a panic).
 func (st *reqState) ownAnswer(w http.ResponseWriter) { st.tag(w.Header()) }
 
-// statusRecorder remembers the status code for metrics, and counts an
-// HTTP/2 stream's writes for the stall watch (stalls.go).
+// statusRecorder remembers the status code for metrics.
 type statusRecorder struct {
 	http.ResponseWriter
-	code   int
-	stream *watchedStream // nil over HTTP/1: its connection is watched
+	code int
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -135,28 +133,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	if s.stream == nil {
-		return s.ResponseWriter.Write(b)
-	}
-	s.stream.writes.Add(1)
-	n, err := s.ResponseWriter.Write(b)
-	s.stream.writes.Add(1)
-	return n, err
-}
-
-// FlushError is a write too: over HTTP/2 it waits for flow control.
-func (s *statusRecorder) FlushError() error {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	rc := http.NewResponseController(s.ResponseWriter)
-	if s.stream == nil {
-		return rc.Flush()
-	}
-	s.stream.writes.Add(1)
-	err := rc.Flush()
-	s.stream.writes.Add(1)
-	return err
+	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -198,9 +175,6 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 	r = r.WithContext(st)
 	rec := &st.rec
 	rec.ResponseWriter = w
-	if rec.stream = x.b.watchStream(w, r); rec.stream != nil {
-		defer rec.stream.end() // last, after a panic too: w is then the server's again
-	}
 	st.tag(w.Header())
 	if x.own {
 		setPageHeaders(w.Header(), snap, "")
@@ -222,12 +196,6 @@ func (x *wrapped) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot) 
 				st.ownAnswer(rec)
 				x.b.fail(rec, r, snap, http.StatusInternalServerError, "err.internal", nil)
 			}
-		}
-		if rec.stream != nil && rec.code != 0 {
-			// What is buffered goes out under the watch; the server's own
-			// last write is then an empty frame that flow control does
-			// not hold.
-			_ = rec.FlushError()
 		}
 		x.metrics.observe(max(rec.code, http.StatusOK), time.Since(start))
 	}()

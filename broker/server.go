@@ -203,19 +203,28 @@ func (b *Server) Handler() http.Handler {
 		}
 	})
 	certHost := b.wrap("device", b.certHost)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := b.snap.Load()
-		cert := isCertHost(snap, r)
-		app := !cert && snap.proxy != nil && snap.proxy.HasHost(r.Host)
-		setReadDeadline(w, r, snap.Config.Server.Timeouts)
+	route := func(w http.ResponseWriter, r *http.Request, snap *Snapshot) {
 		switch {
-		case cert:
+		case isCertHost(snap, r):
 			certHost.serve(w, r, snap)
-		case app:
+		case snap.proxy != nil && snap.proxy.HasHost(r.Host):
 			appHost.serve(w, r, snap)
 		default:
 			own.ServeHTTP(w, r)
 		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := b.snap.Load()
+		setReadDeadline(w, r, snap.Config.Server.Timeouts)
+		if s := b.watchStream(w, r); s != nil {
+			// Every answer on an HTTP/2 stream is watched, the mux's own
+			// redirects too.
+			defer s.end() // after a panic too: the server's writer is then its own again
+			route(s, r, snap)
+			s.flush()
+			return
+		}
+		route(w, r, snap)
 	})
 }
 

@@ -14,9 +14,10 @@ import (
 // connection cannot tell these apart cheaply: Go clears the write deadline
 // after every request, so one would be set (a timer) on every proxied
 // request. Instead every connection fedgate serves is watched: a write
-// that has been blocked for timeouts.write is ended by closing its
-// connection. A write costs two atomic adds; one goroutine looks at all
-// connections a few times per timeouts.write. This covers HTTP/1
+// that has been blocked for timeouts.write, its connection having moved
+// less than minProgress meanwhile, is ended by closing the connection. A
+// write costs two atomic adds; one goroutine looks at all connections a
+// few times per timeouts.write. This covers HTTP/1
 // responses (the server's last flush included), HTTP/2 connections
 // beneath TLS, upgraded WebSockets and the server's own error replies.
 // HTTP/2 streams are watched one by one as well (watchedStream): a stream
@@ -47,23 +48,44 @@ type stallGuard struct {
 // its progress.
 type progress struct {
 	writes atomic.Uint64
-	// The watch's own: the write it last saw in progress, and when.
+	// The watch's own: the write it last saw in progress, since when, and
+	// how far its connection had moved then (moved).
 	seen   uint64
 	seenAt time.Time
+	mark   uint64
 }
 
+// minProgress is how much a blocked write must move in a round of limit
+// not to count as stalled: a reader that reads slowly passes (a socket
+// wakes a blocked writer only once much of its buffer has drained, so one
+// write may block for long), one that trickles bytes to hold the
+// connection does not.
+const minProgress = 16 << 10
+
 // stalled tells the watch, looking at now, whether a write has been in
-// progress since a round at least limit ago.
-func (p *progress) stalled(now time.Time, limit time.Duration) bool {
+// progress since a round at least limit ago and moved (bytes the peer
+// acknowledged, where known) less than minProgress in that time.
+func (p *progress) stalled(now time.Time, limit time.Duration, moved func() (uint64, bool)) bool {
 	switch w := p.writes.Load(); {
 	case w%2 == 0:
 		p.seen = 0
+		return false
 	case w != p.seen:
 		p.seen, p.seenAt = w, now
-	default:
-		return limit > 0 && now.Sub(p.seenAt) >= limit
+		if moved != nil {
+			p.mark, _ = moved()
+		}
+		return false
+	case limit <= 0 || now.Sub(p.seenAt) < limit:
+		return false
 	}
-	return false
+	if moved != nil {
+		if m, ok := moved(); ok && m-p.mark >= minProgress {
+			p.mark, p.seenAt = m, now
+			return false
+		}
+	}
+	return true
 }
 
 // watchedConn is a connection under the watch.
@@ -117,8 +139,8 @@ func (g *stallGuard) Close() error {
 
 // watch ends, every quarter of timeouts.write (read on every round: a
 // reload may change it), the connections whose write has been in progress
-// since a round at least timeouts.write ago: the write blocked for at least
-// timeouts.write and at most 3/2 of it.
+// since a round at least timeouts.write ago without moving (progress): the
+// write blocked for at least timeouts.write and at most 3/2 of it.
 func (g *stallGuard) watch() {
 	for {
 		limit := g.b.snap.Load().Config.Server.Timeouts.Write
@@ -136,13 +158,13 @@ func (g *stallGuard) round(now time.Time, limit time.Duration) bool {
 	var streams []*watchedStream
 	g.mu.Lock()
 	for c := range g.conns {
-		if c.stalled(now, limit) {
+		if c.stalled(now, limit, c.acked) {
 			conns = append(conns, c)
 			delete(g.conns, c)
 		}
 	}
 	for s := range g.streams {
-		if s.stalled(now, limit) {
+		if s.stalled(now, limit, nil) {
 			streams = append(streams, s)
 			delete(g.streams, s)
 		}
@@ -163,29 +185,65 @@ func (g *stallGuard) round(now time.Time, limit time.Duration) bool {
 	return more
 }
 
-// watchedStream is an HTTP/2 response under the watch, from the
-// middleware's start to its end (watchStream).
+// watchedStream is an HTTP/2 response under the watch, from the broker's
+// handler's start to its end (watchStream): it counts the writes and
+// flushes on the way to the server's ResponseWriter.
 type watchedStream struct {
+	http.ResponseWriter // the server's own
 	progress
 	g      *stallGuard
-	w      http.ResponseWriter // the server's own
 	remote string
+	wrote  bool
 	mu     sync.Mutex
-	ended  bool // the middleware is done: w may not be used any more
+	ended  bool // the handler is done: the server may reuse its writer
 }
 
 // watchStream puts r's response under the watch if it is an HTTP/2
-// stream on a watched listener; nil otherwise. The caller ends it.
+// stream on a watched listener; nil otherwise. The caller answers through
+// it, then flushes and ends it.
 func (b *Server) watchStream(w http.ResponseWriter, r *http.Request) *watchedStream {
 	g := b.guard.Load()
 	if r.ProtoMajor != 2 || g == nil {
 		return nil
 	}
-	s := &watchedStream{g: g, w: w, remote: r.RemoteAddr}
+	s := &watchedStream{ResponseWriter: w, g: g, remote: r.RemoteAddr}
 	g.mu.Lock()
 	g.streams[s] = struct{}{}
 	g.mu.Unlock()
 	return s
+}
+
+func (s *watchedStream) WriteHeader(code int) {
+	s.wrote = true
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *watchedStream) Write(p []byte) (int, error) {
+	s.wrote = true
+	s.writes.Add(1)
+	n, err := s.ResponseWriter.Write(p)
+	s.writes.Add(1)
+	return n, err
+}
+
+// FlushError is a write too: it waits for flow control.
+func (s *watchedStream) FlushError() error {
+	s.wrote = true
+	s.writes.Add(1)
+	err := http.NewResponseController(s.ResponseWriter).Flush()
+	s.writes.Add(1)
+	return err
+}
+
+func (s *watchedStream) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// flush sends what the handler left buffered under the watch: the
+// server's own last write is then an empty frame that flow control does
+// not hold.
+func (s *watchedStream) flush() {
+	if s.wrote {
+		_ = s.FlushError()
+	}
 }
 
 // end takes the stream off the watch: after it, the server may reuse w.
@@ -206,6 +264,6 @@ func (s *watchedStream) reset() bool {
 	if s.ended {
 		return false
 	}
-	_ = http.NewResponseController(s.w).SetWriteDeadline(time.Unix(1, 0))
+	_ = http.NewResponseController(s.ResponseWriter).SetWriteDeadline(time.Unix(1, 0))
 	return true
 }

@@ -19,9 +19,12 @@ const stallLimit = 200 * time.Millisecond
 
 // guarded is a listener watched by a server whose timeouts.write is
 // stallLimit.
-func guarded(t *testing.T) (*stallGuard, *Server) {
+func guarded(t *testing.T) (*stallGuard, *Server) { return guardedFor(t, stallLimit) }
+
+// guardedFor is guarded with timeouts.write limit.
+func guardedFor(t *testing.T, limit time.Duration) (*stallGuard, *Server) {
 	t.Helper()
-	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  timeouts: { write: 200ms }\n", 1)
+	cfg := strings.Replace(testConfig, "  insecure_http: true\n", "  insecure_http: true\n  timeouts: { write: "+limit.String()+" }\n", 1)
 	e := newEnvWith(t, cfg, nil)
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -194,9 +197,9 @@ func TestStalledHTTP2Closed(t *testing.T) {
 }
 
 // TestStalledHTTP2StreamReset: an HTTP/2 client that reads its socket but
-// grants a proxied response no flow control has the stream reset once a
-// write has waited timeouts.write, and the backend's connection is let go;
-// a stream that pauses between events passes.
+// grants a stream no flow control has the stream reset once a write has
+// waited timeouts.write, whatever answers it, and a proxied backend's
+// connection is let go; a stream that pauses between events passes.
 func TestStalledHTTP2StreamReset(t *testing.T) {
 	backendDone := make(chan error, 1)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -206,6 +209,10 @@ func TestStalledHTTP2StreamReset(t *testing.T) {
 				w.(http.Flusher).Flush()
 				time.Sleep(2 * stallLimit)
 			}
+			return
+		}
+		if r.URL.Path == "/small" {
+			io.WriteString(w, strings.Repeat("s", 100))
 			return
 		}
 		chunk := bytes.Repeat([]byte("b"), 64<<10)
@@ -256,29 +263,38 @@ func TestStalledHTTP2StreamReset(t *testing.T) {
 		t.Fatalf("%d streams still watched after their responses", n)
 	}
 
-	fr := dialH2(t, tcp.Addr().String(), 0) // no stream may receive data
-	h2Get(t, fr, "wiki.example", "/big", cookie)
-	reset := make(chan http2.ErrCode, 1)
-	go func() { // reads the socket, as a live client does
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					_ = fr.WriteSettingsAck()
+	// A client that reads its socket but grants no stream any data: each
+	// stream must be reset. A proxied answer larger than a frame; one the
+	// handler left buffered (the last flush); the mux's own redirect.
+	for _, c := range []struct{ name, authority, path, cookie string }{
+		{"a large proxied answer", "wiki.example", "/big", cookie},
+		{"a small proxied answer", "wiki.example", "/small", cookie},
+		{"the mux's redirect", "sso.example", "/a/../login", ""},
+	} {
+		fr := dialH2(t, tcp.Addr().String(), 0)
+		h2Get(t, fr, c.authority, c.path, c.cookie)
+		reset := make(chan http2.ErrCode, 1)
+		go func() { // reads the socket, as a live client does
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
 				}
-			case *http2.RSTStreamFrame:
-				reset <- f.ErrCode
+				switch f := f.(type) {
+				case *http2.SettingsFrame:
+					if !f.IsAck() {
+						_ = fr.WriteSettingsAck()
+					}
+				case *http2.RSTStreamFrame:
+					reset <- f.ErrCode
+				}
 			}
+		}()
+		select {
+		case <-reset:
+		case <-time.After(10 * stallLimit):
+			t.Fatalf("%s: a stream granted no flow control was held for %v", c.name, 10*stallLimit)
 		}
-	}()
-	select {
-	case <-reset:
-	case <-time.After(10 * stallLimit):
-		t.Fatalf("a stream granted no flow control was held for %v", 10*stallLimit)
 	}
 	select {
 	case <-backendDone:
@@ -319,5 +335,67 @@ func h2Get(t *testing.T, fr *http2.Framer, authority, path, cookie string) {
 	}
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSlowReaders: with small socket buffers, one large write blocks for
+// longer than timeouts.write (1 s here: a receiver acknowledges in bursts,
+// once much of its buffer is read). A client reading steadily (25x
+// minProgress per second) gets it all; one trickling bytes to hold the
+// connection (half of minProgress) is let go.
+func TestSlowReaders(t *testing.T) {
+	const limit = time.Second
+	ln, _ := guardedFor(t, limit)
+	const size = 1 << 20
+	// perTick is how much a reader reads every 10 ms to read perRound in
+	// timeouts.write.
+	perTick := func(perRound int) int { return perRound * 10 / int(limit.Milliseconds()) }
+	for _, tc := range []struct {
+		name  string
+		chunk int
+		cut   bool
+	}{
+		{"a steady reader", perTick(25 * minProgress), false},
+		{"a trickling reader", perTick(minProgress / 2), true},
+	} {
+		done := serveOne(t, ln, func(c net.Conn) error {
+			_ = c.(*watchedConn).Conn.(*net.TCPConn).SetWriteBuffer(32 << 10)
+			_, err := c.Write(bytes.Repeat([]byte("s"), size))
+			return err
+		})
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.(*net.TCPConn).SetReadBuffer(32 << 10)
+		// Read chunk bytes every 10 ms until the end, an error, or the
+		// write's end.
+		var n int
+		var werr error
+		written := false
+		buf := make([]byte, tc.chunk)
+		begin := time.Now()
+		for n < size && werr == nil {
+			m, err := io.ReadFull(c, buf[:min(tc.chunk, size-n)])
+			n += m
+			if !written {
+				select {
+				case werr = <-done:
+					written = werr == nil
+				default:
+				}
+			}
+			if err != nil || time.Since(begin) > 30*time.Second {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.Close()
+		if !written && werr == nil {
+			werr = <-done
+		}
+		if cut := werr != nil; cut != tc.cut || (!tc.cut && n != size) || (cut && time.Since(begin) > 10*limit) {
+			t.Fatalf("%s (%d bytes per 10 ms): read %d of %d bytes in %v, write error %v", tc.name, tc.chunk, n, size, time.Since(begin), werr)
+		}
 	}
 }

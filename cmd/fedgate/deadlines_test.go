@@ -132,7 +132,8 @@ func TestServerDeadlines(t *testing.T) {
 
 	// unread pipelines requests and never reads an answer: once fedgate's
 	// writes block, timeouts.write must end the connection (a reset here)
-	// well before the client's own 4 s.
+	// before the client's own 15 s (filling loopback's buffers with
+	// pages takes a few seconds on a loaded machine).
 	unread := func(name, host, path string) {
 		t.Helper()
 		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -142,7 +143,7 @@ func TestServerDeadlines(t *testing.T) {
 		defer conn.Close()
 		req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/html\r\n\r\n"
 		begin := time.Now()
-		_ = conn.SetWriteDeadline(begin.Add(4 * time.Second))
+		_ = conn.SetWriteDeadline(begin.Add(15 * time.Second))
 		for {
 			_, err := io.WriteString(conn, req)
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
