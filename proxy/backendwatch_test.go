@@ -147,13 +147,11 @@ func TestBackendSlowAnswersPass(t *testing.T) {
 // answer to a request).
 func TestQuietWebSocketPasses(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
+		c, rw, ok := switchToWebSocket(w)
+		if !ok {
 			return
 		}
 		defer c.Close()
-		fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
 		msg := make([]byte, 5)
 		if _, err := io.ReadFull(rw, msg); err != nil {
 			return

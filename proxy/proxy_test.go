@@ -225,13 +225,11 @@ func TestWebSocketThroughProxy(t *testing.T) {
 			http.Error(w, "want an authenticated upgrade", 400)
 			return
 		}
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
+		c, rw, ok := switchToWebSocket(w)
+		if !ok {
 			return
 		}
 		defer c.Close()
-		fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
 		io.Copy(c, rw) // echo
 	})
 	srv, _ := testProxy(t, backend)
@@ -254,6 +252,21 @@ func TestWebSocketThroughProxy(t *testing.T) {
 			t.Fatalf("echo of %d bytes: %v", len(msg), err)
 		}
 	}
+}
+
+// switchToWebSocket is a backend's side of an upgrade: the connection,
+// once it has answered 101.
+func switchToWebSocket(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, bool) {
+	c, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	if err := rw.Flush(); err != nil {
+		c.Close()
+		return nil, nil, false
+	}
+	return c, rw, true
 }
 
 // TestLargeUploadStreams: 1 GiB goes through without the proxy holding it:
