@@ -154,13 +154,14 @@ func (g *stallGuard) watch() {
 // round looks at every connection once, closing those stalled past limit;
 // false once the listener is closed and its connections are gone.
 func (g *stallGuard) round(now time.Time, limit time.Duration) bool {
-	var conns []*watchedConn
+	var busy, conns []*watchedConn
 	var streams []*watchedStream
 	g.mu.Lock()
 	for c := range g.conns {
-		if c.stalled(now, limit, c.acked) {
-			conns = append(conns, c)
-			delete(g.conns, c)
+		if c.writes.Load()%2 == 1 {
+			busy = append(busy, c)
+		} else {
+			c.seen = 0
 		}
 	}
 	for s := range g.streams {
@@ -168,6 +169,18 @@ func (g *stallGuard) round(now time.Time, limit time.Duration) bool {
 			streams = append(streams, s)
 			delete(g.streams, s)
 		}
+	}
+	g.mu.Unlock()
+	// Asking a connection how far it moved is a system call: not while
+	// accepts and closes wait for the lock.
+	for _, c := range busy {
+		if c.stalled(now, limit, c.acked) {
+			conns = append(conns, c)
+		}
+	}
+	g.mu.Lock()
+	for _, c := range conns {
+		delete(g.conns, c)
 	}
 	more := !g.closed || len(g.conns) > 0
 	g.mu.Unlock()

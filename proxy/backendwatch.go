@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -15,9 +16,12 @@ import (
 // ResponseHeaderTimeout would do it with a timer on every proxied request,
 // which cost more than anything else the proxy adds; instead the
 // connections the transport dials are watched, as the server's are for
-// stalled writes: one that has written (a request) and read nothing since
-// for backendAnswer is closed. A write costs an atomic add, a read that
-// returns data a load and a store.
+// stalled writes: one that has written a request and not read the end of
+// an answer's header since, for backendAnswer, is closed. A write costs an
+// atomic add; a read looks for the header's end only while an answer is
+// awaited. (A request Go's transport may replay, on a kept-alive
+// connection that the watch closed, is sent once more on a new one: it
+// may wait twice.)
 const backendAnswer = 60 * time.Second
 
 // errNoAnswer is what a watched connection's reads return once the watch
@@ -52,7 +56,7 @@ func (bw *backendWatch) dial(dial func(ctx context.Context, network, addr string
 		if err != nil {
 			return nil, err
 		}
-		bc := &backendConn{Conn: c, w: bw}
+		bc := &backendConn{Conn: c, w: bw, tail: make([]byte, 0, 2*len(headerEnd))}
 		bw.once.Do(func() { go bw.run() })
 		bw.mu.Lock()
 		bw.conns[bc] = struct{}{}
@@ -93,34 +97,66 @@ func (bw *backendWatch) round(now time.Time) {
 }
 
 // backendConn is a connection to a backend under the watch. writes counts
-// completed writes; answered is writes' count when a read last returned
-// data: they differ while a request awaits its answer.
+// writes begun (a request's are counted before they go: its answer cannot
+// be read before); answered is writes' count when a read last completed an
+// answer's header: they differ while a request awaits its answer.
 type backendConn struct {
 	net.Conn
 	w        *backendWatch
 	writes   atomic.Uint64
 	answered atomic.Uint64
 	cut      atomic.Bool
+	// The reader's own: the end of what it read, as far as it matches
+	// headerEnd (a header's end may come in two reads).
+	tail []byte
 	// The watch's own: the writes it last saw unanswered, and when.
 	seen   uint64
 	seenAt time.Time
 }
 
 func (c *backendConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
 	c.writes.Add(1)
-	return n, err
+	return c.Conn.Write(p)
 }
 
 func (c *backendConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.answered.Store(c.writes.Load())
+		if w := c.writes.Load(); w != c.answered.Load() && c.headerEnds(p[:n]) {
+			c.answered.Store(w)
+		}
 	}
 	if err != nil && c.cut.Load() && errors.Is(err, net.ErrClosed) {
 		err = errNoAnswer
 	}
 	return n, err
+}
+
+// headerEnd ends an HTTP/1 header. An informational answer's (100, 103)
+// counts too: the backend has answered.
+const headerEnd = "\r\n\r\n"
+
+// headerEnds reports whether p, read after what the connection read
+// before, completes a header.
+func (c *backendConn) headerEnds(p []byte) bool {
+	joined := append(c.tail, p[:min(len(p), len(headerEnd)-1)]...)
+	if bytes.Contains(joined, []byte(headerEnd)) || bytes.Contains(p, []byte(headerEnd)) {
+		c.tail = c.tail[:0]
+		return true
+	}
+	// Keep what may begin a header's end: at most its length less one.
+	if len(p) >= len(headerEnd)-1 {
+		joined = p
+	}
+	k := 0
+	for i := min(len(joined), len(headerEnd)-1); i > 0; i-- {
+		if string(joined[len(joined)-i:]) == headerEnd[:i] {
+			k = i
+			break
+		}
+	}
+	c.tail = append(c.tail[:0], joined[len(joined)-k:]...)
+	return false
 }
 
 func (c *backendConn) Close() error {

@@ -179,3 +179,65 @@ func TestQuietWebSocketPasses(t *testing.T) {
 		t.Fatalf("a quiet backend's echo: %q %v", got, err)
 	}
 }
+
+// scriptedBackend answers each request on its connections by script:
+// strings are written (flushed at once), durations slept.
+func scriptedBackend(t *testing.T, script ...any) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				for _, step := range script {
+					switch step := step.(type) {
+					case string:
+						if _, err := io.WriteString(c, step); err != nil {
+							return
+						}
+					case time.Duration:
+						time.Sleep(step)
+					}
+				}
+				io.Copy(io.Discard, c) // until fedgate hangs up
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestBackendAnswerBoundaries: the end of an answer's header ends the
+// wait, even split across reads; a header begun and never ended does not.
+// An upload goes through the transport's own timer, which starts once the
+// body is sent: a backend that reads it late passes.
+func TestBackendAnswerBoundaries(t *testing.T) {
+	split := watchedProxy(t, scriptedBackend(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r", answerLimit/4, "\n", 3*answerLimit, "ok"))
+	if code, body := get(t, split, "/", nil); code != 200 || body != "ok" {
+		t.Fatalf("a header's end split across reads, then a pause: %d %q", code, body)
+	}
+	partial := watchedProxy(t, scriptedBackend(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"))
+	if code, _ := get(t, partial, "/", nil); code != http.StatusGatewayTimeout {
+		t.Fatalf("a header begun and never ended: %d", code)
+	}
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * answerLimit)
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}))
+	t.Cleanup(be.Close)
+	late := watchedProxy(t, be.URL)
+	if code, body := get(t, late, "/upload", strings.NewReader(strings.Repeat("x", 8<<20))); code != 200 || body != "8388608" {
+		t.Fatalf("an upload the backend reads late: %d %q", code, body)
+	}
+}

@@ -263,11 +263,13 @@ func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rt *Route, 
 // throttles a busy proxy), bounded dials and handshakes, HTTP/2 where a
 // TLS backend offers it, and rootCAs (nil: the system's) for TLS backends.
 // A backend that takes a request and sends no answer for 60 s fails it
-// with 504. Plain HTTP/1 requests are watched for that on their
-// connections (backendwatch.go); TLS backends (whose connections may carry
-// HTTP/2, where a client writes flow-control updates while it waits) and
-// upgrades (a WebSocket's backend may stay silent) get the transport's own
-// response header timeout, a timer per request.
+// with 504. Plain HTTP/1 requests without a body (most of a proxy's) are
+// watched for that on their connections (backendwatch.go); the others get
+// the transport's own response header timeout, a timer per request: TLS
+// backends (whose connections may carry HTTP/2, where a client writes
+// flow-control updates while it waits), uploads (a backend may read a body
+// slowly, or answer before it has read it all) and upgrades (a WebSocket's
+// backend may stay silent).
 func NewTransport(rootCAs *x509.CertPool) *Transport { return newTransport(rootCAs, backends) }
 
 func newTransport(rootCAs *x509.CertPool, watch *backendWatch) *Transport {
@@ -290,12 +292,12 @@ func newTransport(rootCAs *x509.CertPool, watch *backendWatch) *Transport {
 	return &Transport{plain: plain, timed: timed}
 }
 
-// Transport sends plain HTTP/1 requests on watched connections, the rest
-// with a response header timeout (NewTransport).
+// Transport sends plain HTTP/1 requests without a body on watched
+// connections, the rest with a response header timeout (NewTransport).
 type Transport struct{ plain, timed *http.Transport }
 
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if _, upgrade := r.Header["Upgrade"]; upgrade || r.URL.Scheme != "http" {
+	if _, upgrade := r.Header["Upgrade"]; upgrade || r.URL.Scheme != "http" || (r.Body != nil && r.Body != http.NoBody) {
 		return t.timed.RoundTrip(r)
 	}
 	return t.plain.RoundTrip(r)
