@@ -35,12 +35,12 @@ func (*noAnswerError) Timeout() bool   { return true }
 func (*noAnswerError) Temporary() bool { return false }
 
 // backendWatch is the set of connections dialed to backends; one goroutine
-// per process looks at them every quarter of the limit.
+// looks at them every quarter of the limit, while there are any.
 type backendWatch struct {
-	limit time.Duration
-	once  sync.Once
-	mu    sync.Mutex
-	conns map[*backendConn]struct{}
+	limit    time.Duration
+	mu       sync.Mutex
+	conns    map[*backendConn]struct{}
+	watching bool // the goroutine runs
 }
 
 var backends = newBackendWatch(backendAnswer)
@@ -57,24 +57,31 @@ func (bw *backendWatch) dial(dial func(ctx context.Context, network, addr string
 			return nil, err
 		}
 		bc := &backendConn{Conn: c, w: bw, tail: make([]byte, 0, 2*len(headerEnd))}
-		bw.once.Do(func() { go bw.run() })
 		bw.mu.Lock()
 		bw.conns[bc] = struct{}{}
+		if !bw.watching {
+			bw.watching = true
+			go bw.run()
+		}
 		bw.mu.Unlock()
 		return bc, nil
 	}
 }
 
+// run watches until no connection is left (a dial starts it again).
 func (bw *backendWatch) run() {
 	for {
 		time.Sleep(bw.limit / 4)
-		bw.round(time.Now())
+		if !bw.round(time.Now()) {
+			return
+		}
 	}
 }
 
 // round closes the connections that have awaited an answer since a round
-// at least limit ago (between limit and 5/4 of it after the write).
-func (bw *backendWatch) round(now time.Time) {
+// at least limit ago (between limit and 5/4 of it after the write); false
+// once none is left, and the goroutine stops.
+func (bw *backendWatch) round(now time.Time) bool {
 	var late []*backendConn
 	bw.mu.Lock()
 	for c := range bw.conns {
@@ -89,11 +96,14 @@ func (bw *backendWatch) round(now time.Time) {
 			delete(bw.conns, c)
 		}
 	}
+	more := len(bw.conns) > 0
+	bw.watching = more
 	bw.mu.Unlock()
 	for _, c := range late {
 		c.cut.Store(true)
 		_ = c.Conn.Close()
 	}
+	return more
 }
 
 // backendConn is a connection to a backend under the watch. writes counts

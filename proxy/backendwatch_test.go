@@ -241,3 +241,32 @@ func TestBackendAnswerBoundaries(t *testing.T) {
 		t.Fatalf("an upload the backend reads late: %d %q", code, body)
 	}
 }
+
+// TestBackendWatchStops: the watch's goroutine runs while connections are
+// open, and stops once they are closed.
+func TestBackendWatchStops(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	bw := newBackendWatch(answerLimit)
+	c, err := bw.dial((&net.Dialer{}).DialContext)(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watching := func() bool {
+		bw.mu.Lock()
+		defer bw.mu.Unlock()
+		return bw.watching
+	}
+	if !watching() {
+		t.Fatal("no watch for an open connection")
+	}
+	c.Close()
+	for end := time.Now().Add(10 * answerLimit); watching(); time.Sleep(answerLimit / 10) {
+		if time.Now().After(end) {
+			t.Fatal("the watch goes on with no connection left")
+		}
+	}
+}
