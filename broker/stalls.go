@@ -25,7 +25,9 @@ import (
 // connection beneath makes progress.
 
 // Listener watches the connections ln accepts for writes that stall (see
-// above). Closing it stops the watch once its last connection is closed.
+// above), and the HTTP/2 streams the handler answers: one per Server (the
+// streams go to the last one made). Closing it stops the watch once its
+// last connection is closed.
 func (b *Server) Listener(ln net.Listener) net.Listener {
 	g := &stallGuard{Listener: ln, b: b, conns: map[*watchedConn]struct{}{}, streams: map[*watchedStream]struct{}{}}
 	b.guard.Store(g)

@@ -35,8 +35,8 @@ func guardedFor(t *testing.T, limit time.Duration) (*stallGuard, *Server) {
 	return ln, e.srv
 }
 
-// serveOne accepts one connection and runs f on it, returning f's error
-// and how long it ran.
+// serveOne accepts one connection, runs f on it and closes it, then
+// sends f's error.
 func serveOne(t *testing.T, ln net.Listener, f func(net.Conn) error) <-chan error {
 	t.Helper()
 	done := make(chan error, 1)
@@ -46,8 +46,9 @@ func serveOne(t *testing.T, ln net.Listener, f func(net.Conn) error) <-chan erro
 			done <- err
 			return
 		}
-		defer c.Close()
-		done <- f(c)
+		err = f(c)
+		c.Close() // before the caller learns f is done
+		done <- err
 	}()
 	return done
 }
