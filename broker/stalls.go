@@ -17,12 +17,12 @@ import (
 // that has been blocked for timeouts.write, its connection having moved
 // less than minProgress meanwhile, is ended by closing the connection. A
 // write costs two atomic adds; one goroutine looks at all connections a
-// few times per timeouts.write. This covers HTTP/1
-// responses (the server's last flush included), HTTP/2 connections
-// beneath TLS, upgraded WebSockets and the server's own error replies.
-// HTTP/2 streams are watched one by one as well (watchedStream): a stream
-// waits for flow control that a client may never grant while the
-// connection beneath makes progress.
+// few times per timeouts.write. This covers HTTP/1 responses (the server's
+// last flush included), HTTP/2 connections beneath TLS, upgraded
+// WebSockets and the server's own error replies. HTTP/2 streams are
+// watched one by one as well (watchedStream): a stream waits for flow
+// control that a client may never grant while the connection beneath
+// makes progress.
 
 // Listener watches the connections ln accepts for writes that stall (see
 // above), and the HTTP/2 streams the handler answers: one per Server (the

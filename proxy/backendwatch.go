@@ -11,7 +11,7 @@ import (
 )
 
 // A backend that takes a request and never answers must not hold the
-// client's request for ever: after backendAnswer without a byte of answer,
+// client's request for ever: after backendAnswer without an answer,
 // the request fails with 504 (nginx's proxy_read_timeout). The transport's
 // ResponseHeaderTimeout would do it with a timer on every proxied request,
 // which cost more than anything else the proxy adds; instead the
