@@ -47,6 +47,8 @@ type fakeSP struct {
 	outcomes []error
 	// panicSealing: Seal panics for this purpose (a bug while issuing).
 	panicSealing string
+	// panicClaiming: Claim panics (a bug in the store).
+	panicClaiming bool
 }
 
 type sealedValue struct {
@@ -130,6 +132,9 @@ func (f *fakeSP) Open(purpose, s string, v any) error {
 func (f *fakeSP) Claim(_ context.Context, key string, exp time.Time) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.panicClaiming {
+		panic("claiming " + key)
+	}
 	if _, ok := f.claims[key]; ok {
 		return false, nil
 	}

@@ -125,34 +125,47 @@ type spend struct {
 // the claim waits on the store (a bolt commit, a Redis round trip), the
 // signature on the CPU, and neither needs the other. The tokens leave only
 // if this was the marker's first claim; otherwise they are dropped unseen
-// and the family is revoked.
+// and the family is revoked. The claim goes to a goroutine of its own and
+// the signature stays on the request's, whose stack has grown for it on
+// earlier requests: a new goroutine's stack would be copied to a larger
+// one on every signature. A panic on either side ends this request with
+// an error, not the process.
 func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClient, g *grant, use spend, withNonce bool, sp protocols.SessionProvider) (*tokenResponse, error) {
-	type issued struct {
-		res *tokenResponse
-		err error
+	type claimed struct {
+		first bool
+		err   error
 	}
-	out := make(chan issued, 1)
+	out := make(chan claimed, 1)
 	go func() {
-		// Off the request's goroutine net/http's recovery does not apply:
-		// a panic here would end the process, so it ends this request.
 		defer func() {
 			if v := recover(); v != nil {
-				out <- issued{err: fmt.Errorf("oidc provider: issuing tokens panicked: %v", v)}
+				out <- claimed{err: fmt.Errorf("oidc provider: claiming the %s panicked: %v", use.told, v)}
 			}
 		}()
-		res, err := p.issue(c, g, withNonce, sp.Seal)
-		out <- issued{res, err}
+		first, err := sp.Claim(ctx, use.marker, use.until)
+		out <- claimed{first, err}
 	}()
-	first, err := sp.Claim(ctx, use.marker, use.until)
-	tokens := <-out
-	if err != nil {
-		return nil, err
+	res, err := p.issueRecovered(c, g, withNonce, sp.Seal)
+	claim := <-out
+	if claim.err != nil {
+		return nil, claim.err
 	}
-	if !first {
+	if !claim.first {
 		p.revokeFamily(ctx, r, c, g, use.what, sp)
 		return nil, errInvalidGrant("the " + use.told + " was already used")
 	}
-	return tokens.res, tokens.err
+	return res, err
+}
+
+// issueRecovered is issue with a panic as its error, so that the client
+// gets the token endpoint's JSON error as for any other failure.
+func (p *Provider) issueRecovered(c *opClient, g *grant, withNonce bool, seal sealFunc) (res *tokenResponse, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = nil, fmt.Errorf("oidc provider: issuing tokens panicked: %v", v)
+		}
+	}()
+	return p.issue(c, g, withNonce, seal)
 }
 
 func (p *Provider) redeemCode(c *opClient, code, redirect, verifier string, sp protocols.SessionProvider) (*grant, spend, error) {

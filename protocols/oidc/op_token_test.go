@@ -466,23 +466,35 @@ func TestAccessTokenFormatChecked(t *testing.T) {
 	}
 }
 
-// TestIssuePanicEndsOnlyTheRequest: tokens are signed off the request's
-// goroutine (beside the single-use claim), where net/http's recovery does
-// not reach; a bug there must end that request with an error, not the
-// process.
+// TestIssuePanicEndsOnlyTheRequest: tokens are signed beside the
+// single-use claim, which runs on a goroutine of its own where net/http's
+// recovery does not reach; a bug on either side must end that request with
+// the token endpoint's error, not the process.
 func TestIssuePanicEndsOnlyTheRequest(t *testing.T) {
-	e := newOPEnv(t)
-	code := e.code(authorizeQuery(nil))
-	e.sp.mu.Lock()
-	e.sp.panicSealing = purposeRefresh
-	e.sp.mu.Unlock()
-	if r, _ := e.token("conf", confSecret, codeForm(code)); r.code != http.StatusInternalServerError {
-		t.Fatalf("token while issuing panics: %d %s, want 500", r.code, r.body)
-	}
-	e.sp.mu.Lock()
-	e.sp.panicSealing = ""
-	e.sp.mu.Unlock()
-	if r, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil)))); r.code != http.StatusOK || m["id_token"] == nil {
-		t.Fatalf("next token request: %d %s", r.code, r.body)
+	for name, bug := range map[string]func(f *fakeSP, on bool){
+		"while issuing": func(f *fakeSP, on bool) {
+			f.panicSealing = ""
+			if on {
+				f.panicSealing = purposeRefresh
+			}
+		},
+		"while claiming": func(f *fakeSP, on bool) { f.panicClaiming = on },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newOPEnv(t)
+			code := e.code(authorizeQuery(nil))
+			e.sp.mu.Lock()
+			bug(e.sp, true)
+			e.sp.mu.Unlock()
+			if r, m := e.token("conf", confSecret, codeForm(code)); r.code != http.StatusInternalServerError || m["error"] != "server_error" {
+				t.Fatalf("token %s panics: %d %s, want 500 server_error", name, r.code, r.body)
+			}
+			e.sp.mu.Lock()
+			bug(e.sp, false)
+			e.sp.mu.Unlock()
+			if r, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil)))); r.code != http.StatusOK || m["id_token"] == nil {
+				t.Fatalf("next token request: %d %s", r.code, r.body)
+			}
+		})
 	}
 }
