@@ -47,8 +47,10 @@ type fakeSP struct {
 	outcomes []error
 	// panicSealing: Seal panics for this purpose (a bug while issuing).
 	panicSealing string
-	// panicClaiming: Claim panics (a bug in the store).
+	// panicClaiming: Claim panics (a bug in the store); claimErr: Claim
+	// fails (the store is down).
 	panicClaiming bool
+	claimErr      error
 }
 
 type sealedValue struct {
@@ -134,6 +136,9 @@ func (f *fakeSP) Claim(_ context.Context, key string, exp time.Time) (bool, erro
 	defer f.mu.Unlock()
 	if f.panicClaiming {
 		panic("claiming " + key)
+	}
+	if f.claimErr != nil {
+		return false, f.claimErr
 	}
 	if _, ok := f.claims[key]; ok {
 		return false, nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -126,10 +127,12 @@ type spend struct {
 // signature on the CPU, and neither needs the other. The tokens leave only
 // if this was the marker's first claim; otherwise they are dropped unseen
 // and the family is revoked. The claim goes to a goroutine of its own and
-// the signature stays on the request's, whose stack has grown for it on
-// earlier requests: a new goroutine's stack would be copied to a larger
-// one on every signature. A panic on either side ends this request with
-// an error, not the process.
+// the signature stays on the request's: on a kept-alive HTTP/1 connection
+// that goroutine's stack has grown for a signature before, while a new
+// one's would be copied to a larger one on every signature (over HTTP/2
+// every request has a new goroutine, and one of the two grows either way).
+// A panic on either side ends this request with the token endpoint's 500,
+// not the process.
 func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClient, g *grant, use spend, withNonce bool, sp protocols.SessionProvider) (*tokenResponse, error) {
 	type claimed struct {
 		first bool
@@ -137,15 +140,19 @@ func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClie
 	}
 	out := make(chan claimed, 1)
 	go func() {
+		res := claimed{err: fmt.Errorf("oidc provider: claiming the %s ended without an answer", use.told)}
+		// Off the request's goroutine net/http's recovery does not apply:
+		// a panic here would end the process. Whatever happens, one answer
+		// is sent: the request waits for it.
 		defer func() {
 			if v := recover(); v != nil {
-				out <- claimed{err: fmt.Errorf("oidc provider: claiming the %s panicked: %v", use.told, v)}
+				res = claimed{err: p.panicked(ctx, "claiming the "+use.told, v)}
 			}
+			out <- res
 		}()
-		first, err := sp.Claim(ctx, use.marker, use.until)
-		out <- claimed{first, err}
+		res.first, res.err = sp.Claim(ctx, use.marker, use.until)
 	}()
-	res, err := p.issueRecovered(c, g, withNonce, sp.Seal)
+	res, err := p.issueRecovered(ctx, c, g, withNonce, sp.Seal)
 	claim := <-out
 	if claim.err != nil {
 		return nil, claim.err
@@ -159,13 +166,20 @@ func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClie
 
 // issueRecovered is issue with a panic as its error, so that the client
 // gets the token endpoint's JSON error as for any other failure.
-func (p *Provider) issueRecovered(c *opClient, g *grant, withNonce bool, seal sealFunc) (res *tokenResponse, err error) {
+func (p *Provider) issueRecovered(ctx context.Context, c *opClient, g *grant, withNonce bool, seal sealFunc) (res *tokenResponse, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			res, err = nil, fmt.Errorf("oidc provider: issuing tokens panicked: %v", v)
+			res, err = nil, p.panicked(ctx, "issuing tokens", v)
 		}
 	}()
 	return p.issue(c, g, withNonce, seal)
+}
+
+// panicked logs a recovered panic with its stack (the middleware's
+// recovery, which would, does not see it) and makes it the request's error.
+func (p *Provider) panicked(ctx context.Context, what string, v any) error {
+	p.logger.ErrorContext(ctx, "oidc provider: panic while "+what, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return fmt.Errorf("oidc provider: %s panicked: %v", what, v)
 }
 
 func (p *Provider) redeemCode(c *opClient, code, redirect, verifier string, sp protocols.SessionProvider) (*grant, spend, error) {

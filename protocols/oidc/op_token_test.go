@@ -466,35 +466,64 @@ func TestAccessTokenFormatChecked(t *testing.T) {
 	}
 }
 
-// TestIssuePanicEndsOnlyTheRequest: tokens are signed beside the
+// TestTokenFailuresEndOnlyTheRequest: tokens are signed beside the
 // single-use claim, which runs on a goroutine of its own where net/http's
-// recovery does not reach; a bug on either side must end that request with
-// the token endpoint's error, not the process.
-func TestIssuePanicEndsOnlyTheRequest(t *testing.T) {
-	for name, bug := range map[string]func(f *fakeSP, on bool){
-		"while issuing": func(f *fakeSP, on bool) {
+// recovery does not reach. A bug on either side, or a store that fails,
+// must end that request with the token endpoint's 500 and no tokens, not
+// the process; for both grants. A code or refresh token whose claim went
+// through is spent even though its tokens were not issued.
+func TestTokenFailuresEndOnlyTheRequest(t *testing.T) {
+	grants := map[string]func(e *opEnv) url.Values{
+		"code": func(e *opEnv) url.Values { return codeForm(e.code(authorizeQuery(nil))) },
+		"refresh": func(e *opEnv) url.Values {
+			_, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil))))
+			return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}}
+		},
+	}
+	failures := map[string]struct {
+		set   func(f *fakeSP, on bool)
+		spent bool // the claim went through
+	}{
+		"issuing panics": {func(f *fakeSP, on bool) {
 			f.panicSealing = ""
 			if on {
 				f.panicSealing = purposeRefresh
 			}
-		},
-		"while claiming": func(f *fakeSP, on bool) { f.panicClaiming = on },
-	} {
-		t.Run(name, func(t *testing.T) {
-			e := newOPEnv(t)
-			code := e.code(authorizeQuery(nil))
-			e.sp.mu.Lock()
-			bug(e.sp, true)
-			e.sp.mu.Unlock()
-			if r, m := e.token("conf", confSecret, codeForm(code)); r.code != http.StatusInternalServerError || m["error"] != "server_error" {
-				t.Fatalf("token %s panics: %d %s, want 500 server_error", name, r.code, r.body)
+		}, true},
+		"claiming panics": {func(f *fakeSP, on bool) { f.panicClaiming = on }, false},
+		"claim fails": {func(f *fakeSP, on bool) {
+			f.claimErr = nil
+			if on {
+				f.claimErr = errors.New("store down")
 			}
-			e.sp.mu.Lock()
-			bug(e.sp, false)
-			e.sp.mu.Unlock()
-			if r, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil)))); r.code != http.StatusOK || m["id_token"] == nil {
-				t.Fatalf("next token request: %d %s", r.code, r.body)
-			}
-		})
+		}, false},
+	}
+	for gname, grant := range grants {
+		for fname, fail := range failures {
+			t.Run(gname+"/"+fname, func(t *testing.T) {
+				e := newOPEnv(t)
+				form := grant(e)
+				e.sp.mu.Lock()
+				fail.set(e.sp, true)
+				e.sp.mu.Unlock()
+				if r, m := e.token("conf", confSecret, form); r.code != http.StatusInternalServerError || m["error"] != "server_error" || m["id_token"] != nil {
+					t.Fatalf("token while %s: %d %s, want 500 server_error", fname, r.code, r.body)
+				}
+				e.sp.mu.Lock()
+				fail.set(e.sp, false)
+				e.sp.mu.Unlock()
+				// Spent (its family revoked on reuse), or still good.
+				r, m := e.token("conf", confSecret, form)
+				if fail.spent && (r.code != http.StatusBadRequest || m["error"] != "invalid_grant") {
+					t.Fatalf("spent %s again: %d %s, want invalid_grant", gname, r.code, r.body)
+				}
+				if !fail.spent && (r.code != http.StatusOK || m["id_token"] == nil) {
+					t.Fatalf("%s again after the failure: %d %s", gname, r.code, r.body)
+				}
+				if r, m := e.token("conf", confSecret, codeForm(e.code(authorizeQuery(nil)))); r.code != http.StatusOK || m["id_token"] == nil {
+					t.Fatalf("next token request: %d %s", r.code, r.body)
+				}
+			})
+		}
 	}
 }
