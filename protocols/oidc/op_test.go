@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -47,9 +48,11 @@ type fakeSP struct {
 	outcomes []error
 	// panicSealing: Seal panics for this purpose (a bug while issuing).
 	panicSealing string
-	// panicClaiming: Claim panics (a bug in the store); claimErr: Claim
-	// fails (the store is down).
+	// panicClaiming: Claim panics (a bug in the store); exitClaiming: it
+	// ends its goroutine without returning; claimErr: it fails (the store
+	// is down).
 	panicClaiming bool
+	exitClaiming  bool
 	claimErr      error
 }
 
@@ -136,6 +139,9 @@ func (f *fakeSP) Claim(_ context.Context, key string, exp time.Time) (bool, erro
 	defer f.mu.Unlock()
 	if f.panicClaiming {
 		panic("claiming " + key)
+	}
+	if f.exitClaiming {
+		runtime.Goexit()
 	}
 	if f.claimErr != nil {
 		return false, f.claimErr

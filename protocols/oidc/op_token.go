@@ -140,17 +140,21 @@ func (p *Provider) spendAndIssue(ctx context.Context, r *http.Request, c *opClie
 	}
 	out := make(chan claimed, 1)
 	go func() {
-		res := claimed{err: fmt.Errorf("oidc provider: claiming the %s ended without an answer", use.told)}
+		var res claimed
+		answered := false
 		// Off the request's goroutine net/http's recovery does not apply:
 		// a panic here would end the process. Whatever happens, one answer
 		// is sent: the request waits for it.
 		defer func() {
 			if v := recover(); v != nil {
 				res = claimed{err: p.panicked(ctx, "claiming the "+use.told, v)}
+			} else if !answered {
+				res = claimed{err: fmt.Errorf("oidc provider: claiming the %s ended without an answer", use.told)}
 			}
 			out <- res
 		}()
 		res.first, res.err = sp.Claim(ctx, use.marker, use.until)
+		answered = true
 	}()
 	res, err := p.issueRecovered(ctx, c, g, withNonce, sp.Seal)
 	claim := <-out

@@ -490,7 +490,8 @@ func TestTokenFailuresEndOnlyTheRequest(t *testing.T) {
 				f.panicSealing = purposeRefresh
 			}
 		}, true},
-		"claiming panics": {func(f *fakeSP, on bool) { f.panicClaiming = on }, false},
+		"claiming panics":     {func(f *fakeSP, on bool) { f.panicClaiming = on }, false},
+		"claim never returns": {func(f *fakeSP, on bool) { f.exitClaiming = on }, false},
 		"claim fails": {func(f *fakeSP, on bool) {
 			f.claimErr = nil
 			if on {
